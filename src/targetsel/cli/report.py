@@ -1,0 +1,97 @@
+"""``targetsel report``: figures, Spearman tables and a markdown summary from results CSVs."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from targetsel.cli._app import app
+from targetsel.errors import ConfigurationError, InvalidDataError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["report_cmd"]
+
+logger = logging.getLogger(__name__)
+
+_HELP = """Turn results into the paper's figures, Spearman ρ tables and a markdown summary.
+
+RESULTS are tidy CSVs (columns experiment, dataset, method, budget, bin, seed, metric, value),
+single tables of the paper, or folders of them such as `../shared/paper_results/tulu_v2/llama2-7b`.
+The output folder receives one PNG per (experiment, metric), `summary.md` and `spearman.csv`.
+
+**Examples**
+
+* `targetsel report ../shared/paper_results/tulu_v2/llama2-7b -o out/`
+* `targetsel report runs/results.csv -o report/ --reference ../shared/paper_results/tulu_v2/llama2-7b`
+* `targetsel report a.csv b.csv -o report/ --quiet`
+"""
+
+
+def _print_rho(spearman: pd.DataFrame, quiet: bool) -> None:
+    if quiet or spearman.empty:
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    from targetsel.report.summary import rho_matrix
+
+    console = Console()
+    quantile = spearman[spearman["experiment"] == "quantile"]
+    if quantile.empty:
+        quantile = spearman
+    metrics = list(dict.fromkeys(quantile["metric"]))
+    metric = "dev_loss" if "dev_loss" in metrics else metrics[0]
+    sub = quantile[quantile["metric"] == metric]
+    mat = rho_matrix(sub, methods=sorted(dict.fromkeys(sub["method"])))
+    table = Table(title=f"Spearman ρ: {metric} vs distance quantile ({sub['experiment'].iloc[0]})")
+    table.add_column("dataset")
+    for method in mat.columns:
+        table.add_column(str(method), justify="right")
+    for dataset in mat.index:
+        table.add_row(str(dataset), *("n/a" if v != v else f"{v:+.2f}" for v in mat.loc[dataset]))
+    console.print(table)
+
+
+@app.command("report", help=_HELP)
+def report_cmd(
+    results: list[Path] = typer.Argument(
+        ..., help="Tidy results CSVs, paper tables, or folders of them.", show_default=False
+    ),
+    output: Path = typer.Option(Path("report"), "--output", "-o", help="Folder for PNGs and summary.md."),
+    reference: Path | None = typer.Option(
+        None, "--reference", help="Results (e.g. the paper's folder) drawn dashed and faded for comparison."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
+) -> None:
+    """Write figures, ``summary.md`` and ``spearman.csv`` for RESULTS into OUTPUT."""
+    # Imported here so that `targetsel --help` does not pay for pandas/matplotlib/scipy.
+    from targetsel.report import (
+        atomic_write_text,
+        make_figures,
+        read_results,
+        spearman_tables,
+        write_summary,
+    )
+
+    # Read and validate everything before anything is written.
+    df = read_results(results)
+    if df.empty:
+        raise InvalidDataError(f"{', '.join(map(str, results))}: no result rows to report.")
+    ref = read_results(reference) if reference is not None else None
+    if output.exists() and not output.is_dir():
+        raise ConfigurationError(f"{output}: exists and is not a folder; pass another --output.")
+    spearman = spearman_tables(df)
+
+    figures = make_figures(df, output, reference=ref)
+    summary = write_summary(df, output / "summary.md")
+    rho_path = atomic_write_text(output / "spearman.csv", spearman.to_csv(index=False, lineterminator="\n"))
+    logger.info("report: %d figures, %s, %s", len(figures), summary, rho_path)
+
+    _print_rho(spearman, quiet)
+    if not quiet:
+        typer.echo(f"Wrote {len(figures)} figures, {summary.name} and {rho_path.name} to {output}")

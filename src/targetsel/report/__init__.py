@@ -1,0 +1,53 @@
+"""Results and reporting: the tidy results table, Spearman/budget tables, figures and summary.
+
+Example:
+    >>> from targetsel.report import read_results, spearman_table
+    >>> df = read_results("../shared/paper_results/tulu_v2/llama2-7b")  # doctest: +SKIP
+    >>> spearman_table(df, "dev_loss").shape  # doctest: +SKIP
+    (15, 7)
+"""
+
+from __future__ import annotations
+
+from targetsel.report.figures import make_figures, metric_label, plot_budgets, plot_quantiles
+from targetsel.report.results import (
+    EXPERIMENTS,
+    RANDOM_METHOD,
+    REQUIRED_COLUMNS,
+    TIDY_COLUMNS,
+    ZERO_SHOT_METHOD,
+    TidyColumns,
+    atomic_write_text,
+    budget_table,
+    is_lower_better,
+    read_results,
+    spearman_table,
+    spearman_tables,
+    write_results,
+)
+from targetsel.report.summary import best_methods, markdown_table, render_summary, rho_matrix, write_summary
+
+__all__ = [
+    "EXPERIMENTS",
+    "RANDOM_METHOD",
+    "REQUIRED_COLUMNS",
+    "TIDY_COLUMNS",
+    "ZERO_SHOT_METHOD",
+    "TidyColumns",
+    "atomic_write_text",
+    "best_methods",
+    "budget_table",
+    "is_lower_better",
+    "make_figures",
+    "markdown_table",
+    "metric_label",
+    "plot_budgets",
+    "plot_quantiles",
+    "read_results",
+    "render_summary",
+    "rho_matrix",
+    "spearman_table",
+    "spearman_tables",
+    "write_results",
+    "write_summary",
+]

@@ -1,0 +1,485 @@
+"""The tidy results table: reading, writing, Spearman and budget tables.
+
+Every experiment result in targetsel lives in one long ("tidy") CSV with one measurement per row:
+
+========== =================================================================================
+column     meaning
+========== =================================================================================
+experiment ``budget`` (budget sweep), ``quantile`` (distance-quantile experiment),
+           ``quantile_focus`` (quantile 0 split again into sub-quantiles) or ``zero_shot``
+dataset    target task (``gsm8k``, ``tydiqa``...)
+method     ``REPR (ALGO)`` like the paper (``LESS (RR)``, ``RDS+ (RR)``), ``Random`` or ``Zero-shot``
+budget     number of selected examples; set for budget rows, empty otherwise
+bin        distance quantile (0 = closest to the query set); set for quantile rows, empty otherwise
+seed       training/selection seed; may be empty
+metric     ``dev_loss`` (query-set cross-entropy), ``test_loss``, ``true_metric`` (downstream
+           score, higher is better), ``subset_distance`` (W1 subset-query distance)...
+value      the measurement (float)
+========== =================================================================================
+
+:func:`read_results` also reads the paper's own wide tables (the folders under
+``shared/paper_results``) and converts them to the same tidy rows, so a user's runs and the
+published numbers go through the same code.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from targetsel.errors import InvalidDataError, MissingArtifactError
+
+__all__ = [
+    "EXPERIMENTS",
+    "RANDOM_METHOD",
+    "REQUIRED_COLUMNS",
+    "TIDY_COLUMNS",
+    "ZERO_SHOT_METHOD",
+    "TidyColumns",
+    "atomic_write_text",
+    "budget_table",
+    "is_lower_better",
+    "read_results",
+    "spearman_table",
+    "spearman_tables",
+    "write_results",
+]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TidyColumns:
+    """Column names of the tidy results table, in file order."""
+
+    experiment: str = "experiment"
+    dataset: str = "dataset"
+    method: str = "method"
+    budget: str = "budget"
+    bin: str = "bin"
+    seed: str = "seed"
+    metric: str = "metric"
+    value: str = "value"
+
+    def as_tuple(self) -> tuple[str, ...]:
+        """Return the column names in file order.
+
+        Example:
+            >>> TidyColumns().as_tuple()[:3]
+            ('experiment', 'dataset', 'method')
+        """
+        return (
+            self.experiment,
+            self.dataset,
+            self.method,
+            self.budget,
+            self.bin,
+            self.seed,
+            self.metric,
+            self.value,
+        )
+
+
+COLS = TidyColumns()
+TIDY_COLUMNS: tuple[str, ...] = COLS.as_tuple()
+REQUIRED_COLUMNS: tuple[str, ...] = (COLS.dataset, COLS.method, COLS.metric, COLS.value)
+EXPERIMENTS: tuple[str, ...] = ("budget", "quantile", "quantile_focus", "zero_shot")
+ZERO_SHOT_METHOD = "Zero-shot"
+RANDOM_METHOD = "Random"
+
+_INT_COLUMNS = (COLS.budget, COLS.bin, COLS.seed)
+_STR_COLUMNS = (COLS.experiment, COLS.dataset, COLS.method, COLS.metric)
+# Wide value columns of the paper's tables and the tidy metric each becomes.
+_WIDE_METRICS = {"dev": "dev_loss", "test": "test_loss", "true_metric": "true_metric"}
+_FOCUS_PREFIX = "sub_bin0_focus"
+# mkstemp creates files readable by the owner only; results are meant to be shared.
+_FILE_MODE = 0o644
+
+
+def is_lower_better(metric: str) -> bool:
+    """Whether a smaller value of ``metric`` is better (losses, distances) or a larger one.
+
+    Args:
+        metric: A metric name from the tidy table.
+
+    Returns:
+        True for losses and distances, False otherwise (downstream metrics such as accuracy).
+
+    Example:
+        >>> is_lower_better("dev_loss"), is_lower_better("true_metric")
+        (True, False)
+    """
+    name = metric.lower()
+    return any(key in name for key in ("loss", "distance", "perplexity", "error"))
+
+
+def _empty_frame() -> pd.DataFrame:
+    frame = pd.DataFrame({c: pd.Series(dtype="object") for c in TIDY_COLUMNS})
+    return _coerce(frame, "<empty>")
+
+
+def _coerce(frame: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Give a tidy frame its canonical column order and dtypes, validating values."""
+    frame = frame.copy()
+    for col in _STR_COLUMNS:
+        frame[col] = frame[col].astype("string").str.strip()
+    for col in (COLS.dataset, COLS.method, COLS.metric, COLS.experiment):
+        bad = frame[col].isna() | (frame[col] == "")
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise InvalidDataError(f"{source}: empty '{col}' in data row {row + 1}; every row needs a {col}.")
+    for col in _INT_COLUMNS:
+        numeric = pd.to_numeric(frame[col], errors="coerce")
+        given = frame[col].notna() & (frame[col].astype("string").str.strip() != "")
+        broken = given & (numeric.isna() | (numeric.notna() & (numeric % 1 != 0)))
+        if broken.any():
+            row = int(np.flatnonzero(broken.to_numpy())[0])
+            raise InvalidDataError(
+                f"{source}: '{col}' must be an integer or empty, got {frame[col].iloc[row]!r} "
+                f"in data row {row + 1}."
+            )
+        frame[col] = numeric.astype("Int64")
+    value = pd.to_numeric(frame[COLS.value], errors="coerce")
+    text = frame[COLS.value].astype("string").str.strip().str.lower()
+    broken = value.isna() & frame[COLS.value].notna() & ~text.isin(["nan", ""])
+    if broken.any():
+        row = int(np.flatnonzero(broken.to_numpy())[0])
+        raise InvalidDataError(
+            f"{source}: 'value' must be a number, got {frame[COLS.value].iloc[row]!r} in data row {row + 1}."
+        )
+    frame[COLS.value] = value.astype("float64")
+    extra = [c for c in frame.columns if c not in TIDY_COLUMNS]
+    return frame[list(TIDY_COLUMNS) + extra].reset_index(drop=True)
+
+
+def _infer_experiment(frame: pd.DataFrame) -> pd.Series:
+    """Experiment tag for tidy rows written without one: bin → quantile, budget → budget."""
+    has_bin = frame[COLS.bin].notna() & (frame[COLS.bin].astype("string").str.strip() != "")
+    has_budget = frame[COLS.budget].notna() & (frame[COLS.budget].astype("string").str.strip() != "")
+    return pd.Series(
+        np.where(has_bin, "quantile", np.where(has_budget, "budget", "zero_shot")), index=frame.index
+    )
+
+
+def _from_tidy(raw: pd.DataFrame, source: str) -> pd.DataFrame:
+    missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
+    if missing:
+        raise InvalidDataError(
+            f"{source}: missing column(s) {', '.join(missing)}; a tidy results CSV needs "
+            f"{', '.join(TIDY_COLUMNS)} (budget, bin, seed and experiment may be empty)."
+        )
+    frame = raw.copy()
+    for col in _INT_COLUMNS:
+        if col not in frame.columns:
+            frame[col] = pd.NA
+    if COLS.experiment not in frame.columns:
+        frame[COLS.experiment] = _infer_experiment(frame)
+    else:
+        blank = frame[COLS.experiment].isna() | (frame[COLS.experiment].astype("string").str.strip() == "")
+        frame.loc[blank, COLS.experiment] = _infer_experiment(frame)[blank]
+    return _coerce(frame, source)
+
+
+def _from_paper(raw: pd.DataFrame, source: str, name: str) -> pd.DataFrame:
+    """Convert one of the paper's wide tables (dev/test/true_metric columns) to tidy rows."""
+    value_cols = [c for c in _WIDE_METRICS if c in raw.columns]
+    if not value_cols:
+        raise InvalidDataError(
+            f"{source}: not a results table: missing column(s) metric, value (tidy format) and none of "
+            f"{', '.join(_WIDE_METRICS)} (the paper's wide format) is present; columns are "
+            f"{', '.join(map(str, raw.columns))}."
+        )
+    if COLS.bin in raw.columns:
+        experiment = "quantile_focus" if name.startswith(_FOCUS_PREFIX) else "quantile"
+        needed = [COLS.dataset, COLS.method]
+    elif "num_samples" in raw.columns:
+        experiment = "budget"
+        needed = [COLS.dataset, COLS.method]
+    else:
+        experiment = "zero_shot"
+        needed = [COLS.dataset]
+    missing = [c for c in needed if c not in raw.columns]
+    if missing:
+        raise InvalidDataError(f"{source}: missing column(s) {', '.join(missing)} for a {experiment} table.")
+    frame = raw.rename(columns={"num_samples": COLS.budget})
+    if COLS.method not in frame.columns:
+        frame[COLS.method] = ZERO_SHOT_METHOD
+    for col in _INT_COLUMNS:
+        if col not in frame.columns:
+            frame[col] = pd.NA
+    frame[COLS.experiment] = experiment
+    id_cols = [COLS.experiment, COLS.dataset, COLS.method, COLS.budget, COLS.bin, COLS.seed]
+    long = frame.melt(id_vars=id_cols, value_vars=value_cols, var_name=COLS.metric, value_name=COLS.value)
+    long[COLS.metric] = long[COLS.metric].map(_WIDE_METRICS)
+    return _coerce(long, source)
+
+
+def _read_one_file(path: Path) -> pd.DataFrame:
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    except pd.errors.EmptyDataError as exc:
+        raise InvalidDataError(f"{path}: the file is empty; expected a results CSV with a header.") from exc
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise InvalidDataError(f"{path}: cannot parse as CSV ({exc}).") from exc
+    except OSError as exc:
+        raise InvalidDataError(f"{path}: cannot read the file ({exc}).") from exc
+    raw.columns = [str(c).strip() for c in raw.columns]
+    if COLS.metric in raw.columns or COLS.value in raw.columns:
+        frame = _from_tidy(raw, str(path))
+    else:
+        frame = _from_paper(raw, str(path), path.name)
+    logger.debug("read %d tidy rows from %s", len(frame), path)
+    return frame
+
+
+def _expand(path: Path) -> list[Path]:
+    if not path.exists():
+        raise MissingArtifactError(f"{path}: no such results file or directory.")
+    if path.is_file():
+        return [path]
+    files = sorted(p for p in path.glob("*.csv") if p.is_file())
+    if not files:
+        hint = ""
+        subdirs = sorted(p.name for p in path.iterdir() if p.is_dir())
+        if subdirs:
+            hint = f" Point at one of its sub-folders instead ({', '.join(subdirs[:5])})."
+        raise MissingArtifactError(f"{path}: the directory holds no *.csv results files.{hint}")
+    return files
+
+
+def read_results(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> pd.DataFrame:
+    """Read results into one tidy frame.
+
+    Each path may be a tidy CSV (columns :data:`TIDY_COLUMNS`; ``budget``, ``bin``, ``seed`` and
+    ``experiment`` may be missing or empty — a missing experiment is inferred: rows with a bin are
+    ``quantile``, rows with a budget ``budget``, the rest ``zero_shot``), one of the paper's wide
+    tables (``binning_*``, ``budget_*``, ``*_zero_shot``, ``sub_bin0_focus_*``), or a directory
+    whose ``*.csv`` files are any of those. The paper's ``dev``/``test`` columns become the
+    metrics ``dev_loss``/``test_loss``, ``num_samples`` becomes ``budget`` and zero-shot rows get
+    the method ``Zero-shot``.
+
+    Args:
+        paths: One path or a sequence of paths.
+
+    Returns:
+        A frame with columns :data:`TIDY_COLUMNS` (string columns as pandas ``string``,
+        ``budget``/``bin``/``seed`` as nullable ``Int64``, ``value`` as float) plus any extra
+        columns a tidy file carried.
+
+    Raises:
+        MissingArtifactError: A path does not exist or a directory holds no CSV.
+        InvalidDataError: A file cannot be parsed or lacks the needed columns (the message names
+            the file and the columns).
+
+    Example:
+        >>> df = read_results("../shared/paper_results/tulu_v2/llama2-7b")  # doctest: +SKIP
+        >>> sorted(df["experiment"].unique())  # doctest: +SKIP
+        ['budget', 'quantile', 'quantile_focus', 'zero_shot']
+    """
+    items: Iterable[str | os.PathLike[str]]
+    items = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    files: list[Path] = []
+    for item in items:
+        files.extend(_expand(Path(item)))
+    if not files:
+        raise MissingArtifactError("no results paths were given.")
+    frames = [_read_one_file(f) for f in files]
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return _empty_frame()
+    out = pd.concat(frames, ignore_index=True)
+    # Re-apply dtypes: concatenation of frames with and without extra columns can widen them.
+    return _coerce(out, ", ".join(map(str, files)))
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename.
+
+    Readers never see a half-written file; the parent folder is created if needed.
+
+    Args:
+        path: Destination file.
+        text: Content (UTF-8).
+
+    Returns:
+        The destination path.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> atomic_write_text(pathlib.Path(tempfile.mkdtemp()) / "a.txt", "hi").read_text()
+        'hi'
+    """
+    dest = Path(path)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp, _FILE_MODE)
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return dest
+
+
+def write_results(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """Write a tidy results frame to CSV atomically (temporary file in the same folder + rename).
+
+    Args:
+        df: A tidy frame (as from :func:`read_results`); ``experiment``, ``budget``, ``bin`` and
+            ``seed`` may be absent.
+        path: Destination CSV; its parent folder is created if needed.
+
+    Returns:
+        The written path.
+
+    Raises:
+        InvalidDataError: ``df`` lacks a required column or holds invalid values.
+
+    Example:
+        >>> import pandas as pd, tempfile, pathlib
+        >>> rows = pd.DataFrame({"dataset": ["gsm8k"], "method": ["Random"], "budget": [500],
+        ...                      "metric": ["dev_loss"], "value": [0.91]})
+        >>> out = write_results(rows, pathlib.Path(tempfile.mkdtemp()) / "results.csv")
+        >>> read_results(out)["experiment"].tolist()
+        ['budget']
+    """
+    frame = _from_tidy(df, "results frame")
+    dest = atomic_write_text(path, frame.to_csv(index=False, lineterminator="\n"))
+    logger.info("wrote %d result rows to %s", len(frame), dest)
+    return dest
+
+
+def _check_columns(df: pd.DataFrame, columns: Iterable[str]) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise InvalidDataError(f"results frame: missing column(s) {', '.join(missing)}.")
+
+
+def _spearman(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    from scipy.stats import spearmanr
+
+    if len(x) < 2 or np.unique(x).size < 2 or np.unique(y).size < 2:
+        return math.nan, math.nan
+    res = spearmanr(x, y)
+    return float(res.statistic), float(res.pvalue)
+
+
+def spearman_table(df: pd.DataFrame, metric: str = "dev_loss", experiment: str = "quantile") -> pd.DataFrame:
+    """Spearman ρ between distance quantile (``bin``) and a metric, per (dataset, method).
+
+    Values are first averaged over seeds (and any other repeats) per bin. A positive ρ for a loss
+    means: the farther the subset from the query set, the higher the loss after training, i.e.
+    the representation's distance predicts the outcome.
+
+    On the paper's Tulu v2 / Llama 2 7B tables, ``metric="dev_loss"`` (the query-set loss, the
+    ``dev`` column) reproduces the paper's claim: LESS (RR) ρ = +0.92 (bbh), +0.99 (codex), +0.94
+    (gsm8k), +0.95 (mmlu_pro), +1.00 (tydiqa); RDS+ (RR) and EMBED (RR) range from −0.66 to +0.68.
+    ``test_loss`` does not (LESS gives −0.83 on bbh and −0.94 on gsm8k).
+
+    Args:
+        df: Tidy results (see :func:`read_results`).
+        metric: Metric to correlate with the bin.
+        experiment: ``quantile`` or ``quantile_focus``.
+
+    Returns:
+        Columns ``experiment, metric, dataset, method, rho, p_value, n_bins``; ρ and p are NaN
+        when fewer than two distinct bins or a constant metric make it undefined. Empty if the
+        frame has no such rows.
+
+    Example:
+        >>> df = read_results("../shared/paper_results/tulu_v2/llama2-7b")  # doctest: +SKIP
+        >>> t = spearman_table(df, "dev_loss")  # doctest: +SKIP
+        >>> round(t.query("dataset == 'tydiqa' and method == 'LESS (RR)'").rho.item(), 2)  # doctest: +SKIP
+        1.0
+    """
+    _check_columns(df, (COLS.experiment, COLS.dataset, COLS.method, COLS.bin, COLS.metric, COLS.value))
+    out_cols = ["experiment", "metric", "dataset", "method", "rho", "p_value", "n_bins"]
+    rows = df[(df[COLS.experiment] == experiment) & (df[COLS.metric] == metric) & df[COLS.bin].notna()]
+    if rows.empty:
+        return pd.DataFrame(columns=out_cols)
+    means = rows.groupby([COLS.dataset, COLS.method, COLS.bin], sort=False, observed=True)[COLS.value].mean()
+    records = []
+    for (dataset, method), series in means.groupby(level=[0, 1], sort=False):
+        bins = series.index.get_level_values(2).to_numpy(dtype=float)
+        rho, p = _spearman(bins, series.to_numpy(dtype=float))
+        records.append((experiment, metric, dataset, method, rho, p, int(bins.size)))
+    return pd.DataFrame.from_records(records, columns=out_cols)
+
+
+def spearman_tables(df: pd.DataFrame) -> pd.DataFrame:
+    """:func:`spearman_table` for every (quantile-type experiment, metric) present in ``df``.
+
+    Args:
+        df: Tidy results.
+
+    Returns:
+        The concatenated tables (same columns as :func:`spearman_table`).
+
+    Example:
+        >>> df = read_results("../shared/paper_results/tulu_v2/llama2-7b")  # doctest: +SKIP
+        >>> sorted(spearman_tables(df).metric.unique())  # doctest: +SKIP
+        ['dev_loss', 'test_loss', 'true_metric']
+    """
+    _check_columns(df, (COLS.experiment, COLS.bin, COLS.metric))
+    rows = df[df[COLS.bin].notna()]
+    pairs = rows[[COLS.experiment, COLS.metric]].drop_duplicates()
+    tables = [spearman_table(df, metric=m, experiment=e) for e, m in pairs.itertuples(index=False)]
+    tables = [t for t in tables if not t.empty]
+    if not tables:
+        return pd.DataFrame(columns=["experiment", "metric", "dataset", "method", "rho", "p_value", "n_bins"])
+    return pd.concat(tables, ignore_index=True)
+
+
+def budget_table(df: pd.DataFrame, metric: str = "dev_loss") -> pd.DataFrame:
+    """Mean ± standard error over seeds per (dataset, method, budget), plus zero-shot rows.
+
+    Args:
+        df: Tidy results.
+        metric: Metric to summarise.
+
+    Returns:
+        Columns ``dataset, method, budget, mean, sem, n_seeds``. Budget-sweep rows come first;
+        then one row per dataset with ``method == "Zero-shot"`` and an empty budget (the base
+        model without fine-tuning) where the frame has it. ``sem`` is the sample standard
+        deviation / √n (NaN with a single seed).
+
+    Example:
+        >>> df = read_results("../shared/paper_results/tulu_v2/llama2-7b")  # doctest: +SKIP
+        >>> budget_table(df, "true_metric").query("method == 'Zero-shot'").shape[0]  # doctest: +SKIP
+        5
+    """
+    _check_columns(df, (COLS.experiment, COLS.dataset, COLS.method, COLS.budget, COLS.metric, COLS.value))
+    out_cols = ["dataset", "method", "budget", "mean", "sem", "n_seeds"]
+    sel = df[df[COLS.metric] == metric]
+    sweep = sel[(sel[COLS.experiment] == "budget") & sel[COLS.budget].notna()]
+    zero = sel[(sel[COLS.experiment] == "zero_shot") | (sel[COLS.method] == ZERO_SHOT_METHOD)]
+    zero = zero[zero[COLS.budget].isna()]
+    parts = []
+    if not sweep.empty:
+        g = sweep.groupby([COLS.dataset, COLS.method, COLS.budget], sort=False, observed=True)[COLS.value]
+        stats = g.agg(["mean", "std", "count"]).reset_index()
+        parts.append(stats)
+    if not zero.empty:
+        g = zero.groupby([COLS.dataset], sort=False, observed=True)[COLS.value]
+        stats = g.agg(["mean", "std", "count"]).reset_index()
+        stats[COLS.method] = ZERO_SHOT_METHOD
+        stats[COLS.budget] = pd.NA
+        parts.append(stats)
+    if not parts:
+        return pd.DataFrame(columns=out_cols)
+    out = pd.concat(parts, ignore_index=True)
+    out["sem"] = out["std"] / np.sqrt(out["count"].astype(float))
+    out = out.rename(columns={"count": "n_seeds"})
+    out[COLS.budget] = out[COLS.budget].astype("Int64")
+    out["n_seeds"] = out["n_seeds"].astype(int)
+    return out[out_cols].reset_index(drop=True)
