@@ -185,9 +185,7 @@ def plot_quantiles(
             _check(reference)
             ref_means = _bin_means(reference, experiment, metric)
             ref_rho = spearman_table(reference, metric=metric, experiment=experiment)
-            ref_rho_of = {
-                (d, m): r for d, m, r in zip(ref_rho.dataset, ref_rho.method, ref_rho.rho, strict=True)
-            }
+            ref_rho_of = {(d, m): r for d, m, r in zip(ref_rho.dataset, ref_rho.method, ref_rho.rho, strict=True)}
         datasets = _ordered(means.index.get_level_values(0).to_series())
         fig, axes = _new_figure(len(datasets))
         for ax, dataset in zip(axes, datasets, strict=True):

@@ -143,8 +143,7 @@ def _coerce(frame: pd.DataFrame, source: str) -> pd.DataFrame:
         if broken.any():
             row = int(np.flatnonzero(broken.to_numpy())[0])
             raise InvalidDataError(
-                f"{source}: '{col}' must be an integer or empty, got {frame[col].iloc[row]!r} "
-                f"in data row {row + 1}."
+                f"{source}: '{col}' must be an integer or empty, got {frame[col].iloc[row]!r} in data row {row + 1}."
             )
         frame[col] = numeric.astype("Int64")
     value = pd.to_numeric(frame[COLS.value], errors="coerce")
@@ -164,9 +163,7 @@ def _infer_experiment(frame: pd.DataFrame) -> pd.Series:
     """Experiment tag for tidy rows written without one: bin → quantile, budget → budget."""
     has_bin = frame[COLS.bin].notna() & (frame[COLS.bin].astype("string").str.strip() != "")
     has_budget = frame[COLS.budget].notna() & (frame[COLS.budget].astype("string").str.strip() != "")
-    return pd.Series(
-        np.where(has_bin, "quantile", np.where(has_budget, "budget", "zero_shot")), index=frame.index
-    )
+    return pd.Series(np.where(has_bin, "quantile", np.where(has_budget, "budget", "zero_shot")), index=frame.index)
 
 
 def _from_tidy(raw: pd.DataFrame, source: str) -> pd.DataFrame:

@@ -1,0 +1,55 @@
+"""The ``targetsel`` command line: a thin layer over the Python API.
+
+Every verb lives in its own module and registers itself on the shared typer app. Errors that a
+user can cause (``TargetselError``, bad options, unwritable paths) end in one line on stderr and
+exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import click
+
+from targetsel.cli._app import app
+from targetsel.errors import TargetselError
+
+# Importing the verb modules registers their commands.
+from targetsel.cli import demo, encode, report, select  # noqa: F401  isort: skip
+
+__all__ = ["app", "main"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``targetsel`` console script; returns the exit status."""
+    logging.basicConfig(
+        level=os.environ.get("TARGETSEL_LOG", "WARNING").upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        rv = app(args=argv, prog_name="targetsel", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        click.echo(exc.ctx.get_help() if exc.ctx else str(exc))
+        return 0
+    except click.UsageError as exc:
+        hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
+        print(f"targetsel: error: {exc.format_message()}{hint}", file=sys.stderr)
+        return 2
+    except click.Abort:
+        print("targetsel: aborted", file=sys.stderr)
+        return 130
+    except TargetselError as exc:
+        print(f"targetsel: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"targetsel: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("targetsel: interrupted", file=sys.stderr)
+        return 130
+    return rv if isinstance(rv, int) else 0
+
+
+def _console_main() -> None:  # pragma: no cover - exercised through subprocess tests
+    sys.exit(main())

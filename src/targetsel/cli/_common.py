@@ -1,0 +1,85 @@
+"""Options and helpers shared by several CLI verbs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from targetsel.data import ExampleSet, load_examples
+from targetsel.errors import ConfigurationError
+from targetsel.progress import set_quiet
+from targetsel.represent.base import REPRESENTATIONS, Representation, get_representation
+
+__all__ = [
+    "QUIET",
+    "build_representation",
+    "default_store_dir",
+    "load_data",
+    "parse_shard",
+    "representation_choices",
+]
+
+QUIET = typer.Option(False, "--quiet", "-q", help="No progress bars or summary tables.")
+
+
+def representation_choices() -> list[str]:
+    import targetsel.represent  # noqa: F401
+
+    return sorted(REPRESENTATIONS)
+
+
+def apply_quiet(quiet: bool) -> None:
+    set_quiet(quiet)
+
+
+def load_data(path: str | Path, *, split: str | None = None, skip_invalid: bool = False) -> ExampleSet:
+    """Load a pool or query set for the CLI (errors propagate as TargetselError)."""
+    return load_examples(path, split=split, skip_invalid=skip_invalid)
+
+
+def build_representation(name: str, **options: Any) -> Representation:
+    """Instantiate a representation, passing only the options the user set."""
+    return get_representation(name, **{k: v for k, v in options.items() if v is not None})
+
+
+def default_store_dir() -> Path:
+    """Feature-store cache: ``$TARGETSEL_CACHE/stores`` or ``~/.cache/targetsel/stores``."""
+    root = os.environ.get("TARGETSEL_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "targetsel")
+    return Path(root) / "stores"
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """Parse ``--shard i/n``."""
+    if text is None:
+        return None
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise ConfigurationError(f"--shard must look like i/n (e.g. 0/4), got {text!r}") from None
+    if n <= 0 or not 0 <= i < n:
+        raise ConfigurationError(f"--shard must be i/n with 0 <= i < n, got {text!r}")
+    return i, n
+
+
+def parse_options(items: list[str] | None) -> dict[str, Any]:
+    """Parse repeated ``--param key=value`` options; values are read as JSON when they parse.
+
+    Example:
+        >>> parse_options(["seed=3", "name=abc", "ks=[1, 2]"])
+        {'seed': 3, 'name': 'abc', 'ks': [1, 2]}
+    """
+    import json
+
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigurationError(f"expected key=value, got {item!r}")
+        try:
+            out[key.strip().replace("-", "_")] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip().replace("-", "_")] = value
+    return out

@@ -1,0 +1,79 @@
+"""``targetsel encode``: featurise a pool or query set into a resumable feature store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from targetsel.cli._app import app
+from targetsel.cli._common import (
+    QUIET,
+    apply_quiet,
+    build_representation,
+    load_data,
+    parse_options,
+    parse_shard,
+)
+
+__all__ = ["encode_cmd"]
+
+_HELP = """Encode examples into a feature store (a directory of `.npy` shards + `manifest.json`).
+
+Rerunning the same command resumes an interrupted run (complete shards are kept); a store
+written for other inputs is refused unless `--overwrite` is given. `--shard i/n` encodes only
+shards `i, i+n, ...` so several processes or machines can fill one store.
+
+**Examples**
+
+* `targetsel encode pool.jsonl --store stores/pool-embed`
+* `targetsel encode queries.jsonl --role query --store stores/q-embed --quiet`
+* `targetsel encode pool.parquet --representation lexical --store stores/pool-lex --shard 0/4`
+* `targetsel encode pool.jsonl --store s/ --param batch_size=128 --param text_turns=user`
+"""
+
+
+@app.command("encode", help=_HELP)
+def encode_cmd(
+    data: Path = typer.Argument(
+        ..., help="Pool or query set: .jsonl/.json/.parquet/.arrow, a datasets directory, or a hub name."
+    ),
+    store: Path = typer.Option(..., "--store", "-s", help="Feature store directory to create or resume."),
+    representation: str = typer.Option("embed", "--representation", "-r", help="embed, lexical, gradient or hidden."),
+    role: str = typer.Option("candidate", "--role", help="candidate (pool) or query."),
+    model: str | None = typer.Option(None, "--model", "-m", help="Model name or path (default: the representation's)."),
+    param: list[str] | None = typer.Option(
+        None, "--param", "-p", help="Representation parameter key=value (repeatable)."
+    ),
+    shard_size: int = typer.Option(4096, "--shard-size", help="Rows per shard (fixed for the store's lifetime)."),
+    shard: str | None = typer.Option(None, "--shard", help="Encode only shards i, i+n, ... (format i/n)."),
+    split: str | None = typer.Option(None, "--split", help="Split of a datasets directory or hub dataset."),
+    skip_invalid: bool = typer.Option(
+        False, "--skip-invalid", help="Skip invalid rows (reported) instead of stopping."
+    ),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a store written for other inputs."),
+    quiet: bool = QUIET,
+) -> None:
+    from targetsel.errors import ConfigurationError
+
+    apply_quiet(quiet)
+    if role not in ("candidate", "query"):
+        raise ConfigurationError(f"--role must be candidate or query, got {role!r}")
+    examples = load_data(data, split=split, skip_invalid=skip_invalid)
+    rep = build_representation(representation, model=model, **parse_options(param))
+    fs = rep.encode(
+        examples,
+        role=role,
+        store=store,
+        shard_size=shard_size,
+        overwrite=overwrite,
+        shards=parse_shard(shard),
+    )
+    if not quiet:
+        done = fs.num_shards - len(fs.missing_shards())
+        Console().print(
+            f"[bold]{store}[/]: {fs.num_rows} rows × {fs.dim} ({representation}), "
+            f"{done}/{fs.num_shards} shards complete"
+            + (f", {len(examples.skipped)} invalid rows skipped" if examples.skipped else "")
+        )

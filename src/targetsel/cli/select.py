@@ -1,0 +1,126 @@
+"""``targetsel select``: encode (reusing stores), score, select and export in one command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from targetsel.cli._app import app
+from targetsel.cli._common import (
+    QUIET,
+    apply_quiet,
+    build_representation,
+    default_store_dir,
+    load_data,
+    parse_options,
+)
+
+__all__ = ["print_summaries", "select_cmd"]
+
+_HELP = """Select a subset of a pool for a target task and export it.
+
+Encodes the pool and the query set (reusing feature stores from `--store-dir` when they exist),
+scores every query against every candidate, ranks the pool with `--method`, and writes the first
+`--budget` rows (or one folder per budget with `--budgets`) plus `selection.json`.
+With no `--pool`/`--query`, runs on the bundled demo pool and the demo task `--task`.
+
+**Examples**
+
+* `targetsel select` (bundled demo, math task, embed + round-robin, budget 100)
+* `targetsel select --pool pool.jsonl --query gsm8k_dev.jsonl --budget 1000 --output out/`
+* `targetsel select --pool pool.jsonl --query q.jsonl --budgets 500,1000,2500 --method doubly_greedy -o out/`
+* `targetsel select --task humaneval --representation lexical --method random --method-param seed=3`
+"""
+
+
+def print_summaries(summaries: list[dict[str, Any]], title: str) -> None:
+    """Print per-budget summaries as a rich table."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for col in ("budget", "mean max-sim (subset)", "mean max-sim (pool)", "top sources"):
+        table.add_column(col)
+    for s in summaries:
+        srcs = ", ".join(f"{name} {n}" for name, n in s["top_sources"]) or "-"
+        table.add_row(str(s["budget"]), f"{s['mean_max_similarity']:.3f}", f"{s['pool_mean_max_similarity']:.3f}", srcs)
+    Console().print(table)
+
+
+@app.command("select", help=_HELP)
+def select_cmd(
+    pool: Path | None = typer.Option(None, "--pool", help="Candidate pool (file, datasets directory or hub name)."),
+    query: Path | None = typer.Option(None, "--query", help="Target-task query set."),
+    task: str = typer.Option("math", "--task", help="Demo task when no --pool/--query: math, dates or humaneval."),
+    budget: int | None = typer.Option(
+        None, "--budget", "-b", help="Number of examples to select (default 100 on the demo)."
+    ),
+    budgets: str | None = typer.Option(None, "--budgets", help="Several budgets, e.g. 500,1000,2500: one folder each."),
+    representation: str = typer.Option("embed", "--representation", "-r", help="embed, lexical, gradient or hidden."),
+    method: str = typer.Option("round_robin", "--method", help="round_robin, doubly_greedy, mean_sim, random, ..."),
+    output: Path = typer.Option(Path("selection"), "--output", "-o", help="Output directory."),
+    model: str | None = typer.Option(None, "--model", "-m", help="Representation model name or path."),
+    param: list[str] | None = typer.Option(None, "--param", "-p", help="Representation parameter key=value."),
+    method_param: list[str] | None = typer.Option(None, "--method-param", help="Selection parameter key=value."),
+    seed: int | None = typer.Option(None, "--seed", help="Seed of seeded methods (random)."),
+    top_k: int | None = typer.Option(None, "--top-k", help="Streaming top-k per query (0: always dense)."),
+    store_dir: Path | None = typer.Option(
+        None, "--store-dir", help="Feature-store cache (default ~/.cache/targetsel/stores)."
+    ),
+    no_store: bool = typer.Option(False, "--no-store", help="Encode in memory; write no feature store."),
+    export_format: str = typer.Option("jsonl", "--format", help="jsonl or parquet."),
+    split: str | None = typer.Option(None, "--split", help="Split of datasets directories or hub datasets."),
+    skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Skip invalid rows instead of stopping."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace feature stores written for other inputs."),
+    device: str | None = typer.Option(None, "--device", help="Scoring device: cpu or cuda."),
+    quiet: bool = QUIET,
+) -> None:
+    from targetsel.errors import ConfigurationError
+    from targetsel.pipeline import parse_budgets, run_selection
+
+    apply_quiet(quiet)
+    if (pool is None) != (query is None):
+        raise ConfigurationError("give both --pool and --query, or neither (to run on the bundled demo)")
+    if budget is not None and budgets is not None:
+        raise ConfigurationError("give --budget or --budgets, not both")
+    if export_format not in ("jsonl", "parquet"):
+        raise ConfigurationError(f"--format must be jsonl or parquet, got {export_format!r}")
+    if pool is None:
+        from targetsel.demo import demo_pool_path, demo_query_path
+
+        pool_path, query_path = demo_pool_path(), demo_query_path(task, "dev")
+        budget = budget if budget is not None or budgets is not None else 100
+    else:
+        pool_path, query_path = pool, query
+        if budget is None and budgets is None:
+            raise ConfigurationError("give --budget B or --budgets B1,B2,...")
+    budget_list = parse_budgets(budgets if budgets is not None else budget)  # type: ignore[arg-type]
+    mparams = parse_options(method_param)
+    if seed is not None:
+        mparams["seed"] = seed
+    pool_set = load_data(pool_path, split=split, skip_invalid=skip_invalid)
+    query_set = load_data(query_path, split=split, skip_invalid=skip_invalid)  # type: ignore[arg-type]
+    rep = build_representation(representation, model=model, **parse_options(param))
+    result = run_selection(
+        pool_set,
+        query_set,
+        rep,
+        method=method,
+        method_params=mparams,
+        budgets=budget_list,
+        output=output,
+        store_dir=None if no_store else (store_dir or default_store_dir()),
+        overwrite=overwrite,
+        top_k=top_k,
+        export_format=export_format,
+        device=device,
+    )
+    if not quiet:
+        print_summaries(
+            result.summaries,
+            f"{representation} + {method}: {len(query_set)} queries, {len(pool_set)} candidates",
+        )
+        for b, (subset, _) in result.outputs.items():
+            typer.echo(f"budget {b}: {subset}")

@@ -1,0 +1,152 @@
+"""Export a selection: the chosen pool rows (JSONL or Parquet) plus ``selection.json`` provenance.
+
+Example:
+    >>> import numpy as np, tempfile, os
+    >>> from targetsel.data import ExampleSet
+    >>> from targetsel.select import select
+    >>> pool = ExampleSet.from_records([{"prompt": f"q{i}", "completion": "a"} for i in range(3)])
+    >>> ranking = select(np.array([[0.1, 0.9, 0.5]]), "round_robin", budget=2)
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     paths = export(pool, ranking, d)
+    ...     sorted(os.listdir(d))
+    ['selection.json', 'subset.jsonl']
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from targetsel.data import ExampleSet
+from targetsel.errors import ConfigurationError
+from targetsel.select.base import Ranking
+from targetsel.store import atomic_write_text
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["export", "selection_metadata"]
+
+_FORMATS = ("jsonl", "parquet")
+
+
+def selection_metadata(
+    pool: ExampleSet,
+    ranking: Ranking,
+    *,
+    queries: ExampleSet | None = None,
+    provenance: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The ``selection.json`` content: method, parameters, inputs and every pick.
+
+    Example:
+        >>> import numpy as np
+        >>> from targetsel.select import select
+        >>> pool = ExampleSet.from_records([{"prompt": "q", "completion": "a"}])
+        >>> selection_metadata(pool, select(np.ones((1, 1)), "random", budget=1))["budget"]
+        1
+    """
+    from targetsel import __version__
+
+    def num(x: float) -> float | None:
+        return None if math.isnan(x) else round(float(x), 7)
+
+    picks = [
+        {
+            "rank": r,
+            "index": int(i),
+            "id": pool.ids[int(i)],
+            "query_index": int(q) if q >= 0 else None,
+            "score": num(s),
+        }
+        for r, (i, q, s) in enumerate(zip(ranking.indices, ranking.query_index, ranking.scores, strict=True))
+    ]
+    for name, values in ranking.extra.items():
+        for p, v in zip(picks, values.tolist(), strict=True):
+            p[name] = v
+    meta: dict[str, Any] = {
+        "method": ranking.method,
+        "params": ranking.params,
+        "budget": len(ranking),
+        "pool": {"source": pool.source, "rows": len(pool), "fingerprint": pool.fingerprint},
+        "queries": None
+        if queries is None
+        else {"source": queries.source, "rows": len(queries), "fingerprint": queries.fingerprint},
+        "representation": provenance or {},
+        "library_version": __version__,
+        "picks": picks,
+    }
+    return meta
+
+
+def export(
+    pool: ExampleSet,
+    ranking: Ranking,
+    output: str | os.PathLike[str],
+    *,
+    format: str | None = None,
+    queries: ExampleSet | None = None,
+    provenance: dict[str, Any] | None = None,
+) -> tuple[Path, Path]:
+    """Write the selected rows (in ranking order, every original column) and their provenance.
+
+    Args:
+        pool: The pool the ranking indexes.
+        ranking: The selection (slice it to the budget first: ``ranking[:B]``).
+        output: A directory (writes ``subset.<format>`` and ``selection.json`` in it) or a file
+            path ending in ``.jsonl``/``.parquet`` (metadata goes to ``<stem>.selection.json``).
+        format: ``jsonl`` or ``parquet``; inferred from a file path, default ``jsonl``.
+        queries: The query set, recorded by source and fingerprint.
+        provenance: Representation/scoring provenance (``Scores.provenance``).
+
+    Returns:
+        ``(subset_path, selection_json_path)``. Both are written atomically.
+    """
+    if ranking.n_candidates != len(pool):
+        raise ConfigurationError(
+            f"the ranking is over {ranking.n_candidates} candidates but the pool has {len(pool)} rows"
+        )
+    out = Path(output)
+    suffix = out.suffix.lower().lstrip(".")
+    if suffix in _FORMATS:
+        fmt = format or suffix
+        data_path, meta_path = out, out.with_name(out.stem + ".selection.json")
+    else:
+        fmt = format or "jsonl"
+        data_path, meta_path = out / f"subset.{fmt}", out / "selection.json"
+    if fmt not in _FORMATS:
+        raise ConfigurationError(f"export format must be one of {', '.join(_FORMATS)}, got {fmt!r}")
+    if data_path.parent.exists() and not data_path.parent.is_dir():
+        raise ConfigurationError(f"cannot write into {data_path.parent}: it is a file")
+    try:
+        data_path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigurationError(f"cannot create output directory {data_path.parent}: {exc.strerror}") from exc
+    if not os.access(data_path.parent, os.W_OK):
+        raise ConfigurationError(f"output directory {data_path.parent} is not writable")
+
+    meta = json.dumps(selection_metadata(pool, ranking, queries=queries, provenance=provenance), indent=1) + "\n"
+    fd, tmp = tempfile.mkstemp(prefix=f".{data_path.name}.", suffix=".tmp", dir=data_path.parent)
+    os.close(fd)
+    try:
+        if fmt == "jsonl":
+            with open(tmp, "w", encoding="utf-8") as fh:
+                for row in pool.rows(ranking.indices):
+                    fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        else:
+            import datasets
+
+            datasets.Dataset.from_list(list(pool.rows(ranking.indices))).to_parquet(tmp) if pool.json_columns else (
+                pool.dataset.select([int(i) for i in ranking.indices]).to_parquet(tmp)
+            )
+        os.replace(tmp, data_path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    atomic_write_text(meta_path, meta)
+    logger.info("wrote %d rows to %s", len(ranking), data_path)
+    return data_path, meta_path

@@ -1,0 +1,28 @@
+"""Representations: how query and candidate examples become vectors.
+
+Each representation lives in its own module behind :class:`Representation`; the registry maps
+names (``embed``, ``lexical``, and the LM representations ``gradient`` and ``hidden``) to classes.
+"""
+
+from __future__ import annotations
+
+from targetsel.represent.base import (
+    REPRESENTATIONS,
+    Representation,
+    Role,
+    get_representation,
+    register_representation,
+)
+from targetsel.represent.embed import DEFAULT_EMBED_MODEL, EmbedRepresentation
+from targetsel.represent.lexical import LexicalRepresentation
+
+__all__ = [
+    "DEFAULT_EMBED_MODEL",
+    "REPRESENTATIONS",
+    "EmbedRepresentation",
+    "LexicalRepresentation",
+    "Representation",
+    "Role",
+    "get_representation",
+    "register_representation",
+]

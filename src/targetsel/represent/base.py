@@ -1,0 +1,168 @@
+"""The representation protocol and the encode driver shared by every representation.
+
+A representation turns examples into fixed-size vectors. It implements two things:
+:meth:`Representation.spec` (what the features are, for the store manifest) and
+:meth:`Representation.encode_rows` (raw features for a contiguous row range). The driver
+:meth:`Representation.encode` handles everything else: in-memory or on-disk output, shards,
+resume, a fixed subset of shards for multi-process runs, and progress.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+from targetsel.data import ExampleSet
+from targetsel.errors import ConfigurationError
+from targetsel.progress import progress
+from targetsel.store import FeatureSource, FeatureStore, InMemoryFeatures, StoreSpec
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["REPRESENTATIONS", "Representation", "Role", "get_representation", "register_representation"]
+
+Role = Literal["query", "candidate"]
+
+REPRESENTATIONS: dict[str, type[Representation]] = {}
+
+
+def register_representation(cls: type[Representation]) -> type[Representation]:
+    """Class decorator: make a representation available by its ``name``."""
+    REPRESENTATIONS[cls.name] = cls
+    return cls
+
+
+def get_representation(name: str, **params: Any) -> Representation:
+    """Instantiate a registered representation by name.
+
+    Example:
+        >>> rep = get_representation("embed", batch_size=32)
+        >>> rep.name
+        'embed'
+    """
+    import targetsel.represent  # noqa: F401  (registers the built-in representations)
+
+    if name not in REPRESENTATIONS:
+        raise ConfigurationError(f"unknown representation {name!r}; choose one of {', '.join(sorted(REPRESENTATIONS))}")
+    return REPRESENTATIONS[name](**params)
+
+
+class Representation(ABC):
+    """Base class of every representation.
+
+    Subclasses store their parameters in ``__init__`` (no heavy work there) and load models
+    lazily in :meth:`encode_rows`.
+    """
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    def spec(self, examples: ExampleSet, role: Role = "candidate") -> StoreSpec:
+        """Describe the features this representation produces for ``examples``."""
+
+    @abstractmethod
+    def encode_rows(self, examples: ExampleSet, start: int, stop: int, role: Role = "candidate") -> np.ndarray:
+        """Raw features of rows ``[start, stop)``, shape ``(stop - start, dim)``, float32."""
+
+    def encode(
+        self,
+        examples: ExampleSet,
+        *,
+        role: Role = "candidate",
+        store: str | os.PathLike[str] | None = None,
+        shard_size: int = 4096,
+        overwrite: bool = False,
+        shards: tuple[int, int] | None = None,
+        progress_desc: str | None = None,
+    ) -> FeatureSource:
+        """Encode ``examples``, in memory or into a resumable on-disk :class:`FeatureStore`.
+
+        Args:
+            examples: Validated examples.
+            role: ``candidate`` (pool) or ``query``; gradient features differ between the two.
+            store: Store directory; ``None`` keeps the features in memory.
+            shard_size: Rows per shard (and per in-memory encode step).
+            overwrite: Replace a store written for other inputs.
+            shards: ``(index, count)``: encode only the shards ``i`` with ``i % count == index``
+                (several processes or machines filling one store). The returned store may then be
+                incomplete.
+            progress_desc: Label of the progress bar.
+
+        Returns:
+            The features: :class:`InMemoryFeatures`, or the (possibly partial) :class:`FeatureStore`.
+
+        Example:
+            >>> from targetsel.data import ExampleSet
+            >>> from targetsel.represent import LexicalRepresentation
+            >>> es = ExampleSet.from_records([{"prompt": "add 2 and 3", "completion": "5"}])
+            >>> LexicalRepresentation(dim=64).encode(es).to_array().shape
+            (1, 64)
+        """
+        spec = self.spec(examples, role)
+        desc = progress_desc or f"encode {self.name} ({role})"
+        if store is None:
+            out = np.empty((len(examples), spec.dim), dtype=np.float32)
+            with progress(total=len(examples), desc=desc, unit="ex") as bar:
+                for start in range(0, len(examples), shard_size):
+                    stop = min(len(examples), start + shard_size)
+                    out[start:stop] = self._checked(examples, start, stop, role, spec.dim)
+                    bar.update(stop - start)
+            return InMemoryFeatures(out.astype(spec.dtype, copy=False), spec.to_dict())
+        fs = FeatureStore.create(store, spec, shard_size=shard_size, overwrite=overwrite)
+        todo = fs.missing_shards()
+        if shards is not None:
+            index, count = shards
+            if count <= 0 or not 0 <= index < count:
+                raise ConfigurationError(f"--shard must be i/n with 0 <= i < n, got {index}/{count}")
+            todo = [i for i in todo if i % count == index]
+        if len(todo) < fs.num_shards:
+            logger.info("%s: %d of %d shards already done", store, fs.num_shards - len(todo), fs.num_shards)
+        rows = sum(fs.shard_range(i)[1] - fs.shard_range(i)[0] for i in todo)
+        with progress(total=rows, desc=desc, unit="ex") as bar:
+            for i in todo:
+                lo, hi = fs.shard_range(i)
+                fs.write_shard(i, self._checked(examples, lo, hi, role, spec.dim))
+                bar.update(hi - lo)
+        return fs
+
+    def store_name(self, examples: ExampleSet, role: Role) -> str:
+        """Directory name of this representation's store for ``examples`` inside a cache folder."""
+        import hashlib
+        import json
+
+        spec = self.spec(examples, role).to_dict()
+        key = hashlib.sha1(
+            json.dumps([spec["model"], spec["params"], spec["dtype"]], sort_keys=True).encode()
+        ).hexdigest()
+        return f"{self.name}-{role}-{examples.fingerprint[:12]}-{key[:8]}"
+
+    def encode_for_scoring(
+        self,
+        examples: ExampleSet,
+        *,
+        role: Role,
+        store_dir: str | os.PathLike[str] | None = None,
+        overwrite: bool = False,
+        shard_size: int = 4096,
+    ) -> tuple[list[FeatureSource], list[float]]:
+        """Features ready for :func:`targetsel.score.score`: sources and their weights.
+
+        Single-vector representations return one source with weight 1. Representations with
+        several views (LESS checkpoints) override this to return one source per view with its
+        weight. With ``store_dir`` the features go to (or are reused from) a store inside it.
+        """
+        store = None if store_dir is None else os.path.join(os.fspath(store_dir), self.store_name(examples, role))
+        src = self.encode(examples, role=role, store=store, overwrite=overwrite, shard_size=shard_size)
+        return [src], [1.0]
+
+    def _checked(self, examples: ExampleSet, start: int, stop: int, role: Role, dim: int) -> np.ndarray:
+        feats = np.asarray(self.encode_rows(examples, start, stop, role), dtype=np.float32)
+        if feats.shape != (stop - start, dim):
+            raise ConfigurationError(
+                f"{type(self).__name__}.encode_rows returned shape {feats.shape}, expected {(stop - start, dim)}"
+            )
+        return feats

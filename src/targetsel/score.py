@@ -1,0 +1,375 @@
+"""Query × candidate similarity: cosine, streamed over feature stores in chunks.
+
+:func:`score` computes ``S[q, j] = Σ_c w_c · cos(query_c[q], candidate_c[j])`` over one or more
+(query, candidate) feature pairs (several LESS checkpoints, each weighted by its learning rate).
+Candidates are read in chunks of ``chunk_rows`` rows, so memory is bounded by the chunk (plus the
+output), never by reading the whole store.
+
+Two outputs:
+
+* **dense** (``top_k=None``): the full ``(n_queries, n_candidates)`` float32 matrix;
+* **streaming** (``top_k=K``): for each query its ``K`` best candidates, ordered by score
+  (ties → lower candidate index), plus per-candidate maximum, arg-maximum and mean over
+  queries. Memory ``O(M·K + N)``. This is all that round-robin, doubly-greedy and mean
+  similarity need for budgets up to ``K`` (see :mod:`targetsel.select`).
+
+Example:
+    >>> import numpy as np
+    >>> q, c = np.eye(2, 3, dtype=np.float32), np.eye(4, 3, dtype=np.float32)
+    >>> score(q, c).matrix.tolist()
+    [[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0]]
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from targetsel.errors import ConfigurationError, InvalidDataError
+from targetsel.progress import progress
+from targetsel.store import FeatureSource, InMemoryFeatures
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["Scores", "merge_topk", "score", "topk_rows"]
+
+FeaturesLike = FeatureSource | np.ndarray
+
+
+@dataclass
+class Scores:
+    """Similarities between ``n_queries`` queries and ``n_candidates`` candidates.
+
+    Exactly one of two forms is filled: ``matrix`` (dense), or the streaming form
+    (``topk_indices``/``topk_values`` plus the per-candidate statistics).
+
+    Attributes:
+        n_queries: M.
+        n_candidates: N.
+        matrix: ``(M, N)`` float32, or ``None`` in streaming form.
+        topk_indices: ``(M, K)`` int64, each row's best candidates (score desc, index asc).
+        topk_values: ``(M, K)`` float32, their scores.
+        cand_max: ``(N,)`` float32 maximum over queries.
+        cand_argmax: ``(N,)`` int64 query reaching it (lowest index on ties).
+        cand_mean: ``(N,)`` float32 mean over queries.
+        provenance: Manifests of the inputs, weights and settings.
+
+    Example:
+        >>> import numpy as np
+        >>> s = Scores.from_matrix(np.array([[0.1, 0.9], [0.5, 0.2]]))
+        >>> s.shape, s.is_dense
+        ((2, 2), True)
+    """
+
+    n_queries: int
+    n_candidates: int
+    matrix: np.ndarray | None = None
+    topk_indices: np.ndarray | None = None
+    topk_values: np.ndarray | None = None
+    cand_max: np.ndarray | None = None
+    cand_argmax: np.ndarray | None = None
+    cand_mean: np.ndarray | None = None
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_matrix(cls, matrix: np.ndarray, provenance: dict[str, Any] | None = None) -> Scores:
+        """Wrap a dense ``(n_queries, n_candidates)`` similarity matrix (validated, float32).
+
+        Raises:
+            InvalidDataError: not 2-D, empty, or containing NaN/inf.
+        """
+        m = np.asarray(matrix)
+        if m.ndim != 2:
+            raise InvalidDataError(f"scores must be a 2-D (queries, candidates) matrix, got shape {m.shape}")
+        if m.shape[0] == 0:
+            raise InvalidDataError("the query set is empty: scores have 0 rows")
+        if m.shape[1] == 0:
+            raise InvalidDataError("the candidate pool is empty: scores have 0 columns")
+        m = np.ascontiguousarray(m, dtype=np.float32)
+        if not np.isfinite(m).all():
+            q, j = np.argwhere(~np.isfinite(m))[0]
+            raise InvalidDataError(f"scores contain NaN or inf (first at query {q}, candidate {j}); check the features")
+        return cls(m.shape[0], m.shape[1], matrix=m, provenance=dict(provenance or {}))
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.n_queries, self.n_candidates)
+
+    @property
+    def is_dense(self) -> bool:
+        return self.matrix is not None
+
+    @property
+    def top_k(self) -> int | None:
+        """K of the streaming form (``None`` when dense)."""
+        return None if self.topk_indices is None else int(self.topk_indices.shape[1])
+
+    def dense(self) -> np.ndarray:
+        """The dense matrix; raises when the scores were computed in streaming form."""
+        if self.matrix is None:
+            raise ConfigurationError(
+                "this method needs the full score matrix, but scores were computed with top_k; "
+                "score again without top_k (--top-k 0)"
+            )
+        return self.matrix
+
+    def candidate_max(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(max over queries, argmax query)`` per candidate, shapes ``(N,)``."""
+        if self.matrix is not None:
+            return self.matrix.max(axis=0), self.matrix.argmax(axis=0).astype(np.int64)
+        assert self.cand_max is not None and self.cand_argmax is not None
+        return self.cand_max, self.cand_argmax
+
+    def candidate_mean(self) -> np.ndarray:
+        """Mean similarity over queries per candidate, shape ``(N,)``."""
+        if self.matrix is not None:
+            return self.matrix.mean(axis=0, dtype=np.float64).astype(np.float32)
+        assert self.cand_mean is not None
+        return self.cand_mean
+
+    def row_topk(self, rows: np.ndarray | Sequence[int], k: int) -> tuple[np.ndarray, np.ndarray, bool]:
+        """Best ``k`` candidates of the given query rows, ordered (score desc, index asc).
+
+        Returns:
+            ``(indices (len(rows), k'), values (len(rows), k'), complete)`` where ``k' = min(k, N)``
+            in dense form. In streaming form ``k'`` is capped at K and ``complete`` says whether
+            the lists are exact prefixes of length ``k`` (false when ``k > K`` and ``K < N``).
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        if self.matrix is not None:
+            idx, val = topk_rows(self.matrix[rows], min(k, self.n_candidates))
+            return idx, val, True
+        assert self.topk_indices is not None and self.topk_values is not None
+        kk = min(k, self.topk_indices.shape[1])
+        complete = kk >= k or self.topk_indices.shape[1] >= self.n_candidates
+        return self.topk_indices[rows, :kk], self.topk_values[rows, :kk], complete
+
+
+# ---------------------------------------------------------------------------------------- top-k
+_GROUP = 64
+
+
+def topk_rows(block: np.ndarray, k: int, offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-``k`` of every row of ``block``, ordered by value desc then column asc.
+
+    Ties are broken towards the lower column, so the result equals a stable full sort of each row
+    truncated to ``k`` (the reference definition), without sorting whole rows: for small ``k`` it
+    takes the maximum of each group of 64 columns (one pass), keeps the groups whose maximum
+    reaches the k-th largest group maximum (every element ``>=`` that threshold lives in such a
+    group, and at least ``k`` elements do), and sorts only those; for large ``k`` it partitions.
+
+    Args:
+        block: ``(rows, cols)`` float32 scores.
+        k: How many per row (``<= cols``).
+        offset: Added to the returned column indices (the block's first global column).
+
+    Returns:
+        ``(indices, values)``, both ``(rows, k)``; indices int64.
+
+    Example:
+        >>> import numpy as np
+        >>> topk_rows(np.array([[0.5, 0.9, 0.5, 0.1]], dtype=np.float32), 3)[0].tolist()
+        [[1, 0, 2]]
+    """
+    rows, cols = block.shape
+    k = int(min(k, cols))
+    if k <= 0 or rows == 0:
+        return np.empty((rows, 0), np.int64), np.empty((rows, 0), np.float32)
+    n_groups = -(-cols // _GROUP)
+    if k * _GROUP * 4 <= cols and k < n_groups:
+        idx, val = _topk_groups(block, k, n_groups)
+    elif k * 4 <= cols:
+        idx, val = _topk_partition(block, k)
+    else:
+        order = np.argsort(-block, axis=1, kind="stable")[:, :k]
+        idx, val = order.astype(np.int64), np.take_along_axis(block, order, axis=1)
+    if offset:
+        idx = idx + offset
+    return idx, np.ascontiguousarray(val, dtype=np.float32)
+
+
+def _topk_partition(block: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    rows, cols = block.shape
+    kth = np.partition(block, cols - k, axis=1)[:, cols - k]
+    gt = block > kth[:, None]
+    eq = block == kth[:, None]
+    need = k - gt.sum(axis=1)
+    keep = gt | (eq & (np.cumsum(eq, axis=1) <= need[:, None]))
+    r, c = np.nonzero(keep)
+    c = c.reshape(rows, k)
+    v = block[r, c.ravel()].reshape(rows, k)
+    order = np.argsort(-v, axis=1, kind="stable")  # c ascending within a row, so ties keep index order
+    return np.take_along_axis(c, order, axis=1).astype(np.int64), np.take_along_axis(v, order, axis=1)
+
+
+def _topk_groups(block: np.ndarray, k: int, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+    rows, cols = block.shape
+    starts = np.arange(0, cols, _GROUP)
+    gmax = np.maximum.reduceat(block, starts, axis=1)  # (rows, n_groups)
+    thr = np.partition(gmax, n_groups - k, axis=1)[:, n_groups - k]
+    r, g = np.nonzero(gmax >= thr[:, None])
+    c = g[:, None] * _GROUP + np.arange(_GROUP)[None, :]
+    valid = c < cols
+    c = np.minimum(c, cols - 1)
+    rr = np.broadcast_to(r[:, None], c.shape)
+    v = block[rr, c]
+    keep = valid & (v >= thr[r][:, None])
+    rr, c, v = rr[keep], c[keep], v[keep]
+    order = np.lexsort((c, -v, rr))
+    rr, c, v = rr[order], c[order], v[order]
+    counts = np.bincount(rr, minlength=rows)
+    first = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    pos = first[:, None] + np.arange(k)[None, :]  # every row has >= k entries above threshold
+    return c[pos].astype(np.int64), v[pos]
+
+
+def merge_topk(
+    idx_a: np.ndarray, val_a: np.ndarray, idx_b: np.ndarray, val_b: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Merge two ordered top-k lists per row where every index in ``a`` is below those in ``b``.
+
+    A stable sort on the concatenation keeps ``a`` before ``b`` on equal values, i.e. ties go to
+    the lower candidate index, as in a full sort.
+    """
+    idx = np.concatenate([idx_a, idx_b], axis=1)
+    val = np.concatenate([val_a, val_b], axis=1)
+    order = np.argsort(-val, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(idx, order, axis=1), np.take_along_axis(val, order, axis=1)
+
+
+# ---------------------------------------------------------------------------------------- score
+def _as_source(x: FeaturesLike) -> FeatureSource:
+    if isinstance(x, np.ndarray):
+        return InMemoryFeatures(x)
+    if not hasattr(x, "read_rows"):
+        raise ConfigurationError(f"expected features (array, InMemoryFeatures or FeatureStore), got {type(x).__name__}")
+    return x
+
+
+def _normalize(block: np.ndarray, what: str, start: int) -> np.ndarray:
+    x = np.asarray(block, dtype=np.float32)
+    if not np.isfinite(x).all():
+        bad = int(np.flatnonzero(~np.isfinite(x).all(axis=1))[0]) + start
+        raise InvalidDataError(f"{what} features of row {bad} contain NaN or inf")
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.maximum(norms, 1e-12)
+
+
+def score(
+    queries: FeaturesLike | Sequence[FeaturesLike],
+    candidates: FeaturesLike | Sequence[FeaturesLike],
+    *,
+    weights: Sequence[float] | None = None,
+    top_k: int | None = None,
+    chunk_rows: int = 16384,
+    device: str | None = None,
+    desc: str = "score",
+) -> Scores:
+    """Cosine similarity of every query to every candidate, streamed over candidate chunks.
+
+    Args:
+        queries: Query features ``(M, d)``, or a list of them (one per checkpoint).
+        candidates: Candidate features ``(N, d)``, or a list aligned with ``queries``.
+        weights: One weight per (query, candidate) pair; default uniform ``1 / n_pairs``.
+        top_k: Keep only each query's best ``top_k`` candidates (streaming form); ``None`` keeps
+            the dense matrix.
+        chunk_rows: Candidate rows per chunk (bounds memory).
+        device: ``cpu`` (numpy/BLAS), ``cuda`` (torch), or ``None`` (cpu).
+        desc: Progress bar label.
+
+    Returns:
+        :class:`Scores` with provenance (input manifests, weights).
+
+    Raises:
+        InvalidDataError: empty inputs, dimension mismatch, NaN/inf features.
+
+    Example:
+        >>> import numpy as np
+        >>> rng = np.random.default_rng(0)
+        >>> s = score(rng.normal(size=(3, 8)), rng.normal(size=(100, 8)), top_k=5)
+        >>> s.topk_indices.shape
+        (3, 5)
+    """
+    qs = [_as_source(q) for q in (queries if isinstance(queries, (list, tuple)) else [queries])]
+    cs = [_as_source(c) for c in (candidates if isinstance(candidates, (list, tuple)) else [candidates])]
+    if len(qs) != len(cs) or not qs:
+        raise ConfigurationError(f"need one candidate source per query source, got {len(qs)} and {len(cs)}")
+    w = np.full(len(qs), 1.0 / len(qs)) if weights is None else np.asarray(weights, dtype=np.float64)
+    if w.shape != (len(qs),) or not np.isfinite(w).all():
+        raise ConfigurationError(f"need {len(qs)} finite weights, got {weights!r}")
+    m, n = qs[0].num_rows, cs[0].num_rows
+    if m == 0:
+        raise InvalidDataError("the query set is empty")
+    if n == 0:
+        raise InvalidDataError("the candidate pool is empty")
+    for i, (q, c) in enumerate(zip(qs, cs, strict=True)):
+        if q.num_rows != m or c.num_rows != n:
+            raise InvalidDataError(f"feature pair {i} has {q.num_rows}×{c.num_rows} rows, expected {m}×{n}")
+        if q.dim != c.dim:
+            raise InvalidDataError(
+                f"feature pair {i}: queries have dimension {q.dim} but candidates {c.dim}; "
+                "encode both with the same representation and settings"
+            )
+    if chunk_rows <= 0:
+        raise ConfigurationError(f"chunk size must be positive, got {chunk_rows}")
+    if top_k is not None and top_k <= 0:
+        raise ConfigurationError(f"top_k must be positive, got {top_k}")
+    use_torch = device is not None and device.startswith("cuda")
+    qn = [_normalize(q.to_array(), "query", 0) for q in qs]
+    if use_torch:
+        import torch
+
+        qn_t = [torch.from_numpy(x).to(device) for x in qn]
+
+    k = None if top_k is None else min(top_k, n)
+    matrix = np.empty((m, n), dtype=np.float32) if k is None else None
+    top_i = np.empty((m, 0), np.int64)
+    top_v = np.empty((m, 0), np.float32)
+    cmax = cmean = cargmax = None
+    if k is not None:
+        cmax, cmean, cargmax = np.empty(n, np.float32), np.empty(n, np.float32), np.empty(n, np.int64)
+    with progress(total=n, desc=desc, unit="cand") as bar:
+        for start in range(0, n, chunk_rows):
+            stop = min(n, start + chunk_rows)
+            block = np.zeros((m, stop - start), dtype=np.float32)
+            for i, c in enumerate(cs):
+                cn = _normalize(c.read_rows(start, stop), "candidate", start)
+                if use_torch:
+                    block += (w[i] * (qn_t[i] @ torch.from_numpy(cn).to(device).T)).cpu().numpy()
+                elif len(cs) == 1 and w[i] == 1.0:
+                    block = qn[i] @ cn.T
+                else:
+                    block += np.float32(w[i]) * (qn[i] @ cn.T)
+            if matrix is not None:
+                matrix[:, start:stop] = block
+            else:
+                assert cmax is not None and cmean is not None and cargmax is not None and k is not None
+                cmax[start:stop] = block.max(axis=0)
+                cargmax[start:stop] = block.argmax(axis=0)
+                cmean[start:stop] = block.mean(axis=0, dtype=np.float64)
+                bi, bv = topk_rows(block, k, offset=start)
+                top_i, top_v = merge_topk(top_i, top_v, bi, bv, k) if top_i.shape[1] else (bi, bv)
+            bar.update(stop - start)
+    provenance = {
+        "queries": [q.manifest for q in qs],
+        "candidates": [c.manifest for c in cs],
+        "weights": w.tolist(),
+        "similarity": "cosine",
+        "top_k": k,
+    }
+    if matrix is not None:
+        return Scores(m, n, matrix=matrix, provenance=provenance)
+    return Scores(
+        m,
+        n,
+        topk_indices=top_i,
+        topk_values=top_v,
+        cand_max=cmax,
+        cand_argmax=cargmax,
+        cand_mean=cmean,
+        provenance=provenance,
+    )

@@ -1,0 +1,193 @@
+"""The selector protocol, the :class:`Ranking` result, and the registry.
+
+Every selection algorithm orders the pool: its prefix of length ``B`` is the subset for budget
+``B``, so one run serves every budget. Algorithms are small classes registered by name; scikit-
+learn style, ``__init__`` stores parameters and :meth:`Selector.rank` does the work.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from targetsel.errors import ConfigurationError
+from targetsel.score import Scores
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["SELECTORS", "Ranking", "Selector", "get_selector", "register_selector", "select"]
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """An ordered selection: ``indices[:B]`` is the subset for budget ``B``.
+
+    Attributes:
+        indices: ``(L,)`` int64 candidate indices, no duplicates.
+        query_index: ``(L,)`` int64 query that chose each pick, ``-1`` when not meaningful.
+        scores: ``(L,)`` float32 the score behind each pick (NaN when not meaningful).
+        method: Registered selector name.
+        params: Selector parameters.
+        n_candidates: Pool size N.
+        extra: Algorithm-specific per-pick arrays (e.g. ``quantile``), each ``(L,)``.
+
+    Example:
+        >>> r = Ranking(np.array([2, 0]), np.array([0, 1]), np.array([0.9, 0.8]), "demo", {}, 3)
+        >>> r[:1].indices.tolist(), len(r)
+        ([2], 2)
+    """
+
+    indices: np.ndarray
+    query_index: np.ndarray
+    scores: np.ndarray
+    method: str
+    params: dict[str, Any]
+    n_candidates: int
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.indices.shape[0])
+
+    def __getitem__(self, item: slice) -> Ranking:
+        if not isinstance(item, slice):
+            raise TypeError("index a Ranking with a slice, e.g. ranking[:1000]; use .indices for elements")
+        return Ranking(
+            self.indices[item],
+            self.query_index[item],
+            self.scores[item],
+            self.method,
+            self.params,
+            self.n_candidates,
+            {k: v[item] for k, v in self.extra.items()},
+        )
+
+    def head(self, budget: int) -> Ranking:
+        """The subset for ``budget`` (the first ``budget`` picks)."""
+        if budget > len(self):
+            raise ConfigurationError(f"budget {budget} exceeds the ranking length {len(self)}")
+        return self[:budget]
+
+
+class Selector(ABC):
+    """Base class of selection algorithms.
+
+    Subclasses set ``name`` and implement :meth:`_rank`; :meth:`rank` validates the budget and
+    the output (no duplicates, right length).
+    """
+
+    name: ClassVar[str]
+    #: True when the algorithm needs the candidate features, not only the scores.
+    needs_features: ClassVar[bool] = False
+    #: True when the algorithm is exact on streaming top-k scores with ``top_k >= budget``.
+    supports_streaming: ClassVar[bool] = False
+
+    def params(self) -> dict[str, Any]:
+        """The selector's parameters (its ``__init__`` arguments)."""
+        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+
+    def rank(self, scores: Scores, budget: int | None = None, **context: Any) -> Ranking:
+        """Order the pool; return the first ``budget`` picks (all candidates when ``None``).
+
+        Args:
+            scores: Query × candidate similarities.
+            budget: Number of picks, ``1 <= budget <= n_candidates``.
+            **context: Extra inputs some algorithms need (e.g. ``candidate_features``).
+
+        Raises:
+            ConfigurationError: budget out of range.
+            InvalidDataError: empty query set or pool.
+        """
+        n = scores.n_candidates
+        if scores.n_queries == 0:
+            from targetsel.errors import InvalidDataError
+
+            raise InvalidDataError("the query set is empty; give at least one query example")
+        if budget is None:
+            budget = n
+        if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)):
+            raise ConfigurationError(f"budget must be an integer, got {budget!r}")
+        if budget <= 0:
+            raise ConfigurationError(f"budget must be positive, got {budget}")
+        if budget > n:
+            raise ConfigurationError(f"budget {budget} exceeds the pool size {n}; choose a budget <= {n}")
+        r = self._rank(scores, int(budget), **context)
+        if len(r) != budget or np.unique(r.indices).size != budget:
+            raise AssertionError(f"selector {self.name} returned an invalid ranking (length {len(r)}, budget {budget})")
+        return r
+
+    @abstractmethod
+    def _rank(self, scores: Scores, budget: int, **context: Any) -> Ranking:
+        """Algorithm body: exactly ``budget`` distinct picks."""
+
+    def _ranking(
+        self,
+        indices: np.ndarray,
+        query_index: np.ndarray | None,
+        values: np.ndarray | None,
+        n: int,
+        **extra: np.ndarray,
+    ) -> Ranking:
+        b = indices.shape[0]
+        return Ranking(
+            np.asarray(indices, dtype=np.int64),
+            np.full(b, -1, np.int64) if query_index is None else np.asarray(query_index, dtype=np.int64),
+            np.full(b, np.nan, np.float32) if values is None else np.asarray(values, dtype=np.float32),
+            self.name,
+            self.params(),
+            n,
+            extra,
+        )
+
+
+SELECTORS: dict[str, type[Selector]] = {}
+
+
+def register_selector(cls: type[Selector]) -> type[Selector]:
+    """Class decorator: make a selector available by its ``name``."""
+    if cls.name in SELECTORS and SELECTORS[cls.name] is not cls:
+        raise ValueError(f"selector name {cls.name!r} registered twice")
+    SELECTORS[cls.name] = cls
+    return cls
+
+
+def get_selector(method: str, **params: Any) -> Selector:
+    """Instantiate a registered selector.
+
+    Example:
+        >>> get_selector("round_robin").name
+        'round_robin'
+    """
+    import targetsel.select  # noqa: F401  (registers the built-in selectors)
+
+    if method not in SELECTORS:
+        raise ConfigurationError(f"unknown selection method {method!r}; choose one of {', '.join(sorted(SELECTORS))}")
+    try:
+        return SELECTORS[method](**params)
+    except TypeError as exc:
+        raise ConfigurationError(f"bad parameters for method {method!r}: {exc}") from exc
+
+
+def select(
+    scores: Scores | np.ndarray, method: str = "round_robin", budget: int | None = None, **params: Any
+) -> Ranking:
+    """Rank the pool with a registered method.
+
+    Args:
+        scores: :class:`Scores` or a dense ``(n_queries, n_candidates)`` array.
+        method: Registered selector name (see ``SELECTORS``).
+        budget: Number of picks (``None``: the whole pool).
+        **params: Selector parameters; ``candidate_features`` is passed through as context.
+
+    Example:
+        >>> import numpy as np
+        >>> select(np.array([[0.9, 0.1, 0.5], [0.2, 0.8, 0.7]]), "round_robin", budget=2).indices.tolist()
+        [0, 1]
+    """
+    if not isinstance(scores, Scores):
+        scores = Scores.from_matrix(scores)
+    context = {k: params.pop(k) for k in ("candidate_features",) if k in params}
+    return get_selector(method, **params).rank(scores, budget, **context)

@@ -1,0 +1,463 @@
+"""On-disk feature store: fixed-row-range ``.npy`` shards plus a ``manifest.json``.
+
+A store holds the features of one dataset in one representation. Rows are split into shards of
+``shard_size`` consecutive rows: shard ``i`` always covers rows ``[i * shard_size, (i + 1) *
+shard_size)``, whatever the batch size, worker count or number of processes that wrote it. Each
+shard is written to a temporary name and renamed when complete, so a shard file that exists is
+complete; a killed run resumes by computing only the missing shards. Reads are memory-mapped.
+
+Features are stored raw (e.g. unnormalised); the manifest says what was applied and the scoring
+code normalises when it reads.
+
+Example:
+    >>> import numpy as np, tempfile
+    >>> from targetsel.store import FeatureStore, StoreSpec
+    >>> spec = StoreSpec(representation="toy", model="none", dim=4, num_rows=10, fingerprint="abc")
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     store = FeatureStore.create(f"{d}/s", spec, shard_size=4)
+    ...     for i in store.missing_shards():
+    ...         lo, hi = store.shard_range(i)
+    ...         store.write_shard(i, np.ones((hi - lo, 4), dtype=np.float32))
+    ...     store.is_complete, store.to_array().shape
+    (True, (10, 4))
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from targetsel.errors import (
+    ArtifactMismatchError,
+    ConfigurationError,
+    IncompleteArtifactError,
+    InvalidDataError,
+    MissingArtifactError,
+)
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "MANIFEST_NAME",
+    "STORE_FORMAT_VERSION",
+    "FeatureSource",
+    "FeatureStore",
+    "InMemoryFeatures",
+    "StoreSpec",
+    "atomic_write_bytes",
+    "atomic_write_text",
+]
+
+MANIFEST_NAME = "manifest.json"
+STORE_FORMAT_VERSION = 1
+_DTYPES = ("float32", "float16")
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same directory and a rename.
+
+    A reader sees either the old file, or the complete new one, never a partial file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Text version of :func:`atomic_write_bytes` (UTF-8)."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+@dataclass(frozen=True)
+class StoreSpec:
+    """What a store holds: the request a store on disk must match to be reused.
+
+    Attributes:
+        representation: Representation name (``embed``, ``gradient``, ``hidden``, ``lexical``...).
+        model: Model identifier (name or path) or ``"none"``.
+        dim: Feature dimension.
+        num_rows: Number of examples.
+        fingerprint: Dataset fingerprint (see :func:`targetsel.data.ExampleSet.fingerprint`).
+        dtype: On-disk dtype, ``float32`` or ``float16``.
+        params: Representation parameters that change the features (JSON-serialisable).
+        normalized: Whether rows were L2-normalised before storing (scoring normalises anyway).
+    """
+
+    representation: str
+    model: str
+    dim: int
+    num_rows: int
+    fingerprint: str
+    dtype: str = "float32"
+    params: dict[str, Any] = field(default_factory=dict)
+    normalized: bool = False
+
+    def __post_init__(self) -> None:
+        if self.dtype not in _DTYPES:
+            raise ConfigurationError(f"feature dtype must be one of {_DTYPES}, got {self.dtype!r}")
+        if self.dim <= 0:
+            raise ConfigurationError(f"feature dimension must be positive, got {self.dim}")
+        if self.num_rows < 0:
+            raise ConfigurationError(f"row count must be non-negative, got {self.num_rows}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable form (with params normalised through JSON)."""
+        d = asdict(self)
+        d["params"] = json.loads(json.dumps(self.params, sort_keys=True))
+        return d
+
+
+@runtime_checkable
+class FeatureSource(Protocol):
+    """Anything scoring can stream over: a :class:`FeatureStore` or :class:`InMemoryFeatures`."""
+
+    @property
+    def num_rows(self) -> int: ...
+
+    @property
+    def dim(self) -> int: ...
+
+    @property
+    def manifest(self) -> dict[str, Any]: ...
+
+    def iter_chunks(self, chunk_rows: int) -> Iterator[tuple[int, np.ndarray]]: ...
+
+    def read_rows(self, start: int, stop: int) -> np.ndarray: ...
+
+    def to_array(self) -> np.ndarray: ...
+
+
+class InMemoryFeatures:
+    """Features held in memory, with the same reading interface as :class:`FeatureStore`.
+
+    Args:
+        array: Features, shape ``(num_rows, dim)``.
+        manifest: Provenance (usually ``StoreSpec.to_dict()``).
+
+    Example:
+        >>> import numpy as np
+        >>> feats = InMemoryFeatures(np.eye(3, dtype=np.float32))
+        >>> [start for start, _ in feats.iter_chunks(2)]
+        [0, 2]
+    """
+
+    def __init__(self, array: np.ndarray, manifest: dict[str, Any] | None = None) -> None:
+        array = np.asarray(array)
+        if array.ndim != 2:
+            raise InvalidDataError(f"features must be a 2-D array (rows, dim), got shape {array.shape}")
+        self._array = array
+        self._manifest = dict(manifest or {"representation": "array", "dim": array.shape[1]})
+
+    @property
+    def num_rows(self) -> int:
+        return int(self._array.shape[0])
+
+    @property
+    def dim(self) -> int:
+        return int(self._array.shape[1])
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        return dict(self._manifest)
+
+    def iter_chunks(self, chunk_rows: int) -> Iterator[tuple[int, np.ndarray]]:
+        for start in range(0, self.num_rows, chunk_rows):
+            yield start, self._array[start : start + chunk_rows]
+
+    def read_rows(self, start: int, stop: int) -> np.ndarray:
+        return self._array[start:stop]
+
+    def to_array(self) -> np.ndarray:
+        return self._array
+
+    def __len__(self) -> int:
+        return self.num_rows
+
+    def __repr__(self) -> str:
+        return f"InMemoryFeatures(rows={self.num_rows}, dim={self.dim})"
+
+
+# Manifest keys that must agree for a store on disk to be reused for a request.
+_MATCH_KEYS = ("representation", "model", "dim", "num_rows", "fingerprint", "dtype", "params", "shard_size")
+
+
+class FeatureStore:
+    """A directory of fixed-row-range feature shards with a manifest.
+
+    Use :meth:`create` to start (or resume) writing and :meth:`open` to read a finished store.
+    """
+
+    def __init__(self, path: Path, manifest: dict[str, Any]) -> None:
+        self.path = Path(path)
+        self._manifest = manifest
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def create(
+        cls,
+        path: str | os.PathLike[str],
+        spec: StoreSpec,
+        *,
+        shard_size: int = 4096,
+        overwrite: bool = False,
+    ) -> FeatureStore:
+        """Create a store for ``spec``, or reopen a matching one to resume it.
+
+        Args:
+            path: Store directory.
+            spec: What the store must hold.
+            shard_size: Rows per shard (fixed for the lifetime of the store).
+            overwrite: Replace an existing store that does not match ``spec``.
+
+        Raises:
+            ArtifactMismatchError: a store exists at ``path`` for a different request and
+                ``overwrite`` is false.
+        """
+        if shard_size <= 0:
+            raise ConfigurationError(f"shard size must be positive, got {shard_size}")
+        from targetsel import __version__
+
+        path = Path(path)
+        manifest = {
+            "format_version": STORE_FORMAT_VERSION,
+            **spec.to_dict(),
+            "shard_size": int(shard_size),
+            "num_shards": max(1, -(-spec.num_rows // shard_size)) if spec.num_rows else 0,
+            "library_version": __version__,
+        }
+        if path.exists() and not path.is_dir():
+            raise ConfigurationError(f"feature store path {path} exists and is not a directory")
+        mpath = path / MANIFEST_NAME
+        if mpath.exists():
+            old = _read_manifest(mpath)
+            diffs = [k for k in _MATCH_KEYS if old.get(k) != manifest.get(k)]
+            if not diffs:
+                return cls(path, old)
+            if not overwrite:
+                detail = "; ".join(f"{k}: store has {old.get(k)!r}, request has {manifest.get(k)!r}" for k in diffs)
+                raise ArtifactMismatchError(
+                    f"feature store {path} was written for other inputs ({detail}); "
+                    "pass --overwrite (overwrite=True) to replace it, or choose another store directory"
+                )
+            logger.info("overwriting feature store %s (%s differ)", path, ", ".join(diffs))
+            cls._clear(path)
+        elif path.exists() and any(path.iterdir()):
+            if not overwrite:
+                raise ArtifactMismatchError(
+                    f"{path} is a non-empty directory without a {MANIFEST_NAME}; "
+                    "choose an empty or new store directory, or pass --overwrite to replace its shards"
+                )
+            cls._clear(path)
+        path.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(mpath, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        return cls(path, manifest)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], *, require_complete: bool = True) -> FeatureStore:
+        """Open an existing store for reading.
+
+        Raises:
+            MissingArtifactError: no store at ``path``.
+            IncompleteArtifactError: shards are missing and ``require_complete`` is true.
+        """
+        path = Path(path)
+        mpath = path / MANIFEST_NAME
+        if not mpath.is_file():
+            raise MissingArtifactError(
+                f"no feature store at {path} (missing {MANIFEST_NAME}); run `targetsel encode` first"
+            )
+        store = cls(path, _read_manifest(mpath))
+        if require_complete and not store.is_complete:
+            missing = store.missing_shards()
+            raise IncompleteArtifactError(
+                f"feature store {path} is incomplete ({len(missing)} of {store.num_shards} shards missing); "
+                "rerun the same encode command to resume it"
+            )
+        return store
+
+    @staticmethod
+    def exists(path: str | os.PathLike[str]) -> bool:
+        """Whether ``path`` holds a store manifest."""
+        return (Path(path) / MANIFEST_NAME).is_file()
+
+    @staticmethod
+    def _clear(path: Path) -> None:
+        for p in path.iterdir():
+            if p.is_file() and (p.name == MANIFEST_NAME or p.name.startswith(("shard-", ".shard-"))):
+                p.unlink()
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def manifest(self) -> dict[str, Any]:
+        return dict(self._manifest)
+
+    @property
+    def num_rows(self) -> int:
+        return int(self._manifest["num_rows"])
+
+    @property
+    def dim(self) -> int:
+        return int(self._manifest["dim"])
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(self._manifest["dtype"])
+
+    @property
+    def shard_size(self) -> int:
+        return int(self._manifest["shard_size"])
+
+    @property
+    def num_shards(self) -> int:
+        return int(self._manifest["num_shards"])
+
+    def __len__(self) -> int:
+        return self.num_rows
+
+    def __repr__(self) -> str:
+        done = self.num_shards - len(self.missing_shards())
+        return (
+            f"FeatureStore({str(self.path)!r}, representation={self._manifest['representation']!r}, "
+            f"rows={self.num_rows}, dim={self.dim}, shards={done}/{self.num_shards})"
+        )
+
+    # ------------------------------------------------------------------ shards
+    def shard_path(self, index: int) -> Path:
+        return self.path / f"shard-{index:05d}.npy"
+
+    def shard_range(self, index: int) -> tuple[int, int]:
+        """Rows ``[start, stop)`` covered by shard ``index``."""
+        if not 0 <= index < self.num_shards:
+            raise ConfigurationError(f"shard index {index} out of range [0, {self.num_shards})")
+        start = index * self.shard_size
+        return start, min(self.num_rows, start + self.shard_size)
+
+    def missing_shards(self) -> list[int]:
+        """Indices of shards not yet written."""
+        return [i for i in range(self.num_shards) if not self.shard_path(i).is_file()]
+
+    @property
+    def is_complete(self) -> bool:
+        return not self.missing_shards()
+
+    def write_shard(self, index: int, features: np.ndarray) -> None:
+        """Write shard ``index`` atomically (temporary file, fsync, rename).
+
+        Args:
+            index: Shard index.
+            features: Shape ``(stop - start, dim)``; cast to the store dtype.
+
+        Raises:
+            InvalidDataError: wrong shape, or non-finite values.
+        """
+        start, stop = self.shard_range(index)
+        features = np.asarray(features)
+        if features.shape != (stop - start, self.dim):
+            raise InvalidDataError(
+                f"shard {index} of {self.path} needs shape {(stop - start, self.dim)}, got {features.shape}"
+            )
+        if not np.isfinite(features).all():
+            bad = int(np.flatnonzero(~np.isfinite(features).all(axis=1))[0]) + start
+            raise InvalidDataError(f"non-finite feature values for row {bad} while writing {self.path}")
+        arr = np.ascontiguousarray(features, dtype=self.dtype)
+        target = self.shard_path(index)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=self.path)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.save(fh, arr, allow_pickle=False)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def read_shard(self, index: int) -> np.ndarray:
+        """Memory-mapped, read-only view of shard ``index`` with shape ``(rows, dim)``."""
+        start, stop = self.shard_range(index)
+        p = self.shard_path(index)
+        if not p.is_file():
+            raise IncompleteArtifactError(f"shard {p} is missing; rerun the encode command to resume the store")
+        try:
+            arr = np.load(p, mmap_mode="r", allow_pickle=False)
+        except (ValueError, OSError) as exc:
+            raise IncompleteArtifactError(f"shard {p} is unreadable ({exc}); delete it and rerun encode") from exc
+        if arr.shape != (stop - start, self.dim) or arr.dtype != self.dtype:
+            raise IncompleteArtifactError(
+                f"shard {p} has shape {arr.shape} {arr.dtype}, expected {(stop - start, self.dim)} {self.dtype}; "
+                "delete it and rerun encode"
+            )
+        return arr
+
+    def iter_chunks(self, chunk_rows: int) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield ``(start_row, features)`` blocks of at most ``chunk_rows`` rows, in row order.
+
+        Blocks never span shards, so each is a slice of one memory-mapped shard.
+        """
+        if chunk_rows <= 0:
+            raise ConfigurationError(f"chunk size must be positive, got {chunk_rows}")
+        for i in range(self.num_shards):
+            shard = self.read_shard(i)
+            base = i * self.shard_size
+            for s in range(0, shard.shape[0], chunk_rows):
+                yield base + s, shard[s : s + chunk_rows]
+
+    def read_rows(self, start: int, stop: int) -> np.ndarray:
+        """Rows ``[start, stop)``: a memory-mapped view when inside one shard, else a copy."""
+        start, stop = max(0, start), min(self.num_rows, stop)
+        if stop <= start:
+            return np.empty((0, self.dim), dtype=self.dtype)
+        first, last = start // self.shard_size, (stop - 1) // self.shard_size
+        if first == last:
+            base = first * self.shard_size
+            return self.read_shard(first)[start - base : stop - base]
+        parts = []
+        for i in range(first, last + 1):
+            base = i * self.shard_size
+            parts.append(self.read_shard(i)[max(start, base) - base : min(stop, base + self.shard_size) - base])
+        return np.concatenate(parts)
+
+    def to_array(self) -> np.ndarray:
+        """All features in one in-memory array (only for small stores, e.g. query sets)."""
+        out = np.empty((self.num_rows, self.dim), dtype=self.dtype)
+        for start, block in self.iter_chunks(self.shard_size):
+            out[start : start + block.shape[0]] = block
+        return out
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidDataError(f"cannot read store manifest {path}: {exc}") from exc
+    if not isinstance(manifest, dict):
+        raise InvalidDataError(f"store manifest {path} is not a JSON object")
+    version = manifest.get("format_version")
+    if version != STORE_FORMAT_VERSION:
+        raise ArtifactMismatchError(
+            f"store manifest {path} has format version {version!r}, this targetsel reads version "
+            f"{STORE_FORMAT_VERSION}; re-encode with --overwrite"
+        )
+    missing = [
+        k for k in ("representation", "dim", "num_rows", "dtype", "shard_size", "num_shards") if k not in manifest
+    ]
+    if missing:
+        raise InvalidDataError(f"store manifest {path} lacks keys {missing}; re-encode with --overwrite")
+    return manifest
