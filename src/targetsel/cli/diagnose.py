@@ -1,0 +1,103 @@
+"""``targetsel diagnose``: subset–query distances, coverage and composition of a selection."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from targetsel.cli._app import app
+from targetsel.cli._common import QUIET, apply_quiet, build_representation, load_data, parse_options
+
+__all__ = ["diagnose_cmd"]
+
+_HELP = """Measure how far a selection is from its query set, and what it is made of.
+
+For each budget (a prefix of the selection) computes the 1-Wasserstein distance between the
+subset and the query set (POT: exact EMD up to `--exact-limit` points, Sinkhorn beyond) with the
+cost (1 − cos)/2, the Gaussian-kernel MMD and mean nearest-neighbour costs, the picks per query
+point and the composition by pool `source`. Writes `diagnosis.json` and `diagnosis.png` to
+`--output`. `--pool`/`--query` default to the paths recorded in `selection.json`.
+
+**Examples**
+
+* `targetsel diagnose --selection selection/ -o diag/`
+* `targetsel diagnose --selection out/ --pool pool.jsonl --query q.jsonl --budgets 100,500,1000 -o diag/`
+* `targetsel diagnose --selection out/ --representation lexical --no-store -o diag/ --quiet`
+"""
+
+
+def _recorded(meta: dict, key: str, flag: str) -> Path:
+    from targetsel.errors import ConfigurationError
+
+    src = (meta.get(key) or {}).get("source")
+    if not src or src == "<memory>" or not Path(src).exists():
+        raise ConfigurationError(f"selection.json does not record a readable {key} path; pass {flag}")
+    return Path(src)
+
+
+@app.command("diagnose", help=_HELP)
+def diagnose_cmd(
+    selection: Path = typer.Option(..., "--selection", "-s", help="Selection folder or its selection.json."),
+    pool: Path | None = typer.Option(None, "--pool", help="The pool the selection was made from."),
+    query: Path | None = typer.Option(None, "--query", help="The query set."),
+    representation: str = typer.Option("embed", "--representation", "-r", help="Representation for distances."),
+    model: str | None = typer.Option(None, "--model", "-m", help="Representation model name or path."),
+    param: list[str] | None = typer.Option(None, "--param", "-p", help="Representation parameter key=value."),
+    budgets: str | None = typer.Option(None, "--budgets", help="Prefix lengths, e.g. 100,500 (default: all picks)."),
+    output: Path = typer.Option(Path("diagnosis"), "--output", "-o", help="Output folder."),
+    store_dir: Path | None = typer.Option(
+        None, "--store-dir", help="Feature-store cache (default ~/.cache/targetsel/stores)."
+    ),
+    no_store: bool = typer.Option(False, "--no-store", help="Encode only the picks, in memory."),
+    exact_limit: int = typer.Option(3000, "--exact-limit", help="Exact EMD up to this many points, Sinkhorn beyond."),
+    split: str | None = typer.Option(None, "--split", help="Split of datasets directories or hub datasets."),
+    quiet: bool = QUIET,
+) -> None:
+    from targetsel.cli._common import default_store_dir
+    from targetsel.diagnose import diagnose_selection, load_selection
+    from targetsel.errors import ConfigurationError
+    from targetsel.pipeline import parse_budgets
+
+    apply_quiet(quiet)
+    if output.exists() and not output.is_dir():
+        raise ConfigurationError(f"{output} exists and is not a folder; pass another --output")
+    meta = load_selection(selection)
+    budget_list = parse_budgets(budgets) if budgets else None
+    if budget_list and budget_list[-1] > len(meta["picks"]):
+        raise ConfigurationError(
+            f"budget {budget_list[-1]} exceeds the {len(meta['picks'])} picks in the selection; choose smaller budgets"
+        )
+    pool_set = load_data(pool or _recorded(meta, "pool", "--pool"), split=split)
+    query_set = load_data(query or _recorded(meta, "queries", "--query"), split=split)
+    rep = build_representation(representation, model=model, **parse_options(param))
+    diagnosis = diagnose_selection(
+        meta,
+        pool_set,
+        query_set,
+        rep,
+        budgets=budget_list,
+        store_dir=None if no_store else (store_dir or default_store_dir()),
+        exact_limit=exact_limit,
+    )
+    paths = diagnosis.save(output)
+    if not quiet:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=f"{meta.get('method')} — distances in {representation} ({len(query_set)} queries)")
+        for col in ("budget", "W1", "MMD", "NN q→s", "NN s→q", "covered", "top sources"):
+            table.add_column(col, justify="right")
+        for p in diagnosis.points:
+            top = ", ".join(f"{k} {v}" for k, v in list(p.composition.items())[:3]) or "-"
+            table.add_row(
+                str(p.budget),
+                f"{p.w1:.4f}",
+                f"{p.mmd:.4f}",
+                f"{p.mean_nn_query:.4f}",
+                f"{p.mean_nn_subset:.4f}",
+                f"{p.covered_fraction:.0%}",
+                top,
+            )
+        Console().print(table)
+        typer.echo(f"wrote {', '.join(str(p) for p in paths)}")
