@@ -29,9 +29,26 @@ from targetsel.store import atomic_write_text
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["export", "selection_metadata"]
+__all__ = ["check_output_dir", "export", "selection_metadata"]
 
 _FORMATS = ("jsonl", "parquet")
+
+
+def check_output_dir(path: str | os.PathLike[str]) -> None:
+    """Fail early, before any work, when ``path`` cannot become a writable directory.
+
+    Raises:
+        ConfigurationError: ``path`` or one of its ancestors is a file, or the nearest existing
+            ancestor is not writable.
+    """
+    p = Path(path).absolute()
+    probe = p
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ConfigurationError(f"cannot write output to {p}: {probe} is a file, not a directory")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ConfigurationError(f"cannot write output to {p}: {probe} is not writable")
 
 
 def selection_metadata(
@@ -77,6 +94,7 @@ def selection_metadata(
         if queries is None
         else {"source": queries.source, "rows": len(queries), "fingerprint": queries.fingerprint},
         "representation": provenance or {},
+        "json_text_columns": pool.json_columns,
         "library_version": __version__,
         "picks": picks,
     }
@@ -120,14 +138,11 @@ def export(
         data_path, meta_path = out / f"subset.{fmt}", out / "selection.json"
     if fmt not in _FORMATS:
         raise ConfigurationError(f"export format must be one of {', '.join(_FORMATS)}, got {fmt!r}")
-    if data_path.parent.exists() and not data_path.parent.is_dir():
-        raise ConfigurationError(f"cannot write into {data_path.parent}: it is a file")
+    check_output_dir(data_path.parent)
     try:
         data_path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigurationError(f"cannot create output directory {data_path.parent}: {exc.strerror}") from exc
-    if not os.access(data_path.parent, os.W_OK):
-        raise ConfigurationError(f"output directory {data_path.parent} is not writable")
 
     meta = json.dumps(selection_metadata(pool, ranking, queries=queries, provenance=provenance), indent=1) + "\n"
     fd, tmp = tempfile.mkstemp(prefix=f".{data_path.name}.", suffix=".tmp", dir=data_path.parent)
@@ -138,11 +153,8 @@ def export(
                 for row in pool.rows(ranking.indices):
                     fh.write(json.dumps(row, ensure_ascii=False) + "\n")
         else:
-            import datasets
-
-            datasets.Dataset.from_list(list(pool.rows(ranking.indices))).to_parquet(tmp) if pool.json_columns else (
-                pool.dataset.select([int(i) for i in ranking.indices]).to_parquet(tmp)
-            )
+            # Parquet needs one type per column: free-form columns stay JSON text (listed in selection.json).
+            pool.dataset.select([int(i) for i in ranking.indices]).to_parquet(tmp)
         os.replace(tmp, data_path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

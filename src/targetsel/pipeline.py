@@ -26,7 +26,7 @@ import numpy as np
 
 from targetsel.data import ExampleSet
 from targetsel.errors import ConfigurationError
-from targetsel.export import export
+from targetsel.export import check_output_dir, export
 from targetsel.represent.base import Representation
 from targetsel.score import Scores, score
 from targetsel.select.base import Ranking, get_selector
@@ -153,6 +153,10 @@ def run_selection(
             f"budget {budgets[-1]} exceeds the pool size {len(pool)}; choose a budget <= {len(pool)}"
         )
     selector = get_selector(method, **(method_params or {}))
+    if output is not None:
+        check_output_dir(output)
+    if store_dir is not None:
+        check_output_dir(store_dir)
     q_src, q_w = representation.encode_for_scoring(queries, role="query", store_dir=store_dir, overwrite=overwrite)
     c_src, c_w = representation.encode_for_scoring(pool, role="candidate", store_dir=store_dir, overwrite=overwrite)
     if q_w != c_w:

@@ -11,13 +11,18 @@ import logging
 import os
 import sys
 
-import click
+import typer
 
 from targetsel.cli._app import app
 from targetsel.errors import TargetselError
 
+try:  # recent typer versions vendor click
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+except ImportError:  # pragma: no cover - older typer uses click itself
+    from click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+
 # Importing the verb modules registers their commands.
-from targetsel.cli import demo, encode, report, select  # noqa: F401  isort: skip
+from targetsel.cli import demo, diagnose, encode, report, select  # noqa: F401  isort: skip
 
 __all__ = ["app", "main"]
 
@@ -29,14 +34,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         rv = app(args=argv, prog_name="targetsel", standalone_mode=False)
-    except click.exceptions.NoArgsIsHelpError as exc:
-        click.echo(exc.ctx.get_help() if exc.ctx else str(exc))
+    except NoArgsIsHelpError:  # typer has already printed the help
         return 0
-    except click.UsageError as exc:
+    except UsageError as exc:
         hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
-        print(f"targetsel: error: {exc.format_message()}{hint}", file=sys.stderr)
+        message = " ".join(exc.format_message().split())
+        print(f"targetsel: error: {message}{hint}", file=sys.stderr)
         return 2
-    except click.Abort:
+    except ClickException as exc:
+        print(f"targetsel: error: {' '.join(exc.format_message().split())}", file=sys.stderr)
+        return 2
+    except typer.Abort:
         print("targetsel: aborted", file=sys.stderr)
         return 130
     except TargetselError as exc:

@@ -91,6 +91,9 @@ class EmbedRepresentation(Representation):
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")
             else:
                 path = self.model
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()  # weight-loading bars are noise next to ours
             try:
                 self._model = SentenceTransformer(path, device=self.device)
             except Exception as exc:
