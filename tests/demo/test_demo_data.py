@@ -70,9 +70,7 @@ def test_arithmetic_answers(pool: list[dict]) -> None:
         assert final is not None and final.group(1) == row["meta"]["answer"]
         # every worked step "a op b = c" is true arithmetic
         for a, op, b, c in re.findall(r"(-?\d+) ([-+*/]) (-?\d+) = \$?(-?\d+)", text):
-            value = {"+": int(a) + int(b), "-": int(a) - int(b), "*": int(a) * int(b), "/": int(a) / int(b)}[
-                op
-            ]
+            value = {"+": int(a) + int(b), "-": int(a) - int(b), "*": int(a) * int(b), "/": int(a) / int(b)}[op]
             assert value == int(c), text
 
 
@@ -206,9 +204,7 @@ def test_humaneval_split(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pool: 
     assert demo_query_path("humaneval", "test").stat().st_mtime_ns == mtime  # not rewritten when unchanged
 
 
-@pytest.mark.parametrize(
-    ("task", "split"), [("gsm8k", "dev"), ("math", "train"), ("humaneval", "validation")]
-)
+@pytest.mark.parametrize(("task", "split"), [("gsm8k", "dev"), ("math", "train"), ("humaneval", "validation")])
 def test_unknown_task_or_split(task: str, split: str) -> None:
     with pytest.raises(ConfigurationError, match="choose one of"):
         demo_query_records(task, split)

@@ -156,9 +156,7 @@ def test_tidy_round_trip_and_inferred_experiment(tmp_path: Path) -> None:
     ("dataset", "method"),
     [("tydiqa", "LESS (RR)"), ("bbh", "LESS (RR)"), ("codex", "RDS+ (RR)"), ("codex", "EMBED (RR)")],
 )
-def test_spearman_matches_hand_computation(
-    paper: pd.DataFrame, paper_dir: Path, dataset: str, method: str
-) -> None:
+def test_spearman_matches_hand_computation(paper: pd.DataFrame, paper_dir: Path, dataset: str, method: str) -> None:
     path = paper_dir / "binning_ce_loss_quantile.csv"
     table = spearman_table(paper, metric="dev_loss", experiment="quantile")
     got = table[(table["dataset"] == dataset) & (table["method"] == method)]
@@ -184,9 +182,7 @@ def test_spearman_pinned_values_and_paper_claim(paper: pd.DataFrame) -> None:
 
 
 def test_spearman_averages_seeds_first() -> None:
-    rows = [
-        ("d", "M", b, s, v) for b, vals in enumerate([(1, 3), (5, 5), (2, 4)]) for s, v in enumerate(vals)
-    ]
+    rows = [("d", "M", b, s, v) for b, vals in enumerate([(1, 3), (5, 5), (2, 4)]) for s, v in enumerate(vals)]
     df = pd.DataFrame(rows, columns=["dataset", "method", "bin", "seed", "value"]).assign(metric="dev_loss")
     table = spearman_table(_normalise(df), metric="dev_loss")
     # Means per bin are 2, 5, 3 → ranks 1, 3, 2 against bins 1, 2, 3.
@@ -307,15 +303,11 @@ def test_cli_report_on_paper_folder(paper_dir: Path, tmp_path: Path) -> None:
         "spearman.csv",
         "summary.md",
     ]
-    assert "| dataset | EMBED (RR) | LESS (RR) | RDS+ (RR) |" in (out / "summary.md").read_text(
-        encoding="utf-8"
-    )
+    assert "| dataset | EMBED (RR) | LESS (RR) | RDS+ (RR) |" in (out / "summary.md").read_text(encoding="utf-8")
     rho = pd.read_csv(out / "spearman.csv")
     assert set(rho["metric"]) == {"dev_loss", "test_loss"}
 
-    quiet = CliRunner().invoke(
-        app, [*prefix, str(folder / "binning_ce_loss_quantile.csv"), "-o", str(out), "-q"]
-    )
+    quiet = CliRunner().invoke(app, [*prefix, str(folder / "binning_ce_loss_quantile.csv"), "-o", str(out), "-q"])
     assert quiet.exit_code == 0 and quiet.output == ""
 
     missing = CliRunner().invoke(app, [*prefix, str(tmp_path / "nope"), "-o", str(tmp_path / "o2")])
