@@ -1,0 +1,101 @@
+"""Training settings: one dataclass shared by LESS warmup and ``targetsel train``."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from targetsel.errors import ConfigurationError
+
+__all__ = ["LESS_WARMUP", "TrainConfig"]
+
+_SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
+
+
+@dataclass
+class TrainConfig:
+    """Supervised fine-tuning settings (defaults: the LESS warmup / the paper's LoRA setting).
+
+    Example:
+        >>> TrainConfig(epochs=1, effective_batch_size=8, per_device_batch_size=4).gradient_accumulation_steps()
+        2
+    """
+
+    lora: bool = field(default=True, metadata={"help": "Train a LoRA adapter (else full fine-tuning)."})
+    lora_r: int = field(default=128, metadata={"help": "LoRA rank."})
+    lora_alpha: float = field(default=512.0, metadata={"help": "LoRA alpha (scaling = alpha / r)."})
+    lora_dropout: float = field(default=0.1, metadata={"help": "LoRA dropout during training."})
+    target_modules: tuple[str, ...] = field(
+        default=("q_proj", "k_proj", "v_proj", "o_proj"), metadata={"help": "Module names that get LoRA."}
+    )
+    epochs: int = field(default=4, metadata={"help": "Training epochs."})
+    learning_rate: float = field(default=2e-5, metadata={"help": "Peak learning rate (AdamW)."})
+    lr_scheduler: str = field(default="linear", metadata={"help": "linear, cosine, constant, constant_with_warmup."})
+    warmup_ratio: float = field(default=0.03, metadata={"help": "Fraction of steps with linear LR warmup."})
+    effective_batch_size: int = field(default=128, metadata={"help": "Examples per optimizer step."})
+    per_device_batch_size: int = field(default=1, metadata={"help": "Examples per forward pass and device."})
+    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay."})
+    seed: int = field(default=0, metadata={"help": "Seed of initialisation, shuffling and dropout."})
+    max_length: int = field(default=512, metadata={"help": "Maximum tokens per example (truncated)."})
+    save_every_epoch: bool = field(default=True, metadata={"help": "Save checkpoint-epoch-E after each epoch."})
+    max_steps: int = field(default=-1, metadata={"help": "Stop after this many optimizer steps (-1: all epochs)."})
+    dtype: str = field(default="float32", metadata={"help": "Model dtype: float32, bfloat16 or float16."})
+    device: str | None = field(default=None, metadata={"help": "cpu, cuda or None (auto)."})
+
+    def __post_init__(self) -> None:
+        self.target_modules = tuple(self.target_modules)
+        checks = [
+            (self.lora_r > 0, f"lora_r must be positive, got {self.lora_r}"),
+            (self.lora_alpha > 0, f"lora_alpha must be positive, got {self.lora_alpha}"),
+            (0.0 <= self.lora_dropout < 1.0, f"lora_dropout must be in [0, 1), got {self.lora_dropout}"),
+            (bool(self.target_modules), "target_modules must name at least one module"),
+            (self.epochs > 0, f"epochs must be positive, got {self.epochs}"),
+            (self.learning_rate > 0, f"learning_rate must be positive, got {self.learning_rate}"),
+            (self.lr_scheduler in _SCHEDULERS, f"lr_scheduler must be one of {_SCHEDULERS}, got {self.lr_scheduler!r}"),
+            (0.0 <= self.warmup_ratio < 1.0, f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}"),
+            (
+                self.per_device_batch_size > 0,
+                f"per_device_batch_size must be positive, got {self.per_device_batch_size}",
+            ),
+            (self.effective_batch_size > 0, f"effective_batch_size must be positive, got {self.effective_batch_size}"),
+            (self.weight_decay >= 0, f"weight_decay must be non-negative, got {self.weight_decay}"),
+            (self.max_length > 1, f"max_length must be at least 2, got {self.max_length}"),
+            (self.max_steps == -1 or self.max_steps > 0, f"max_steps must be -1 or positive, got {self.max_steps}"),
+        ]
+        for ok, msg in checks:
+            if not ok:
+                raise ConfigurationError(msg)
+        if self.effective_batch_size % self.per_device_batch_size:
+            raise ConfigurationError(
+                f"effective_batch_size ({self.effective_batch_size}) must be a multiple of per_device_batch_size "
+                f"({self.per_device_batch_size})"
+            )
+        from targetsel.models import resolve_dtype
+
+        resolve_dtype(self.dtype)
+
+    def gradient_accumulation_steps(self, world_size: int = 1) -> int:
+        """Forward passes per optimizer step so that one step sees ``effective_batch_size`` examples."""
+        per_step = self.per_device_batch_size * world_size
+        if self.effective_batch_size % per_step:
+            raise ConfigurationError(
+                f"effective_batch_size {self.effective_batch_size} is not a multiple of per_device_batch_size × "
+                f"world size = {per_step}"
+            )
+        return self.effective_batch_size // per_step
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["target_modules"] = list(self.target_modules)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ConfigurationError(f"unknown training settings {unknown}; known: {sorted(names)}")
+        return cls(**data)
+
+
+LESS_WARMUP = TrainConfig()

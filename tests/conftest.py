@@ -1,0 +1,92 @@
+"""Session-scoped fixtures shared by the whole suite: a tiny random Llama and its offline tokenizer.
+
+Nothing here downloads anything: the tokenizer is a small BPE trained in-process on the bundled
+demo pool text, and the model is a 2-layer, 64-wide ``LlamaForCausalLM`` built from a config.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+TULU_TEMPLATE = (
+    "{% for m in messages %}"
+    "{% if m['role'] == 'assistant' %}<|assistant|>\n{{ m['content'] }}</s>\n"
+    "{% else %}<|{{ m['role'] }}|>\n{{ m['content'] }}\n{% endif %}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
+)
+SPECIAL_TOKENS = ["<pad>", "<s>", "</s>", "<unk>", "<|system|>", "<|user|>", "<|assistant|>"]
+
+
+def build_tiny_tokenizer(vocab_size: int = 512):
+    """A byte-level BPE tokenizer trained on the demo pool, wrapped as ``PreTrainedTokenizerFast``."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    from targetsel.demo import demo_pool_path
+
+    texts = []
+    with open(demo_pool_path(), encoding="utf-8") as fh:
+        for line in fh:
+            for m in json.loads(line)["messages"]:
+                texts.append(m["content"])
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=SPECIAL_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(texts, trainer=trainer)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token="<s>",
+        eos_token="</s>",
+        pad_token="<pad>",
+        unk_token="<unk>",
+        additional_special_tokens=["<|system|>", "<|user|>", "<|assistant|>"],
+    )
+    fast.chat_template = TULU_TEMPLATE
+    return fast
+
+
+def build_tiny_llama(tokenizer, *, seed: int = 0, hidden: int = 64, layers: int = 2, heads: int = 4):
+    """A randomly initialised ``LlamaForCausalLM`` (2 layers, hidden 64) matching ``tokenizer``."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    cfg = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden,
+        intermediate_size=hidden * 2,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        num_key_value_heads=heads,
+        max_position_embeddings=1024,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        tie_word_embeddings=False,
+    )
+    torch.manual_seed(seed)
+    return LlamaForCausalLM(cfg)
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer():
+    """The offline tiny tokenizer (has pad/eos and a Tulu chat template)."""
+    return build_tiny_tokenizer()
+
+
+@pytest.fixture(scope="session")
+def tiny_llama_dir(tmp_path_factory, tiny_tokenizer) -> Path:
+    """Directory of a saved tiny random Llama + tokenizer, loadable with ``from_pretrained``."""
+    path = tmp_path_factory.mktemp("tiny-llama")
+    build_tiny_llama(tiny_tokenizer).save_pretrained(path)
+    tiny_tokenizer.save_pretrained(path)
+    return path
