@@ -151,6 +151,8 @@ class Scores:
 
 # ---------------------------------------------------------------------------------------- top-k
 _GROUP = 64
+#: Candidate rows per matrix product (see ``score``): results do not depend on ``chunk_rows``.
+_BLOCK = 1024
 
 
 def topk_rows(block: np.ndarray, k: int, offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -277,7 +279,8 @@ def score(
         weights: One weight per (query, candidate) pair; default uniform ``1 / n_pairs``.
         top_k: Keep only each query's best ``top_k`` candidates (streaming form); ``None`` keeps
             the dense matrix.
-        chunk_rows: Candidate rows per chunk (bounds memory).
+        chunk_rows: Candidate rows per chunk (bounds memory); rounded up to a multiple of 1024.
+            Scores are bit-identical for every chunk size and BLAS thread count on one machine.
         device: ``cpu`` (numpy/BLAS), ``cuda`` (torch), or ``None`` (cpu).
         desc: Progress bar label.
 
@@ -316,6 +319,7 @@ def score(
             )
     if chunk_rows <= 0:
         raise ConfigurationError(f"chunk size must be positive, got {chunk_rows}")
+    chunk_rows = -(-chunk_rows // _BLOCK) * _BLOCK  # whole blocks, so block boundaries stay absolute
     if top_k is not None and top_k <= 0:
         raise ConfigurationError(f"top_k must be positive, got {top_k}")
     use_torch = device is not None and device.startswith("cuda")
@@ -340,10 +344,16 @@ def score(
                 cn = _normalize(c.read_rows(start, stop), "candidate", start)
                 if use_torch:
                     block += (w[i] * (qn_t[i] @ torch.from_numpy(cn).to(device).T)).cpu().numpy()
-                elif len(cs) == 1 and w[i] == 1.0:
-                    block = qn[i] @ cn.T
-                else:
-                    block += np.float32(w[i]) * (qn[i] @ cn.T)
+                    continue
+                # BLAS picks kernels by shape, and kernels differ in the last bit; multiplying in
+                # fixed blocks aligned to absolute rows makes every score independent of chunk_rows.
+                for b0 in range(0, stop - start, _BLOCK):
+                    b1 = min(stop - start, b0 + _BLOCK)
+                    prod = qn[i] @ cn[b0:b1].T
+                    if len(cs) == 1 and w[i] == 1.0:
+                        block[:, b0:b1] = prod
+                    else:
+                        block[:, b0:b1] += np.float32(w[i]) * prod
             if matrix is not None:
                 matrix[:, start:stop] = block
             else:
