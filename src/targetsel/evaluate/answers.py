@@ -1,0 +1,98 @@
+"""Answer extraction and exact-match scoring for generation-based evaluation.
+
+Answer formats:
+
+* ``number``: the number after the last ``####`` (GSM8K style), else the last number in the
+  text; compared numerically (``1,000`` equals ``1000.0``).
+* ``exact``: the text after the last ``the answer is`` (case-insensitive), else the last
+  non-empty line; compared as strings after stripping whitespace, quotes and a final period.
+* ``humaneval``: functional correctness, see :mod:`targetsel.evaluate.code`.
+
+Example:
+    >>> is_correct("so 3 + 4 = 7\\n#### 7", "7", "number")
+    True
+    >>> is_correct("The answer is 2003-06-04.", "2003-06-04", "exact")
+    True
+"""
+
+from __future__ import annotations
+
+import re
+
+from targetsel.errors import ConfigurationError
+
+__all__ = ["ANSWER_FORMATS", "default_answer_format", "extract_answer", "is_correct", "normalize_answer"]
+
+ANSWER_FORMATS = ("number", "exact", "humaneval")
+
+_HASH = re.compile(r"####\s*([-+]?[\d,]*\.?\d+)")
+_NUMBER = re.compile(r"[-+]?\d[\d,]*\.?\d*|[-+]?\.\d+")
+_ANSWER_IS = re.compile(r"the answer is\s*:?\s*(.+)", re.IGNORECASE)
+
+#: Default answer format of known task names (anything else: ``exact``).
+_TASK_FORMATS = {"math": "number", "gsm8k": "number", "humaneval": "humaneval", "codex": "humaneval"}
+
+
+def default_answer_format(task: str) -> str:
+    """The answer format of a task name (``math``/``gsm8k`` → ``number``, ``humaneval`` → ``humaneval``).
+
+    Example:
+        >>> default_answer_format("gsm8k"), default_answer_format("dates")
+        ('number', 'exact')
+    """
+    return _TASK_FORMATS.get(task.lower(), "exact")
+
+
+def _check(kind: str) -> None:
+    if kind not in ANSWER_FORMATS:
+        raise ConfigurationError(f"answer format must be one of {', '.join(ANSWER_FORMATS)}, got {kind!r}")
+
+
+def extract_answer(text: str, kind: str = "exact") -> str | None:
+    """The final answer in a model output (or a reference solution), ``None`` when there is none.
+
+    Example:
+        >>> extract_answer("It costs 1,250 dollars.", "number")
+        '1250'
+    """
+    _check(kind)
+    if kind == "number":
+        hits = _HASH.findall(text)
+        cand = hits[-1] if hits else next(iter(reversed(_NUMBER.findall(text))), None)
+        return None if cand is None else normalize_answer(cand, kind)
+    if kind == "exact":
+        hits = _ANSWER_IS.findall(text)
+        if hits:
+            return normalize_answer(hits[-1].splitlines()[0], kind)
+        lines = [ln for ln in text.splitlines() if ln.strip()]
+        return normalize_answer(lines[-1], kind) if lines else None
+    return text
+
+
+def normalize_answer(text: str, kind: str = "exact") -> str:
+    """Canonical form used for comparison.
+
+    Example:
+        >>> normalize_answer(" 1,000.00 ", "number"), normalize_answer('"Paris".', "exact")
+        ('1000', 'Paris')
+    """
+    s = text.strip()
+    if kind == "number":
+        s = s.replace(",", "").rstrip(".")
+        try:
+            v = float(s)
+        except ValueError:
+            return s
+        return str(int(v)) if v.is_integer() else repr(v)
+    return s.strip().rstrip(".").strip().strip("\"'`").strip()
+
+
+def is_correct(output: str, gold: str, kind: str = "exact") -> bool:
+    """Whether a model output's final answer equals the gold answer.
+
+    Example:
+        >>> is_correct("#### 12", "12.0", "number")
+        True
+    """
+    pred = extract_answer(output, kind)
+    return pred is not None and pred == normalize_answer(str(gold), kind)

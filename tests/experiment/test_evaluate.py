@@ -1,0 +1,118 @@
+"""Evaluation: answer extraction, loss pinned to the model's own loss, generation, code execution."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from targetsel.chat import tokenize_example
+from targetsel.cli import main
+from targetsel.data import load_queries
+from targetsel.demo import demo_query_path
+from targetsel.errors import ConfigurationError
+from targetsel.evaluate import EvalConfig, evaluate_model, extract_answer, is_correct, normalize_answer
+from targetsel.evaluate.code import extract_code, run_completion
+from targetsel.evaluate.loss import example_losses
+from targetsel.models import load_model_and_tokenizer
+
+
+@pytest.mark.parametrize(
+    ("text", "gold", "kind", "ok"),
+    [
+        ("3 + 4 = 7\n#### 7", "7", "number", True),
+        ("#### 1,250", "1250", "number", True),
+        ("It is 12.0 apples", "12", "number", True),
+        ("#### 8\nthen 9", "9", "number", False),  # the #### answer wins over a later number
+        ("no number here", "3", "number", False),
+        ("Counting back...\nThe answer is 2003-06-04.", "2003-06-04", "exact", True),
+        ("The answer is 2003-06-05.", "2003-06-04", "exact", False),
+        ("thinking\n\n2003-06-04", "2003-06-04", "exact", True),
+        ("", "x", "exact", False),
+    ],
+)
+def test_answer_extraction(text, gold, kind, ok):
+    assert is_correct(text, gold, kind) is ok
+
+
+def test_demo_references_score_perfectly():
+    # The reference answers of the bundled query sets must score 1.0 against their gold answers.
+    for task, kind in (("math", "number"), ("dates", "exact")):
+        rows = [json.loads(line) for line in demo_query_path(task, "test").read_text(encoding="utf-8").splitlines()]
+        assert all(is_correct(r["messages"][-1]["content"], r["answer"], kind) for r in rows)
+    assert normalize_answer("1,000.00", "number") == "1000"
+    assert extract_answer("x", "humaneval") == "x"
+    with pytest.raises(ConfigurationError):
+        extract_answer("x", "fuzzy")
+
+
+def test_code_execution_pass_fail_timeout():
+    row = {
+        "entry_point": "inc",
+        "test": "def check(f):\n    assert f(1) == 2\n",
+        "messages": [{"role": "user", "content": "Complete:\n```python\ndef inc(x):\n```"}],
+    }
+    assert run_completion(row, "```python\ndef inc(x):\n    return x + 1\n```")
+    assert not run_completion(row, "```python\ndef inc(x):\n    return x\n```")
+    assert run_completion(row, "    return x + 1\n")  # body only: the prompt is prepended
+    assert not run_completion(row, "def inc(x):\n    while True:\n        pass\n", timeout=1.0)
+    assert extract_code("```python\nunterminated") == "unterminated"
+
+
+def test_loss_equals_model_loss_per_example(tiny_llama_dir):
+    model, tok = load_model_and_tokenizer(str(tiny_llama_dir))
+    queries = load_queries(demo_query_path("math")).select(range(5))
+    ours = example_losses(model, tok, queries, max_length=64, batch_size=3)
+    naive = []
+    for i in range(len(queries)):
+        enc = tokenize_example(tok, queries.messages(i), max_length=64, loss_on="last_assistant")
+        with torch.no_grad():
+            out = model(
+                input_ids=torch.tensor([enc["input_ids"]]),
+                labels=torch.tensor([enc["labels"]]),
+            )
+        naive.append(float(out.loss))
+    np.testing.assert_allclose(ours, naive, rtol=1e-5)
+
+
+def test_evaluate_zero_shot_end_to_end(tiny_llama_dir):
+    dev = load_queries(demo_query_path("math", "dev")).select(range(6))
+    test = load_queries(demo_query_path("math", "test")).select(range(6))
+    cfg = EvalConfig(max_length=64, max_new_tokens=6, limit=4, batch_size=4)
+    res = evaluate_model(str(tiny_llama_dir), dev=dev, test=test, task="math", config=cfg)
+    assert set(res.metrics) == {"dev_loss", "test_loss", "true_metric"}
+    assert all(np.isfinite(v) for v in res.metrics.values())
+    # A random model's loss is near log(vocab); its accuracy is a valid fraction.
+    assert 3.0 < res.metrics["dev_loss"] < 10.0
+    assert 0.0 <= res.metrics["true_metric"] <= 1.0
+    assert len(res.details["true_metric"]) == 4 and res.details["answer_format"] == "number"
+    with pytest.raises(ConfigurationError, match="allow_code_execution"):
+        evaluate_model(str(tiny_llama_dir), dev=dev, task="humaneval", config=EvalConfig(metrics=("true_metric",)))
+    with pytest.raises(ConfigurationError, match="test set"):
+        evaluate_model(str(tiny_llama_dir), dev=dev, config=EvalConfig(metrics=("test_loss",)))
+
+
+def test_eval_config_validation():
+    with pytest.raises(ConfigurationError, match="metrics"):
+        EvalConfig(metrics=("bleu",))
+    with pytest.raises(ConfigurationError, match="unknown evaluate setting"):
+        EvalConfig.from_dict({"max_len": 3})
+    with pytest.raises(ConfigurationError):
+        EvalConfig(limit=0)
+
+
+def test_cli_evaluate(tiny_llama_dir, tmp_path, capsys):
+    out = tmp_path / "eval.json"
+    q = demo_query_path("dates", "dev")
+    rc = main(
+        ["evaluate", "--model", str(tiny_llama_dir), "--query", str(q), "--task", "dates", "--limit", "3",
+         "--loss-limit", "3", "--max-new-tokens", "4", "--max-length", "64", "-o", str(out), "-q"]
+    )  # fmt: skip
+    assert rc == 0, capsys.readouterr().err
+    data = json.loads(out.read_text())
+    assert set(data["metrics"]) == {"dev_loss", "true_metric"}
+    assert data["info"]["trained"] is None
+    assert main(["evaluate", "--model", str(tiny_llama_dir), "--query", str(q), "--metrics", "bleu"]) == 2
+    assert "metrics" in capsys.readouterr().err
