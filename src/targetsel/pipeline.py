@@ -163,11 +163,12 @@ def run_selection(
         raise ConfigurationError(f"query and candidate view weights differ ({q_w} vs {c_w})")
     too_big = len(queries) * len(pool) * 4 > DENSE_LIMIT_BYTES
     if top_k is None and selector.supports_streaming and too_big:
-        top_k = budgets[-1]
+        top_k = selector.required_top_k(budgets[-1])
     scores = score(q_src, c_src, weights=c_w, top_k=top_k or None, chunk_rows=chunk_rows, device=device)
     context: dict[str, Any] = {}
     if selector.needs_features:
         context["candidate_features"] = (c_src, c_w)
+        context["query_features"] = (q_src, q_w)
     ranking = selector.rank(scores, budgets[-1], **context)
     provenance = dict(scores.provenance)
     result = SelectionResult(ranking=ranking, scores=scores, budgets=budgets)

@@ -85,6 +85,10 @@ class Selector(ABC):
     #: True when the algorithm is exact on streaming top-k scores with ``top_k >= budget``.
     supports_streaming: ClassVar[bool] = False
 
+    def required_top_k(self, budget: int) -> int:
+        """Streaming ``top_k`` per query that makes this selector exact at ``budget`` (default: budget)."""
+        return budget
+
     def params(self) -> dict[str, Any]:
         """The selector's parameters (its ``__init__`` arguments)."""
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}
@@ -180,7 +184,8 @@ def select(
         scores: :class:`Scores` or a dense ``(n_queries, n_candidates)`` array.
         method: Registered selector name (see ``SELECTORS``).
         budget: Number of picks (``None``: the whole pool).
-        **params: Selector parameters; ``candidate_features`` is passed through as context.
+        **params: Selector parameters; ``candidate_features`` and ``query_features`` are passed
+            through as context.
 
     Example:
         >>> import numpy as np
@@ -189,5 +194,5 @@ def select(
     """
     if not isinstance(scores, Scores):
         scores = Scores.from_matrix(scores)
-    context = {k: params.pop(k) for k in ("candidate_features",) if k in params}
+    context = {k: params.pop(k) for k in ("candidate_features", "query_features") if k in params}
     return get_selector(method, **params).rank(scores, budget, **context)

@@ -1,0 +1,124 @@
+"""``quantiles``: stratify the round-robin order of the whole pool into distance quantiles.
+
+The seed paper's quantile experiment: order the entire pool by round-robin (RR); since RR picks
+ever less similar candidates, position in that order is a distance rank. Cut the order into ``q``
+equal-count bins (bin ``b`` holds positions ``[⌊b·N/q⌋, ⌊(b+1)·N/q⌋)``) and take the first ``n`` of
+each bin in RR order. With ``focus=True`` the first bin is split again into ``q`` sub-bins (the
+"focus on quantile 0" variant) and the ``n`` best of each sub-bin are taken.
+
+The ranking lists the ``q`` subsets one after the other (bin 0's ``n`` picks, then bin 1's, ...),
+so its prefix of length ``q·n`` is exactly the experiment's selection, and then the rest of the
+pool in RR order; ``extra["quantile"]`` holds each pick's bin (``-1`` outside the bins, in the
+focus variant) and ``extra["quantile_rank"]`` its position inside its bin.
+:func:`quantile_subsets` splits a ranking back into the ``q`` subsets.
+
+This needs the RR order of the *whole* pool, hence the dense score matrix (it is not a streaming
+method): memory ``O(M·N)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from targetsel.errors import ConfigurationError
+from targetsel.score import Scores
+from targetsel.select.base import Ranking, Selector, register_selector
+from targetsel.select.greedy import RoundRobin
+
+__all__ = ["QuantileSelector", "quantile_edges", "quantile_subsets"]
+
+
+def quantile_edges(n: int, q: int, focus: bool = False) -> np.ndarray:
+    """Bin boundaries (``q + 1`` positions) of an order of length ``n``.
+
+    Example:
+        >>> quantile_edges(10, 3).tolist(), quantile_edges(30, 3, focus=True).tolist()
+        ([0, 3, 6, 10], [0, 3, 6, 10])
+    """
+    span = n // q if focus else n
+    return (np.arange(q + 1, dtype=np.int64) * span) // q
+
+
+@register_selector
+class QuantileSelector(Selector):
+    """The RR order cut into ``q`` distance quantiles, the top ``n`` of each first.
+
+    Args:
+        q: Number of quantiles.
+        n: Picks per quantile.
+        focus: Split the first quantile into ``q`` sub-quantiles instead.
+
+    Example:
+        >>> import numpy as np
+        >>> from targetsel.score import Scores
+        >>> s = Scores.from_matrix(np.array([[0.9, 0.8, 0.7, 0.6, 0.5, 0.4]]))
+        >>> r = QuantileSelector(q=3, n=1).rank(s, 6)
+        >>> r.indices.tolist(), r.extra["quantile"].tolist()
+        ([0, 2, 4, 1, 3, 5], [0, 1, 2, 0, 1, 2])
+    """
+
+    name = "quantiles"
+
+    def __init__(self, q: int = 10, n: int = 500, focus: bool = False) -> None:
+        for key, val in (("q", q), ("n", n)):
+            if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val <= 0:
+                raise ConfigurationError(f"quantiles: {key} must be a positive integer, got {val!r}")
+        if not isinstance(focus, bool):
+            raise ConfigurationError(f"quantiles: focus must be true or false, got {focus!r}")
+        self.q = int(q)
+        self.n = int(n)
+        self.focus = focus
+
+    def _rank(self, scores: Scores, budget: int, **context: Any) -> Ranking:
+        n_cand = scores.n_candidates
+        span = n_cand // self.q if self.focus else n_cand
+        if span < self.q:
+            raise ConfigurationError(
+                f"quantiles: cannot cut {span} candidates into {self.q} quantiles; lower q (or turn off focus)"
+            )
+        full = RoundRobin().rank(scores, n_cand)
+        edges = quantile_edges(n_cand, self.q, self.focus)
+        pos_bin = np.full(n_cand, -1, np.int64)
+        pos_rank = np.arange(n_cand, dtype=np.int64) - edges[-1]
+        for b in range(self.q):
+            pos_bin[edges[b] : edges[b + 1]] = b
+            pos_rank[edges[b] : edges[b + 1]] = np.arange(edges[b + 1] - edges[b])
+        head = np.zeros(n_cand, dtype=bool)
+        for b in range(self.q):
+            head[edges[b] : min(edges[b] + self.n, edges[b + 1])] = True
+        # picks of the q subsets first (bin by bin), then the rest of the pool in RR order
+        in_bin = pos_bin >= 0
+        key_group = np.where(head, 0, np.where(in_bin, 1, 2))
+        key_bin = np.where(key_group == 2, 0, pos_bin)
+        order = np.lexsort((np.arange(n_cand), key_bin, key_group))[:budget]
+        return self._ranking(
+            full.indices[order],
+            full.query_index[order],
+            full.scores[order],
+            n_cand,
+            quantile=pos_bin[order],
+            quantile_rank=pos_rank[order],
+        )
+
+
+def quantile_subsets(ranking: Ranking) -> dict[int, np.ndarray]:
+    """The per-quantile subsets of a ``quantiles`` ranking: ``{bin: candidate indices}``.
+
+    Example:
+        >>> import numpy as np
+        >>> from targetsel.score import Scores
+        >>> r = QuantileSelector(q=2, n=1).rank(Scores.from_matrix(np.array([[0.9, 0.8, 0.7, 0.6]])), 4)
+        >>> {b: v.tolist() for b, v in quantile_subsets(r).items()}
+        {0: [0], 1: [2]}
+    """
+    if "quantile" not in ranking.extra or "n" not in ranking.params:
+        raise ConfigurationError("not a quantiles ranking (no quantile column); select with method='quantiles'")
+    n = int(ranking.params["n"])
+    qb, qr = ranking.extra["quantile"], ranking.extra["quantile_rank"]
+    out: dict[int, np.ndarray] = {}
+    for b in range(int(ranking.params["q"])):
+        sel = (qb == b) & (qr < n)
+        out[b] = ranking.indices[sel]
+    return out
