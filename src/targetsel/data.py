@@ -340,7 +340,7 @@ def _iter_json_lines(path: Path) -> Iterator[tuple[int, Any]]:
             while head in (b" ", b"\n", b"\r", b"\t"):
                 head = fh.read(1)
             fh.seek(0)
-            if head == b"[":
+            if head == b"[" and path.name.lower().endswith((".json", ".json.gz")):
                 # A JSON array file: one row per element.
                 try:
                     data = json.loads(fh.read().decode("utf-8"))
