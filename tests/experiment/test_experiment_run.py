@@ -1,0 +1,175 @@
+"""End to end: a tiny experiment on CPU through select → train → evaluate → diagnose → report,
+then a simulated crash and a resume that redoes only the unfinished cell."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from targetsel.cli import main
+from targetsel.errors import ArtifactMismatchError
+from targetsel.experiment import DONE_FILE, ExperimentConfig, build_grid, run_experiment
+from targetsel.report import read_results
+
+
+def tiny_config(model_dir: Path, **overrides) -> dict:
+    cfg = {
+        "name": "tiny",
+        "model": str(model_dir),
+        "pool": "demo",
+        "pool_limit": 300,
+        "tasks": [{"name": "math"}],
+        "representations": [{"name": "lexical", "params": {"dim": 256}}],
+        "algorithms": ["round_robin"],
+        "budgets": [8, 16],
+        "seeds": [0],
+        "train": {
+            "epochs": 1,
+            "effective_batch_size": 4,
+            "per_device_batch_size": 4,
+            "max_length": 64,
+            "learning_rate": 1e-3,
+            "lora_r": 4,
+            "lora_alpha": 8,
+        },
+        "evaluate": {"max_length": 64, "loss_limit": 6, "limit": 3, "max_new_tokens": 4, "batch_size": 6},
+    }
+    cfg.update(overrides)
+    return cfg
+
+
+class Crash(RuntimeError):
+    pass
+
+
+@pytest.fixture(scope="module")
+def finished_run(tiny_llama_dir, tmp_path_factory):
+    """Run the grid with a crash in the training of the last cell, then resume it."""
+    out = tmp_path_factory.mktemp("exp") / "run"
+    cfg = ExperimentConfig.from_dict(tiny_config(tiny_llama_dir))
+    victim = build_grid(cfg)[-1]
+
+    def crash(cell, stage):
+        if cell == victim and stage == "train":
+            raise Crash("simulated kill")
+
+    with pytest.raises(Crash):
+        run_experiment(cfg, out, hook=crash, quiet=True)
+    after_crash = {
+        "results": read_results(out / "results.csv"),
+        "partial_exists": (out / "cells" / victim.key / "selection" / "selection.json").is_file(),
+        "victim_done": (out / "cells" / victim.key / DONE_FILE).is_file(),
+        "mtimes": {c.key: (out / "cells" / c.key / DONE_FILE).stat().st_mtime_ns for c in build_grid(cfg)[:-1]},
+    }
+    stages: list[tuple[str, str]] = []
+    summary = run_experiment(cfg, out, hook=lambda c, s: stages.append((c.key, s)), quiet=True)
+    return cfg, out, victim, after_crash, summary, stages
+
+
+def test_crash_leaves_finished_cells_and_partial_results(finished_run):
+    _, _, _, after_crash, _, _ = finished_run
+    assert after_crash["partial_exists"] and not after_crash["victim_done"]
+    df = after_crash["results"]
+    # Everything but the victim is in the CSV already: zero-shot 3 metrics, 3 trained cells x 6.
+    assert len(df) == 3 + 3 * 6
+    assert not ((df["method"] == "LEXICAL (RR)") & (df["budget"] == 16)).any()
+
+
+def test_resume_redoes_only_the_unfinished_cell(finished_run):
+    cfg, out, victim, after_crash, summary, stages = finished_run
+    keys = [c.key for c in build_grid(cfg)]
+    assert summary.ran == [victim.key]
+    assert summary.skipped == keys[:-1]
+    assert stages == [(victim.key, s) for s in ("select", "train", "evaluate", "diagnose")]
+    for key, mtime in after_crash["mtimes"].items():  # finished cells untouched
+        assert (out / "cells" / key / DONE_FILE).stat().st_mtime_ns == mtime
+    # A third run does nothing.
+    again = run_experiment(cfg, out, report=False, hook=lambda c, s: pytest.fail(f"reran {c.key}"), quiet=True)
+    assert again.ran == [] and len(again.skipped) == len(keys)
+
+
+def test_results_csv_content(finished_run):
+    _, out, _, _, _, _ = finished_run
+    raw = pd.read_csv(out / "results.csv")
+    assert list(raw.columns) == ["experiment", "dataset", "method", "budget", "bin", "seed", "metric", "value"]
+    df = read_results(out / "results.csv")
+    assert len(df) == 3 + 4 * 6
+    assert set(df["method"]) == {"Zero-shot", "Random", "LEXICAL (RR)"}
+    assert set(df["dataset"]) == {"math"}
+    assert all(math.isfinite(v) for v in df["value"])
+    zero = df[df["method"] == "Zero-shot"]
+    assert set(zero["experiment"]) == {"zero_shot"} and zero["budget"].isna().all()
+    assert set(zero["metric"]) == {"dev_loss", "test_loss", "true_metric"}
+    trained = df[df["method"] != "Zero-shot"]
+    assert set(trained["budget"]) == {8, 16} and set(trained["seed"]) == {0}
+    assert set(trained["metric"]) == {
+        "dev_loss",
+        "test_loss",
+        "true_metric",
+        "subset_distance",
+        "subset_mmd",
+        "subset_nn_distance",
+    }
+    acc = df[df["metric"] == "true_metric"]["value"]
+    assert ((acc >= 0) & (acc <= 1)).all()
+    dist = df[df["metric"] == "subset_distance"].set_index(["method", "budget"])["value"]
+    assert ((dist > 0) & (dist < 1)).all()
+    # Round-robin subsets are closer to the query set than random ones (same lexical space).
+    assert dist[("LEXICAL (RR)", 16)] < dist[("Random", 16)]
+
+
+def test_cell_artifacts_and_report(finished_run):
+    _, out, victim, _, _, _ = finished_run
+    cell = out / "cells" / victim.key
+    sel = json.loads((cell / "selection" / "selection.json").read_text())
+    assert sel["budget"] == 16 and sel["method"] == "round_robin"
+    assert len((cell / "selection" / "subset.jsonl").read_text().splitlines()) == 16
+    assert (cell / "train" / "final" / "adapter_config.json").is_file()
+    ev = json.loads((cell / "eval.json").read_text())
+    assert set(ev["metrics"]) == {"dev_loss", "test_loss", "true_metric"}
+    diag = json.loads((cell / "diagnosis" / "diagnosis.json").read_text())
+    assert diag["coverage_from"] == "query_index" and sum(diag["points"][-1]["coverage"]) == 16
+    assert (cell / "diagnosis" / "diagnosis.png").stat().st_size > 1000
+    pngs = sorted((out / "report").glob("*.png"))
+    assert {p.name for p in pngs} >= {"budget_dev_loss.png", "budget_true_metric.png"}
+    assert all(p.stat().st_size > 1000 for p in pngs)
+    assert (out / "report" / "summary.md").read_text().count("LEXICAL (RR)") >= 1
+
+
+def test_cli_reuses_cells_and_rejects_changed_settings(finished_run, tmp_path, capsys):
+    cfg, out, _, _, _, _ = finished_run
+    path = tmp_path / "exp.yaml"
+    raw = tiny_config(Path(cfg.model))
+    path.write_text(yaml.safe_dump(raw))
+    assert main(["experiment", "run", str(path), "-o", str(out), "--no-report"]) == 0
+    assert "0 cells ran, 5 reused" in capsys.readouterr().out
+    assert main(["experiment", "run", str(path), "-o", str(out), "--dry-run"]) == 0
+    assert capsys.readouterr().out.count("done ") == 5
+    raw["evaluate"]["limit"] = 2
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ArtifactMismatchError, match="other settings"):
+        run_experiment(ExperimentConfig.from_dict(raw), out)
+    assert main(["experiment", "run", str(path), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--redo" in err
+
+
+def test_quantile_grid_end_to_end(tiny_llama_dir, tmp_path):
+    raw = tiny_config(tiny_llama_dir, grid="quantile", algorithms=[], budgets=[], quantile={"bins": 3, "per_bin": 6})
+    raw["evaluate"]["metrics"] = ["dev_loss"]
+    cfg = ExperimentConfig.from_dict(raw)
+    summary = run_experiment(cfg, tmp_path / "q", quiet=True)
+    assert len(summary.ran) == 1 + 1 + 3
+    df = read_results(summary.results)
+    q = df[df["experiment"] == "quantile"]
+    assert sorted(q["bin"].unique()) == [0, 1, 2] and set(q["method"]) == {"LEXICAL (RR)"}
+    dist = q[q["metric"] == "subset_distance"].set_index("bin")["value"]
+    # Farther quantiles of the round-robin order are farther from the query set.
+    assert dist[0] < dist[2]
+    assert (tmp_path / "q" / "report" / "quantile_dev_loss.png").stat().st_size > 1000
+    assert "LEXICAL (RR)" in (tmp_path / "q" / "report" / "spearman.csv").read_text()
