@@ -1,0 +1,118 @@
+"""Experiment config: validation on load (one clear error per mistake), grid shape, labels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from targetsel.cli import main
+from targetsel.errors import ConfigurationError, MissingArtifactError
+from targetsel.experiment import ExperimentConfig, build_grid, load_config, method_label
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "experiment_demo.yaml"
+
+
+def base(**kw):
+    d = {
+        "model": "smollm2-135m",
+        "pool": "demo",
+        "tasks": ["math"],
+        "representations": ["lexical"],
+        "algorithms": ["round_robin"],
+        "budgets": [20, 40],
+    }
+    d.update(kw)
+    return d
+
+
+def test_bundled_example_config_is_valid():
+    cfg = load_config(EXAMPLE)
+    assert cfg.grid == "budget" and cfg.methods() == ["EMBED (RR)", "LEXICAL (RR)"]
+    assert cfg.tasks[0].query.endswith("dev.jsonl") and cfg.tasks[0].test.endswith("test.jsonl")
+    tc = cfg.train_config(3)
+    assert tc.seed == 3 and tc.epochs == 1 and not tc.save_every_epoch
+
+
+def test_paper_training_defaults_and_labels():
+    tc = ExperimentConfig.from_dict(base()).train_config(0)
+    assert (tc.epochs, tc.learning_rate, tc.effective_batch_size, tc.warmup_ratio, tc.weight_decay) == (
+        2,
+        2e-5,
+        128,
+        0.03,
+        0.0,
+    )
+    assert tc.lr_scheduler == "linear"
+    assert method_label("gradient", "round_robin") == "LESS (RR)"
+    assert method_label("hidden", "doubly_greedy") == "RDS+ (DG)"
+    assert method_label("embed", "round_robin") == "EMBED (RR)"
+
+
+def test_grid_shapes():
+    cells = build_grid(ExperimentConfig.from_dict(base(seeds=[0, 1], algorithms=["round_robin", "doubly_greedy"])))
+    # zero-shot + per seed (random x 2 budgets + 1 rep x 2 algos x 2 budgets)
+    assert len(cells) == 1 + 2 * (2 + 4)
+    assert len({c.key for c in cells}) == len(cells)
+    assert {c.method for c in cells} == {"Zero-shot", "Random", "LEXICAL (RR)", "LEXICAL (DG)"}
+    q = build_grid(
+        ExperimentConfig.from_dict(base(grid="quantile", representations=["lexical", "embed"], quantile={"bins": 4}))
+    )
+    assert sorted({c.bin for c in q if c.bin is not None}) == [0, 1, 2, 3]
+    assert {c.experiment for c in q} == {"zero_shot", "budget", "quantile"}
+    focus = build_grid(ExperimentConfig.from_dict(base(grid="quantile", quantile={"bins": 2, "focus": True})))
+    assert "quantile_focus" in {c.experiment for c in focus}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"budgets": []}, "budgets"),
+        ({"budgets": [0]}, "positive"),
+        ({"budgets": [10, 10]}, "unique"),
+        ({"algorithms": ["random"]}, "always added"),
+        ({"algorithms": ["nope"]}, "unknown selection method"),
+        ({"representations": ["nope"]}, "unknown representation"),
+        ({"grid": "cube"}, "grid must be"),
+        ({"seeds": [-1]}, "seeds"),
+        ({"tasks": ["gsm8k"]}, "needs `query:`"),
+        ({"train": {"epochz": 2}}, "unknown setting"),
+        ({"train": {"seed": 2}}, "seeds:"),
+        ({"train": {"epochs": 0}}, "epochs"),
+        ({"evaluate": {"metrics": ["bleu"]}}, "metrics"),
+        ({"quantile": {"bins": 1}}, "bins"),
+        ({"diagnose": {"representation": "embed"}}, "not one of the grid"),
+        ({"typo": 1}, "unknown key"),
+        ({"tasks": ["humaneval"]}, "allow_code_execution"),
+    ],
+)
+def test_invalid_configs_fail_on_load(change, message):
+    with pytest.raises(ConfigurationError, match=message):
+        ExperimentConfig.from_dict(base(**change))
+
+
+def test_missing_files_and_yaml_errors(tmp_path, capsys):
+    with pytest.raises(MissingArtifactError):
+        ExperimentConfig.from_dict(base(pool="nowhere.jsonl"), base=tmp_path)
+    with pytest.raises(ConfigurationError, match="missing required key"):
+        ExperimentConfig.from_dict({"pool": "demo"})
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: [unclosed\n")
+    with pytest.raises(ConfigurationError, match="not valid YAML"):
+        load_config(bad)
+    # Relative paths resolve against the config's folder.
+    (tmp_path / "q.jsonl").write_text('{"prompt": "1+1?", "completion": "#### 2", "answer": "2"}\n')
+    good = tmp_path / "exp.yaml"
+    good.write_text(yaml.safe_dump(base(tasks=[{"name": "toy", "query": "q.jsonl", "answer_format": "number"}])))
+    cfg = load_config(good)
+    assert cfg.tasks[0].query == str(tmp_path / "q.jsonl") and cfg.tasks[0].test is None
+    assert cfg.eval_config(cfg.tasks[0]).metrics == ("dev_loss", "true_metric")
+    # The CLI reports config errors as one line and exit status 2, before any work.
+    bad.write_text(yaml.safe_dump(base(budgets=[10_000])))
+    assert main(["experiment", "run", str(bad), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "exceeds the pool size" in err
+    assert not (tmp_path / "out").exists()
+    assert main(["experiment", "run", str(good)]) == 2
+    assert "--output" in capsys.readouterr().err
