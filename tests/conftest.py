@@ -90,3 +90,33 @@ def tiny_llama_dir(tmp_path_factory, tiny_tokenizer) -> Path:
     build_tiny_llama(tiny_tokenizer).save_pretrained(path)
     tiny_tokenizer.save_pretrained(path)
     return path
+
+
+TINY_WARMUP = {
+    "lora_r": 8,
+    "lora_alpha": 32.0,
+    "epochs": 2,
+    "effective_batch_size": 8,
+    "per_device_batch_size": 4,
+    "max_length": 96,
+    "learning_rate": 1e-3,
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_pool():
+    """The first 40 rows of the bundled demo pool."""
+    from targetsel.data import load_pool
+    from targetsel.demo import demo_pool_path
+
+    return load_pool(demo_pool_path()).select(range(40))
+
+
+@pytest.fixture(scope="session")
+def tiny_warmup_dir(tmp_path_factory, tiny_llama_dir, tiny_pool) -> Path:
+    """LESS warmup (LoRA r=8, 2 epochs) of the tiny Llama on 16 pool rows: checkpoint-epoch-{1,2}."""
+    from targetsel.train import TrainConfig, warmup
+
+    out = tmp_path_factory.mktemp("tiny-warmup")
+    warmup(str(tiny_llama_dir), tiny_pool, out, fraction=0.4, seed=0, config=TrainConfig(**TINY_WARMUP), quiet=True)
+    return out
