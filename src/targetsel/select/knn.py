@@ -160,7 +160,8 @@ def kernel_density(
 ) -> np.ndarray:
     """TSDS kernel density ``Σ max(0, 1 − ‖x − y‖²/σ²)`` over the ``k`` nearest rows of ``base``.
 
-    Uses FAISS inner-product search on unit features (``‖x − y‖² = 2 − 2⟨x, y⟩``).
+    Uses FAISS inner-product search on unit features (``‖x − y‖² = 2 − 2⟨x, y⟩``); each kernel
+    value is rounded to 1e-6.
 
     Args:
         queries: ``(R, D)`` float32 unit rows whose density is wanted (rows of ``base``).
@@ -199,8 +200,10 @@ def kernel_density(
     step = 4096
     for start in range(0, queries.shape[0], step):
         sims, labels = ix.search(queries[start : start + step], k)
-        d2 = 2.0 - 2.0 * sims.astype(np.float64)
-        kern = np.where(labels >= 0, np.maximum(0.0, 1.0 - d2 / sigma**2), 0.0)
+        d2 = np.maximum(0.0, 2.0 - 2.0 * sims.astype(np.float64))
+        # rounded so that float32 noise in the inner products (a self-similarity of 0.99999994)
+        # cannot break ties between candidates whose densities are equal in exact arithmetic
+        kern = np.where(labels >= 0, np.round(np.maximum(0.0, 1.0 - d2 / sigma**2), 6), 0.0)
         out[start : start + step] = kern.sum(axis=1)
     return out
 

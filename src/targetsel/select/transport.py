@@ -15,8 +15,10 @@ Two solvers reach the same fixed point of the generalised Sinkhorn iteration
 ``u = (a / K v)^{τ_q}, v = (b / Kᵀ u)^{τ_c}``, ``τ = λ / (λ + ε)``:
 
 * ``pot``: POT's log-stabilised solver (``method="sinkhorn_stabilized"``) on the dense matrix.
-  Memory: about :func:`pot_memory_bytes` ``= 6 · 8 · M · N`` bytes (float64 cost, Gibbs kernel,
-  plan and temporaries): 4.8 GB at (500, 200K), 8 GB at (80, 2M).
+  Memory: about :func:`pot_memory_bytes` ``= 8 · 8 · M · N`` bytes (float64 cost, Gibbs kernel,
+  plan and temporaries): 6.4 GB at (500, 200K), 10 GB at (80, 2M). POT's stabilised solver does
+  not converge for every penalty setting at ε = 0.01 (its absorption loop stalls, e.g. with
+  finite penalties on both sides); ``auto`` then falls back to ``stream``, ``pot`` raises.
 * ``stream``: our log-domain solver over candidate chunks. It never holds an ``(M, N)`` array:
   memory is ``O(M·chunk + N)`` (:func:`stream_memory_bytes`). It reads the dense scores chunk by
   chunk, or — when the scores were computed in streaming top-k form — recomputes each chunk of
@@ -45,7 +47,6 @@ import numpy as np
 from targetsel.errors import ConfigurationError
 from targetsel.score import Scores
 from targetsel.select.base import Ranking, Selector, register_selector
-from targetsel.select.knn import rank_by_mass
 
 logger = logging.getLogger(__name__)
 
@@ -53,13 +54,16 @@ __all__ = ["UnbalancedOT", "pot_memory_bytes", "stream_memory_bytes", "uot_mass_
 
 
 def pot_memory_bytes(m: int, n: int) -> int:
-    """Peak extra memory of the POT solver on an ``(m, n)`` problem, in bytes (6 float64 arrays).
+    """Peak extra memory of the POT solver on an ``(m, n)`` problem, in bytes (8 float64 arrays).
+
+    Measured (tracemalloc) at about 7.2 float64 ``(M, N)`` arrays: the float64 cost, POT's
+    shifted cost and Gibbs kernel, the plan and the temporaries of its absorption step.
 
     Example:
         >>> round(pot_memory_bytes(500, 200_000) / 1e9, 1)
-        4.8
+        6.4
     """
-    return 6 * 8 * m * n
+    return 8 * 8 * m * n
 
 
 def stream_memory_bytes(m: int, n: int, chunk_rows: int = 16384) -> int:
@@ -156,6 +160,7 @@ def uot_mass_stream(
     reg_m: tuple[float, float],
     max_iter: int = 1000,
     tol: float = 1e-6,
+    log: bool = False,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Received candidate mass with a log-domain unbalanced Sinkhorn over similarity chunks.
 
@@ -168,6 +173,7 @@ def uot_mass_stream(
         reg_m: ``(λ_query, λ_candidate)``.
         max_iter: Pass cap.
         tol: Stop when the largest change of ``log u`` is below ``tol``.
+        log: Return the natural log of the mass instead (never underflows).
 
     Returns:
         ``(mass (N,) float64, info)``.
@@ -182,7 +188,7 @@ def uot_mass_stream(
     log_a, log_b = -math.log(m), -math.log(n)
     lu = np.zeros(m, np.float64)
     lv = np.zeros(n, np.float64)
-    mass = np.zeros(n, np.float64)
+    log_mass = np.zeros(n, np.float64)
     err, it = float("inf"), 0
     scale = np.float32(1.0 / (2.0 * reg))
     while it < max_iter:
@@ -198,7 +204,7 @@ def uot_mass_stream(
             col = cmax.astype(np.float64) + np.log(np.exp(t - cmax[None, :]).sum(axis=0, dtype=np.float64))
             lvc = tc * (log_b - (log_a + log_b + col))
             lv[start:stop] = lvc
-            mass[start:stop] = np.exp(log_a + log_b + lvc + col)
+            log_mass[start:stop] = log_a + log_b + lvc + col
             t = z + lvc.astype(np.float32)[None, :]
             bmax = t.max(axis=1).astype(np.float64)
             new_max = np.maximum(row_max, bmax)
@@ -212,8 +218,9 @@ def uot_mass_stream(
         lu = lu_new
         if err < tol:
             break
-    converged = err < tol and bool(np.isfinite(mass).all())
-    return mass, {"solver": "stream", "iterations": it, "error": err, "converged": converged}
+    converged = err < tol and bool(np.isfinite(log_mass).all())
+    info = {"solver": "stream", "iterations": it, "error": err, "converged": converged}
+    return (log_mass if log else np.exp(log_mass)), info
 
 
 @register_selector
@@ -280,7 +287,15 @@ class UnbalancedOT(Selector):
             solver = "pot" if scores.is_dense and fits else "stream"
         if solver == "pot":
             mass, info = uot_mass_pot(scores.dense(), self.reg, reg_m, self.max_iter, self.tol)
-        else:
+            if not info["converged"]:
+                if self.solver == "pot":
+                    raise ConfigurationError(
+                        f"POT's stabilised unbalanced Sinkhorn did not converge ({info}); "
+                        "use solver='stream' (log-domain) or a larger reg"
+                    )
+                logger.warning("uot: POT did not converge (%s); switching to the log-domain stream solver", info)
+                solver = "stream"
+        if solver == "stream":
             if scores.is_dense:
                 sim = scores.dense()
 
@@ -300,9 +315,12 @@ class UnbalancedOT(Selector):
                 def chunks() -> Iterator[tuple[int, np.ndarray]]:
                     return _feature_chunks(q_src, c_src, c_w, self.chunk_rows)
 
-            mass, info = uot_mass_stream(chunks, m, n, self.reg, reg_m, self.max_iter, self.tol)
-        if not np.isfinite(mass).all():
-            raise ConfigurationError(f"uot produced non-finite masses ({info}); use a larger reg or the stream solver")
+            log_mass, info = uot_mass_stream(chunks, m, n, self.reg, reg_m, self.max_iter, self.tol, log=True)
+        else:
+            with np.errstate(divide="ignore"):
+                log_mass = np.log(mass)
+        if np.isnan(log_mass).any() or np.isposinf(log_mass).any():
+            raise ConfigurationError(f"uot produced non-finite masses ({info}); use a larger reg")
         (logger.info if info["converged"] else logger.warning)(
             "uot (%s): %d iterations, error %.3g, converged=%s",
             info["solver"],
@@ -310,6 +328,8 @@ class UnbalancedOT(Selector):
             info["error"],
             info["converged"],
         )
-        order = rank_by_mass(mass, budget)
-        r = self._ranking(order, None, mass[order], n, mass=mass[order])
+        # ranked by log-mass, so masses that underflow float64 (tiny ε) still order correctly
+        order = np.lexsort((np.arange(n), -log_mass))[:budget]
+        mass = np.exp(log_mass[order])
+        r = self._ranking(order, None, mass, n, mass=mass, log_mass=log_mass[order])
         return Ranking(r.indices, r.query_index, r.scores, r.method, {**r.params, **info}, n, r.extra)
