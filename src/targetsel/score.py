@@ -35,7 +35,7 @@ from targetsel.store import FeatureSource, InMemoryFeatures
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Scores", "merge_topk", "score", "topk_rows"]
+__all__ = ["Scores", "column_max_argmax", "merge_topk", "score", "topk_rows"]
 
 FeaturesLike = FeatureSource | np.ndarray
 
@@ -120,7 +120,7 @@ class Scores:
     def candidate_max(self) -> tuple[np.ndarray, np.ndarray]:
         """``(max over queries, argmax query)`` per candidate, shapes ``(N,)``."""
         if self.matrix is not None:
-            return self.matrix.max(axis=0), self.matrix.argmax(axis=0).astype(np.int64)
+            return column_max_argmax(self.matrix)
         assert self.cand_max is not None and self.cand_argmax is not None
         return self.cand_max, self.cand_argmax
 
@@ -152,7 +152,7 @@ class Scores:
 # ---------------------------------------------------------------------------------------- top-k
 _GROUP = 64
 #: Candidate rows per matrix product (see ``score``): results do not depend on ``chunk_rows``.
-_BLOCK = 1024
+_BLOCK = 4096
 
 
 def topk_rows(block: np.ndarray, k: int, offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -229,18 +229,99 @@ def _topk_groups(block: np.ndarray, k: int, n_groups: int) -> tuple[np.ndarray, 
     return c[pos].astype(np.int64), v[pos]
 
 
+def column_max_argmax(matrix: np.ndarray, block: int = 8192) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column maximum and first row reaching it, for a row-major ``(rows, cols)`` matrix.
+
+    numpy's ``argmax(axis=0)`` walks each column with a stride (slow); sweeping rows over
+    cache-sized column blocks and keeping the running best is ~5x faster and gives the same
+    answer (the lowest row index on ties, since only strictly larger values replace the best).
+
+    Example:
+        >>> column_max_argmax(np.array([[1.0, 5.0], [3.0, 5.0]], dtype=np.float32))[1].tolist()
+        [1, 0]
+    """
+    rows, cols = matrix.shape
+    best = np.empty(cols, dtype=np.float32)
+    arg = np.zeros(cols, dtype=np.int64)
+    for c0 in range(0, cols, block):
+        c1 = min(cols, c0 + block)
+        b, a = best[c0:c1], arg[c0:c1]
+        b[:] = matrix[0, c0:c1]
+        for r in range(1, rows):
+            row = matrix[r, c0:c1]
+            upd = row > b
+            if upd.any():
+                np.copyto(b, row, where=upd)
+                a[upd] = r
+    return best, arg
+
+
 def merge_topk(
     idx_a: np.ndarray, val_a: np.ndarray, idx_b: np.ndarray, val_b: np.ndarray, k: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Merge two ordered top-k lists per row where every index in ``a`` is below those in ``b``.
 
-    A stable sort on the concatenation keeps ``a`` before ``b`` on equal values, i.e. ties go to
-    the lower candidate index, as in a full sort.
+    Both inputs are ordered by value desc (ties by index asc). On equal values ``a`` goes first,
+    i.e. ties go to the lower candidate index, as in a full sort. Each row is a linear-time merge
+    by binary search (an element's output position is its own position plus the number of
+    elements of the other list that precede it), not a sort.
+
+    Example:
+        >>> a_i, a_v = np.array([[0, 1]]), np.array([[0.9, 0.5]], dtype=np.float32)
+        >>> b_i, b_v = np.array([[7, 8]]), np.array([[0.5, 0.4]], dtype=np.float32)
+        >>> merge_topk(a_i, a_v, b_i, b_v, 3)[0].tolist()
+        [[0, 1, 7]]
     """
-    idx = np.concatenate([idx_a, idx_b], axis=1)
-    val = np.concatenate([val_a, val_b], axis=1)
-    order = np.argsort(-val, axis=1, kind="stable")[:, :k]
-    return np.take_along_axis(idx, order, axis=1), np.take_along_axis(val, order, axis=1)
+    rows, ka = idx_a.shape
+    kb = idx_b.shape[1]
+    kk = min(k, ka + kb)
+    out_i = np.empty((rows, kk), dtype=np.int64)
+    out_v = np.empty((rows, kk), dtype=np.float32)
+    ar_a, ar_b = np.arange(ka), np.arange(kb)
+    for r in range(rows):
+        na, nb = -val_a[r], -val_b[r]  # ascending
+        pa = ar_a + np.searchsorted(nb, na, side="left")  # b elements strictly greater precede a_i
+        pb = ar_b + np.searchsorted(na, nb, side="right")  # a elements greater or equal precede b_j
+        ma, mb = pa < kk, pb < kk
+        out_i[r, pa[ma]] = idx_a[r, ma]
+        out_v[r, pa[ma]] = val_a[r, ma]
+        out_i[r, pb[mb]] = idx_b[r, mb]
+        out_v[r, pb[mb]] = val_b[r, mb]
+    return out_i, out_v
+
+
+def _update_topk(
+    top_i: np.ndarray, top_v: np.ndarray, block: np.ndarray, k: int, offset: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Merge a chunk of scores (columns ``offset...``) into running ordered top-k lists.
+
+    Once a row's list is full, only chunk entries strictly above its current k-th value can enter
+    (an equal one has a higher index, so it loses the tie); after the first chunks these are few,
+    so only those are gathered and merged, which keeps large ``k`` cheap.
+    """
+    if top_i.shape[1] < k:  # lists not full yet (first chunks): take the chunk's top-k and merge
+        bi, bv = topk_rows(block, k, offset=offset)
+        if top_i.shape[1] == 0:
+            return bi, bv
+        return merge_topk(top_i, top_v, bi, bv, k)
+    above = block > top_v[:, -1:]
+    counts = above.sum(axis=1)
+    rows = np.flatnonzero(counts)
+    if rows.size == 0:
+        return top_i, top_v
+    width = int(counts.max())
+    r, c = np.nonzero(above[rows])
+    pos = np.arange(r.size) - np.repeat(np.cumsum(counts[rows]) - counts[rows], counts[rows])
+    cand_v = np.full((rows.size, width), -np.inf, dtype=np.float32)
+    cand_i = np.full((rows.size, width), np.iinfo(np.int64).max, dtype=np.int64)
+    cand_v[r, pos] = block[rows[r], c]
+    cand_i[r, pos] = c + offset
+    order = np.argsort(-cand_v, axis=1, kind="stable")[:, :k]  # columns ascending, so ties keep index order
+    mi, mv = merge_topk(
+        top_i[rows], top_v[rows], np.take_along_axis(cand_i, order, 1), np.take_along_axis(cand_v, order, 1), k
+    )
+    top_i[rows], top_v[rows] = mi, mv
+    return top_i, top_v
 
 
 # ---------------------------------------------------------------------------------------- score
@@ -279,7 +360,7 @@ def score(
         weights: One weight per (query, candidate) pair; default uniform ``1 / n_pairs``.
         top_k: Keep only each query's best ``top_k`` candidates (streaming form); ``None`` keeps
             the dense matrix.
-        chunk_rows: Candidate rows per chunk (bounds memory); rounded up to a multiple of 1024.
+        chunk_rows: Candidate rows per chunk (bounds memory); rounded up to a multiple of 4096.
             Scores are bit-identical for every chunk size and BLAS thread count on one machine.
         device: ``cpu`` (numpy/BLAS), ``cuda`` (torch), or ``None`` (cpu).
         desc: Progress bar label.
@@ -358,11 +439,9 @@ def score(
                 matrix[:, start:stop] = block
             else:
                 assert cmax is not None and cmean is not None and cargmax is not None and k is not None
-                cmax[start:stop] = block.max(axis=0)
-                cargmax[start:stop] = block.argmax(axis=0)
+                cmax[start:stop], cargmax[start:stop] = column_max_argmax(block)
                 cmean[start:stop] = block.mean(axis=0, dtype=np.float64)
-                bi, bv = topk_rows(block, k, offset=start)
-                top_i, top_v = merge_topk(top_i, top_v, bi, bv, k) if top_i.shape[1] else (bi, bv)
+                top_i, top_v = _update_topk(top_i, top_v, block, k, start)
             bar.update(stop - start)
     provenance = {
         "queries": [q.manifest for q in qs],
