@@ -29,7 +29,7 @@ def base(**kw):
 
 def test_bundled_example_config_is_valid():
     cfg = load_config(EXAMPLE)
-    assert cfg.grid == "budget" and cfg.methods() == ["EMBED (RR)", "LEXICAL (RR)"]
+    assert cfg.grid == "budget" and cfg.methods() == ["EMBED (RR)"]
     assert cfg.tasks[0].query.endswith("dev.jsonl") and cfg.tasks[0].test.endswith("test.jsonl")
     tc = cfg.train_config(3)
     assert tc.seed == 3 and tc.epochs == 1 and not tc.save_every_epoch

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -173,3 +177,35 @@ def test_quantile_grid_end_to_end(tiny_llama_dir, tmp_path):
     assert dist[0] < dist[2]
     assert (tmp_path / "q" / "report" / "quantile_dev_loss.png").stat().st_size > 1000
     assert "LEXICAL (RR)" in (tmp_path / "q" / "report" / "spearman.csv").read_text()
+
+
+@pytest.mark.slow
+def test_sigkill_mid_run_then_resume(tiny_llama_dir, tmp_path):
+    raw = tiny_config(tiny_llama_dir, seeds=[0, 1])
+    path = tmp_path / "exp.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    out = tmp_path / "run"
+    cells = build_grid(ExperimentConfig.from_dict(raw))
+    cmd = [sys.executable, "-m", "targetsel", "experiment", "run", str(path), "-o", str(out), "-q"]
+    env = {**os.environ, "TARGETSEL_QUIET": "1"}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # Kill as soon as the first trained cell is finished.
+    first_trained = out / "cells" / cells[1].key / DONE_FILE
+    deadline = time.monotonic() + 300
+    while not first_trained.is_file() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait()
+    assert proc.returncode == -9, "the run ended before it could be killed"
+    done_before = {c.key: (out / "cells" / c.key / DONE_FILE).stat().st_mtime_ns for c in cells
+                   if (out / "cells" / c.key / DONE_FILE).is_file()}  # fmt: skip
+    assert 2 <= len(done_before) < len(cells)
+
+    rerun = subprocess.run(cmd[:-1], env=env, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"{len(cells) - len(done_before)} cells ran, {len(done_before)} reused" in rerun.stdout
+    for key, mtime in done_before.items():
+        assert (out / "cells" / key / DONE_FILE).stat().st_mtime_ns == mtime
+    df = read_results(out / "results.csv")
+    assert len(df) == 3 + (len(cells) - 1) * 6
+    assert set(df["seed"].dropna()) == {0, 1}
