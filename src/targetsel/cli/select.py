@@ -32,6 +32,16 @@ With no `--pool`/`--query`, runs on the bundled demo pool and the demo task `--t
 * `targetsel select --pool pool.jsonl --query gsm8k_dev.jsonl --budget 1000 --output out/`
 * `targetsel select --pool pool.jsonl --query q.jsonl --budgets 500,1000,2500 --method doubly_greedy -o out/`
 * `targetsel select --task humaneval --representation lexical --method random --method-param seed=3`
+* `targetsel select --pool pool.jsonl --query q.jsonl -r gradient -m smollm2-135m --checkpoints warmup/ -b 1000 -o out/`
+  (LESS: Σ over checkpoints of learning-rate-weighted cosine similarities)
+* `targetsel select --method uot --method-param reg=0.01 --method-param reg_m_candidate=1e-4`
+* `targetsel select --method knn_uniform --method-param alpha=0.01 --method-param C=5 --budgets 50,100`
+* `targetsel select --method knn_kde --method-param sigma=0.75 --method-param kde_neighbors=1000`
+* `targetsel select --method quantiles --method-param q=10 --method-param n=20` (one ranking: the
+  `n` best of each of `q` round-robin distance quantiles; `quantile` is recorded per pick)
+
+Methods: round_robin, doubly_greedy, mean_sim, random, uot, knn_uniform, knn_kde, quantiles;
+their parameters go in `--method-param key=value` (see each class's docstring in `targetsel.select`).
 """
 
 
@@ -59,10 +69,17 @@ def select_cmd(
     ),
     budgets: str | None = typer.Option(None, "--budgets", help="Several budgets, e.g. 500,1000,2500: one folder each."),
     representation: str = typer.Option("embed", "--representation", "-r", help="embed, lexical, gradient or hidden."),
-    method: str = typer.Option("round_robin", "--method", help="round_robin, doubly_greedy, mean_sim, random, ..."),
+    method: str = typer.Option(
+        "round_robin",
+        "--method",
+        help="round_robin, doubly_greedy, mean_sim, random, uot, knn_uniform, knn_kde or quantiles.",
+    ),
     output: Path = typer.Option(Path("selection"), "--output", "-o", help="Output directory."),
     model: str | None = typer.Option(None, "--model", "-m", help="Representation model name or path."),
     param: list[str] | None = typer.Option(None, "--param", "-p", help="Representation parameter key=value."),
+    checkpoints: list[Path] | None = typer.Option(
+        None, "--checkpoints", help="gradient: warmup checkpoint dirs, or a warmup output folder (repeatable)."
+    ),
     method_param: list[str] | None = typer.Option(None, "--method-param", help="Selection parameter key=value."),
     seed: int | None = typer.Option(None, "--seed", help="Seed of seeded methods (random)."),
     top_k: int | None = typer.Option(None, "--top-k", help="Streaming top-k per query (0: always dense)."),
@@ -87,6 +104,7 @@ def select_cmd(
         raise ConfigurationError("give --budget or --budgets, not both")
     if export_format not in ("jsonl", "parquet"):
         raise ConfigurationError(f"--format must be jsonl or parquet, got {export_format!r}")
+    quantile_default = method == "quantiles" and budget is None and budgets is None
     if pool is None:
         from targetsel.demo import demo_pool_path, demo_query_path
 
@@ -94,15 +112,26 @@ def select_cmd(
         budget = budget if budget is not None or budgets is not None else 100
     else:
         pool_path, query_path = pool, query
-        if budget is None and budgets is None:
+        if budget is None and budgets is None and method != "quantiles":
             raise ConfigurationError("give --budget B or --budgets B1,B2,...")
-    budget_list = parse_budgets(budgets if budgets is not None else budget)  # type: ignore[arg-type]
     mparams = parse_options(method_param)
     if seed is not None:
         mparams["seed"] = seed
     pool_set = load_data(pool_path, split=split, skip_invalid=skip_invalid)
+    if quantile_default:
+        # the quantile experiment's selection is the first q·n picks of its ranking
+        from targetsel.select import get_selector
+
+        qsel = get_selector("quantiles", **mparams)
+        budget = min(qsel.q * qsel.n, len(pool_set))  # type: ignore[attr-defined]
+    budget_list = parse_budgets(budgets if budgets is not None else budget)  # type: ignore[arg-type]
     query_set = load_data(query_path, split=split, skip_invalid=skip_invalid)  # type: ignore[arg-type]
-    rep = build_representation(representation, model=model, **parse_options(param))
+    options = parse_options(param)
+    if checkpoints:
+        if representation != "gradient":
+            raise ConfigurationError("--checkpoints applies to --representation gradient only")
+        options["checkpoints"] = [str(c) for c in checkpoints]
+    rep = build_representation(representation, model=model, **options)
     result = run_selection(
         pool_set,
         query_set,

@@ -408,7 +408,7 @@ class KNNKDE(Selector):
             sources, weights = feats
             if not isinstance(sources, (list, tuple)):
                 sources, weights = [sources], [1.0]
-            if any(getattr(s, "num_rows", np.shape(s)[0]) != n for s in sources):
+            if any((s.num_rows if hasattr(s, "num_rows") else np.shape(s)[0]) != n for s in sources):
                 raise InvalidDataError("candidate features and scores disagree on the number of candidates")
             base = gather_features(sources, weights, prefetched)
             rho_all = np.full(n, np.nan)
