@@ -281,3 +281,73 @@ def test_fresh_lora_sgd_features(tiny_llama_dir, tiny_pool):
     b = _rep(tiny_llama_dir, candidate_gradient="sgd").encode(rows).to_array()
     assert np.array_equal(a, b) and np.abs(a).max() > 0
     assert os.environ.get("HF_HUB_OFFLINE") in (None, "1")
+
+
+# ---------------------------------------------------------------------------- CLI and torchrun
+def _write_rows(ds, path: Path) -> Path:
+    with open(path, "w", encoding="utf-8") as fh:
+        for row in ds.rows():
+            fh.write(json.dumps({"id": row["id"], "messages": row["messages"]}) + "\n")
+    return path
+
+
+def _encode_args(model_dir, warm, rows, store) -> list[str]:
+    return [
+        "encode", str(rows), "-r", "gradient", "-m", str(model_dir), "--checkpoints", str(warm), "--store", str(store),
+        "--shard-size", "2", "-p", "dim=256", "-p", "max_length=64", "-p", "batch_size=3", "--quiet",
+    ]  # fmt: skip
+
+
+def test_cli_encode_gradient_writes_one_store_per_checkpoint(tiny_llama_dir, tiny_warmup_dir, tiny_pool, tmp_path):
+    from targetsel.cli import main
+    from targetsel.store import FeatureStore
+
+    rows = _write_rows(tiny_pool.select(range(5)), tmp_path / "rows.jsonl")
+    assert main(_encode_args(tiny_llama_dir, tiny_warmup_dir, rows, tmp_path / "s")) == 0
+    for name in ("checkpoint-epoch-1", "checkpoint-epoch-2"):
+        fs = FeatureStore.open(tmp_path / "s" / name)
+        assert fs.num_rows == 5 and fs.dim == 256 and fs.manifest["params"]["gradient_type"] == "adam"
+    bad = ["encode", str(rows), "-r", "embed", "--checkpoints", str(tiny_warmup_dir), "--store", str(tmp_path / "e")]
+    assert main(bad) == 2
+
+
+def test_cli_select_gradient_with_checkpoints(tiny_llama_dir, tiny_warmup_dir, tiny_pool, tmp_path):
+    from targetsel.cli import main
+
+    pool = _write_rows(tiny_pool.select(range(8)), tmp_path / "pool.jsonl")
+    query = _write_rows(tiny_pool.select(range(30, 32)), tmp_path / "q.jsonl")
+    args = ["select", "--pool", str(pool), "--query", str(query), "-r", "gradient", "-m", str(tiny_llama_dir),
+            "-p", f"checkpoints={tiny_warmup_dir}", "-p", "dim=128", "-p", "max_length=64", "-b", "4",
+            "-o", str(tmp_path / "out"), "--store-dir", str(tmp_path / "stores"), "--quiet"]  # fmt: skip
+    assert main(args) == 0
+    sel = json.loads((tmp_path / "out" / "selection.json").read_text())
+    assert len(sel["indices"] if "indices" in sel else sel["picks"]) >= 4
+    assert len(list((tmp_path / "stores").iterdir())) == 4  # 2 checkpoints × (pool, query)
+
+
+def test_torchrun_two_processes_fill_the_same_store(tiny_llama_dir, tiny_warmup_dir, tiny_pool, tmp_path):
+    import socket
+
+    rows = _write_rows(tiny_pool.select(range(7)), tmp_path / "rows.jsonl")
+    env = dict(os.environ, OMP_NUM_THREADS="1", TARGETSEL_CACHE=str(tmp_path / "cache"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", "2",
+                "--master-addr", "127.0.0.1", "--master-port", str(port), "-m", "targetsel"]  # fmt: skip
+    two = subprocess.run(
+        [*torchrun, *_encode_args(tiny_llama_dir, tiny_warmup_dir, rows, tmp_path / "two")],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert two.returncode == 0, two.stderr[-3000:]
+    one = subprocess.run(
+        [sys.executable, "-m", "targetsel", *_encode_args(tiny_llama_dir, tiny_warmup_dir, rows, tmp_path / "one")],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert one.returncode == 0, one.stderr[-3000:]
+    for name in ("checkpoint-epoch-1", "checkpoint-epoch-2"):
+        a = sorted((tmp_path / "one" / name).glob("shard-*.npy"))
+        b = sorted((tmp_path / "two" / name).glob("shard-*.npy"))
+        assert [p.name for p in a] == [p.name for p in b] and len(a) == 4
+        for pa, pb in zip(a, b, strict=True):
+            assert pa.read_bytes() == pb.read_bytes(), f"{name}/{pa.name} differs"

@@ -31,6 +31,12 @@ shards `i, i+n, ...` so several processes or machines can fill one store.
 * `targetsel encode queries.jsonl --role query --store stores/q-embed --quiet`
 * `targetsel encode pool.parquet --representation lexical --store stores/pool-lex --shard 0/4`
 * `targetsel encode pool.jsonl --store s/ --param batch_size=128 --param text_turns=user`
+* `targetsel encode pool.jsonl -r gradient -m smollm2-135m --checkpoints warmup/ --store stores/pool-grad`
+  (LESS: one store per checkpoint, `stores/pool-grad/checkpoint-epoch-E`)
+* `targetsel encode q.jsonl --role query -r gradient --checkpoints warmup/ --store stores/q-grad`
+* `targetsel encode pool.jsonl -r hidden -m smollm2-135m --store stores/pool-rds --param batch_size=32`
+* `torchrun --nproc-per-node 4 -m targetsel encode pool.jsonl -r gradient --checkpoints warmup/ --store s/`
+  (each rank fills its own shards of the same stores)
 """
 
 
@@ -45,6 +51,9 @@ def encode_cmd(
     model: str | None = typer.Option(None, "--model", "-m", help="Model name or path (default: the representation's)."),
     param: list[str] | None = typer.Option(
         None, "--param", "-p", help="Representation parameter key=value (repeatable)."
+    ),
+    checkpoints: list[Path] | None = typer.Option(
+        None, "--checkpoints", help="gradient: warmup checkpoint dirs, or a warmup output folder (repeatable)."
     ),
     shard_size: int = typer.Option(4096, "--shard-size", help="Rows per shard (fixed for the store's lifetime)."),
     shard: str | None = typer.Option(None, "--shard", help="Encode only shards i, i+n, ... (format i/n)."),
@@ -61,19 +70,22 @@ def encode_cmd(
     if role not in ("candidate", "query"):
         raise ConfigurationError(f"--role must be candidate or query, got {role!r}")
     examples = load_data(data, split=split, skip_invalid=skip_invalid)
-    rep = build_representation(representation, model=model, **parse_options(param))
-    fs = rep.encode(
-        examples,
-        role=role,
-        store=store,
-        shard_size=shard_size,
-        overwrite=overwrite,
-        shards=parse_shard(shard),
+    options = parse_options(param)
+    if checkpoints:
+        if representation != "gradient":
+            raise ConfigurationError("--checkpoints applies to --representation gradient only")
+        options["checkpoints"] = [str(c) for c in checkpoints]
+    rep = build_representation(representation, model=model, **options)
+    from targetsel.distributed import encode_sharded, world_info
+
+    stores = encode_sharded(
+        rep, examples, role=role, store=store, shard_size=shard_size, overwrite=overwrite, shards=parse_shard(shard)
     )
-    if not quiet:
-        done = fs.num_shards - len(fs.missing_shards())
-        Console().print(
-            f"[bold]{store}[/]: {fs.num_rows} rows × {fs.dim} ({representation}), "
-            f"{done}/{fs.num_shards} shards complete"
-            + (f", {len(examples.skipped)} invalid rows skipped" if examples.skipped else "")
-        )
+    if not quiet and world_info()[0] == 0:
+        for fs in stores:
+            done = fs.num_shards - len(fs.missing_shards())
+            Console().print(
+                f"[bold]{fs.path}[/]: {fs.num_rows} rows × {fs.dim} ({representation}), "
+                f"{done}/{fs.num_shards} shards complete"
+                + (f", {len(examples.skipped)} invalid rows skipped" if examples.skipped else "")
+            )
