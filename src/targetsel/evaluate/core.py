@@ -57,11 +57,21 @@ class EvalConfig:
     answer_format: str | None = field(default=None, metadata={"help": "number, exact or humaneval (default by task)."})
     allow_code_execution: bool = field(default=False, metadata={"help": "Run generated code (humaneval)."})
     code_timeout: float = field(default=10.0, metadata={"help": "Seconds per humaneval program."})
+    lm_eval_tasks: tuple[str, ...] = field(
+        default=(),
+        metadata={
+            "help": "lm-evaluation-harness tasks to run too (needs `pip install lm-eval`; hub benchmarks need "
+            "network); `local` runs this task's own test file through lm-eval, offline."
+        },
+    )
+    lm_eval_limit: int | None = field(default=None, metadata={"help": "At most N documents per lm-eval task."})
+    lm_eval_fewshot: int | None = field(default=None, metadata={"help": "lm-eval few-shot count (task default)."})
     dtype: str = field(default="float32", metadata={"help": "Model dtype."})
     device: str | None = field(default=None, metadata={"help": "cpu, cuda or auto."})
 
     def __post_init__(self) -> None:
         self.metrics = tuple(self.metrics)
+        self.lm_eval_tasks = tuple(self.lm_eval_tasks)
         unknown = [m for m in self.metrics if m not in METRICS]
         if unknown or not self.metrics:
             raise ConfigurationError(f"evaluation metrics must be among {', '.join(METRICS)}, got {list(self.metrics)}")
@@ -192,7 +202,44 @@ def evaluate_loaded(
             for i in range(len(data))
         ]
         details["answer_format"] = kind
+    if cfg.lm_eval_tasks:
+        metrics.update(_lm_eval_metrics(model, tokenizer, dev=dev, test=test, task=task, config=cfg))
     return EvalResult(metrics, details, {"task": task, "config": asdict(cfg)})
+
+
+def _lm_eval_metrics(
+    model: Any, tokenizer: Any, *, dev: ExampleSet | None, test: ExampleSet | None, task: str, config: EvalConfig
+) -> dict[str, float]:
+    import tempfile
+
+    from targetsel.evaluate.harness import local_task, run_lm_eval, write_local_docs
+
+    with tempfile.TemporaryDirectory(prefix="targetsel-lmeval-") as tmp:
+        tasks: list[str | dict[str, Any]] = []
+        for name in config.lm_eval_tasks:
+            if name != "local":
+                tasks.append(name)
+                continue
+            data = test if test is not None else dev
+            if data is None:
+                raise ConfigurationError("lm_eval task `local` needs the task's test (or query) set")
+            kind = config.format_for(task)
+            if kind == "humaneval":
+                raise ConfigurationError("lm_eval task `local` supports number/exact answers, not humaneval")
+            docs = write_local_docs(tokenizer, _head(data, config.limit), Path(tmp) / "docs.jsonl", kind=kind)
+            regex = r"#### *(-?[0-9.,]+)" if kind == "number" else r"(?i)the answer is:? *(.+?)\.?$"
+            tasks.append(
+                local_task(f"{task or 'task'}_local", docs, answer_regex=regex, max_gen_toks=config.max_new_tokens)
+            )
+        found = run_lm_eval(
+            model,
+            tokenizer,
+            tasks,
+            limit=config.lm_eval_limit,
+            num_fewshot=config.lm_eval_fewshot,
+            batch_size=config.batch_size,
+        )
+    return {f"lm_eval:{k}": v for k, v in found.items()}
 
 
 def load_for_eval(model: str, trained: str | os.PathLike[str] | None = None, *, dtype: str = "float32", device=None):
