@@ -29,7 +29,7 @@ from targetsel.errors import ConfigurationError
 from targetsel.export import check_output_dir, export
 from targetsel.represent.base import Representation
 from targetsel.score import Scores, score
-from targetsel.select.base import Ranking, get_selector
+from targetsel.select.base import Ranking, TopKTooSmallError, get_selector
 
 logger = logging.getLogger(__name__)
 
@@ -163,13 +163,21 @@ def run_selection(
         raise ConfigurationError(f"query and candidate view weights differ ({q_w} vs {c_w})")
     too_big = len(queries) * len(pool) * 4 > DENSE_LIMIT_BYTES
     if top_k is None and selector.supports_streaming and too_big:
-        top_k = selector.required_top_k(budgets[-1])
-    scores = score(q_src, c_src, weights=c_w, top_k=top_k or None, chunk_rows=chunk_rows, device=device)
+        top_k = min(len(pool), selector.required_top_k(budgets[-1], len(queries)))
     context: dict[str, Any] = {}
     if selector.needs_features:
         context["candidate_features"] = (c_src, c_w)
         context["query_features"] = (q_src, q_w)
-    ranking = selector.rank(scores, budgets[-1], **context)
+    while True:
+        scores = score(q_src, c_src, weights=c_w, top_k=top_k or None, chunk_rows=chunk_rows, device=device)
+        try:
+            ranking = selector.rank(scores, budgets[-1], **context)
+            break
+        except TopKTooSmallError:
+            if not top_k or top_k >= len(pool):
+                raise
+            top_k = min(len(pool), 4 * top_k)  # rare: lists ran out; one more pass, exact again
+            logger.info("rescoring with top_k=%d", top_k)
     provenance = dict(scores.provenance)
     result = SelectionResult(ranking=ranking, scores=scores, budgets=budgets)
     for b in budgets:

@@ -19,7 +19,11 @@ from targetsel.score import Scores
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SELECTORS", "Ranking", "Selector", "get_selector", "register_selector", "select"]
+__all__ = ["SELECTORS", "Ranking", "Selector", "TopKTooSmallError", "get_selector", "register_selector", "select"]
+
+
+class TopKTooSmallError(ConfigurationError):
+    """Streaming scores kept too few candidates per query for this selector at this budget."""
 
 
 @dataclass(frozen=True)
@@ -85,8 +89,12 @@ class Selector(ABC):
     #: True when the algorithm is exact on streaming top-k scores with ``top_k >= budget``.
     supports_streaming: ClassVar[bool] = False
 
-    def required_top_k(self, budget: int) -> int:
-        """Streaming ``top_k`` per query that makes this selector exact at ``budget`` (default: budget)."""
+    def required_top_k(self, budget: int, n_queries: int = 1) -> int:
+        """Streaming ``top_k`` per query to score with for ``budget`` (default: ``budget``).
+
+        Selectors that can run out of a smaller ``top_k`` raise :class:`TopKTooSmallError`;
+        :func:`targetsel.pipeline.run_selection` then scores again with a larger one.
+        """
         return budget
 
     def params(self) -> dict[str, Any]:

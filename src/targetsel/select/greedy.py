@@ -24,9 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from targetsel.errors import ConfigurationError
 from targetsel.score import Scores, topk_rows
-from targetsel.select.base import Ranking, Selector, register_selector
+from targetsel.select.base import Ranking, Selector, TopKTooSmallError, register_selector
 
 __all__ = ["DoublyGreedy", "MeanSimilarity", "RoundRobin"]
 
@@ -45,6 +44,12 @@ class RoundRobin(Selector):
 
     name = "round_robin"
     supports_streaming = True
+
+    def required_top_k(self, budget: int, n_queries: int = 1) -> int:
+        """Each query picks about ``budget / n_queries`` times plus skips over candidates taken by
+        others; 4x that (plus a margin) is rarely exhausted, and when it is the pipeline rescores
+        with a larger ``top_k`` (``top_k >= budget`` can never run out)."""
+        return min(budget, 4 * math.ceil(budget / max(1, n_queries)) + 64)
 
     def _rank(self, scores: Scores, budget: int, **context: Any) -> Ranking:
         m, n = scores.shape
@@ -76,7 +81,7 @@ class RoundRobin(Selector):
                         break
                     ii, vv, _ = scores.row_topk([q], min(n, 2 * len(li)))
                     if ii.shape[1] <= len(li):
-                        raise ConfigurationError(
+                        raise TopKTooSmallError(
                             f"scores keep only the top {scores.top_k} candidates per query, too few for "
                             f"round-robin at budget {budget}; score with top_k >= budget"
                         )
@@ -113,6 +118,10 @@ class DoublyGreedy(Selector):
     name = "doubly_greedy"
     supports_streaming = True
 
+    def required_top_k(self, budget: int, n_queries: int = 1) -> int:
+        """Exact from the per-candidate statistics of streaming scores; no per-query lists needed."""
+        return 1
+
     def _rank(self, scores: Scores, budget: int, **context: Any) -> Ranking:
         best, arg = scores.candidate_max()
         order = _rank_vector(best, budget)
@@ -133,6 +142,10 @@ class MeanSimilarity(Selector):
 
     name = "mean_sim"
     supports_streaming = True
+
+    def required_top_k(self, budget: int, n_queries: int = 1) -> int:
+        """Exact from the per-candidate statistics of streaming scores; no per-query lists needed."""
+        return 1
 
     def _rank(self, scores: Scores, budget: int, **context: Any) -> Ranking:
         mean = scores.candidate_mean()

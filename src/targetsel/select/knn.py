@@ -286,9 +286,10 @@ class KNNUniform(Selector):
         self.C = float(C)
         self.max_neighbors = int(max_neighbors)
 
-    def required_top_k(self, budget: int) -> int:
-        """Streaming ``top_k`` that makes the result exact for any scores."""
-        return max(budget, self.max_neighbors)
+    def required_top_k(self, budget: int, n_queries: int = 1) -> int:
+        """Streaming ``top_k`` that makes the result exact for any scores: the L prefetched
+        neighbours (candidates beyond them get no mass and are ranked by index)."""
+        return self.max_neighbors
 
     def choose_k(self, dist: np.ndarray, limit: int) -> tuple[int, bool]:
         """TSDS K for sorted distances ``(M, D)``; ``(K, decided)`` with ``decided`` false if none below ``D``."""
@@ -376,9 +377,10 @@ class KNNKDE(Selector):
         self.kde_index = kde_index
         self.start_depth = int(start_depth)
 
-    def required_top_k(self, budget: int) -> int:
-        """Streaming ``top_k`` that makes the result exact for any scores."""
-        return max(budget, self.max_neighbors)
+    def required_top_k(self, budget: int, n_queries: int = 1) -> int:
+        """Streaming ``top_k`` that makes the result exact for any scores: the L prefetched
+        neighbours (candidates beyond them get no mass and are ranked by index)."""
+        return self.max_neighbors
 
     def _rank(self, scores: Scores, budget: int, **context: Any) -> Ranking:
         m, n = scores.shape

@@ -31,6 +31,10 @@ class RandomSelector(Selector):
     name = "random"
     supports_streaming = True
 
+    def required_top_k(self, budget: int, n_queries: int = 1) -> int:
+        """Random ignores the scores."""
+        return 1
+
     def __init__(self, seed: int = 0) -> None:
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise ConfigurationError(f"random seed must be a non-negative integer, got {seed!r}")
