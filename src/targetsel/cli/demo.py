@@ -22,6 +22,8 @@ task, the selected subset's precision is the share of picks whose source is the 
 * `targetsel demo`
 * `targetsel demo --task humaneval --method doubly_greedy --budget 200`
 * `targetsel demo --representation lexical --output demo-out/`
+* `targetsel demo --representation gradient --task math --budget 20` (LESS with the offline SmolLM2-135M:
+  a short cached warmup, then gradient features of a 300-row pool sample; minutes on a CPU)
 """
 
 
@@ -51,7 +53,12 @@ def demo_cmd(
         if t not in DEMO_TASKS:
             raise ConfigurationError(f"unknown demo task {t!r}; choose one of all, {', '.join(DEMO_TASKS)}")
     pool = load_pool(demo_pool_path())
-    rep = build_representation(representation, model=model, **parse_options(param))
+    options = parse_options(param)
+    if representation in ("gradient", "hidden"):  # LM features: a pool sample (+ a cached LESS warmup)
+        from targetsel.train.demo import lm_demo_setup
+
+        pool, options = lm_demo_setup(representation, model, pool, options, quiet=quiet)
+    rep = build_representation(representation, model=model, **options)
     sources = pool.column("source")
     table = Table(title=f"targetsel demo: {representation} + {method}, budget {budget}, pool {len(pool)}")
     for col in ("task", "queries", f"precision@{budget}", "top sources"):

@@ -68,9 +68,9 @@ def adam_direction(grad: Any, exp_avg: Any, exp_avg_sq: Any, *, betas=ADAM_BETAS
         tensor([1.0000])
     """
     b1, b2 = betas
-    m = exp_avg * b1 + grad * (1 - b1)
-    v = exp_avg_sq * b2 + grad.square() * (1 - b2)
-    return m / (v + eps).sqrt()
+    # In-place on two temporaries: this runs on every per-example gradient element.
+    v = grad.square().mul_(1 - b2).add_(exp_avg_sq, alpha=b2).add_(eps).sqrt_()
+    return grad.mul(1 - b1).add_(exp_avg, alpha=b1).div_(v)
 
 
 def transform_gradient(kind: str, grad: Any, moments: tuple[Any, Any] | None = None) -> Any:
