@@ -304,17 +304,28 @@ def _update_topk(
         if top_i.shape[1] == 0:
             return bi, bv
         return merge_topk(top_i, top_v, bi, bv, k)
-    above = block > top_v[:, -1:]
-    counts = above.sum(axis=1)
-    rows = np.flatnonzero(counts)
-    if rows.size == 0:
+    cols = block.shape[1]
+    thr = top_v[:, -1]
+    # Prune by group maxima (one cheap pass): only groups whose maximum beats the row's k-th value
+    # can hold an entering entry; gather just those groups' columns.
+    gmax = np.maximum.reduceat(block, np.arange(0, cols, _GROUP), axis=1)
+    gr, gg = np.nonzero(gmax > thr[:, None])
+    if gr.size == 0:
         return top_i, top_v
+    c = gg[:, None] * _GROUP + np.arange(_GROUP)[None, :]
+    valid = c < cols
+    c = np.minimum(c, cols - 1)
+    rr = np.broadcast_to(gr[:, None], c.shape)
+    v = block[rr, c]
+    keep = valid & (v > thr[gr][:, None])
+    rr, c, v = rr[keep], c[keep], v[keep]  # row-major: rows ascending, columns ascending within a row
+    rows, counts = np.unique(rr, return_counts=True)
     width = int(counts.max())
-    r, c = np.nonzero(above[rows])
-    pos = np.arange(r.size) - np.repeat(np.cumsum(counts[rows]) - counts[rows], counts[rows])
+    r = np.repeat(np.arange(rows.size), counts)
+    pos = np.arange(rr.size) - np.repeat(np.cumsum(counts) - counts, counts)
     cand_v = np.full((rows.size, width), -np.inf, dtype=np.float32)
     cand_i = np.full((rows.size, width), np.iinfo(np.int64).max, dtype=np.int64)
-    cand_v[r, pos] = block[rows[r], c]
+    cand_v[r, pos] = v
     cand_i[r, pos] = c + offset
     order = np.argsort(-cand_v, axis=1, kind="stable")[:, :k]  # columns ascending, so ties keep index order
     mi, mv = merge_topk(
@@ -405,6 +416,7 @@ def score(
         raise ConfigurationError(f"top_k must be positive, got {top_k}")
     use_torch = device is not None and device.startswith("cuda")
     qn = [_normalize(q.to_array(), "query", 0) for q in qs]
+    qmean = [x.mean(axis=0, dtype=np.float64).astype(np.float32) for x in qn]
     if use_torch:
         import torch
 
@@ -421,8 +433,10 @@ def score(
         for start in range(0, n, chunk_rows):
             stop = min(n, start + chunk_rows)
             block = np.zeros((m, stop - start), dtype=np.float32)
+            c_norm = []
             for i, c in enumerate(cs):
                 cn = _normalize(c.read_rows(start, stop), "candidate", start)
+                c_norm.append(cn)
                 if use_torch:
                     block += (w[i] * (qn_t[i] @ torch.from_numpy(cn).to(device).T)).cpu().numpy()
                     continue
@@ -440,7 +454,8 @@ def score(
             else:
                 assert cmax is not None and cmean is not None and cargmax is not None and k is not None
                 cmax[start:stop], cargmax[start:stop] = column_max_argmax(block)
-                cmean[start:stop] = block.mean(axis=0, dtype=np.float64)
+                # mean over queries of q·x = (mean of the queries)·x: one matrix-vector product
+                cmean[start:stop] = sum(np.float32(w[i]) * (c_norm[i] @ qmean[i]) for i in range(len(cs)))
                 top_i, top_v = _update_topk(top_i, top_v, block, k, start)
             bar.update(stop - start)
     provenance = {

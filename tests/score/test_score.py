@@ -94,3 +94,16 @@ def test_score_rejects_bad_input() -> None:
         Scores.from_matrix(np.array([[0.1, np.nan]]))
     with pytest.raises(ConfigurationError):
         score(rng.normal(size=(2, 4)), rng.normal(size=(5, 4)), weights=[1.0, 2.0])
+
+
+@pytest.mark.parametrize("k", [1, 3, 70, 500, 5000])
+def test_streaming_topk_over_many_chunks_equals_dense(k: int) -> None:
+    rng = np.random.default_rng(k)
+    q = rng.integers(-2, 3, size=(7, 6)).astype(np.float32)
+    c = rng.integers(-2, 3, size=(20_000, 6)).astype(np.float32)  # few distinct scores: many ties
+    c[np.abs(c).sum(1) == 0] = 1
+    dense = score(q, c)
+    stream = score(q, c, top_k=k, chunk_rows=4096)
+    ref_idx, ref_val, _ = dense.row_topk(np.arange(7), k)
+    np.testing.assert_array_equal(stream.topk_indices, ref_idx)
+    np.testing.assert_array_equal(stream.topk_values, ref_val)
