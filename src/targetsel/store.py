@@ -455,9 +455,29 @@ def _read_manifest(path: Path) -> dict[str, Any]:
             f"store manifest {path} has format version {version!r}, this targetsel reads version "
             f"{STORE_FORMAT_VERSION}; re-encode with --overwrite"
         )
-    missing = [
-        k for k in ("representation", "dim", "num_rows", "dtype", "shard_size", "num_shards") if k not in manifest
-    ]
-    if missing:
-        raise InvalidDataError(f"store manifest {path} lacks keys {missing}; re-encode with --overwrite")
+    for key, kind in _MANIFEST_SCHEMA.items():
+        value = manifest.get(key)
+        if key not in manifest or not isinstance(value, kind) or isinstance(value, bool):
+            raise InvalidDataError(
+                f"store manifest {path}: {key!r} is missing or not a {kind.__name__}; re-encode with --overwrite"
+            )
+    rows, size = manifest["num_rows"], manifest["shard_size"]
+    if manifest["dtype"] not in _DTYPES or manifest["dim"] <= 0 or rows < 0 or size <= 0:
+        raise InvalidDataError(f"store manifest {path} has an invalid dtype, dim, num_rows or shard_size; re-encode")
+    if manifest["num_shards"] != (-(-rows // size) if rows else 0):
+        raise InvalidDataError(f"store manifest {path}: num_shards does not match num_rows / shard_size; re-encode")
     return manifest
+
+
+#: Required manifest keys and their JSON types (format version 1).
+_MANIFEST_SCHEMA: dict[str, type] = {
+    "representation": str,
+    "model": str,
+    "dim": int,
+    "num_rows": int,
+    "fingerprint": str,
+    "dtype": str,
+    "params": dict,
+    "shard_size": int,
+    "num_shards": int,
+}

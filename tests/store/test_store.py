@@ -145,3 +145,15 @@ def test_representation_shape_contract_is_checked(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="shape"):
         Broken(dim=4).encode(examples(3))
     assert issubclass(Broken, Representation)
+
+
+@pytest.mark.parametrize(
+    "edit", [{"dim": "32"}, {"dim": -1}, {"num_shards": 99}, {"dtype": "int8"}, {"params": []}, {"model": None}]
+)
+def test_manifest_schema_is_validated(tmp_path: Path, edit: dict) -> None:
+    store = LexicalRepresentation(dim=8).encode(examples(3), store=tmp_path / "s")
+    m = json.loads((store.path / "manifest.json").read_text())
+    m.update(edit)
+    (store.path / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(InvalidDataError, match="manifest"):
+        FeatureStore.open(store.path)
