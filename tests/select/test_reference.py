@@ -187,15 +187,16 @@ def test_vectorised_tsds_greedy_equals_heap_reference(seed: int) -> None:
     np.testing.assert_allclose(probs.sum(axis=1), 1.0 / m)
 
 
-def test_kernel_density_matches_brute_force() -> None:
+@pytest.mark.parametrize(("sigma", "k"), [(0.9, 10), (0.9, 80), (1.3, 10), (0.3, 5)])  # range and k-NN paths
+def test_kernel_density_matches_brute_force(sigma: float, k: int) -> None:
     rng = np.random.default_rng(4)
     x = rng.normal(size=(80, 5)).astype(np.float32)
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     sim = x.astype(np.float64) @ x.T.astype(np.float64)
-    k, sigma = 10, 0.9
     top = -np.sort(-sim, axis=1)[:, :k]
     expected = np.maximum(0.0, 1.0 - 2.0 * (1.0 - top) / sigma**2).sum(axis=1)
-    np.testing.assert_allclose(kernel_density(x, x, sigma, k), expected, rtol=1e-5)
+    np.testing.assert_allclose(kernel_density(x, x, sigma, k), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(kernel_density(x[5:9], x, sigma, k), expected[5:9], rtol=1e-5, atol=1e-5)
 
 
 def test_knn_kde_down_weights_planted_duplicates() -> None:
