@@ -2,13 +2,13 @@
 
 All three run in one process on the same model and data:
 
-* a tiny Llama built from a config (full: hidden 256, 2 layers, 16 candidates + 16 queries;
-  ``--quick``: hidden 128, 2 layers, 16 + 8),
-  vocabulary from a small BPE trained on the bundled demo pool, LoRA r=128 / alpha=512 on
-  q/k/v/o (as LESS), the adapter's B matrices and the Adam moments set as after a short warmup;
-* examples: multi-turn conversations of demo-pool rows of one family, truncated to 256 tokens
-  (queries from two families; half the candidates from those, half from the eight others),
-  loss on assistant tokens;
+* a tiny Llama built from a config (default: hidden 64, 2 layers, like the test fixture;
+  ``--hidden``/``--layers`` for larger ones), vocabulary 1024 from a small BPE trained on the
+  bundled demo pool, LoRA r=128 / alpha=512 on q/k/v/o (as LESS), briefly warmed up (30 AdamW
+  steps); the Adam moments are those of that warmup;
+* examples (32 candidates + 16 queries; ``--quick``: 16 + 8): multi-turn conversations of
+  demo-pool rows of one family, truncated to 256 tokens (queries from two families; half the
+  candidates from those, half from the eight others), loss on assistant tokens;
 * d = 8192.
 
 (a) ``less``: the LESS procedure without its CUDA kernel — batch of 1, one backward per example,
@@ -25,7 +25,9 @@ against the unprojected gradients). The last line is JSON with ``speedup_vs_less
 
 Needs the bench extra ``traker`` (``pip install traker``; it is used only here, as the baseline).
 
-Usage: ``python bench/gradient_bench.py [--quick] [--threads N]``
+Usage: ``python bench/gradient_bench.py [--quick] [--hidden 64] [--layers 2] [--threads 1]
+[--less-project-interval 16]`` (defaults: the test fixture's tiny Llama shape, 32 candidates + 16
+queries, single-threaded, LESS's projection interval of 16 gradients).
 """
 
 from __future__ import annotations
@@ -107,13 +109,13 @@ def build_tokenizer(vocab_size: int = 1024) -> Any:
     )
 
 
-def build_examples(tok: Any, n_cand: int, n_query: int) -> tuple[list[dict], list[dict]]:
+def build_examples(tok: Any, n_cand: int, n_query: int, seed: int = 0) -> tuple[list[dict], list[dict]]:
     """Multi-turn conversations of same-family demo rows, truncated to SEQ tokens."""
     pool = load_pool(demo_pool_path())
     sources = pool.column("source")
     fams = sorted(set(sources))
     by_fam = {f: [i for i, s in enumerate(sources) if s == f] for f in fams}
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
 
     def conv(fam: str, role_loss: str) -> dict:
         msgs: list[dict] = []
@@ -140,33 +142,38 @@ def build_model(tok: Any, hidden: int, layers: int) -> tuple[Any, dict[str, tupl
         hidden_size=hidden,
         intermediate_size=hidden * 8 // 3,
         num_hidden_layers=layers,
-        num_attention_heads=hidden // 64,
-        num_key_value_heads=hidden // 64,
+        num_attention_heads=max(1, hidden // 32),
+        num_key_value_heads=max(1, hidden // 32),
         max_position_embeddings=SEQ,
         pad_token_id=tok.pad_token_id,
         tie_word_embeddings=False,
     )
     lm = build_lora_model(LlamaForCausalLM(cfg), TrainConfig(lora_r=128, lora_alpha=512.0, lora_dropout=0.1))
-    for n, p in lm.named_parameters():
-        if "lora_B" in n:  # as after warmup: B != 0, so lora_A gets gradients too
-            p.data.normal_(0.0, 0.02)
     lm.eval()
     return lm, {}
 
 
-def warm_moments(lm: Any, encs: list[dict]) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """Adam moments after one AdamW step on the mean loss of ``encs`` (β1=0.9, β2=0.999)."""
+def warmup_train(lm: Any, encs: list[dict], steps: int, batch: int = 8) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """A short real LoRA warmup (AdamW, lr 1e-3, dropout on) on ``encs``; returns the Adam moments by name."""
     from targetsel.chat import ChatCollator
 
-    batch = ChatCollator(0)(encs)
-    out = lm(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=batch["labels"])
     params = {canonical_param_name(n): p for n, p in lm.named_parameters() if "lora_" in n}
-    grads = torch.autograd.grad(out.loss, list(params.values()))
-    return {n: (0.1 * g, 0.001 * g.square()) for n, g in zip(params, grads, strict=True)}
+    opt = torch.optim.AdamW(list(params.values()), lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
+    collate = ChatCollator(0)
+    rng = np.random.default_rng(0)
+    lm.train()
+    for _ in range(steps):
+        b = collate([encs[int(i)] for i in rng.choice(len(encs), size=batch, replace=False)])
+        loss = lm(input_ids=b["input_ids"], attention_mask=b["attention_mask"], labels=b["labels"]).loss
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+    lm.eval()
+    return {n: (opt.state[p]["exp_avg"].clone(), opt.state[p]["exp_avg_sq"].clone()) for n, p in params.items()}
 
 
-def less_baseline(lm: Any, encs: list[dict], moments: dict | None, names: list[str]) -> np.ndarray:
-    """LESS collect_grads without the CUDA kernel: batch of 1, flatten, Adam, BasicProjector every 16."""
+def less_baseline(lm: Any, encs: list[dict], moments: dict | None, names: list[str], interval: int) -> np.ndarray:
+    """LESS collect_grads without the CUDA kernel: batch of 1, flatten, Adam, BasicProjector every ``interval``."""
     from trak.projectors import BasicProjector, ProjectionType
 
     params = {canonical_param_name(n): p for n, p in lm.named_parameters() if "lora_" in n}
@@ -194,7 +201,7 @@ def less_baseline(lm: Any, encs: list[dict], moments: dict | None, names: list[s
         if moments is not None:
             g = adam_direction(g, m_flat, v_flat)
         pending.append(g)
-        if len(pending) == LESS_PROJECT_INTERVAL:
+        if len(pending) == interval:
             out.append(projector.project(torch.stack(pending), model_id=0))
             pending = []
     if pending:
@@ -233,18 +240,38 @@ def timed(fn: Any) -> tuple[Any, float, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="hidden 128 (not 256), 16 candidates + 8 queries (not 16)")
-    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    ap.add_argument("--quick", action="store_true", help="16 candidates + 8 queries (not 32 + 16)")
+    ap.add_argument("--hidden", type=int, default=64, help="model width (default 64, the test fixture's)")
+    ap.add_argument("--layers", type=int, default=2, help="decoder layers")
+    ap.add_argument("--warmup-steps", type=int, default=30, help="LoRA warmup steps before taking features")
+    ap.add_argument(
+        "--less-project-interval",
+        type=int,
+        default=LESS_PROJECT_INTERVAL,
+        help="gradients per BasicProjector call in the baseline (16 in LESS's collect_grads; 1 = every example)",
+    )
+    ap.add_argument("--candidates", type=int, default=None, help="override the number of candidates")
+    ap.add_argument("--queries", type=int, default=None, help="override the number of queries")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (default 1: on a shared, loaded CPU, multi-threaded small ops measure scheduler "
+        "waits, not the methods; 0 = torch's choice)",
+    )
     ap.add_argument("--batch-size", type=int, default=16, help="fast path batch size")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    hidden, layers, n_cand, n_query = (128, 2, 16, 8) if args.quick else (256, 2, 16, 16)
+    hidden, layers = args.hidden, args.layers
+    n_cand, n_query = (16, 8) if args.quick else (32, 16)
+    n_cand, n_query = args.candidates or n_cand, args.queries or n_query
 
     tok = build_tokenizer()
     lm, _ = build_model(tok, hidden, layers)
     cands, queries = build_examples(tok, n_cand, n_query)
-    moments = warm_moments(lm, cands[:8])
+    warm, _ = build_examples(tok, 64, 0, seed=1)
+    moments = warmup_train(lm, warm, args.warmup_steps)
     loaded = _Loaded(lm, tok, moments)
     names = [n for n, _ in loaded.linears]
     n_params = sum(p.numel() for p in loaded.params.values())
@@ -252,7 +279,8 @@ def main() -> None:
     print(
         f"model: Llama hidden={hidden} layers={layers} vocab={len(tok)}; LoRA r=128 on q/k/v/o: {n_params:,} "
         f"parameters; d={DIM}; {n_cand} candidates (adam) + {n_query} queries (sgd), {n_tok / (n_cand + n_query):.0f} "
-        f"tokens/example (max {SEQ}); torch threads={torch.get_num_threads()}",
+        f"tokens/example (max {SEQ}); LESS projects every {args.less_project_interval} gradients; "
+        f"{args.warmup_steps} warmup steps; torch threads={torch.get_num_threads()}",
         flush=True,
     )
 
@@ -267,8 +295,8 @@ def main() -> None:
     feats: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for label in ("fast", "exact", "less"):
         if label == "less":
-            run_c = lambda: less_baseline(lm, cands, moments, names)  # noqa: E731
-            run_q = lambda: less_baseline(lm, queries, None, names)  # noqa: E731
+            run_c = lambda: less_baseline(lm, cands, moments, names, args.less_project_interval)  # noqa: E731
+            run_q = lambda: less_baseline(lm, queries, None, names, args.less_project_interval)  # noqa: E731
         else:
             run_c, run_q = ours(label)
         (c, tc, mc), (q, tq, mq) = timed(run_c), timed(run_q)
@@ -313,6 +341,7 @@ def main() -> None:
                     "queries": n_query,
                 },
                 "quick": args.quick,
+                "less_project_interval": args.less_project_interval,
             }
         )
     )
