@@ -250,6 +250,7 @@ def main() -> None:
         default=LESS_PROJECT_INTERVAL,
         help="gradients per BasicProjector call in the baseline (16 in LESS's collect_grads; 1 = every example)",
     )
+    ap.add_argument("--seq", type=int, default=SEQ, help="tokens per example (truncation length; default 256)")
     ap.add_argument("--candidates", type=int, default=None, help="override the number of candidates")
     ap.add_argument("--queries", type=int, default=None, help="override the number of queries")
     ap.add_argument(
@@ -261,6 +262,8 @@ def main() -> None:
     )
     ap.add_argument("--batch-size", type=int, default=16, help="fast path batch size")
     args = ap.parse_args()
+    global SEQ
+    SEQ = args.seq
     if args.threads:
         torch.set_num_threads(args.threads)
     hidden, layers = args.hidden, args.layers
@@ -337,6 +340,7 @@ def main() -> None:
                     "lora_params": n_params,
                     "dim": DIM,
                     "seq": SEQ,
+                    "threads": torch.get_num_threads(),
                     "candidates": n_cand,
                     "queries": n_query,
                 },

@@ -143,3 +143,22 @@ def test_smollm2_warmup_gradient_round_robin(tmp_path, monkeypatch):
     assert len(set(int(i) for i in picks)) == 8
     hits = sum(small.column("source")[int(i)] in RELEVANT_SOURCES["math"] for i in picks)
     assert hits >= 3, f"only {hits} of 8 picks are math rows (1/3 of the rows are math)"
+
+
+def test_train_cli_lora_full_and_no_checkpoints(tiny_llama_dir, tiny_pool, tmp_path, capsys):
+    rows = tmp_path / "rows.jsonl"
+    with open(rows, "w", encoding="utf-8") as fh:
+        for row in tiny_pool.select(range(8)).rows():
+            fh.write(json.dumps({"messages": row["messages"]}) + "\n")
+    common = ["--model", str(tiny_llama_dir), "--epochs", "1", "--effective-batch-size", "4",
+              "--per-device-batch-size", "2", "--max-length", "64", "--quiet"]  # fmt: skip
+    assert main(["train", str(rows), "--output", str(tmp_path / "lora"), *common]) == 0
+    assert (tmp_path / "lora" / "final" / "adapter_model.safetensors").is_file()
+    assert (tmp_path / "lora" / "checkpoint-epoch-1" / "optimizer.pt").is_file()
+    assert main(["train", str(rows), "--output", str(tmp_path / "full"), "--full", "--no-checkpoints", *common]) == 0
+    final = tmp_path / "full" / "final"
+    assert (final / "config.json").is_file() and any(final.glob("*.safetensors"))
+    assert not (final / "adapter_config.json").exists()
+    assert not list((tmp_path / "full").glob("checkpoint-epoch-*"))
+    assert main(["train", str(rows), "--output", str(tmp_path / "bad"), "--lora-r", "0", *common]) == 2
+    assert "lora_r" in capsys.readouterr().err
