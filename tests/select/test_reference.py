@@ -13,7 +13,7 @@ import targetsel.select  # noqa: F401
 from targetsel.errors import ConfigurationError
 from targetsel.score import Scores, score
 from targetsel.select import SELECTORS, get_selector
-from targetsel.select.knn import KNNKDE, KNNUniform, kernel_density, tsds_kde_mass
+from targetsel.select.knn import KNNKDE, KNNUniform, kernel_density, kernel_density_all, tsds_kde_mass
 from targetsel.select.quantiles import QuantileSelector, quantile_edges, quantile_subsets
 from targetsel.select.transport import (
     UnbalancedOT,
@@ -197,6 +197,8 @@ def test_kernel_density_matches_brute_force(sigma: float, k: int) -> None:
     expected = np.maximum(0.0, 1.0 - 2.0 * (1.0 - top) / sigma**2).sum(axis=1)
     np.testing.assert_allclose(kernel_density(x, x, sigma, k), expected, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(kernel_density(x[5:9], x, sigma, k), expected[5:9], rtol=1e-5, atol=1e-5)
+    if sigma < 1.18:
+        np.testing.assert_allclose(kernel_density_all(x, sigma, k, block=16), expected, rtol=1e-5, atol=1e-5)
 
 
 def test_knn_kde_down_weights_planted_duplicates() -> None:
@@ -394,3 +396,15 @@ def test_quantiles_follow_round_robin_order() -> None:
 def test_quantile_bad_parameters(params: dict) -> None:
     with pytest.raises(ConfigurationError):
         QuantileSelector(**params)
+
+
+@pytest.mark.parametrize("k", [1, 5, 37, 200])
+def test_dense_topk_equals_stable_sort_with_ties(k: int) -> None:
+    from targetsel.select.knn import dense_topk
+
+    rng = np.random.default_rng(k)
+    s = (rng.integers(0, 6, size=(70, 200)) / 5).astype(np.float32)
+    idx, val = dense_topk(s, k, rows_per_block=8)
+    order = np.argsort(-s, axis=1, kind="stable")[:, :k]
+    np.testing.assert_array_equal(idx, order)
+    np.testing.assert_array_equal(val, np.take_along_axis(s, order, axis=1))

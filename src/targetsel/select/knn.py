@@ -39,8 +39,10 @@ Exactness of the streaming form: the rules only read each query's nearest neighb
 stopping depth. Given scores that keep each query's top ``K'`` candidates, the result equals the
 full-matrix result when the rule stops before any query needs neighbour ``K'`` (checked; an
 error asks for a larger ``top_k`` otherwise). For KDE the same argument lets us compute densities
-only for candidates up to a depth ``D`` (doubling ``D`` until no query reaches it), with FAISS
-searching them against all ``L`` prefetched candidates of every query.
+only for candidates up to a depth ``D`` (starting at the uniform ``K``, a lower bound, and
+doubling ``D`` until no query reaches it), with FAISS searching them against all ``L`` prefetched
+candidates of every query; when every prefetched candidate's density is needed, a symmetric
+blocked Gram product computes each pair once instead (same result, half the work).
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ import numpy as np
 
 from targetsel.errors import ConfigurationError, InvalidDataError
 from targetsel.score import Scores
-from targetsel.select.base import Ranking, Selector, register_selector
+from targetsel.select.base import Ranking, Selector, TopKTooSmallError, register_selector
 
 logger = logging.getLogger(__name__)
 
@@ -100,9 +102,52 @@ def rank_by_mass(mass: np.ndarray, budget: int) -> np.ndarray:
     return order.astype(np.int64)
 
 
+def dense_topk(sim: np.ndarray, k: int, rows_per_block: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-``k`` per row (value desc, index asc) of a dense matrix, a few rows at a time.
+
+    A per-row threshold ``v`` with at least ``k`` entries ``>= v`` (from a strided sample, or the
+    exact k-th value by ``argpartition`` when the sample's guess is too high); every entry ``>= v``
+    is kept (ties included) and sorted by (value desc, index asc), so the result equals a stable
+    full sort truncated to ``k``. Extra memory is ``O(rows_per_block · N)``.
+
+    Example:
+        >>> dense_topk(np.array([[0.5, 0.9, 0.5, 0.1]], dtype=np.float32), 2)[0].tolist()
+        [[1, 0]]
+    """
+    m, n = sim.shape
+    k = min(k, n)
+    idx = np.empty((m, k), np.int64)
+    val = np.empty((m, k), np.float32)
+    stride = 8
+    for r0 in range(0, m, rows_per_block):
+        block = np.asarray(sim[r0 : r0 + rows_per_block], dtype=np.float32)
+        # A threshold from a strided sample, set so that about 1.5·k entries per row pass it; a row
+        # where fewer than k pass (rare) gets its exact k-th value from a full argpartition.
+        sample = block[:, ::stride]
+        ks = min(sample.shape[1], int(1.5 * k / stride) + 8)
+        kth = np.partition(sample, sample.shape[1] - ks, axis=1)[:, sample.shape[1] - ks]
+        short = np.flatnonzero((block >= kth[:, None]).sum(axis=1) < k)
+        if short.size:
+            part = np.argpartition(block[short], n - k, axis=1)[:, n - k :]
+            kth[short] = np.take_along_axis(block[short], part, axis=1).min(axis=1)
+        rr, cc = np.nonzero(block >= kth[:, None])
+        vv = block[rr, cc]
+        order = np.lexsort((cc, -vv, rr))
+        rr, cc, vv = rr[order], cc[order], vv[order]
+        first = np.searchsorted(rr, np.arange(block.shape[0]))
+        pos = first[:, None] + np.arange(k)[None, :]
+        idx[r0 : r0 + block.shape[0]] = cc[pos]
+        val[r0 : r0 + block.shape[0]] = vv[pos]
+    return idx, val
+
+
 def _neighbours(scores: Scores, depth: int) -> tuple[np.ndarray, np.ndarray, bool]:
     """Each query's ``depth`` nearest candidates: ``(indices (M, D), distances (M, D) f64, complete)``."""
-    idx, val, complete = scores.row_topk(np.arange(scores.n_queries), depth)
+    if scores.is_dense:
+        idx, val = dense_topk(scores.dense(), depth)
+        complete = True
+    else:
+        idx, val, complete = scores.row_topk(np.arange(scores.n_queries), depth)
     return idx, 1.0 - val.astype(np.float64), complete
 
 
@@ -227,6 +272,61 @@ def kernel_density(
     return out
 
 
+def kernel_density_all(base: np.ndarray, sigma: float, k: int, block: int = 2048) -> np.ndarray:
+    """:func:`kernel_density` of every row of ``base`` against ``base``, using the symmetry.
+
+    Each pair is computed once (blocks ``j >= i`` of the Gram matrix, BLAS), halving the work of
+    a search of ``base`` against itself; same result as ``kernel_density(base, base, sigma, k)``.
+
+    Args:
+        base: ``(B, D)`` float32 unit rows.
+        sigma: Kernel bandwidth (``σ < 1.18``, so the kernel's support is an inner product > 0.3).
+        k: Neighbours per row.
+        block: Rows per Gram block.
+
+    Returns:
+        ``(B,)`` float64 densities.
+
+    Example:
+        >>> x = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]], dtype=np.float32)
+        >>> kernel_density_all(x, 0.75, 3).tolist()
+        [2.0, 2.0, 1.0]
+    """
+    n = base.shape[0]
+    k = int(min(k, n))
+    thr = np.float32(1.0 - sigma**2 / 2.0)
+    rows_hit: list[np.ndarray] = []
+    kern_hit: list[np.ndarray] = []
+    for i0 in range(0, n, block):
+        bi = base[i0 : i0 + block]
+        for j0 in range(i0, n, block):
+            g = bi @ base[j0 : j0 + block].T
+            r, c = np.nonzero(g > thr)
+            if not r.size:
+                continue
+            d2 = np.maximum(0.0, 2.0 - 2.0 * g[r, c].astype(np.float64))
+            kern = np.round(np.maximum(0.0, 1.0 - d2 / sigma**2), 6)
+            rows_hit.append(r + i0)
+            kern_hit.append(kern)
+            if j0 != i0:  # the mirrored pairs
+                rows_hit.append(c + j0)
+                kern_hit.append(kern)
+    if not rows_hit:
+        return np.zeros(n)
+    rows = np.concatenate(rows_hit)
+    kern = np.concatenate(kern_hit)
+    counts = np.bincount(rows, minlength=n)
+    out = np.bincount(rows, weights=kern, minlength=n)
+    over = np.flatnonzero(counts > k)
+    if over.size:  # rows with more than k neighbours in the kernel's support keep their k largest
+        order = np.lexsort((-kern, rows))
+        rows, kern = rows[order], kern[order]
+        starts = np.searchsorted(rows, over)
+        for r, a in zip(over, starts, strict=True):
+            out[r] = kern[a : a + k].sum()
+    return out
+
+
 def tsds_kde_mass(
     dist: np.ndarray, rho: np.ndarray, alpha: float, c: float
 ) -> tuple[np.ndarray, np.ndarray, float, bool]:
@@ -259,14 +359,15 @@ def tsds_kde_mass(
     wsum = np.cumsum(dist[:, : depth - 1] * inv[:, : depth - 1], axis=1)
     cost = dist[:, 1:depth] * levels - wsum  # cost_i(k)
     delta = np.diff(cost, axis=1, prepend=0.0)
-    kk = np.broadcast_to(np.arange(depth - 1), levels.shape).ravel()
-    qq = np.broadcast_to(np.arange(m)[:, None], levels.shape).ravel()
-    order = np.lexsort((qq, kk, levels.ravel()))
-    total = np.cumsum(delta.ravel()[order])
+    # events laid out k-major (then query), so a stable sort on the level breaks ties by (k, query)
+    qq = np.tile(np.arange(m), depth - 1)
+    flat_levels = levels.T.ravel()
+    order = np.argsort(flat_levels, kind="stable")
+    total = np.cumsum(delta.T.ravel()[order])
     hit = np.flatnonzero((alpha / c) * total >= (1.0 - alpha) * m)
     stopped = hit.size > 0
     b = int(hit[0]) if stopped else order.size
-    level = float(levels.ravel()[order[b if stopped else -1]])
+    level = float(flat_levels[order[b if stopped else -1]])
     last = np.bincount(qq[order[:b]], minlength=m) - 1
     probs = np.zeros((m, depth), np.float64)
     cols = np.arange(depth)[None, :]
@@ -330,7 +431,7 @@ class KNNUniform(Selector):
         idx, dist, _ = _neighbours(scores, limit)
         k, decided = self.choose_k(dist, limit)
         if not decided and idx.shape[1] < limit:
-            raise ConfigurationError(
+            raise TopKTooSmallError(
                 f"knn_uniform needs each query's {limit} nearest candidates but the scores keep only "
                 f"{idx.shape[1]}; score with top_k >= {limit} (or lower max_neighbors)"
             )
@@ -408,7 +509,7 @@ class KNNKDE(Selector):
         avail = idx.shape[1]
         if self.sigma > 0 and avail < limit:
             # the densities are estimated among all L prefetched neighbours of every query
-            raise ConfigurationError(
+            raise TopKTooSmallError(
                 f"knn_kde needs each query's {limit} nearest candidates but the scores keep only {avail}; "
                 f"score with top_k >= {limit} (or lower max_neighbors)"
             )
@@ -433,12 +534,17 @@ class KNNKDE(Selector):
                 raise InvalidDataError("candidate features and scores disagree on the number of candidates")
             base = gather_features(sources, weights, prefetched)
             rho_all = np.full(n, np.nan)
-        depth = min(avail, max(2, self.start_depth))
+        # With densities >= 1 every event's cost is at most its uniform (σ = 0) cost, so the KDE rule
+        # never stops shallower than the uniform K: start there rather than doubling up to it.
+        k_uniform, _ = KNNUniform(self.alpha, self.C, self.max_neighbors).choose_k(dist, avail)
+        depth = min(avail, max(2, self.start_depth, k_uniform + 2))
         while True:
             if rho_all is not None and base is not None:
                 need = np.unique(idx[:, : depth - 1])
                 todo = need[np.isnan(rho_all[need])]
-                if todo.size:
+                if todo.size == prefetched.size and self.kde_index == "flat" and self.sigma**2 / 2 < 0.7:
+                    rho_all[prefetched] = kernel_density_all(base, self.sigma, self.kde_neighbors)
+                elif todo.size:
                     rows = base[np.searchsorted(prefetched, todo)]
                     rho_all[todo] = kernel_density(rows, base, self.sigma, self.kde_neighbors, index=self.kde_index)
                 rho = np.ones((m, depth))
@@ -451,7 +557,7 @@ class KNNKDE(Selector):
                 break
             if depth >= avail:
                 if avail < limit:
-                    raise ConfigurationError(
+                    raise TopKTooSmallError(
                         f"knn_kde needs up to {limit} nearest candidates per query but the scores keep only "
                         f"{avail}; score with top_k >= {limit} (or lower max_neighbors)"
                     )
