@@ -239,6 +239,7 @@ def timed(fn: Any) -> tuple[Any, float, float]:
 
 
 def main() -> None:
+    global SEQ
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="16 candidates + 8 queries (not 32 + 16)")
     ap.add_argument("--hidden", type=int, default=64, help="model width (default 64, the test fixture's)")
@@ -262,7 +263,6 @@ def main() -> None:
     )
     ap.add_argument("--batch-size", type=int, default=16, help="fast path batch size")
     args = ap.parse_args()
-    global SEQ
     SEQ = args.seq
     if args.threads:
         torch.set_num_threads(args.threads)
