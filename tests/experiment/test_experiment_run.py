@@ -116,7 +116,7 @@ def test_results_csv_content(finished_run):
         "test_loss",
         "true_metric",
         "subset_distance",
-        "subset_mmd",
+        "subset_mmd_distance",
         "subset_nn_distance",
     }
     acc = df[df["metric"] == "true_metric"]["value"]

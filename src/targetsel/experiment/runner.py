@@ -362,7 +362,7 @@ class _Runner:
             diag.save(folder / "diagnosis")
             point = diag.points[-1]
             add("subset_distance", point.w1)
-            add("subset_mmd", point.mmd)
+            add("subset_mmd_distance", point.mmd)
             add("subset_nn_distance", point.mean_nn_query)
         if not self.config.keep_models:
             shutil.rmtree(folder / "train", ignore_errors=True)
