@@ -512,7 +512,7 @@ def plot_diagnosis(diagnosis: Diagnosis, path: str | os.PathLike[str]) -> Path:
     from matplotlib.figure import Figure
 
     pts = diagnosis.points
-    fig = Figure(figsize=(14, 4.2), constrained_layout=True)
+    fig = Figure(figsize=(15, 4.8), constrained_layout=True)
     ax1, ax2, ax3 = fig.subplots(1, 3)
     budgets = [p.budget for p in pts]
     for key, label in (
@@ -525,9 +525,9 @@ def plot_diagnosis(diagnosis: Diagnosis, path: str | os.PathLike[str]) -> Path:
     if len(budgets) > 1 and budgets[-1] / max(budgets[0], 1) >= 10:
         ax1.set_xscale("log")
     ax1.set_xlabel("budget")
-    ax1.set_ylabel("distance (cost (1 − cos)/2)")
+    ax1.set_ylabel("distance (W1, NN: cost (1 − cos)/2; MMD: RBF kernel)")
     ax1.set_title("subset–query distance")
-    ax1.legend(fontsize=8)
+    ax1.legend(fontsize=7, loc="best", framealpha=0.6)
     last = pts[-1]
     cov = np.asarray(last.coverage)
     ax2.bar(np.arange(cov.size), cov, width=1.0)

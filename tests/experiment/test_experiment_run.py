@@ -138,6 +138,7 @@ def test_cell_artifacts_and_report(finished_run):
     assert set(ev["metrics"]) == {"dev_loss", "test_loss", "true_metric"}
     diag = json.loads((cell / "diagnosis" / "diagnosis.json").read_text())
     assert diag["coverage_from"] == "query_index" and sum(diag["points"][-1]["coverage"]) == 16
+    assert [p["budget"] for p in diag["points"]] == [2, 4, 8, 16]  # the distance curve over prefixes
     assert (cell / "diagnosis" / "diagnosis.png").stat().st_size > 1000
     pngs = sorted((out / "report").glob("*.png"))
     assert {p.name for p in pngs} >= {"budget_dev_loss.png", "budget_true_metric.png"}

@@ -355,6 +355,7 @@ class _Runner:
                 data.pool,
                 data.dev,
                 self.rep(rep_index),
+                budgets=_prefix_budgets(len(ranking)),
                 store_dir=self.store_dir,
                 exact_limit=self.config.diagnose.exact_limit,
             )
@@ -381,6 +382,11 @@ class _Runner:
                     f"quantile: {q.bins} bins of {span // q.bins} pool rows cannot hold per_bin={q.per_bin}; "
                     "lower per_bin or bins, or use a larger pool"
                 )
+
+
+def _prefix_budgets(n: int) -> list[int]:
+    """Prefix lengths for a cell's distance curve: n/8, n/4, n/2 and n (the subset itself)."""
+    return sorted({max(1, n // d) for d in (8, 4, 2, 1)})
 
 
 def _read_rows(folder: Path) -> list[dict[str, Any]]:
