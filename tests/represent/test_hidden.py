@@ -68,3 +68,21 @@ def test_hidden_spec_and_validation(tiny_llama_dir, tiny_pool):
     assert spec.representation == "hidden" and spec.dim == 64 and spec.normalized
     with pytest.raises(ConfigurationError):
         HiddenRepresentation(str(tiny_llama_dir), batch_size=0)
+
+
+def test_cli_encode_hidden(tiny_llama_dir, tiny_pool, tmp_path):
+    import json
+
+    from targetsel.cli import main
+    from targetsel.store import FeatureStore
+
+    rows = tmp_path / "rows.jsonl"
+    with open(rows, "w", encoding="utf-8") as fh:
+        for row in tiny_pool.select(range(5)).rows():
+            fh.write(json.dumps({"messages": row["messages"]}) + "\n")
+    args = ["encode", str(rows), "-r", "hidden", "-m", str(tiny_llama_dir), "--store", str(tmp_path / "s"),
+            "-p", "batch_size=2", "-p", "max_length=64", "--quiet"]  # fmt: skip
+    assert main(args) == 0
+    fs = FeatureStore.open(tmp_path / "s")
+    assert fs.num_rows == 5 and fs.dim == 64 and fs.manifest["representation"] == "hidden"
+    np.testing.assert_allclose(np.linalg.norm(fs.to_array(), axis=1), 1.0, rtol=1e-5)
