@@ -23,7 +23,7 @@ task, the selected subset's precision is the share of picks whose source is the 
 * `targetsel demo --task humaneval --method doubly_greedy --budget 200`
 * `targetsel demo --representation lexical --output demo-out/`
 * `targetsel demo --representation gradient --task math --budget 20` (LESS with the offline SmolLM2-135M:
-  a short cached warmup, then gradient features of a 300-row pool sample; minutes on a CPU)
+  a short cached warmup, then gradient features of a 150-row pool sample; minutes on a CPU)
 """
 
 

@@ -23,10 +23,10 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["DEMO_LM_POOL", "DEMO_WARMUP", "lm_demo_setup"]
 
-DEMO_LM_POOL = 300
+DEMO_LM_POOL = 150
 # LESS settings (r=128, alpha=512, q/k/v/o, linear schedule, 3% warmup) with fewer epochs and a
-# smaller batch, so that the demo warmup takes about a minute on a laptop CPU.
-DEMO_WARMUP = TrainConfig(epochs=2, effective_batch_size=8, per_device_batch_size=4, max_length=256, learning_rate=1e-4)
+# smaller batch, so that the demo warmup is a few optimizer steps on a laptop CPU.
+DEMO_WARMUP = TrainConfig(epochs=2, effective_batch_size=8, per_device_batch_size=4, max_length=128, learning_rate=1e-4)
 
 
 def _sample(pool: ExampleSet, n: int, seed: int = 0) -> ExampleSet:
