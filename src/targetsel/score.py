@@ -90,7 +90,9 @@ class Scores:
         if m.shape[1] == 0:
             raise InvalidDataError("the candidate pool is empty: scores have 0 columns")
         m = np.ascontiguousarray(m, dtype=np.float32)
-        if not np.isfinite(m).all():
+        # one reduction instead of an (M, N) boolean mask: any NaN/inf makes the sum non-finite
+        # (a finite sum proves there is none); only then look for the first bad entry
+        if not np.isfinite(m.sum()) and not np.isfinite(m).all():
             q, j = np.argwhere(~np.isfinite(m))[0]
             raise InvalidDataError(f"scores contain NaN or inf (first at query {q}, candidate {j}); check the features")
         return cls(m.shape[0], m.shape[1], matrix=m, provenance=dict(provenance or {}))
@@ -141,7 +143,16 @@ class Scores:
         """
         rows = np.asarray(rows, dtype=np.int64)
         if self.matrix is not None:
-            idx, val = topk_rows(self.matrix[rows], min(k, self.n_candidates))
+            # a few rows at a time, as views when the rows are consecutive: no (M, N) copy
+            k = min(k, self.n_candidates)
+            idx = np.empty((rows.size, k), np.int64)
+            val = np.empty((rows.size, k), np.float32)
+            step = 16
+            consecutive = rows.size > 0 and bool((np.diff(rows) == 1).all())
+            for a in range(0, rows.size, step):
+                b = min(rows.size, a + step)
+                sub = self.matrix[rows[a] : rows[a] + (b - a)] if consecutive else self.matrix[rows[a:b]]
+                idx[a:b], val[a:b] = topk_rows(sub, k)
             return idx, val, True
         assert self.topk_indices is not None and self.topk_values is not None
         kk = min(k, self.topk_indices.shape[1])

@@ -53,7 +53,9 @@ class RoundRobin(Selector):
 
     def _rank(self, scores: Scores, budget: int, **context: Any) -> Ranking:
         m, n = scores.shape
-        k0 = min(n, 2 * math.ceil(budget / m) + 16)
+        # the first top-k pass costs about the same for any small k, so start with a generous list
+        # (similar queries skip each other's picks); lists that run out grow 4x (one row pass each)
+        k0 = min(n, 4 * math.ceil(budget / m) + 64)
         idx, val, _ = scores.row_topk(np.arange(m), k0)
         lists: list[list[int]] = idx.tolist()
         values: list[list[float]] = val.tolist()
@@ -79,7 +81,7 @@ class RoundRobin(Selector):
                     if len(li) >= n:
                         exhausted[q] = True
                         break
-                    ii, vv, _ = scores.row_topk([q], min(n, 2 * len(li)))
+                    ii, vv, _ = scores.row_topk([q], min(n, 4 * len(li)))
                     if ii.shape[1] <= len(li):
                         raise TopKTooSmallError(
                             f"scores keep only the top {scores.top_k} candidates per query, too few for "
