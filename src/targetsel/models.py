@@ -195,6 +195,12 @@ def load_model_and_tokenizer(
     """
     from transformers import AutoModelForCausalLM
 
+    from targetsel import progress
+
+    if progress._QUIET:  # --quiet also silences the loading bars of transformers
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
     torch_dtype = resolve_dtype(dtype)
     dev = resolve_device(device)
     path = resolve_model_path(model)
