@@ -35,10 +35,15 @@ checked against it:
   lower index; no sampling, so there are no duplicates. TSDS samples with replacement from the
   mass; its ranking is what the seed paper used.
 
+Kernel values are rounded to 1e-6, so float32 noise in inner products (a self-similarity of
+0.99999994) cannot break mass ties between candidates that are equal in exact arithmetic.
+
 Exactness of the streaming form: the rules only read each query's nearest neighbours up to the
-stopping depth. Given scores that keep each query's top ``K'`` candidates, the result equals the
-full-matrix result when the rule stops before any query needs neighbour ``K'`` (checked; an
-error asks for a larger ``top_k`` otherwise). For KDE the same argument lets us compute densities
+stopping depth. Given scores that keep each query's top ``K'`` candidates, the uniform result
+equals the full-matrix result when the rule stops before any query needs neighbour ``K'``
+(checked; :class:`~targetsel.select.base.TopKTooSmallError` asks for a larger ``top_k``
+otherwise). KDE densities are estimated among all ``L`` prefetched neighbours of every query, so
+``knn_kde`` needs ``top_k >= L`` (its ``required_top_k``). The same argument lets us compute densities
 only for candidates up to a depth ``D`` (starting at the uniform ``K``, a lower bound, and
 doubling ``D`` until no query reaches it), with FAISS searching them against all ``L`` prefetched
 candidates of every query; when every prefetched candidate's density is needed, a symmetric

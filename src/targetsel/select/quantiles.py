@@ -13,7 +13,8 @@ focus variant) and ``extra["quantile_rank"]`` its position inside its bin.
 :func:`quantile_subsets` splits a ranking back into the ``q`` subsets.
 
 This needs the RR order of the *whole* pool, hence the dense score matrix (it is not a streaming
-method): memory ``O(M·N)``.
+method): memory ``O(M·N)`` beyond the matrix, because round-robin's per-query lists grow towards
+``N`` by the end of the order (measured: 126 s and 8.7 GB peak at M=500, N=200K on 2 cores).
 """
 
 from __future__ import annotations
