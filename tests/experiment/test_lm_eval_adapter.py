@@ -25,7 +25,7 @@ def test_local_docs_and_task_config(tiny_tokenizer, tmp_path):
     assert cfg["filter_list"][0]["filter"][0]["regex_pattern"] == "#### (.+)"
 
 
-def test_missing_lm_eval_is_a_clear_error(tiny_llama_dir, monkeypatch):
+def test_missing_lm_eval_is_a_clear_error(monkeypatch):
     import sys
 
     monkeypatch.setitem(sys.modules, "lm_eval", None)  # as if not installed
