@@ -64,8 +64,8 @@ def adam_direction(grad: Any, exp_avg: Any, exp_avg_sq: Any, *, betas=ADAM_BETAS
 
     Example:
         >>> import torch
-        >>> adam_direction(torch.tensor([1.0]), torch.tensor([0.0]), torch.tensor([0.0]))
-        tensor([1.0000])
+        >>> adam_direction(torch.tensor([1.0]), torch.tensor([0.0]), torch.tensor([0.0]))  # 0.1 / √0.001
+        tensor([3.1623])
     """
     b1, b2 = betas
     # In-place on two temporaries: this runs on every per-example gradient element.
