@@ -98,7 +98,7 @@ def summarize(pool: ExampleSet, ranking: Ranking, scores: Scores, budget: int, t
         [['s', 1]]
     """
     idx = ranking.indices[:budget]
-    best, _ = scores.candidate_max()
+    best = scores.candidate_best()
     src = pool.column("source")
     top_sources = Counter(src[int(i)] for i in idx).most_common(top) if src is not None else []
     return {

@@ -126,6 +126,20 @@ class Scores:
         assert self.cand_max is not None and self.cand_argmax is not None
         return self.cand_max, self.cand_argmax
 
+    def candidate_best(self) -> np.ndarray:
+        """Max over queries per candidate, shape ``(N,)`` (one plain pass when dense)."""
+        if self.matrix is not None:
+            return self.matrix.max(axis=0)
+        assert self.cand_max is not None
+        return self.cand_max
+
+    def best_query(self, candidates: np.ndarray) -> np.ndarray:
+        """Query reaching each given candidate's maximum (lowest index on ties), shape ``(len(candidates),)``."""
+        if self.matrix is not None:
+            return np.ascontiguousarray(self.matrix[:, candidates].T).argmax(axis=1).astype(np.int64)
+        assert self.cand_argmax is not None
+        return self.cand_argmax[candidates]
+
     def candidate_mean(self) -> np.ndarray:
         """Mean similarity over queries per candidate, shape ``(N,)``."""
         if self.matrix is not None:

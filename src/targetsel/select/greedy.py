@@ -125,9 +125,9 @@ class DoublyGreedy(Selector):
         return 1
 
     def _rank(self, scores: Scores, budget: int, **context: Any) -> Ranking:
-        best, arg = scores.candidate_max()
+        best = scores.candidate_best()
         order = _rank_vector(best, budget)
-        return self._ranking(order, arg[order], best[order], scores.n_candidates)
+        return self._ranking(order, scores.best_query(order), best[order], scores.n_candidates)
 
 
 @register_selector
