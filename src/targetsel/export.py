@@ -18,14 +18,13 @@ import json
 import logging
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from targetsel.atomic import atomic_path, atomic_write_text
 from targetsel.data import ExampleSet
 from targetsel.errors import ConfigurationError
 from targetsel.select.base import Ranking
-from targetsel.store import atomic_write_text
 
 logger = logging.getLogger(__name__)
 
@@ -145,20 +144,14 @@ def export(
         raise ConfigurationError(f"cannot create output directory {data_path.parent}: {exc.strerror}") from exc
 
     meta = json.dumps(selection_metadata(pool, ranking, queries=queries, provenance=provenance), indent=1) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{data_path.name}.", suffix=".tmp", dir=data_path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(data_path) as tmp:
         if fmt == "jsonl":
             with open(tmp, "w", encoding="utf-8") as fh:
                 for row in pool.rows(ranking.indices):
                     fh.write(json.dumps(row, ensure_ascii=False) + "\n")
         else:
             # Parquet needs one type per column: free-form columns stay JSON text (listed in selection.json).
-            pool.dataset.select([int(i) for i in ranking.indices]).to_parquet(tmp)
-        os.replace(tmp, data_path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+            pool.dataset.select([int(i) for i in ranking.indices]).to_parquet(str(tmp))
     atomic_write_text(meta_path, meta)
     logger.info("wrote %d rows to %s", len(ranking), data_path)
     return data_path, meta_path

@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -35,6 +34,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from targetsel.atomic import atomic_path, atomic_write_bytes, atomic_write_text
 from targetsel.errors import (
     ArtifactMismatchError,
     ConfigurationError,
@@ -59,30 +59,6 @@ __all__ = [
 MANIFEST_NAME = "manifest.json"
 STORE_FORMAT_VERSION = 1
 _DTYPES = ("float32", "float16")
-
-
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same directory and a rename.
-
-    A reader sees either the old file, or the complete new one, never a partial file.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    """Text version of :func:`atomic_write_bytes` (UTF-8)."""
-    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 @dataclass(frozen=True)
@@ -377,17 +353,8 @@ class FeatureStore:
             bad = int(np.flatnonzero(~np.isfinite(features).all(axis=1))[0]) + start
             raise InvalidDataError(f"non-finite feature values for row {bad} while writing {self.path}")
         arr = np.ascontiguousarray(features, dtype=self.dtype)
-        target = self.shard_path(index)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=self.path)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.save(fh, arr, allow_pickle=False)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_path(self.shard_path(index)) as tmp, open(tmp, "wb") as fh:
+            np.save(fh, arr, allow_pickle=False)
 
     def read_shard(self, index: int) -> np.ndarray:
         """Memory-mapped, read-only view of shard ``index`` with shape ``(rows, dim)``."""

@@ -17,10 +17,10 @@ import gzip
 import importlib.util
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from targetsel.atomic import atomic_write_text
 from targetsel.errors import ConfigurationError, InvalidDataError, MissingArtifactError
 
 __all__ = [
@@ -204,14 +204,4 @@ def demo_query_path(task: str, split: str = "dev") -> Path:
     path = demo_cache_dir() / f"humaneval-{split}.jsonl"
     if path.is_file() and path.read_text(encoding="utf-8") == text:
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; data files are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write_text(path, text)

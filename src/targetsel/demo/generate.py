@@ -18,16 +18,16 @@ import datetime as dt
 import itertools
 import json
 import math
-import os
 import random
 import re
 import string
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from targetsel.atomic import atomic_write_text
 
 __all__ = [
     "DEFAULT_SEED",
@@ -2210,16 +2210,7 @@ def render_demo_files(seed: int = DEFAULT_SEED) -> dict[str, str]:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; data files are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, text)
 
 
 def write_demo_data(data_dir: Path = DATA_DIR, seed: int = DEFAULT_SEED) -> dict[str, str]:

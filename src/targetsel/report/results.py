@@ -27,7 +27,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from targetsel.atomic import atomic_write_text
 from targetsel.errors import InvalidDataError, MissingArtifactError
 
 __all__ = [
@@ -100,8 +100,6 @@ _STR_COLUMNS = (COLS.experiment, COLS.dataset, COLS.method, COLS.metric)
 # Wide value columns of the paper's tables and the tidy metric each becomes.
 _WIDE_METRICS = {"dev": "dev_loss", "test": "test_loss", "true_metric": "true_metric"}
 _FOCUS_PREFIX = "sub_bin0_focus"
-# mkstemp creates files readable by the owner only; results are meant to be shared.
-_FILE_MODE = 0o644
 
 
 def is_lower_better(metric: str) -> bool:
@@ -295,37 +293,6 @@ def read_results(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]
     out = pd.concat(frames, ignore_index=True)
     # Re-apply dtypes: concatenation of frames with and without extra columns can widen them.
     return _coerce(out, ", ".join(map(str, files)))
-
-
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename.
-
-    Readers never see a half-written file; the parent folder is created if needed.
-
-    Args:
-        path: Destination file.
-        text: Content (UTF-8).
-
-    Returns:
-        The destination path.
-
-    Example:
-        >>> import tempfile, pathlib
-        >>> atomic_write_text(pathlib.Path(tempfile.mkdtemp()) / "a.txt", "hi").read_text()
-        'hi'
-    """
-    dest = Path(path)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, _FILE_MODE)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return dest
 
 
 def write_results(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
