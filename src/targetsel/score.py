@@ -370,12 +370,18 @@ def _as_source(x: FeaturesLike) -> FeatureSource:
 
 
 def _normalize(block: np.ndarray, what: str, start: int) -> np.ndarray:
-    x = np.asarray(block, dtype=np.float32)
-    if not np.isfinite(x).all():
-        bad = int(np.flatnonzero(~np.isfinite(x).all(axis=1))[0]) + start
-        raise InvalidDataError(f"{what} features of row {bad} contain NaN or inf")
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.maximum(norms, 1e-12)
+    """Row-normalised float32 copy; a NaN/inf row is an error (found through its norm: no extra pass)."""
+    x = np.array(block, dtype=np.float32, copy=True)
+    norms = np.sqrt(np.einsum("ij,ij->i", x, x))
+    if not np.isfinite(norms).all():
+        bad_rows = ~np.isfinite(x).all(axis=1)
+        if bad_rows.any():
+            raise InvalidDataError(
+                f"{what} features of row {int(np.flatnonzero(bad_rows)[0]) + start} contain NaN or inf"
+            )
+        norms = np.linalg.norm(x.astype(np.float64), axis=1).astype(np.float32)  # finite but huge values
+    x /= np.maximum(norms, np.float32(1e-12))[:, None]
+    return x
 
 
 def score(
@@ -436,7 +442,11 @@ def score(
             )
     if chunk_rows <= 0:
         raise ConfigurationError(f"chunk size must be positive, got {chunk_rows}")
-    chunk_rows = -(-chunk_rows // _BLOCK) * _BLOCK  # whole blocks, so block boundaries stay absolute
+    # Bound the float32 copy of a chunk (~64 MiB) for wide features, then round to whole blocks so
+    # block boundaries stay absolute.
+    dim = max(c.dim for c in cs)
+    chunk_rows = min(chunk_rows, max(_BLOCK, (64 << 20) // (4 * max(1, dim))))
+    chunk_rows = -(-chunk_rows // _BLOCK) * _BLOCK
     if top_k is not None and top_k <= 0:
         raise ConfigurationError(f"top_k must be positive, got {top_k}")
     use_torch = device is not None and device.startswith("cuda")
