@@ -45,6 +45,18 @@ def build_representation(name: str, **options: Any) -> Representation:
     return get_representation(name, **{k: v for k, v in options.items() if v is not None})
 
 
+def representation_from_cli(
+    name: str, model: str | None, params: list[str] | None, checkpoints: list[Path] | None = None
+) -> Representation:
+    """The representation described by ``-r``, ``--model``, ``--param k=v`` and ``--checkpoints``."""
+    options = parse_options(params)
+    if checkpoints:
+        if name != "gradient":
+            raise ConfigurationError("--checkpoints applies to --representation gradient only")
+        options["checkpoints"] = [str(c) for c in checkpoints]
+    return build_representation(name, model=model, **options)
+
+
 def default_store_dir() -> Path:
     """Feature-store cache: ``$TARGETSEL_CACHE/stores`` or ``~/.cache/targetsel/stores``."""
     root = os.environ.get("TARGETSEL_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "targetsel")

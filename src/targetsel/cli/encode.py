@@ -11,10 +11,9 @@ from targetsel.cli._app import app
 from targetsel.cli._common import (
     QUIET,
     apply_quiet,
-    build_representation,
     load_data,
-    parse_options,
     parse_shard,
+    representation_from_cli,
 )
 
 __all__ = ["encode_cmd"]
@@ -70,12 +69,7 @@ def encode_cmd(
     if role not in ("candidate", "query"):
         raise ConfigurationError(f"--role must be candidate or query, got {role!r}")
     examples = load_data(data, split=split, skip_invalid=skip_invalid)
-    options = parse_options(param)
-    if checkpoints:
-        if representation != "gradient":
-            raise ConfigurationError("--checkpoints applies to --representation gradient only")
-        options["checkpoints"] = [str(c) for c in checkpoints]
-    rep = build_representation(representation, model=model, **options)
+    rep = representation_from_cli(representation, model, param, checkpoints)
     from targetsel.distributed import encode_sharded, world_info
 
     stores = encode_sharded(

@@ -11,10 +11,10 @@ from targetsel.cli._app import app
 from targetsel.cli._common import (
     QUIET,
     apply_quiet,
-    build_representation,
     default_store_dir,
     load_data,
     parse_options,
+    representation_from_cli,
 )
 
 __all__ = ["print_summaries", "select_cmd"]
@@ -126,12 +126,7 @@ def select_cmd(
         budget = min(qsel.q * qsel.n, len(pool_set))  # type: ignore[attr-defined]
     budget_list = parse_budgets(budgets if budgets is not None else budget)  # type: ignore[arg-type]
     query_set = load_data(query_path, split=split, skip_invalid=skip_invalid)  # type: ignore[arg-type]
-    options = parse_options(param)
-    if checkpoints:
-        if representation != "gradient":
-            raise ConfigurationError("--checkpoints applies to --representation gradient only")
-        options["checkpoints"] = [str(c) for c in checkpoints]
-    rep = build_representation(representation, model=model, **options)
+    rep = representation_from_cli(representation, model, param, checkpoints)
     result = run_selection(
         pool_set,
         query_set,
