@@ -306,24 +306,15 @@ def column_max_argmax(matrix: np.ndarray, block: int = 8192) -> tuple[np.ndarray
     return best, arg
 
 
-def _order_keys(val: np.ndarray) -> np.ndarray:
-    """int64 keys sorting (row asc, value desc), exact for every float32 (−0.0 counts as +0.0)."""
-    neg = -(np.asarray(val, dtype=np.float32) + np.float32(0.0))  # + 0.0 turns -0.0 into +0.0
-    bits = neg.view(np.uint32).astype(np.int64)
-    ordered = np.where(bits >= 0x80000000, 0xFFFFFFFF - bits, bits | 0x80000000)  # IEEE order as integers
-    rows = np.arange(val.shape[0], dtype=np.int64)[:, None]
-    return ((rows << 32) | ordered).ravel()
-
-
 def merge_topk(
     idx_a: np.ndarray, val_a: np.ndarray, idx_b: np.ndarray, val_b: np.ndarray, k: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Merge two ordered top-k lists per row where every index in ``a`` is below those in ``b``.
 
     Both inputs are ordered by value desc (ties by index asc). On equal values ``a`` goes first,
-    i.e. ties go to the lower candidate index, as in a full sort. All rows are merged at once by
-    binary search over exact integer keys (row, value): an element's output position is its own
-    position plus the number of elements of the other list that precede it.
+    i.e. ties go to the lower candidate index, as in a full sort. Each row is a linear-time merge
+    by binary search (an element's output position is its own position plus the number of
+    elements of the other list that precede it), not a sort.
 
     Example:
         >>> a_i, a_v = np.array([[0, 1]]), np.array([[0.9, 0.5]], dtype=np.float32)
@@ -334,17 +325,18 @@ def merge_topk(
     rows, ka = idx_a.shape
     kb = idx_b.shape[1]
     kk = min(k, ka + kb)
-    key_a, key_b = _order_keys(val_a), _order_keys(val_b)
-    r = np.arange(rows, dtype=np.int64)[:, None]
-    # b elements strictly before a_i (greater value), a elements at or before b_j (greater or equal)
-    pa = np.arange(ka)[None, :] + (np.searchsorted(key_b, key_a, side="left").reshape(rows, ka) - r * kb)
-    pb = np.arange(kb)[None, :] + (np.searchsorted(key_a, key_b, side="right").reshape(rows, kb) - r * ka)
     out_i = np.empty((rows, kk), dtype=np.int64)
     out_v = np.empty((rows, kk), dtype=np.float32)
-    ma, mb = pa < kk, pb < kk
-    ra, rb = np.broadcast_to(r, pa.shape)[ma], np.broadcast_to(r, pb.shape)[mb]
-    out_i[ra, pa[ma]], out_v[ra, pa[ma]] = idx_a[ma], val_a[ma]
-    out_i[rb, pb[mb]], out_v[rb, pb[mb]] = idx_b[mb], val_b[mb]
+    ar_a, ar_b = np.arange(ka), np.arange(kb)
+    for r in range(rows):
+        na, nb = -val_a[r], -val_b[r]  # ascending
+        pa = ar_a + np.searchsorted(nb, na, side="left")  # b elements strictly greater precede a_i
+        pb = ar_b + np.searchsorted(na, nb, side="right")  # a elements greater or equal precede b_j
+        ma, mb = pa < kk, pb < kk
+        out_i[r, pa[ma]] = idx_a[r, ma]
+        out_v[r, pa[ma]] = val_a[r, ma]
+        out_i[r, pb[mb]] = idx_b[r, mb]
+        out_v[r, pb[mb]] = val_b[r, mb]
     return out_i, out_v
 
 
