@@ -43,7 +43,7 @@ from targetsel.data import ExampleSet
 from targetsel.errors import ConfigurationError, InvalidDataError
 from targetsel.represent.base import Representation, Role, register_representation
 from targetsel.represent.projection import Projector, get_projector
-from targetsel.store import FeatureSource, FeatureStore, StoreSpec
+from targetsel.store import FeatureSource, StoreSpec
 
 logger = logging.getLogger(__name__)
 
@@ -413,39 +413,6 @@ class GradientRepresentation(Representation):
         if len(self.checkpoints) <= 1:
             return [1.0] * max(1, len(self.checkpoints))
         return checkpoint_lr_weights(self.checkpoints)
-
-    def encode_checkpoints(
-        self,
-        examples: ExampleSet,
-        *,
-        role: Role,
-        store: str | os.PathLike[str],
-        shard_size: int = 4096,
-        overwrite: bool = False,
-        shards: tuple[int, int] | None = None,
-    ) -> list[FeatureStore]:
-        """Encode every checkpoint into ``store/<checkpoint name>`` (one store per checkpoint)."""
-        if not self.checkpoints:
-            fs = self.encode(
-                examples, role=role, store=store, shard_size=shard_size, overwrite=overwrite, shards=shards
-            )
-            return [fs]  # type: ignore[list-item]
-        out = []
-        for ckpt in self.checkpoints:
-            rep = self.for_checkpoint(ckpt)
-            out.append(
-                rep.encode(
-                    examples,
-                    role=role,
-                    store=Path(store) / ckpt.name,
-                    shard_size=shard_size,
-                    overwrite=overwrite,
-                    shards=shards,
-                    progress_desc=f"encode gradient ({role}, {ckpt.name})",
-                )
-            )
-            rep._loaded = None
-        return out  # type: ignore[return-value]
 
     def encode_for_scoring(
         self,
