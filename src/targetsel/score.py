@@ -22,9 +22,10 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +37,7 @@ from targetsel.store import FeatureSource, InMemoryFeatures
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Scores", "column_max_argmax", "merge_topk", "score", "topk_rows"]
+__all__ = ["Scores", "StreamingTopK", "column_max_argmax", "decode_keys", "encode_keys", "score", "topk_rows"]
 
 FeaturesLike = FeatureSource | np.ndarray
 
@@ -210,11 +211,12 @@ def topk_rows(block: np.ndarray, k: int, offset: int = 0) -> tuple[np.ndarray, n
     n_groups = -(-cols // _GROUP)
     if k * _GROUP * 4 <= cols and k < n_groups:
         idx, val = _topk_groups(block, k, n_groups)
-    elif k * 4 <= cols:
+    elif k < cols:
         idx, val = _topk_partition(block, k)
-    else:
-        order = np.argsort(-block, axis=1, kind="stable")[:, :k]
-        idx, val = order.astype(np.int64), np.take_along_axis(block, order, axis=1)
+    else:  # whole rows: sort exact order keys (an integer sort, much faster than a stable argsort)
+        keys = encode_keys(block, np.arange(cols)[None, :])
+        keys.sort(axis=1)
+        idx, val = decode_keys(keys[:, ::-1])
     if offset:
         idx = idx + offset
     return idx, np.ascontiguousarray(val, dtype=np.float32)
@@ -230,8 +232,9 @@ def _topk_partition(block: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     r, c = np.nonzero(keep)
     c = c.reshape(rows, k)
     v = block[r, c.ravel()].reshape(rows, k)
-    order = np.argsort(-v, axis=1, kind="stable")  # c ascending within a row, so ties keep index order
-    return np.take_along_axis(c, order, axis=1).astype(np.int64), np.take_along_axis(v, order, axis=1)
+    keys = encode_keys(v, c)  # exact, tie-free order keys: a plain (SIMD) integer sort orders them
+    keys.sort(axis=1)
+    return decode_keys(keys[:, ::-1])
 
 
 def _group_max(block: np.ndarray) -> np.ndarray:
@@ -279,110 +282,165 @@ def _topk_groups(block: np.ndarray, k: int, n_groups: int) -> tuple[np.ndarray, 
     return c[pos].astype(np.int64), v[pos]
 
 
-def column_max_argmax(matrix: np.ndarray, block: int = 8192) -> tuple[np.ndarray, np.ndarray]:
+def column_max_argmax(matrix: np.ndarray, group: int = 8) -> tuple[np.ndarray, np.ndarray]:
     """Per-column maximum and first row reaching it, for a row-major ``(rows, cols)`` matrix.
 
-    numpy's ``argmax(axis=0)`` walks each column with a stride (slow); sweeping rows over
-    cache-sized column blocks and keeping the running best is ~5x faster and gives the same
-    answer (the lowest row index on ties, since only strictly larger values replace the best).
+    numpy's ``argmax(axis=0)`` walks each column with a stride (slow). Instead: the maximum of each
+    run of ``group`` rows (elementwise maxima of whole rows, vectorised), the column maximum from
+    those, the first group reaching it (a short loop over groups), then the first row of that
+    group reaching it (``group`` gathers). Same answer as ``argmax(axis=0)`` (the lowest row index
+    on ties), ~2.5x faster than a running best over all rows.
 
     Example:
         >>> column_max_argmax(np.array([[1.0, 5.0], [3.0, 5.0]], dtype=np.float32))[1].tolist()
         [1, 0]
     """
     rows, cols = matrix.shape
-    best = np.empty(cols, dtype=np.float32)
-    arg = np.zeros(cols, dtype=np.int64)
-    for c0 in range(0, cols, block):
-        c1 = min(cols, c0 + block)
-        b, a = best[c0:c1], arg[c0:c1]
-        b[:] = matrix[0, c0:c1]
-        for r in range(1, rows):
-            row = matrix[r, c0:c1]
-            upd = row > b
-            if upd.any():
-                np.copyto(b, row, where=upd)
-                a[upd] = r
+    matrix = np.ascontiguousarray(matrix, dtype=np.float32)
+    n_groups = -(-rows // group)
+    gmax = matrix[::group].copy()  # (n_groups, cols): row g*group, then the max with the others
+    for i in range(1, group):
+        part = matrix[i::group]
+        np.maximum(gmax[: part.shape[0]], part, out=gmax[: part.shape[0]])
+    best = gmax.max(axis=0)
+    first = np.zeros(cols, dtype=np.int64)
+    for g in range(n_groups - 1, -1, -1):  # descending, so the lowest group reaching the max wins
+        first[gmax[g] == best] = g
+    base = first * group
+    flat = matrix.reshape(-1)
+    col = np.arange(cols, dtype=np.int64)
+    arg = base.copy()
+    for i in range(group - 1, 0, -1):
+        r = base + i
+        valid = r < rows
+        hit = (flat.take(np.minimum(r, rows - 1) * cols + col) == best) & valid
+        arg[hit] = r[hit]
+    # row ``base`` itself wins over the later rows of its group when it reaches the max
+    hit0 = flat.take(base * cols + col) == best
+    arg[hit0] = base[hit0]
     return best, arg
 
 
-def merge_topk(
-    idx_a: np.ndarray, val_a: np.ndarray, idx_b: np.ndarray, val_b: np.ndarray, k: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Merge two ordered top-k lists per row where every index in ``a`` is below those in ``b``.
+#: Low 32 bits of a top-k key: ``_IDX_MASK - candidate index`` (so a lower index is a larger key).
+_IDX_MASK = np.int64(0xFFFFFFFF)
+#: Pads rows of key arrays; below every real key (a real key's high half is never -2**31, which
+#: would be a NaN).
+_PAD_KEY = np.iinfo(np.int64).min
+#: Most candidates a key can index.
+MAX_CANDIDATES = 1 << 32
 
-    Both inputs are ordered by value desc (ties by index asc). On equal values ``a`` goes first,
-    i.e. ties go to the lower candidate index, as in a full sort. Each row is a linear-time merge
-    by binary search (an element's output position is its own position plus the number of
-    elements of the other list that precede it), not a sort.
+
+def encode_keys(values: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """One int64 per (score, candidate index) that sorts as the top-k order.
+
+    The high 32 bits are the float32 score mapped to an order-preserving integer (sign-magnitude
+    to two's complement; -0.0 is taken as +0.0), the low 32 bits ``2**32 - 1 - index``. So
+    ``key_a > key_b`` exactly when ``a`` comes first in "score desc, index asc" order; keys of
+    distinct candidates never tie, so any sort of keys gives the one exact order.
 
     Example:
-        >>> a_i, a_v = np.array([[0, 1]]), np.array([[0.9, 0.5]], dtype=np.float32)
-        >>> b_i, b_v = np.array([[7, 8]]), np.array([[0.5, 0.4]], dtype=np.float32)
-        >>> merge_topk(a_i, a_v, b_i, b_v, 3)[0].tolist()
-        [[0, 1, 7]]
+        >>> k = encode_keys(np.array([0.5, 0.5, -1.0], np.float32), np.array([3, 1, 0]))
+        >>> np.argsort(-k).tolist()  # 0.5@1, 0.5@3, -1.0@0
+        [1, 0, 2]
     """
-    rows, ka = idx_a.shape
-    kb = idx_b.shape[1]
-    kk = min(k, ka + kb)
-    out_i = np.empty((rows, kk), dtype=np.int64)
-    out_v = np.empty((rows, kk), dtype=np.float32)
-    ar_a, ar_b = np.arange(ka), np.arange(kb)
-    for r in range(rows):
-        na, nb = -val_a[r], -val_b[r]  # ascending
-        pa = ar_a + np.searchsorted(nb, na, side="left")  # b elements strictly greater precede a_i
-        pb = ar_b + np.searchsorted(na, nb, side="right")  # a elements greater or equal precede b_j
-        ma, mb = pa < kk, pb < kk
-        out_i[r, pa[ma]] = idx_a[r, ma]
-        out_v[r, pa[ma]] = val_a[r, ma]
-        out_i[r, pb[mb]] = idx_b[r, mb]
-        out_v[r, pb[mb]] = val_b[r, mb]
-    return out_i, out_v
+    bits = (np.asarray(values, dtype=np.float32) + np.float32(0.0)).view(np.int32)
+    ordered = np.where(bits < 0, bits ^ np.int32(0x7FFFFFFF), bits).astype(np.int64)
+    return (ordered << 32) | (_IDX_MASK - np.asarray(indices, dtype=np.int64))
 
 
-def _update_topk(
-    top_i: np.ndarray, top_v: np.ndarray, block: np.ndarray, k: int, offset: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Merge a chunk of scores (columns ``offset...``) into running ordered top-k lists.
+def decode_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse of :func:`encode_keys`: ``(indices int64, values float32)``."""
+    ordered = (keys >> 32).astype(np.int32)
+    values = np.where(ordered < 0, ordered ^ np.int32(0x7FFFFFFF), ordered).view(np.float32)
+    return _IDX_MASK - (keys & _IDX_MASK), values
 
-    Once a row's list is full, only chunk entries strictly above its current k-th value can enter
-    (an equal one has a higher index, so it loses the tie); after the first chunks these are few,
-    so only those are gathered and merged, which keeps large ``k`` cheap.
+
+class StreamingTopK:
+    """Exact per-row top-``k`` over column chunks that arrive in increasing column order.
+
+    State: each row's best ``k`` so far as ascending int64 keys (:func:`encode_keys`), and a
+    pending list of keys admitted since the last merge. A chunk entry is admitted when its score is
+    strictly above the row's k-th score *at the last merge*; merges happen only when the pending
+    width reaches ``k`` (one stable sort per row: the runs are already sorted, so it is a merge).
+
+    Why this is exact: thresholds only grow, so every entry of the final top-k beats the stale
+    threshold it met and was admitted; an entry equal to a stale k-th score has a higher index
+    than the ``k`` entries that were at least as good, so it can never enter. Sorting keys is
+    exact and tie-free, so the result equals a stable full sort of each row, truncated to ``k``.
+    Merging lazily makes the per-chunk cost one group-maximum pass plus the few admitted entries;
+    about ``log2(N / chunk)`` merges happen over a whole stream.
+
+    Example:
+        >>> t = StreamingTopK(1, 2)
+        >>> t.add(np.array([[0.1, 0.9, 0.5]], np.float32), 0)
+        >>> t.add(np.array([[0.9, 0.2]], np.float32), 3)
+        >>> t.result()[0].tolist()
+        [[1, 3]]
     """
-    if top_i.shape[1] < k:  # lists not full yet (first chunks): take the chunk's top-k and merge
-        bi, bv = topk_rows(block, k, offset=offset)
-        if top_i.shape[1] == 0:
-            return bi, bv
-        return merge_topk(top_i, top_v, bi, bv, k)
-    cols = block.shape[1]
-    thr = top_v[:, -1]
-    # Prune by group maxima (one cheap pass): only groups whose maximum beats the row's k-th value
-    # can hold an entering entry; gather just those groups' columns.
-    gmax = _group_max(block)
-    gr, gg = np.nonzero(gmax > thr[:, None])
-    if gr.size == 0:
-        return top_i, top_v
-    c = gg[:, None] * _GROUP + np.arange(_GROUP)[None, :]
-    valid = c < cols
-    c = np.minimum(c, cols - 1)
-    rr = np.broadcast_to(gr[:, None], c.shape)
-    v = block[rr, c]
-    keep = valid & (v > thr[gr][:, None])
-    rr, c, v = rr[keep], c[keep], v[keep]  # row-major: rows ascending, columns ascending within a row
-    rows, counts = np.unique(rr, return_counts=True)
-    width = int(counts.max())
-    r = np.repeat(np.arange(rows.size), counts)
-    pos = np.arange(rr.size) - np.repeat(np.cumsum(counts) - counts, counts)
-    cand_v = np.full((rows.size, width), -np.inf, dtype=np.float32)
-    cand_i = np.full((rows.size, width), np.iinfo(np.int64).max, dtype=np.int64)
-    cand_v[r, pos] = v
-    cand_i[r, pos] = c + offset
-    order = np.argsort(-cand_v, axis=1, kind="stable")[:, :k]  # columns ascending, so ties keep index order
-    mi, mv = merge_topk(
-        top_i[rows], top_v[rows], np.take_along_axis(cand_i, order, 1), np.take_along_axis(cand_v, order, 1), k
-    )
-    top_i[rows], top_v[rows] = mi, mv
-    return top_i, top_v
+
+    def __init__(self, rows: int, k: int) -> None:
+        self.rows, self.k = rows, k
+        self._keys = np.empty((rows, 0), dtype=np.int64)
+        self._pending: list[np.ndarray] = []
+        self._pending_width = 0
+        self._thr = np.full(rows, -np.inf, dtype=np.float32)
+
+    def add(self, block: np.ndarray, offset: int) -> None:
+        """Offer a chunk of scores, ``(rows, cols)`` float32 for columns ``offset...``."""
+        rows, cols = block.shape
+        if self._keys.shape[1] < self.k:  # lists not full yet (first chunks): the chunk's own top-k
+            bi, bv = topk_rows(block, self.k, offset=offset)
+            self._pending.append(encode_keys(bv[:, ::-1], bi[:, ::-1]))  # ascending
+            self._merge()
+            return
+        # Only groups (runs of 64 columns) whose maximum beats the row's threshold can hold an
+        # admitted entry: one cheap pass, then gather just those groups' columns.
+        gmax = _group_max(block)
+        # (flat indices then divmod: numpy's 2-D nonzero is ~10x slower than flatnonzero)
+        flat = np.flatnonzero(gmax > self._thr[:, None])
+        if flat.size == 0:
+            return
+        gr, gg = np.divmod(flat, gmax.shape[1])
+        if flat.size * 8 > gmax.size:  # many groups pass (early chunks, large k): one comparison pass
+            block = np.ascontiguousarray(block)
+            flat = np.flatnonzero(block > self._thr[:, None])
+            rr, c = np.divmod(flat, cols)
+            v = block.reshape(-1)[flat]
+        else:
+            c = gg[:, None] * _GROUP + np.arange(_GROUP)[None, :]
+            valid = c < cols
+            c = np.minimum(c, cols - 1)
+            rr = np.broadcast_to(gr[:, None], c.shape)
+            v = block[rr, c]
+            keep = valid & (v > self._thr[gr][:, None])
+            rr, c, v = rr[keep], c[keep], v[keep]  # row-major: rows ascending
+        counts = np.bincount(rr, minlength=rows)
+        pos = np.arange(rr.size) - np.repeat(np.cumsum(counts) - counts, counts)
+        keys = np.full((rows, int(counts.max())), _PAD_KEY, dtype=np.int64)
+        keys[rr, pos] = encode_keys(v, c + offset)
+        keys.sort(axis=1)
+        self._pending.append(keys)
+        self._pending_width += keys.shape[1]
+        if self._pending_width >= max(self.k, 64):
+            self._merge()
+
+    def _merge(self) -> None:
+        if not self._pending:
+            return
+        allk = np.concatenate([self._keys, *self._pending], axis=1)
+        allk.sort(axis=1, kind="stable")  # sorted runs: a merge, not a full sort
+        # full lists hold k real keys per row, so padding (the smallest key) is always cut off here;
+        # before that (first chunks) nothing is padded
+        self._keys = np.ascontiguousarray(allk[:, -self.k :])
+        self._pending, self._pending_width = [], 0
+        if self._keys.shape[1] >= self.k:
+            self._thr = decode_keys(self._keys[:, 0])[1]
+
+    def result(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(indices (rows, k') int64, values (rows, k') float32)``, each row best first."""
+        self._merge()
+        idx, val = decode_keys(self._keys[:, ::-1])
+        return np.ascontiguousarray(idx), np.ascontiguousarray(val)
 
 
 # ---------------------------------------------------------------------------------------- score
@@ -394,9 +452,30 @@ def _as_source(x: FeaturesLike) -> FeatureSource:
     return x
 
 
-def _normalize(block: np.ndarray, what: str, start: int) -> np.ndarray:
-    """Row-normalised float32 copy; a NaN/inf row is an error (found through its norm: no extra pass)."""
-    x = np.array(block, dtype=np.float32, copy=True)
+def _to_float32(block: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """float32 copy of ``block`` (into ``out`` when given, shape ``block.shape``).
+
+    Goes through torch's vectorised conversion: float16 → float32 is ~20x faster than numpy's
+    (which converts element by element); the values are the same (conversion is exact).
+    """
+    import torch
+
+    if out is None:
+        out = np.empty(block.shape, dtype=np.float32)
+    src = np.asarray(block)
+    if src.dtype in (np.float16, np.float32, np.float64) and src.ndim == 2:
+        with warnings.catch_warnings():  # read-only (memory-mapped) inputs are only read here
+            warnings.simplefilter("ignore", UserWarning)
+            torch.from_numpy(out).copy_(torch.from_numpy(np.ascontiguousarray(src)))
+    else:
+        out[...] = src
+    return out
+
+
+def _normalize(block: np.ndarray, what: str, start: int, out: np.ndarray | None = None) -> np.ndarray:
+    """Row-normalised float32 copy (into ``out`` when given); a NaN/inf row is an error, found
+    through its norm: no extra pass."""
+    x = _to_float32(block, out)
     norms = np.sqrt(np.einsum("ij,ij->i", x, x))
     if not np.isfinite(norms).all():
         bad_rows = ~np.isfinite(x).all(axis=1)
@@ -405,8 +484,26 @@ def _normalize(block: np.ndarray, what: str, start: int) -> np.ndarray:
                 f"{what} features of row {int(np.flatnonzero(bad_rows)[0]) + start} contain NaN or inf"
             )
         norms = np.linalg.norm(x.astype(np.float64), axis=1).astype(np.float32)  # finite but huge values
-    x /= np.maximum(norms, np.float32(1e-12))[:, None]
+    np.divide(x, np.maximum(norms, np.float32(1e-12))[:, None], out=x)
     return x
+
+
+@contextlib.contextmanager
+def _torch_single_thread() -> Iterator[None]:
+    """Run torch's CPU ops on the calling thread only, restoring the thread count afterwards.
+
+    In the scoring loop torch only does short memory-bound steps (conversion, group maxima)
+    between BLAS products; its idle OpenMP workers spin and slow the next product down, and the
+    product's workers slow torch down. On one thread the steps are as fast and nothing contends.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def score(
@@ -474,6 +571,8 @@ def score(
     chunk_rows = -(-chunk_rows // _BLOCK) * _BLOCK
     if top_k is not None and top_k <= 0:
         raise ConfigurationError(f"top_k must be positive, got {top_k}")
+    if top_k is not None and n >= MAX_CANDIDATES:
+        raise ConfigurationError(f"streaming top-k supports fewer than {MAX_CANDIDATES:,} candidates, got {n:,}")
     use_torch = device is not None and device.startswith("cuda")
     qn = [_normalize(q.to_array(), "query", 0) for q in qs]
     qmean = [x.mean(axis=0, dtype=np.float64).astype(np.float32) for x in qn]
@@ -484,40 +583,55 @@ def score(
 
     k = None if top_k is None else min(top_k, n)
     matrix = np.empty((m, n), dtype=np.float32) if k is None else None
-    top_i = np.empty((m, 0), np.int64)
-    top_v = np.empty((m, 0), np.float32)
+    topk = StreamingTopK(m, k) if k is not None else None
     cmax = cmean = cargmax = None
     if k is not None:
         cmax, cmean, cargmax = np.empty(n, np.float32), np.empty(n, np.float32), np.empty(n, np.int64)
-    with progress(total=n, desc=desc, unit="cand") as bar:
+    single = len(cs) == 1 and w[0] == 1.0
+    block_buf = np.empty(m * min(n, chunk_rows), dtype=np.float32) if k is not None else None
+    cand_bufs: dict[int, np.ndarray] = {}  # float32 chunk buffer per feature dimension, reused
+    with _torch_single_thread(), progress(total=n, desc=desc, unit="cand") as bar:
         for start in range(0, n, chunk_rows):
             stop = min(n, start + chunk_rows)
-            block = np.zeros((m, stop - start), dtype=np.float32)
-            c_norm = []
+            width = stop - start
+            if block_buf is not None:
+                block = block_buf[: m * width].reshape(m, width)
+            else:
+                assert matrix is not None
+                block = matrix[:, start:stop]
             for i, c in enumerate(cs):
-                cn = _normalize(c.read_rows(start, stop), "candidate", start)
-                c_norm.append(cn)
+                buf = cand_bufs.setdefault(c.dim, np.empty((chunk_rows, c.dim), dtype=np.float32))
+                cn = _normalize(c.read_rows(start, stop), "candidate", start, out=buf[:width])
+                if cmean is not None:
+                    # mean over queries of q·x = (mean of the queries)·x: one matrix-vector product
+                    part = np.float32(w[i]) * (cn @ qmean[i])
+                    if i == 0:
+                        cmean[start:stop] = part
+                    else:
+                        cmean[start:stop] += part
                 if use_torch:
-                    block += (w[i] * (qn_t[i] @ torch.from_numpy(cn).to(device).T)).cpu().numpy()
+                    prod_t = (w[i] * (qn_t[i] @ torch.from_numpy(cn).to(device).T)).cpu().numpy()
+                    if i == 0:
+                        block[...] = prod_t
+                    else:
+                        block += prod_t
                     continue
                 # BLAS picks kernels by shape, and kernels differ in the last bit; multiplying in
                 # fixed blocks aligned to absolute rows makes every score independent of chunk_rows.
-                for b0 in range(0, stop - start, _BLOCK):
-                    b1 = min(stop - start, b0 + _BLOCK)
-                    prod = qn[i] @ cn[b0:b1].T
-                    if len(cs) == 1 and w[i] == 1.0:
-                        block[:, b0:b1] = prod
+                for b0 in range(0, width, _BLOCK):
+                    b1 = min(width, b0 + _BLOCK)
+                    if single:
+                        np.matmul(qn[i], cn[b0:b1].T, out=block[:, b0:b1])
+                    elif i == 0:
+                        block[:, b0:b1] = np.float32(w[i]) * (qn[i] @ cn[b0:b1].T)
                     else:
-                        block[:, b0:b1] += np.float32(w[i]) * prod
-            if matrix is not None:
-                matrix[:, start:stop] = block
-            else:
-                assert cmax is not None and cmean is not None and cargmax is not None and k is not None
+                        block[:, b0:b1] += np.float32(w[i]) * (qn[i] @ cn[b0:b1].T)
+            if matrix is None:
+                assert cmax is not None and cargmax is not None and k is not None
                 cmax[start:stop], cargmax[start:stop] = column_max_argmax(block)
-                # mean over queries of q·x = (mean of the queries)·x: one matrix-vector product
-                cmean[start:stop] = sum(np.float32(w[i]) * (c_norm[i] @ qmean[i]) for i in range(len(cs)))
-                top_i, top_v = _update_topk(top_i, top_v, block, k, start)
-            bar.update(stop - start)
+                assert topk is not None
+                topk.add(block, start)
+            bar.update(width)
     provenance = {
         "queries": [q.manifest for q in qs],
         "candidates": [c.manifest for c in cs],
@@ -527,6 +641,8 @@ def score(
     }
     if matrix is not None:
         return Scores(m, n, matrix=matrix, provenance=provenance)
+    assert topk is not None
+    top_i, top_v = topk.result()
     return Scores(
         m,
         n,

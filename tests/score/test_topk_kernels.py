@@ -1,0 +1,86 @@
+"""Exactness of the streaming top-k primitives against plain definitions (stable sorts, argmax)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from targetsel.score import StreamingTopK, column_max_argmax, decode_keys, encode_keys
+
+
+def stable_topk(matrix: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(-matrix, axis=1, kind="stable")[:, :k]
+    return order, np.take_along_axis(matrix, order, axis=1)
+
+
+finite = st.floats(allow_nan=False, allow_infinity=True, width=32)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(finite, st.integers(0, 2**32 - 1)), min_size=2, max_size=40))
+def test_keys_sort_as_score_desc_index_asc(pairs: list[tuple[float, int]]) -> None:
+    v = np.array([p[0] for p in pairs], dtype=np.float32)
+    i = np.array([p[1] for p in pairs], dtype=np.int64)
+    keys = encode_keys(v, i)
+    di, dv = decode_keys(keys)
+    np.testing.assert_array_equal(di, i)
+    np.testing.assert_array_equal(dv, v)  # -0.0 decodes as 0.0, which compares equal
+    for a in range(len(pairs)):
+        for b in range(len(pairs)):
+            before = v[a] > v[b] or (v[a] == v[b] and i[a] < i[b])
+            assert (keys[a] > keys[b]) == before
+
+
+def test_negative_zero_ties_with_zero() -> None:
+    keys = encode_keys(np.array([-0.0, 0.0], np.float32), np.array([5, 7]))
+    assert keys[0] > keys[1]  # equal scores: the lower index first, whatever the sign bit
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.integers(1, 6),
+    cols=st.integers(1, 900),
+    k=st.integers(1, 300),
+    levels=st.integers(2, 50),
+    seed=st.integers(0, 2**31 - 1),
+    chunk=st.integers(1, 400),
+)
+def test_streaming_topk_equals_stable_sort(rows: int, cols: int, k: int, levels: int, seed: int, chunk: int) -> None:
+    rng = np.random.default_rng(seed)
+    matrix = (rng.integers(-levels, levels, size=(rows, cols)) / levels).astype(np.float32)  # many ties
+    k = min(k, cols)
+    t = StreamingTopK(rows, k)
+    for a in range(0, cols, chunk):
+        t.add(matrix[:, a : a + chunk], a)
+    idx, val = t.result()
+    ref_i, ref_v = stable_topk(matrix, k)
+    np.testing.assert_array_equal(idx, ref_i)
+    np.testing.assert_array_equal(val, ref_v)
+
+
+def test_streaming_topk_wide_chunks_take_both_admission_paths() -> None:
+    # a long stream of wide chunks: early chunks admit many entries (comparison pass), later ones
+    # few (group-maximum pruning); both must give the exact result
+    rng = np.random.default_rng(0)
+    matrix = rng.standard_normal((9, 40_000)).astype(np.float32)
+    matrix[:, 30_000:] = matrix[:, :10_000]  # exact duplicates of earlier scores, higher indices
+    for k in (5, 700):
+        t = StreamingTopK(9, k)
+        for a in range(0, matrix.shape[1], 4096):
+            t.add(matrix[:, a : a + 4096], a)
+        idx, val = t.result()
+        ref_i, ref_v = stable_topk(matrix, k)
+        np.testing.assert_array_equal(idx, ref_i)
+        np.testing.assert_array_equal(val, ref_v)
+
+
+@pytest.mark.parametrize("rows", [1, 2, 7, 8, 9, 64, 501])
+def test_column_max_argmax_equals_argmax_with_ties(rows: int) -> None:
+    rng = np.random.default_rng(rows)
+    for levels in (2, 5, 1000):
+        m = rng.integers(0, levels, size=(rows, 333)).astype(np.float32)
+        best, arg = column_max_argmax(m)
+        np.testing.assert_array_equal(best, m.max(axis=0))
+        np.testing.assert_array_equal(arg, m.argmax(axis=0))  # numpy: first row on ties
