@@ -168,6 +168,7 @@ def run_selection(
     if selector.needs_features:
         context["candidate_features"] = (c_src, c_w)
         context["query_features"] = (q_src, q_w)
+        context["score_options"] = {"chunk_rows": chunk_rows, "device": device}
     while True:
         scores = score(q_src, c_src, weights=c_w, top_k=top_k or None, chunk_rows=chunk_rows, device=device)
         try:

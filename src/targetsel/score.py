@@ -515,6 +515,7 @@ def score(
     chunk_rows: int = 16384,
     device: str | None = None,
     desc: str = "score",
+    exclude: np.ndarray | None = None,
 ) -> Scores:
     """Cosine similarity of every query to every candidate, streamed over candidate chunks.
 
@@ -528,6 +529,10 @@ def score(
             Scores are bit-identical for every chunk size and BLAS thread count on one machine.
         device: ``cpu`` (numpy/BLAS), ``cuda`` (torch), or ``None`` (cpu).
         desc: Progress bar label.
+        exclude: Optional ``(N,)`` boolean mask (streaming form only): these candidates score
+            ``-inf``, so each query's top-k lists the others first. Products are still taken in
+            the same absolute blocks (a block with every row excluded is skipped), so the other
+            scores are bit-identical to an unmasked pass.
 
     Returns:
         :class:`Scores` with provenance (input manifests, weights).
@@ -571,6 +576,10 @@ def score(
     chunk_rows = -(-chunk_rows // _BLOCK) * _BLOCK
     if top_k is not None and top_k <= 0:
         raise ConfigurationError(f"top_k must be positive, got {top_k}")
+    if exclude is not None:
+        exclude = np.asarray(exclude, dtype=bool)
+        if top_k is None or exclude.shape != (n,):
+            raise ConfigurationError(f"exclude needs streaming scores (top_k) and shape ({n},), got {exclude.shape}")
     if top_k is not None and n >= MAX_CANDIDATES:
         raise ConfigurationError(f"streaming top-k supports fewer than {MAX_CANDIDATES:,} candidates, got {n:,}")
     use_torch = device is not None and device.startswith("cuda")
@@ -620,12 +629,17 @@ def score(
                 # fixed blocks aligned to absolute rows makes every score independent of chunk_rows.
                 for b0 in range(0, width, _BLOCK):
                     b1 = min(width, b0 + _BLOCK)
+                    if exclude is not None and exclude[start + b0 : start + b1].all():
+                        block[:, b0:b1] = -np.inf
+                        continue
                     if single:
                         np.matmul(qn[i], cn[b0:b1].T, out=block[:, b0:b1])
                     elif i == 0:
                         block[:, b0:b1] = np.float32(w[i]) * (qn[i] @ cn[b0:b1].T)
                     else:
                         block[:, b0:b1] += np.float32(w[i]) * (qn[i] @ cn[b0:b1].T)
+            if exclude is not None:
+                block[:, exclude[start:stop]] = -np.inf
             if matrix is None:
                 assert cmax is not None and cargmax is not None and k is not None
                 cmax[start:stop], cargmax[start:stop] = column_max_argmax(block)

@@ -88,7 +88,11 @@ def test_round_robin_streaming_needs_enough_top_k() -> None:
 # ------------------------------------------------------------------------------------- streaming
 def _streaming_params(name: str) -> dict:
     # small neighbour caps so the streamed top-k really is a strict subset of the pool
-    return {"knn_uniform": {"max_neighbors": 40}, "knn_kde": {"max_neighbors": 40, "kde_neighbors": 15}}.get(name, {})
+    return {
+        "knn_uniform": {"max_neighbors": 40},
+        "knn_kde": {"max_neighbors": 40, "kde_neighbors": 15},
+        "quantiles": {"q": 3, "n": 10, "window": 20},  # small windows: many rescoring passes
+    }.get(name, {})
 
 
 @pytest.mark.parametrize("name", sorted(n for n, cls in SELECTORS.items() if cls.supports_streaming))
@@ -392,7 +396,33 @@ def test_quantiles_follow_round_robin_order() -> None:
     assert r.indices[:12].tolist() == expected
 
 
-@pytest.mark.parametrize("params", [{"q": 0}, {"n": -1}, {"focus": "yes"}, {"q": 2.5}])
+@pytest.mark.parametrize("window", [1, 3, 17, 90, None])
+@pytest.mark.parametrize("seed", range(4))
+def test_windowed_round_robin_order_equals_naive_with_ties(window: int | None, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    sim = (rng.integers(0, 4, size=(5, 90)) / 3).astype(np.float32)  # heavy ties, overlapping queries
+    rr = naive_round_robin(sim, 90)
+    r = QuantileSelector(q=3, n=30, window=window).rank(Scores.from_matrix(sim), 90)
+    assert r.indices.tolist() == rr  # q·n = N: the ranking is the RR order itself
+    # the same from streaming scores, with each window refilled by a rescoring pass over features
+    q = rng.normal(size=(4, 6)).astype(np.float32)
+    x = np.repeat(rng.normal(size=(30, 6)).astype(np.float32), 3, axis=0)  # exact duplicates: ties
+    dense = QuantileSelector(q=3, n=30, window=window).rank(score(q, x), 90)
+    assert dense.indices.tolist() == naive_round_robin(score(q, x).dense(), 90)
+    ctx = {"candidate_features": ([x], [1.0]), "query_features": ([q], [1.0])}
+    streamed = QuantileSelector(q=3, n=30, window=window).rank(score(q, x, top_k=window or 90), 90, **ctx)
+    assert streamed.indices.tolist() == dense.indices.tolist()
+    np.testing.assert_array_equal(streamed.scores, dense.scores)
+
+
+def test_quantiles_on_streaming_scores_need_features() -> None:
+    rng = np.random.default_rng(1)
+    q, x = rng.normal(size=(2, 4)), rng.normal(size=(50, 4))
+    with pytest.raises(ConfigurationError, match="query_features"):
+        QuantileSelector(q=2, n=3, window=5).rank(score(q, x, top_k=5), 50)
+
+
+@pytest.mark.parametrize("params", [{"q": 0}, {"n": -1}, {"focus": "yes"}, {"q": 2.5}, {"window": 0}])
 def test_quantile_bad_parameters(params: dict) -> None:
     with pytest.raises(ConfigurationError):
         QuantileSelector(**params)

@@ -12,21 +12,27 @@ pool in RR order; ``extra["quantile"]`` holds each pick's bin (``-1`` outside th
 focus variant) and ``extra["quantile_rank"]`` its position inside its bin.
 :func:`quantile_subsets` splits a ranking back into the ``q`` subsets.
 
-This needs the RR order of the *whole* pool, hence the dense score matrix (it is not a streaming
-method): memory ``O(M·N)`` beyond the matrix, because round-robin's per-query lists grow towards
-``N`` by the end of the order (measured: 126 s and 8.7 GB peak at M=500, N=200K on 2 cores).
+This needs the RR order of the *whole* pool. It is computed by
+:func:`targetsel.select.greedy.round_robin_order` in bounded memory: each query walks a window of
+its best candidates among the unused ones, and all windows are filled again (one pass over the
+dense matrix, or one streaming scoring pass over the feature stores with the used candidates
+excluded) whenever one of them runs dry. Memory is ``O(M·window + N)`` beyond the dense matrix, or
+``O(M·window + N + chunk)`` on streaming scores (no ``M × N`` matrix at all).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
 
 from targetsel.errors import ConfigurationError
-from targetsel.score import Scores
+from targetsel.score import Scores, score, topk_rows
 from targetsel.select.base import Ranking, Selector, register_selector
-from targetsel.select.greedy import RoundRobin
+from targetsel.select.greedy import WINDOW_ENTRIES, round_robin_order
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["QuantileSelector", "quantile_edges", "quantile_subsets"]
 
@@ -61,16 +67,65 @@ class QuantileSelector(Selector):
     """
 
     name = "quantiles"
+    needs_features = True  # only used when the scores are in streaming form
+    supports_streaming = True
 
-    def __init__(self, q: int = 10, n: int = 500, focus: bool = False) -> None:
+    def __init__(self, q: int = 10, n: int = 500, focus: bool = False, window: int | None = None) -> None:
         for key, val in (("q", q), ("n", n)):
             if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val <= 0:
                 raise ConfigurationError(f"quantiles: {key} must be a positive integer, got {val!r}")
         if not isinstance(focus, bool):
             raise ConfigurationError(f"quantiles: focus must be true or false, got {focus!r}")
+        if window is not None and (
+            isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window <= 0
+        ):
+            raise ConfigurationError(f"quantiles: window must be a positive integer, got {window!r}")
         self.q = int(q)
         self.n = int(n)
         self.focus = focus
+        self.window = None if window is None else int(window)
+
+    def required_top_k(self, budget: int, n_queries: int = 1) -> int:
+        """The first round-robin window (later ones come from rescoring with used candidates excluded)."""
+        return self.window or max(1024, WINDOW_ENTRIES // max(1, n_queries))
+
+    def _refill(self, scores: Scores, context: dict[str, Any]) -> Any:
+        """``(window, used) -> (indices, scores)``: each query's best unused candidates."""
+        m, n = scores.shape
+        if scores.is_dense:
+            matrix = scores.dense()
+
+            def dense(w: int, used: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                idx = np.empty((m, min(w, n)), np.int64)
+                val = np.empty((m, min(w, n)), np.float32)
+                for a in range(0, m, 16):  # a few rows at a time: no (M, N) copy
+                    sub = matrix[a : a + 16].copy()
+                    sub[:, used] = -np.inf
+                    idx[a : a + 16], val[a : a + 16] = topk_rows(sub, w)
+                return idx, val
+
+            return dense
+        qf, cf = context.get("query_features"), context.get("candidate_features")
+        if qf is None or cf is None:
+            raise ConfigurationError(
+                "quantiles on streaming (top-k) scores needs query_features and candidate_features "
+                "(run_selection passes them); or score without top_k"
+            )
+        (q_src, _), (c_src, c_w) = qf, cf
+        options = dict(context.get("score_options") or {})
+        first = [True]
+
+        def stream(w: int, used: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            if first[0]:  # the scores already hold each query's first window when top_k >= w
+                first[0] = False
+                idx, val, complete = scores.row_topk(np.arange(m), w)
+                if complete:
+                    return idx, val
+            s = score(q_src, c_src, weights=c_w, top_k=w, exclude=used, desc="quantiles: rescore", **options)
+            assert s.topk_indices is not None and s.topk_values is not None
+            return s.topk_indices, s.topk_values
+
+        return stream
 
     def _rank(self, scores: Scores, budget: int, **context: Any) -> Ranking:
         n_cand = scores.n_candidates
@@ -79,7 +134,10 @@ class QuantileSelector(Selector):
             raise ConfigurationError(
                 f"quantiles: cannot cut {span} candidates into {self.q} quantiles; lower q (or turn off focus)"
             )
-        full = RoundRobin().rank(scores, n_cand)
+        full_i, full_q, full_v, fills = round_robin_order(
+            scores.n_queries, n_cand, n_cand, self._refill(scores, context), self.window
+        )
+        logger.info("quantiles: round-robin order of %d candidates in %d window fill(s)", n_cand, fills)
         edges = quantile_edges(n_cand, self.q, self.focus)
         pos_bin = np.full(n_cand, -1, np.int64)
         pos_rank = np.arange(n_cand, dtype=np.int64) - edges[-1]
@@ -94,14 +152,15 @@ class QuantileSelector(Selector):
         key_group = np.where(head, 0, np.where(in_bin, 1, 2))
         key_bin = np.where(key_group == 2, 0, pos_bin)
         order = np.lexsort((np.arange(n_cand), key_bin, key_group))[:budget]
-        return self._ranking(
-            full.indices[order],
-            full.query_index[order],
-            full.scores[order],
+        r = self._ranking(
+            full_i[order],
+            full_q[order],
+            full_v[order],
             n_cand,
             quantile=pos_bin[order],
             quantile_rank=pos_rank[order],
         )
+        return Ranking(r.indices, r.query_index, r.scores, r.method, {**r.params, "fills": fills}, n_cand, r.extra)
 
 
 def quantile_subsets(ranking: Ranking) -> dict[int, np.ndarray]:
