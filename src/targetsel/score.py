@@ -208,6 +208,10 @@ def topk_rows(block: np.ndarray, k: int, offset: int = 0) -> tuple[np.ndarray, n
     k = int(min(k, cols))
     if k <= 0 or rows == 0:
         return np.empty((rows, 0), np.int64), np.empty((rows, 0), np.float32)
+    slab = max(1, (1 << 22) // cols)  # rows per slab: bounds the temporaries (~4M entries each)
+    if rows > slab:
+        parts = [topk_rows(block[a : a + slab], k, offset) for a in range(0, rows, slab)]
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
     n_groups = -(-cols // _GROUP)
     if k * _GROUP * 4 <= cols and k < n_groups:
         idx, val = _topk_groups(block, k, n_groups)
@@ -344,8 +348,15 @@ def encode_keys(values: np.ndarray, indices: np.ndarray) -> np.ndarray:
         [1, 0, 2]
     """
     bits = (np.asarray(values, dtype=np.float32) + np.float32(0.0)).view(np.int32)
-    ordered = np.where(bits < 0, bits ^ np.int32(0x7FFFFFFF), bits).astype(np.int64)
-    return (ordered << 32) | (_IDX_MASK - np.asarray(indices, dtype=np.int64))
+    np.bitwise_xor(bits, np.int32(0x7FFFFFFF), out=bits, where=bits < 0)
+    keys = bits.astype(np.int64)
+    del bits
+    keys <<= 32
+    # (o << 32) | (MASK - i) == (o << 32) + MASK - i, since the low half of o << 32 is zero:
+    # in place, without index-sized temporaries
+    keys += _IDX_MASK
+    keys -= np.asarray(indices, dtype=np.int64)
+    return keys
 
 
 def decode_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -396,29 +407,49 @@ class StreamingTopK:
         # Only groups (runs of 64 columns) whose maximum beats the row's threshold can hold an
         # admitted entry: one cheap pass, then gather just those groups' columns.
         gmax = _group_max(block)
-        # (flat indices then divmod: numpy's 2-D nonzero is ~10x slower than flatnonzero)
-        flat = np.flatnonzero(gmax > self._thr[:, None])
-        if flat.size == 0:
+        passing = gmax > self._thr[:, None]
+        n_pass = int(np.count_nonzero(passing))
+        if n_pass == 0:
             return
-        gr, gg = np.divmod(flat, gmax.shape[1])
-        if flat.size * 8 > gmax.size:  # many groups pass (early chunks, large k): one comparison pass
+        dense = n_pass * 8 > gmax.size  # many groups pass (early chunks, large k): comparison passes
+        if dense:
             block = np.ascontiguousarray(block)
-            flat = np.flatnonzero(block > self._thr[:, None])
-            rr, c = np.divmod(flat, cols)
-            v = block.reshape(-1)[flat]
-        else:
-            c = gg[:, None] * _GROUP + np.arange(_GROUP)[None, :]
-            valid = c < cols
-            c = np.minimum(c, cols - 1)
-            rr = np.broadcast_to(gr[:, None], c.shape)
-            v = block[rr, c]
-            keep = valid & (v > self._thr[gr][:, None])
-            rr, c, v = rr[keep], c[keep], v[keep]  # row-major: rows ascending
-        counts = np.bincount(rr, minlength=rows)
-        pos = np.arange(rr.size) - np.repeat(np.cumsum(counts) - counts, counts)
-        keys = np.full((rows, int(counts.max())), _PAD_KEY, dtype=np.int64)
-        keys[rr, pos] = encode_keys(v, c + offset)
-        keys.sort(axis=1)
+        # a slab of rows at a time bounds the temporaries (~4M entries) whatever the chunk and k
+        slab = max(1, (1 << 22) // cols)
+        parts = []
+        for a in range(0, rows, slab):
+            b = min(rows, a + slab)
+            thr = self._thr[a:b]
+            # (flat indices then divmod: numpy's 2-D nonzero is ~10x slower than flatnonzero)
+            if dense:
+                flat = np.flatnonzero(block[a:b] > thr[:, None])
+                rr, c = np.divmod(flat, cols)
+                v = block[a:b].reshape(-1)[flat]
+            else:
+                gr, gg = np.divmod(np.flatnonzero(passing[a:b]), gmax.shape[1])
+                c = gg[:, None] * _GROUP + np.arange(_GROUP)[None, :]
+                valid = c < cols
+                c = np.minimum(c, cols - 1)
+                rr = np.broadcast_to(gr[:, None], c.shape)
+                v = block[a:b][rr, c]
+                keep = valid & (v > thr[gr][:, None])
+                rr, c, v = rr[keep], c[keep], v[keep]  # row-major: rows ascending
+            if rr.size == 0:
+                parts.append(np.full((b - a, 0), _PAD_KEY, dtype=np.int64))
+                continue
+            counts = np.bincount(rr, minlength=b - a)
+            pos = np.arange(rr.size) - np.repeat(np.cumsum(counts) - counts, counts)
+            part = np.full((b - a, int(counts.max())), _PAD_KEY, dtype=np.int64)
+            c += offset
+            part[rr, pos] = encode_keys(v, c)
+            part.sort(axis=1)  # ascending: padding first
+            parts.append(part)
+        width = max(p.shape[1] for p in parts)
+        keys = np.full((rows, width), _PAD_KEY, dtype=np.int64)
+        a = 0
+        for part in parts:  # right-aligned: each row stays ascending, padding first
+            keys[a : a + part.shape[0], width - part.shape[1] :] = part
+            a += part.shape[0]
         self._pending.append(keys)
         self._pending_width += keys.shape[1]
         if self._pending_width >= max(self.k, 64):
@@ -428,6 +459,7 @@ class StreamingTopK:
         if not self._pending:
             return
         allk = np.concatenate([self._keys, *self._pending], axis=1)
+        self._keys, self._pending = allk[:, :0], []  # release the inputs before sorting
         allk.sort(axis=1, kind="stable")  # sorted runs: a merge, not a full sort
         # full lists hold k real keys per row, so padding (the smallest key) is always cut off here;
         # before that (first chunks) nothing is padded

@@ -19,16 +19,20 @@ Ties always go to the lower candidate index.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from targetsel.score import Scores, topk_rows
+from targetsel.errors import ConfigurationError
+from targetsel.score import Scores, score, topk_rows
 from targetsel.select.base import Ranking, Selector, TopKTooSmallError, register_selector
 
-__all__ = ["DoublyGreedy", "MeanSimilarity", "RoundRobin", "round_robin_order"]
+logger = logging.getLogger(__name__)
+
+__all__ = ["DoublyGreedy", "MeanSimilarity", "RoundRobin", "round_robin_order", "window_refill"]
 
 
 @register_selector
@@ -44,6 +48,7 @@ class RoundRobin(Selector):
     """
 
     name = "round_robin"
+    needs_features = True  # only used on streaming scores, to refill lists that run out
     supports_streaming = True
 
     def required_top_k(self, budget: int, n_queries: int = 1) -> int:
@@ -54,6 +59,13 @@ class RoundRobin(Selector):
 
     def _rank(self, scores: Scores, budget: int, **context: Any) -> Ranking:
         m, n = scores.shape
+        if not scores.is_dense and "query_features" in context and "candidate_features" in context:
+            # streaming with features at hand: when a list runs out, refill every query's window by
+            # one rescoring pass that excludes the candidates taken (bounded memory at any budget)
+            out_i, out_q, out_v, fills = round_robin_order(m, n, budget, window_refill(scores, context, self.name))
+            if fills > 1:
+                logger.info("round_robin: %d rescoring pass(es) with the taken candidates excluded", fills - 1)
+            return self._ranking(out_i, out_q, out_v, n)
         # the first top-k pass costs about the same for any small k, so start with a generous list
         # (similar queries skip each other's picks); lists that run out grow 4x (one row pass each)
         k0 = min(n, 4 * math.ceil(budget / m) + 64)
@@ -222,6 +234,7 @@ def round_robin_order(
                     break
                 if covered:
                     raise AssertionError("round-robin: a query has no unused candidate left before the budget")
+                del idx, val, row  # release the old windows before the refill pass allocates new ones
                 idx, val = refill(w, used)
                 fills += 1
                 covered = int(n - b) <= w
@@ -232,3 +245,48 @@ def round_robin_order(
             ptr[q] = p + 1
             b += 1
     return out_i, out_q, out_v, fills
+
+
+def window_refill(scores: Scores, context: dict[str, Any], method: str) -> Refill:
+    """The ``refill`` of :func:`round_robin_order` for ``scores``.
+
+    Dense scores: each query's best unused candidates from the matrix (a few rows at a time, no
+    ``M × N`` copy). Streaming scores: the first fill is the lists the scores already hold (an exact
+    prefix is a valid window, whatever its width); later fills are streaming scoring passes over
+    ``context["query_features"]``/``context["candidate_features"]`` with the used candidates
+    excluded, using ``context["score_options"]`` (chunk rows, device) when given.
+    """
+    m, n = scores.shape
+    if scores.is_dense:
+        matrix = scores.dense()
+
+        def dense(w: int, used: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            idx = np.empty((m, min(w, n)), np.int64)
+            val = np.empty((m, min(w, n)), np.float32)
+            for a in range(0, m, 16):
+                sub = matrix[a : a + 16].copy()
+                sub[:, used] = -np.inf
+                idx[a : a + 16], val[a : a + 16] = topk_rows(sub, w)
+            return idx, val
+
+        return dense
+    qf, cf = context.get("query_features"), context.get("candidate_features")
+    if qf is None or cf is None:
+        raise ConfigurationError(
+            f"{method} on streaming (top-k) scores needs query_features and candidate_features "
+            "(run_selection passes them); or score without top_k"
+        )
+    (q_src, _), (c_src, c_w) = qf, cf
+    options = dict(context.get("score_options") or {})
+    first = [True]
+
+    def stream(w: int, used: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if first[0]:
+            first[0] = False
+            idx, val, _ = scores.row_topk(np.arange(m), w)
+            return idx, val
+        s = score(q_src, c_src, weights=c_w, top_k=w, exclude=used, desc=f"{method}: rescore", **options)
+        assert s.topk_indices is not None and s.topk_values is not None
+        return s.topk_indices, s.topk_values
+
+    return stream

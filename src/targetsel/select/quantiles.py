@@ -28,9 +28,9 @@ from typing import Any
 import numpy as np
 
 from targetsel.errors import ConfigurationError
-from targetsel.score import Scores, score, topk_rows
+from targetsel.score import Scores
 from targetsel.select.base import Ranking, Selector, register_selector
-from targetsel.select.greedy import WINDOW_ENTRIES, round_robin_order
+from targetsel.select.greedy import WINDOW_ENTRIES, round_robin_order, window_refill
 
 logger = logging.getLogger(__name__)
 
@@ -89,44 +89,6 @@ class QuantileSelector(Selector):
         """The first round-robin window (later ones come from rescoring with used candidates excluded)."""
         return self.window or max(1024, WINDOW_ENTRIES // max(1, n_queries))
 
-    def _refill(self, scores: Scores, context: dict[str, Any]) -> Any:
-        """``(window, used) -> (indices, scores)``: each query's best unused candidates."""
-        m, n = scores.shape
-        if scores.is_dense:
-            matrix = scores.dense()
-
-            def dense(w: int, used: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-                idx = np.empty((m, min(w, n)), np.int64)
-                val = np.empty((m, min(w, n)), np.float32)
-                for a in range(0, m, 16):  # a few rows at a time: no (M, N) copy
-                    sub = matrix[a : a + 16].copy()
-                    sub[:, used] = -np.inf
-                    idx[a : a + 16], val[a : a + 16] = topk_rows(sub, w)
-                return idx, val
-
-            return dense
-        qf, cf = context.get("query_features"), context.get("candidate_features")
-        if qf is None or cf is None:
-            raise ConfigurationError(
-                "quantiles on streaming (top-k) scores needs query_features and candidate_features "
-                "(run_selection passes them); or score without top_k"
-            )
-        (q_src, _), (c_src, c_w) = qf, cf
-        options = dict(context.get("score_options") or {})
-        first = [True]
-
-        def stream(w: int, used: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            if first[0]:  # the scores already hold each query's first window when top_k >= w
-                first[0] = False
-                idx, val, complete = scores.row_topk(np.arange(m), w)
-                if complete:
-                    return idx, val
-            s = score(q_src, c_src, weights=c_w, top_k=w, exclude=used, desc="quantiles: rescore", **options)
-            assert s.topk_indices is not None and s.topk_values is not None
-            return s.topk_indices, s.topk_values
-
-        return stream
-
     def _rank(self, scores: Scores, budget: int, **context: Any) -> Ranking:
         n_cand = scores.n_candidates
         span = n_cand // self.q if self.focus else n_cand
@@ -135,7 +97,7 @@ class QuantileSelector(Selector):
                 f"quantiles: cannot cut {span} candidates into {self.q} quantiles; lower q (or turn off focus)"
             )
         full_i, full_q, full_v, fills = round_robin_order(
-            scores.n_queries, n_cand, n_cand, self._refill(scores, context), self.window
+            scores.n_queries, n_cand, n_cand, window_refill(scores, context, self.name), self.window
         )
         logger.info("quantiles: round-robin order of %d candidates in %d window fill(s)", n_cand, fills)
         edges = quantile_edges(n_cand, self.q, self.focus)
