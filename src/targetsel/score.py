@@ -37,7 +37,16 @@ from targetsel.store import FeatureSource, InMemoryFeatures
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Scores", "StreamingTopK", "column_max_argmax", "decode_keys", "encode_keys", "score", "topk_rows"]
+__all__ = [
+    "Scores",
+    "StreamingTopK",
+    "column_max_argmax",
+    "decode_keys",
+    "encode_keys",
+    "score",
+    "score_chunks",
+    "topk_rows",
+]
 
 FeaturesLike = FeatureSource | np.ndarray
 
@@ -538,6 +547,134 @@ def _torch_single_thread() -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+def _prepare(
+    queries: FeaturesLike | Sequence[FeaturesLike],
+    candidates: FeaturesLike | Sequence[FeaturesLike],
+    weights: Sequence[float] | None,
+    chunk_rows: int,
+) -> tuple[list[FeatureSource], list[FeatureSource], np.ndarray, int]:
+    """Validated sources, weights and the effective chunk size (see :func:`score`)."""
+    qs = [_as_source(q) for q in (queries if isinstance(queries, (list, tuple)) else [queries])]
+    cs = [_as_source(c) for c in (candidates if isinstance(candidates, (list, tuple)) else [candidates])]
+    if len(qs) != len(cs) or not qs:
+        raise ConfigurationError(f"need one candidate source per query source, got {len(qs)} and {len(cs)}")
+    w = np.full(len(qs), 1.0 / len(qs)) if weights is None else np.asarray(weights, dtype=np.float64)
+    if w.shape != (len(qs),) or not np.isfinite(w).all():
+        raise ConfigurationError(f"need {len(qs)} finite weights, got {weights!r}")
+    m, n = qs[0].num_rows, cs[0].num_rows
+    if m == 0:
+        raise InvalidDataError("the query set is empty")
+    if n == 0:
+        raise InvalidDataError("the candidate pool is empty")
+    for i, (q, c) in enumerate(zip(qs, cs, strict=True)):
+        if q.num_rows != m or c.num_rows != n:
+            raise InvalidDataError(f"feature pair {i} has {q.num_rows}×{c.num_rows} rows, expected {m}×{n}")
+        if q.dim != c.dim:
+            raise InvalidDataError(
+                f"feature pair {i}: queries have dimension {q.dim} but candidates {c.dim}; "
+                "encode both with the same representation and settings"
+            )
+    if chunk_rows <= 0:
+        raise ConfigurationError(f"chunk size must be positive, got {chunk_rows}")
+    # Bound the float32 copy of a chunk (~64 MiB) for wide features, then round to whole blocks so
+    # block boundaries stay absolute.
+    dim = max(c.dim for c in cs)
+    chunk_rows = min(chunk_rows, max(_BLOCK, (64 << 20) // (4 * max(1, dim))))
+    chunk_rows = -(-chunk_rows // _BLOCK) * _BLOCK
+    return qs, cs, w, chunk_rows
+
+
+def _blocks(
+    qs: list[FeatureSource],
+    cs: list[FeatureSource],
+    w: np.ndarray,
+    chunk_rows: int,
+    device: str | None,
+    exclude: np.ndarray | None = None,
+    matrix: np.ndarray | None = None,
+    with_mean: bool = False,
+) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
+    """Yield ``(start, block (M, width), mean over queries or None)`` per candidate chunk.
+
+    ``block`` is a view of ``matrix`` when given, else a buffer reused for the next chunk.
+    """
+    m, n = qs[0].num_rows, cs[0].num_rows
+    use_torch = device is not None and device.startswith("cuda")
+    qn = [_normalize(q.to_array(), "query", 0) for q in qs]
+    qmean = [x.mean(axis=0, dtype=np.float64).astype(np.float32) for x in qn]
+    if use_torch:
+        import torch
+
+        qn_t = [torch.from_numpy(x).to(device) for x in qn]
+    single = len(cs) == 1 and w[0] == 1.0
+    block_buf = np.empty(m * min(n, chunk_rows), dtype=np.float32) if matrix is None else None
+    cand_bufs: dict[int, np.ndarray] = {}  # float32 chunk buffer per feature dimension, reused
+    with _torch_single_thread():
+        for start in range(0, n, chunk_rows):
+            stop = min(n, start + chunk_rows)
+            width = stop - start
+            if block_buf is not None:
+                block = block_buf[: m * width].reshape(m, width)
+            else:
+                assert matrix is not None
+                block = matrix[:, start:stop]
+            mean = np.zeros(width, np.float32) if with_mean else None
+            for i, c in enumerate(cs):
+                buf = cand_bufs.setdefault(c.dim, np.empty((chunk_rows, c.dim), dtype=np.float32))
+                cn = _normalize(c.read_rows(start, stop), "candidate", start, out=buf[:width])
+                if mean is not None:
+                    # mean over queries of q·x = (mean of the queries)·x: one matrix-vector product
+                    mean += np.float32(w[i]) * (cn @ qmean[i])
+                if use_torch:
+                    prod_t = (w[i] * (qn_t[i] @ torch.from_numpy(cn).to(device).T)).cpu().numpy()
+                    if i == 0:
+                        block[...] = prod_t
+                    else:
+                        block += prod_t
+                    continue
+                # BLAS picks kernels by shape, and kernels differ in the last bit; multiplying in
+                # fixed blocks aligned to absolute rows makes every score independent of chunk_rows.
+                for b0 in range(0, width, _BLOCK):
+                    b1 = min(width, b0 + _BLOCK)
+                    if exclude is not None and exclude[start + b0 : start + b1].all():
+                        block[:, b0:b1] = -np.inf
+                        continue
+                    if single:
+                        np.matmul(qn[i], cn[b0:b1].T, out=block[:, b0:b1])
+                    elif i == 0:
+                        block[:, b0:b1] = np.float32(w[i]) * (qn[i] @ cn[b0:b1].T)
+                    else:
+                        block[:, b0:b1] += np.float32(w[i]) * (qn[i] @ cn[b0:b1].T)
+            if exclude is not None:
+                block[:, exclude[start:stop]] = -np.inf
+            yield start, block, mean
+
+
+def score_chunks(
+    queries: FeaturesLike | Sequence[FeaturesLike],
+    candidates: FeaturesLike | Sequence[FeaturesLike],
+    *,
+    weights: Sequence[float] | None = None,
+    chunk_rows: int = 16384,
+    device: str | None = None,
+) -> Iterator[tuple[int, np.ndarray]]:
+    """The similarity matrix of :func:`score` as ``(start, block (M, width))`` column chunks.
+
+    The same numbers, bit for bit, as ``score(...).matrix[:, start:start + width]``, for
+    algorithms that sweep the matrix several times without holding it (e.g. streaming Sinkhorn).
+    The block buffer is reused for the next chunk: copy what you keep.
+
+    Example:
+        >>> import numpy as np
+        >>> q, c = np.eye(2, 3, dtype=np.float32), np.eye(4, 3, dtype=np.float32)
+        >>> [(start, block.shape) for start, block in score_chunks(q, c)]
+        [(0, (2, 4))]
+    """
+    qs, cs, w, chunk_rows = _prepare(queries, candidates, weights, chunk_rows)
+    for start, block, _ in _blocks(qs, cs, w, chunk_rows, device):
+        yield start, block
+
+
 def score(
     queries: FeaturesLike | Sequence[FeaturesLike],
     candidates: FeaturesLike | Sequence[FeaturesLike],
@@ -579,33 +716,8 @@ def score(
         >>> s.topk_indices.shape
         (3, 5)
     """
-    qs = [_as_source(q) for q in (queries if isinstance(queries, (list, tuple)) else [queries])]
-    cs = [_as_source(c) for c in (candidates if isinstance(candidates, (list, tuple)) else [candidates])]
-    if len(qs) != len(cs) or not qs:
-        raise ConfigurationError(f"need one candidate source per query source, got {len(qs)} and {len(cs)}")
-    w = np.full(len(qs), 1.0 / len(qs)) if weights is None else np.asarray(weights, dtype=np.float64)
-    if w.shape != (len(qs),) or not np.isfinite(w).all():
-        raise ConfigurationError(f"need {len(qs)} finite weights, got {weights!r}")
+    qs, cs, w, chunk_rows = _prepare(queries, candidates, weights, chunk_rows)
     m, n = qs[0].num_rows, cs[0].num_rows
-    if m == 0:
-        raise InvalidDataError("the query set is empty")
-    if n == 0:
-        raise InvalidDataError("the candidate pool is empty")
-    for i, (q, c) in enumerate(zip(qs, cs, strict=True)):
-        if q.num_rows != m or c.num_rows != n:
-            raise InvalidDataError(f"feature pair {i} has {q.num_rows}×{c.num_rows} rows, expected {m}×{n}")
-        if q.dim != c.dim:
-            raise InvalidDataError(
-                f"feature pair {i}: queries have dimension {q.dim} but candidates {c.dim}; "
-                "encode both with the same representation and settings"
-            )
-    if chunk_rows <= 0:
-        raise ConfigurationError(f"chunk size must be positive, got {chunk_rows}")
-    # Bound the float32 copy of a chunk (~64 MiB) for wide features, then round to whole blocks so
-    # block boundaries stay absolute.
-    dim = max(c.dim for c in cs)
-    chunk_rows = min(chunk_rows, max(_BLOCK, (64 << 20) // (4 * max(1, dim))))
-    chunk_rows = -(-chunk_rows // _BLOCK) * _BLOCK
     if top_k is not None and top_k <= 0:
         raise ConfigurationError(f"top_k must be positive, got {top_k}")
     if exclude is not None:
@@ -614,70 +726,21 @@ def score(
             raise ConfigurationError(f"exclude needs streaming scores (top_k) and shape ({n},), got {exclude.shape}")
     if top_k is not None and n >= MAX_CANDIDATES:
         raise ConfigurationError(f"streaming top-k supports fewer than {MAX_CANDIDATES:,} candidates, got {n:,}")
-    use_torch = device is not None and device.startswith("cuda")
-    qn = [_normalize(q.to_array(), "query", 0) for q in qs]
-    qmean = [x.mean(axis=0, dtype=np.float64).astype(np.float32) for x in qn]
-    if use_torch:
-        import torch
-
-        qn_t = [torch.from_numpy(x).to(device) for x in qn]
-
     k = None if top_k is None else min(top_k, n)
     matrix = np.empty((m, n), dtype=np.float32) if k is None else None
     topk = StreamingTopK(m, k) if k is not None else None
     cmax = cmean = cargmax = None
     if k is not None:
         cmax, cmean, cargmax = np.empty(n, np.float32), np.empty(n, np.float32), np.empty(n, np.int64)
-    single = len(cs) == 1 and w[0] == 1.0
-    block_buf = np.empty(m * min(n, chunk_rows), dtype=np.float32) if k is not None else None
-    cand_bufs: dict[int, np.ndarray] = {}  # float32 chunk buffer per feature dimension, reused
-    with _torch_single_thread(), progress(total=n, desc=desc, unit="cand") as bar:
-        for start in range(0, n, chunk_rows):
-            stop = min(n, start + chunk_rows)
-            width = stop - start
-            if block_buf is not None:
-                block = block_buf[: m * width].reshape(m, width)
-            else:
-                assert matrix is not None
-                block = matrix[:, start:stop]
-            for i, c in enumerate(cs):
-                buf = cand_bufs.setdefault(c.dim, np.empty((chunk_rows, c.dim), dtype=np.float32))
-                cn = _normalize(c.read_rows(start, stop), "candidate", start, out=buf[:width])
-                if cmean is not None:
-                    # mean over queries of q·x = (mean of the queries)·x: one matrix-vector product
-                    part = np.float32(w[i]) * (cn @ qmean[i])
-                    if i == 0:
-                        cmean[start:stop] = part
-                    else:
-                        cmean[start:stop] += part
-                if use_torch:
-                    prod_t = (w[i] * (qn_t[i] @ torch.from_numpy(cn).to(device).T)).cpu().numpy()
-                    if i == 0:
-                        block[...] = prod_t
-                    else:
-                        block += prod_t
-                    continue
-                # BLAS picks kernels by shape, and kernels differ in the last bit; multiplying in
-                # fixed blocks aligned to absolute rows makes every score independent of chunk_rows.
-                for b0 in range(0, width, _BLOCK):
-                    b1 = min(width, b0 + _BLOCK)
-                    if exclude is not None and exclude[start + b0 : start + b1].all():
-                        block[:, b0:b1] = -np.inf
-                        continue
-                    if single:
-                        np.matmul(qn[i], cn[b0:b1].T, out=block[:, b0:b1])
-                    elif i == 0:
-                        block[:, b0:b1] = np.float32(w[i]) * (qn[i] @ cn[b0:b1].T)
-                    else:
-                        block[:, b0:b1] += np.float32(w[i]) * (qn[i] @ cn[b0:b1].T)
-            if exclude is not None:
-                block[:, exclude[start:stop]] = -np.inf
+    with progress(total=n, desc=desc, unit="cand") as bar:
+        for start, block, cmean_part in _blocks(qs, cs, w, chunk_rows, device, exclude, matrix, cmean is not None):
+            stop = start + block.shape[1]
             if matrix is None:
-                assert cmax is not None and cargmax is not None and k is not None
+                assert cmax is not None and cmean is not None and cargmax is not None and topk is not None
+                cmean[start:stop] = cmean_part
                 cmax[start:stop], cargmax[start:stop] = column_max_argmax(block)
-                assert topk is not None
                 topk.add(block, start)
-            bar.update(width)
+            bar.update(stop - start)
     provenance = {
         "queries": [q.manifest for q in qs],
         "candidates": [c.manifest for c in cs],

@@ -107,3 +107,17 @@ def test_streaming_topk_over_many_chunks_equals_dense(k: int) -> None:
     ref_idx, ref_val, _ = dense.row_topk(np.arange(7), k)
     np.testing.assert_array_equal(stream.topk_indices, ref_idx)
     np.testing.assert_array_equal(stream.topk_values, ref_val)
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 5000, 10_000])
+def test_score_chunks_are_the_score_matrix_bit_for_bit(chunk_rows: int) -> None:
+    from targetsel.score import score_chunks
+
+    rng = np.random.default_rng(4)
+    q1, q2 = rng.normal(size=(4, 8)).astype(np.float32), rng.normal(size=(4, 3)).astype(np.float32)
+    c1, c2 = rng.normal(size=(9000, 8)).astype(np.float16), rng.normal(size=(9000, 3)).astype(np.float32)
+    full = score([q1, q2], [c1, c2], weights=[0.3, 0.7]).matrix
+    got = np.zeros_like(full)
+    for start, block in score_chunks([q1, q2], [c1, c2], weights=[0.3, 0.7], chunk_rows=chunk_rows):
+        got[:, start : start + block.shape[1]] = block
+    np.testing.assert_array_equal(got, full)

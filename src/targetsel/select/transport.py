@@ -39,13 +39,13 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 from targetsel.errors import ConfigurationError
-from targetsel.score import Scores
+from targetsel.score import Scores, score_chunks
 from targetsel.select.base import Ranking, Selector, register_selector
 
 logger = logging.getLogger(__name__)
@@ -137,28 +137,6 @@ def uot_mass_pot(
 def _dense_chunks(sim: np.ndarray, chunk_rows: int) -> Iterator[tuple[int, np.ndarray]]:
     for start in range(0, sim.shape[1], chunk_rows):
         yield start, sim[:, start : start + chunk_rows]
-
-
-def _feature_chunks(
-    queries: Sequence[Any], candidates: Sequence[Any], weights: Sequence[float], chunk_rows: int
-) -> Iterator[tuple[int, np.ndarray]]:
-    """Weighted cosine similarity blocks ``(M, chunk)`` recomputed from features."""
-
-    def unit(x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, dtype=np.float32)
-        return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-
-    qn = [unit(q.to_array() if hasattr(q, "to_array") else q) for q in queries]
-    n = candidates[0].num_rows if hasattr(candidates[0], "num_rows") else len(candidates[0])
-    for start in range(0, n, chunk_rows):
-        stop = min(n, start + chunk_rows)
-        block = None
-        for q, c, w in zip(qn, candidates, weights, strict=True):
-            rows = c.read_rows(start, stop) if hasattr(c, "read_rows") else np.asarray(c)[start:stop]
-            part = np.float32(w) * (q @ unit(rows).T)
-            block = part if block is None else block + part
-        assert block is not None
-        yield start, block
 
 
 def uot_mass_stream(
@@ -323,8 +301,11 @@ class UnbalancedOT(Selector):
                 if list(q_w) != list(c_w):
                     raise ConfigurationError("query and candidate feature weights differ")
 
+                device = (context.get("score_options") or {}).get("device")
+
                 def chunks() -> Iterator[tuple[int, np.ndarray]]:
-                    return _feature_chunks(q_src, c_src, c_w, self.chunk_rows)
+                    # the same blocks, bit for bit, as the scoring pass (the block buffer is reused)
+                    return score_chunks(q_src, c_src, weights=c_w, chunk_rows=self.chunk_rows, device=device)
 
             log_mass, info = uot_mass_stream(chunks, m, n, self.reg, reg_m, self.max_iter, self.tol, log=True)
         else:
