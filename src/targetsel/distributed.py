@@ -89,10 +89,13 @@ def encode_sharded(
     rank, world, local = world_info()
     targets = _targets(rep, Path(store))
     if world == 1:
-        return [
-            r.encode(examples, role=role, store=s, shard_size=shard_size, overwrite=overwrite, shards=shards)
-            for r, s in targets
-        ]  # type: ignore[misc]
+        out = []
+        for r, s in targets:  # one checkpoint's model in memory at a time
+            kw = {"shard_size": shard_size, "overwrite": overwrite, "shards": shards}
+            out.append(r.encode(examples, role=role, store=s, **kw))
+            if r is not rep:
+                r.release()
+        return out  # type: ignore[return-value]
     if shards is not None:
         raise ConfigurationError("--shard cannot be combined with torchrun: each rank already takes its own shards")
     dist = _init_process_group()
@@ -107,10 +110,12 @@ def encode_sharded(
             for r, s in targets:
                 FeatureStore.create(s, r.spec(examples, role), shard_size=shard_size, overwrite=overwrite)
         dist.barrier()
-        out = [
-            r.encode(examples, role=role, store=s, shard_size=shard_size, overwrite=False, shards=(rank, world))
-            for r, s in targets
-        ]
+        out = []
+        for r, s in targets:  # one checkpoint's model in memory at a time
+            kw = {"shard_size": shard_size, "overwrite": False, "shards": (rank, world)}
+            out.append(r.encode(examples, role=role, store=s, **kw))
+            if r is not rep:
+                r.release()
         dist.barrier()
     finally:
         dist.destroy_process_group()

@@ -242,6 +242,35 @@ def test_encode_for_scoring_weights_checkpoints(tiny_llama_dir, tiny_warmup_dir,
     np.testing.assert_allclose(s, manual, rtol=1e-5, atol=1e-6)
 
 
+def test_encode_sharded_holds_one_checkpoint_model_at_a_time(
+    tiny_llama_dir, tiny_warmup_dir, tiny_pool, tmp_path, monkeypatch
+):
+    from targetsel.distributed import encode_sharded
+
+    rep = _rep(tiny_llama_dir, tiny_warmup_dir)
+    loaded: list[int] = []
+    real_encode = GradientRepresentation.encode
+
+    def encode(self, *args, **kwargs):  # count the per-checkpoint copies holding a model meanwhile
+        loaded.append(sum(1 for r in live if r._loaded is not None))
+        return real_encode(self, *args, **kwargs)
+
+    live: list[GradientRepresentation] = []
+    real_for_checkpoint = GradientRepresentation.for_checkpoint
+
+    def for_checkpoint(self, c):
+        r = real_for_checkpoint(self, c)
+        live.append(r)
+        return r
+
+    monkeypatch.setattr(GradientRepresentation, "encode", encode)
+    monkeypatch.setattr(GradientRepresentation, "for_checkpoint", for_checkpoint)
+    stores = encode_sharded(rep, tiny_pool.select(range(4)), role="candidate", store=tmp_path / "s")
+    assert len(stores) == 2 and all(s.is_complete for s in stores)
+    assert loaded == [0, 0]  # the first checkpoint's model was released before the second loaded
+    assert all(r._loaded is None for r in live)
+
+
 # ---------------------------------------------------------------------------- resume
 def test_resume_after_interrupt_gives_identical_bytes(tiny_llama_dir, tiny_warmup_dir, tiny_pool, tmp_path):
     ckpt = find_checkpoints(tiny_warmup_dir)[0]

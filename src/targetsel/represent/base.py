@@ -60,6 +60,10 @@ class Representation(ABC):
 
     name: ClassVar[str]
 
+    def release(self) -> None:
+        """Drop any loaded model and its memory (it is loaded again on the next use)."""
+        return None  # representations without a model hold nothing
+
     @abstractmethod
     def spec(self, examples: ExampleSet, role: Role = "candidate") -> StoreSpec:
         """Describe the features this representation produces for ``examples``."""

@@ -82,6 +82,10 @@ class EmbedRepresentation(Representation):
         self.dtype = dtype
         self._model: Any = None
 
+    def release(self) -> None:
+        """Drop the loaded model (it is loaded again on the next use)."""
+        self._model = None
+
     def _load(self) -> Any:
         if self._model is None:
             from sentence_transformers import SentenceTransformer

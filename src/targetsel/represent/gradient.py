@@ -215,6 +215,10 @@ class GradientRepresentation(Representation):
             out.extend(find_checkpoints(c))
         return out
 
+    def release(self) -> None:
+        """Drop the loaded model and optimizer moments (loaded again on the next use)."""
+        self._loaded, self._loaded_key = None, None
+
     def for_checkpoint(self, checkpoint: str | os.PathLike[str]) -> GradientRepresentation:
         """A copy of this representation restricted to one checkpoint (sharing the projector)."""
         rep = copy.copy(self)
@@ -435,5 +439,5 @@ class GradientRepresentation(Representation):
                 rep, examples, role=role, store_dir=store_dir, overwrite=overwrite, shard_size=shard_size
             )
             sources.extend(src)
-            rep._loaded = None
+            rep.release()
         return sources, self.checkpoint_weights()

@@ -96,6 +96,10 @@ class HiddenRepresentation(Representation):
         self._lm: Any = None
         self._tok: Any = None
 
+    def release(self) -> None:
+        """Drop the loaded model (it is loaded again on the next use)."""
+        self._lm = self._tok = None
+
     def _load(self) -> tuple[Any, Any]:
         if self._lm is None:
             from targetsel.models import load_model_and_tokenizer
