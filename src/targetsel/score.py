@@ -217,12 +217,13 @@ def topk_rows(block: np.ndarray, k: int, offset: int = 0) -> tuple[np.ndarray, n
     k = int(min(k, cols))
     if k <= 0 or rows == 0:
         return np.empty((rows, 0), np.int64), np.empty((rows, 0), np.float32)
-    slab = max(1, (1 << 22) // cols)  # rows per slab: bounds the temporaries (~4M entries each)
-    if rows > slab:
+    n_groups = -(-cols // _GROUP)
+    groups = k * _GROUP * 4 <= cols and k < n_groups  # small k: temporaries O(rows · k · 64)
+    slab = max(1, (1 << 22) // cols)  # else rows per slab: bounds the temporaries (~4M entries each)
+    if not groups and rows > slab:
         parts = [topk_rows(block[a : a + slab], k, offset) for a in range(0, rows, slab)]
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
-    n_groups = -(-cols // _GROUP)
-    if k * _GROUP * 4 <= cols and k < n_groups:
+    if groups:
         idx, val = _topk_groups(block, k, n_groups)
     elif k < cols:
         idx, val = _topk_partition(block, k)
