@@ -20,7 +20,8 @@ Rows (full mode; ``--quick`` divides N by 10 and uses M=80 for the 500-query row
    (memory-mapped shards): ``score(..., top_k=selector.required_top_k(B))`` then the selector;
    UOT streams similarity chunks from the store (log-domain Sinkhorn); ``quantiles`` computes the
    round-robin order of the whole pool in windows, refilled by rescoring passes that exclude the
-   candidates already taken (``fills`` = scoring passes).
+   candidates already taken (``fills`` = scoring passes). KNN-KDE runs a second time with the
+   approximate IVF density index (``kde_index=ivf``).
 
 The last line is one JSON object: ``rr_speedup_2m`` (naive / ours at (80, 2M)),
 ``rr_over_one_pass`` (ours / one pass at (500, 2M)), ``peak_rss_mb`` (the (500, 2M) RR row, which
@@ -298,7 +299,7 @@ def row_stream(cfg: dict[str, Any]) -> dict[str, Any]:
     m, b, name = cfg["m"], cfg["budget"], cfg["method"]
     store = FeatureStore.open(cfg["store"])
     q = InMemoryFeatures(query_rows(m, store.dim))
-    sel = get_selector(name)
+    sel = get_selector(name, **cfg.get("params", {}))
     res: dict[str, Any] = {"inputs_mb": rss_mb()}
     k = min(store.num_rows, sel.required_top_k(b, m))
     res["score_s"] = res["select_s"] = 0.0
@@ -406,11 +407,13 @@ def main() -> None:
             print(f"(store of {n2m} x {dim} float32 written in {built:.1f} s)", flush=True)
             peaks = []
             names = ("round_robin", "doubly_greedy", "mean_sim", "random", "knn_uniform", "knn_kde", "uot", "quantiles")
-            for name in names:
+            variants = [(name, {}) for name in names] + [("knn_kde", {"kde_index": "ivf"})]
+            for name, params in variants:
                 if only and name not in only:
                     continue
-                cfg = {"m": big_m, "n": n2m, "budget": budget, "method": name, "store": str(store)}
-                res = record("stream", cfg, f"{name} {big_m}x{n2m} stream")
+                cfg = {"m": big_m, "n": n2m, "budget": budget, "method": name, "store": str(store), "params": params}
+                label = f"{name}{'(' + ','.join(f'{k}={v}' for k, v in params.items()) + ')' if params else ''}"
+                res = record("stream", cfg, f"{label} {big_m}x{n2m} stream")
                 if "peak_rss_mb" in res:
                     peaks.append(res["peak_rss_mb"])
             summary["peak_rss_mb_2m"] = max(peaks) if peaks else None
