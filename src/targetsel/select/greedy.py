@@ -9,7 +9,9 @@ All three work from either dense scores or the streaming top-k form of :class:`S
   prefix of the query's full order (score desc, index asc), the walk yields the same pick as
   the naive argmax over unused candidates. In streaming form with ``top_k >= budget`` the lists
   never run out: when query ``q`` picks, fewer than ``budget`` candidates are taken, so one of its
-  ``budget`` best is free.
+  ``budget`` best is free. With smaller lists and the features at hand, a list that runs out is
+  refilled by :func:`round_robin_order` (one more scoring pass with the taken candidates
+  excluded), so memory stays bounded at any budget, up to ordering the whole pool.
 * **doubly_greedy**: rank candidates by their maximum similarity over queries. In streaming
   form the per-candidate maximum is computed exactly during scoring.
 * **mean_sim**: rank candidates by their mean similarity over queries.
