@@ -149,6 +149,7 @@ def test_bad_pool_exit_2_one_line_nothing_written(
         (["--budget", "2", "--format", "csv"], "--format"),
         (["--budget", "x"], "budget"),
         (["--budgets", "2,a"], "not an integer"),
+        (["--method", "quantiles", "--method-param", "window=0"], "window must be a positive integer"),
     ],
 )
 def test_bad_options(tmp_path: Path, args: list[str], needle: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -197,3 +198,24 @@ def test_console_script_subprocess_exit_code(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "row 1: invalid JSON" in proc.stderr
     assert not (tmp_path / "s").exists()
+
+
+def test_quantiles_streaming_from_the_cli_equals_dense(tmp_path: Path) -> None:
+    pool = tiny_pool(tmp_path / "pool.jsonl", n=30)
+    query = write(
+        tmp_path / "q.jsonl",
+        [
+            {"prompt": "what is 1 plus 2", "completion": "3"},
+            {"prompt": "write a python function", "completion": "def f(): pass"},
+        ],
+    )
+    common = ["select", "--pool", str(pool), "--query", str(query), "-r", "lexical", "--quiet", "--method", "quantiles"]
+    params = ["--method-param", "q=3", "--method-param", "n=10", "--method-param", "window=4"]
+    assert main([*common, *params, "-o", str(tmp_path / "dense")]) == 0
+    # top-k 4: every window runs dry several times and is refilled by rescoring the store
+    assert main([*common, *params, "--top-k", "4", "-o", str(tmp_path / "stream")]) == 0
+    dense = (tmp_path / "dense" / "subset.jsonl").read_text()
+    stream = (tmp_path / "stream" / "subset.jsonl").read_text()
+    assert dense == stream and len(dense.splitlines()) == 30
+    meta = json.loads((tmp_path / "stream" / "selection.json").read_text())
+    assert meta["params"]["fills"] > 1
