@@ -647,7 +647,7 @@ def _blocks(
                     else:
                         block[:, b0:b1] += np.float32(w[i]) * (qn[i] @ cn[b0:b1].T)
             if exclude is not None:
-                block[:, exclude[start:stop]] = -np.inf
+                np.copyto(block, -np.inf, where=exclude[None, start:stop])  # (boolean column indexing is ~10x slower)
             yield start, block, mean
 
 
