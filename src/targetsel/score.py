@@ -51,6 +51,15 @@ __all__ = [
 FeaturesLike = FeatureSource | np.ndarray
 
 
+def _total(matrix: np.ndarray) -> float:
+    """Sum of a contiguous float32 array (multi-threaded through torch)."""
+    import torch
+
+    with warnings.catch_warnings():  # read-only inputs are only read here
+        warnings.simplefilter("ignore", UserWarning)
+        return float(torch.from_numpy(matrix).sum())
+
+
 @dataclass
 class Scores:
     """Similarities between ``n_queries`` queries and ``n_candidates`` candidates.
@@ -102,8 +111,9 @@ class Scores:
             raise InvalidDataError("the candidate pool is empty: scores have 0 columns")
         m = np.ascontiguousarray(m, dtype=np.float32)
         # one reduction instead of an (M, N) boolean mask: any NaN/inf makes the sum non-finite
-        # (a finite sum proves there is none); only then look for the first bad entry
-        if not np.isfinite(m.sum()) and not np.isfinite(m).all():
+        # (a finite sum proves there is none; torch's reduction uses every core); only then look
+        # for the first bad entry
+        if not np.isfinite(_total(m)) and not np.isfinite(m).all():
             q, j = np.argwhere(~np.isfinite(m))[0]
             raise InvalidDataError(f"scores contain NaN or inf (first at query {q}, candidate {j}); check the features")
         return cls(m.shape[0], m.shape[1], matrix=m, provenance=dict(provenance or {}))
@@ -276,11 +286,21 @@ def _group_max(block: np.ndarray) -> np.ndarray:
     return out
 
 
+def _kth_largest(x: np.ndarray, k: int) -> np.ndarray:
+    """The ``k``-th largest value of each row (``np.partition``'s answer; torch's top-k is ~3x faster)."""
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        top = torch.topk(torch.from_numpy(np.ascontiguousarray(x)), k, dim=1, sorted=False).values
+    return top.amin(dim=1).numpy()
+
+
 def _topk_groups(block: np.ndarray, k: int, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
     rows, cols = block.shape
     gmax = _group_max(block)  # (rows, n_groups)
-    thr = np.partition(gmax, n_groups - k, axis=1)[:, n_groups - k]
-    r, g = np.nonzero(gmax >= thr[:, None])
+    thr = _kth_largest(gmax, k)
+    r, g = np.divmod(np.flatnonzero(gmax >= thr[:, None]), n_groups)  # (2-D nonzero is ~10x slower)
     c = g[:, None] * _GROUP + np.arange(_GROUP)[None, :]
     valid = c < cols
     c = np.minimum(c, cols - 1)
