@@ -51,13 +51,21 @@ __all__ = [
 FeaturesLike = FeatureSource | np.ndarray
 
 
-def _total(matrix: np.ndarray) -> float:
-    """Sum of a contiguous float32 array (multi-threaded through torch)."""
+def _tensor(x: np.ndarray) -> Any:
+    """A torch CPU tensor sharing ``x``'s memory (no copy); ``x`` must be contiguous.
+
+    torch warns about read-only (e.g. memory-mapped) arrays; the callers only read them.
+    """
     import torch
 
-    with warnings.catch_warnings():  # read-only inputs are only read here
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        return float(torch.from_numpy(matrix).sum())
+        return torch.from_numpy(x)
+
+
+def _total(matrix: np.ndarray) -> float:
+    """Sum of a contiguous float32 array (multi-threaded through torch)."""
+    return float(_tensor(matrix).sum())
 
 
 @dataclass
@@ -268,18 +276,13 @@ def _group_max(block: np.ndarray) -> np.ndarray:
     faster than ``np.maximum.reduceat`` and faster than a numpy max pass); a maximum is exact
     whatever the thread count.
     """
-    import torch
-
     rows, cols = block.shape
     if block.strides[1] != block.itemsize:
         block = np.ascontiguousarray(block)
     full = cols // _GROUP * _GROUP
     out = np.empty((rows, -(-cols // _GROUP)), dtype=np.float32)
     if full:
-        with warnings.catch_warnings():  # read-only inputs are only read here
-            warnings.simplefilter("ignore", UserWarning)
-            tensor = torch.from_numpy(block)
-        view = tensor[:, :full].view(rows, full // _GROUP, _GROUP)
+        view = _tensor(block)[:, :full].view(rows, full // _GROUP, _GROUP)
         out[:, : full // _GROUP] = view.amax(dim=2).numpy()
     if full < cols:
         out[:, -1] = block[:, full:].max(axis=1)
@@ -290,9 +293,7 @@ def _kth_largest(x: np.ndarray, k: int) -> np.ndarray:
     """The ``k``-th largest value of each row (``np.partition``'s answer; torch's top-k is ~3x faster)."""
     import torch
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        top = torch.topk(torch.from_numpy(np.ascontiguousarray(x)), k, dim=1, sorted=False).values
+    top = torch.topk(_tensor(np.ascontiguousarray(x)), k, dim=1, sorted=False).values
     return top.amin(dim=1).numpy()
 
 
@@ -520,15 +521,11 @@ def _to_float32(block: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     Goes through torch's vectorised conversion: float16 → float32 is ~20x faster than numpy's
     (which converts element by element); the values are the same (conversion is exact).
     """
-    import torch
-
     if out is None:
         out = np.empty(block.shape, dtype=np.float32)
     src = np.asarray(block)
     if src.dtype in (np.float16, np.float32, np.float64) and src.ndim == 2:
-        with warnings.catch_warnings():  # read-only (memory-mapped) inputs are only read here
-            warnings.simplefilter("ignore", UserWarning)
-            torch.from_numpy(out).copy_(torch.from_numpy(np.ascontiguousarray(src)))
+        _tensor(out).copy_(_tensor(np.ascontiguousarray(src)))
     else:
         out[...] = src
     return out
