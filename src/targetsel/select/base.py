@@ -141,15 +141,17 @@ class Selector(ABC):
         query_index: np.ndarray | None,
         values: np.ndarray | None,
         n: int,
+        run_info: dict[str, Any] | None = None,
         **extra: np.ndarray,
     ) -> Ranking:
+        """A ranking of this selector; ``run_info`` (e.g. convergence, K, passes) joins its params."""
         b = indices.shape[0]
         return Ranking(
             np.asarray(indices, dtype=np.int64),
             np.full(b, -1, np.int64) if query_index is None else np.asarray(query_index, dtype=np.int64),
             np.full(b, np.nan, np.float32) if values is None else np.asarray(values, dtype=np.float32),
             self.name,
-            self.params(),
+            {**self.params(), **(run_info or {})},
             n,
             extra,
         )

@@ -443,8 +443,7 @@ class KNNUniform(Selector):
         mass = np.bincount(idx[:, :k].ravel(), minlength=n).astype(np.float64) / (k * m)
         logger.info("knn_uniform: K = %d neighbours per query, %d candidates with mass", k, int((mass > 0).sum()))
         order = rank_by_mass(mass, budget)
-        r = self._ranking(order, None, mass[order], n, mass=mass[order])
-        return Ranking(r.indices, r.query_index, r.scores, r.method, {**r.params, "K": k}, n, r.extra)
+        return self._ranking(order, None, mass[order], n, {"K": k}, mass=mass[order])
 
 
 @register_selector

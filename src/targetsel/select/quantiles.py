@@ -114,15 +114,15 @@ class QuantileSelector(Selector):
         key_group = np.where(head, 0, np.where(in_bin, 1, 2))
         key_bin = np.where(key_group == 2, 0, pos_bin)
         order = np.lexsort((np.arange(n_cand), key_bin, key_group))[:budget]
-        r = self._ranking(
+        return self._ranking(
             full_i[order],
             full_q[order],
             full_v[order],
             n_cand,
+            {"fills": fills},
             quantile=pos_bin[order],
             quantile_rank=pos_rank[order],
         )
-        return Ranking(r.indices, r.query_index, r.scores, r.method, {**r.params, "fills": fills}, n_cand, r.extra)
 
 
 def quantile_subsets(ranking: Ranking) -> dict[int, np.ndarray]:

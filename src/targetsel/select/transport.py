@@ -323,5 +323,4 @@ class UnbalancedOT(Selector):
         # ranked by log-mass, so masses that underflow float64 (tiny ε) still order correctly
         order = np.lexsort((np.arange(n), -log_mass))[:budget]
         mass = np.exp(log_mass[order])
-        r = self._ranking(order, None, mass, n, mass=mass, log_mass=log_mass[order])
-        return Ranking(r.indices, r.query_index, r.scores, r.method, {**r.params, **info}, n, r.extra)
+        return self._ranking(order, None, mass, n, info, mass=mass, log_mass=log_mass[order])
