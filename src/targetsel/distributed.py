@@ -88,14 +88,17 @@ def encode_sharded(
     """
     rank, world, local = world_info()
     targets = _targets(rep, Path(store))
-    if world == 1:
+
+    def encode_all(replace: bool, part: tuple[int, int] | None) -> list[FeatureStore]:
         out = []
         for r, s in targets:  # one checkpoint's model in memory at a time
-            kw = {"shard_size": shard_size, "overwrite": overwrite, "shards": shards}
-            out.append(r.encode(examples, role=role, store=s, **kw))
+            out.append(r.encode(examples, role=role, store=s, shard_size=shard_size, overwrite=replace, shards=part))
             if r is not rep:
                 r.release()
         return out  # type: ignore[return-value]
+
+    if world == 1:
+        return encode_all(overwrite, shards)
     if shards is not None:
         raise ConfigurationError("--shard cannot be combined with torchrun: each rank already takes its own shards")
     dist = _init_process_group()
@@ -110,12 +113,7 @@ def encode_sharded(
             for r, s in targets:
                 FeatureStore.create(s, r.spec(examples, role), shard_size=shard_size, overwrite=overwrite)
         dist.barrier()
-        out = []
-        for r, s in targets:  # one checkpoint's model in memory at a time
-            kw = {"shard_size": shard_size, "overwrite": False, "shards": (rank, world)}
-            out.append(r.encode(examples, role=role, store=s, **kw))
-            if r is not rep:
-                r.release()
+        out = encode_all(False, (rank, world))
         dist.barrier()
     finally:
         dist.destroy_process_group()

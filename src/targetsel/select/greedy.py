@@ -62,10 +62,9 @@ class RoundRobin(Selector):
     def _rank(self, scores: Scores, budget: int, **context: Any) -> Ranking:
         m, n = scores.shape
         if not scores.is_dense and "query_features" in context and "candidate_features" in context:
-            # streaming with features at hand: when a list runs out, refill every query's window by
-            # one rescoring pass that excludes the candidates taken (bounded memory at any budget)
-            # refills 4x the scored lists (like a rescoring with a 4x top_k, but of unused candidates
-            # only), up to the window memory bound
+            # streaming with features at hand: when a list runs out, one rescoring pass that excludes
+            # the taken candidates refills every query's list, 4x the scored width (like rescoring
+            # with a 4x top_k, but of unused candidates only) up to the window memory bound
             window = max(1024, min(WINDOW_ENTRIES // m, 4 * (scores.top_k or 1)))
             refill = window_refill(scores, context, self.name)
             out_i, out_q, out_v, fills = round_robin_order(m, n, budget, refill, window)

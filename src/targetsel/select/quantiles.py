@@ -71,15 +71,11 @@ class QuantileSelector(Selector):
     supports_streaming = True
 
     def __init__(self, q: int = 10, n: int = 500, focus: bool = False, window: int | None = None) -> None:
-        for key, val in (("q", q), ("n", n)):
+        for key, val in (("q", q), ("n", n), ("window", 1 if window is None else window)):
             if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val <= 0:
                 raise ConfigurationError(f"quantiles: {key} must be a positive integer, got {val!r}")
         if not isinstance(focus, bool):
             raise ConfigurationError(f"quantiles: focus must be true or false, got {focus!r}")
-        if window is not None and (
-            isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window <= 0
-        ):
-            raise ConfigurationError(f"quantiles: window must be a positive integer, got {window!r}")
         self.q = int(q)
         self.n = int(n)
         self.focus = focus
