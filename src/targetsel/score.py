@@ -421,7 +421,7 @@ class StreamingTopK:
     """
 
     def __init__(self, rows: int, k: int) -> None:
-        self.rows, self.k = rows, k
+        self.k = k
         self._keys = np.empty((rows, 0), dtype=np.int64)
         self._pending: list[np.ndarray] = []
         self._pending_width = 0
