@@ -199,19 +199,32 @@ def gather_features(sources: Sequence[Any], weights: Sequence[float], rows: np.n
             out = np.asarray(src, dtype=np.float32)[rows]
         if not np.isfinite(out).all():
             raise InvalidDataError("candidate features contain NaN or inf; re-encode the pool")
-        out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
-        parts.append(out * np.float32(math.sqrt(wc)))
+        # normalised and scaled in float64, rounded once: the nearest float32 to the unit vector
+        # (a float32 norm would leave each row's norm a few ulp off 1, differently per layout)
+        x64 = out.astype(np.float64)
+        x64 /= np.maximum(np.sqrt(np.einsum("ij,ij->i", x64, x64)), 1e-300)[:, None]
+        x64 *= math.sqrt(wc)
+        parts.append(x64.astype(np.float32))
     x = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
     return np.ascontiguousarray(x, dtype=np.float32)
 
 
 def kernel_density(
-    queries: np.ndarray, base: np.ndarray, sigma: float, k: int, *, index: str = "flat", nprobe: int = 16
+    queries: np.ndarray,
+    base: np.ndarray,
+    sigma: float,
+    k: int,
+    *,
+    index: str = "flat",
+    nprobe: int = 16,
+    self_rows: np.ndarray | None = None,
 ) -> np.ndarray:
     """TSDS kernel density ``Σ max(0, 1 − ‖x − y‖²/σ²)`` over the ``k`` nearest rows of ``base``.
 
     Uses FAISS inner-product search on unit features (``‖x − y‖² = 2 − 2⟨x, y⟩``); each kernel
-    value is rounded to 1e-6. With the exact ``flat`` index and ``σ < 1.18`` it runs a range
+    value is rounded to 1e-6, and a row's own term (``self_rows``) is exactly 1: its distance to
+    itself is 0 by definition, not the float32 ``2 − 2⟨x, x⟩`` (a few 1e-7, which the rounding
+    grid may or may not absorb depending on the SIMD kernel). With the exact ``flat`` index and ``σ < 1.18`` it runs a range
     search for the pairs above the kernel's support threshold ``1 − σ²/2`` (same result as the
     k-NN search: neighbours below it add 0), keeping the ``k`` largest per row.
 
@@ -222,6 +235,7 @@ def kernel_density(
         k: Neighbours per row (capped at ``B``).
         index: ``flat`` (exact), ``ivf`` or ``hnsw`` (approximate, for very large ``B``).
         nprobe: IVF cells probed.
+        self_rows: ``(R,)`` row of ``base`` that each query is (or ``-1``), for the exact self term.
 
     Returns:
         ``(R,)`` float64 densities.
@@ -255,11 +269,14 @@ def kernel_density(
         # Exact and cheaper than a k-NN search: only neighbours above the kernel threshold count, so
         # a range search finds them (no k-heaps); rows with more than k of them keep their k best.
         for start in range(0, queries.shape[0], step):
-            lims, sims, _ = ix.range_search(queries[start : start + step], thr)
+            lims, sims, labels = ix.range_search(queries[start : start + step], thr)
             lims = lims.astype(np.int64)
             d2 = np.maximum(0.0, 2.0 - 2.0 * sims.astype(np.float64))
             kern = np.round(np.maximum(0.0, 1.0 - d2 / sigma**2), 6)
             counts = np.diff(lims)
+            if self_rows is not None:
+                owner = np.repeat(self_rows[start : start + counts.size], counts)
+                kern[labels.astype(np.int64) == owner] = 1.0
             sums = np.add.reduceat(np.append(kern, 0.0), lims[:-1])  # padded: empty last rows stay in range
             sums = np.where(counts > 0, sums, 0.0)
             for r in np.flatnonzero(counts > k):
@@ -273,6 +290,8 @@ def kernel_density(
         # rounded so that float32 noise in the inner products (a self-similarity of 0.99999994)
         # cannot break ties between candidates whose densities are equal in exact arithmetic
         kern = np.where(labels >= 0, np.round(np.maximum(0.0, 1.0 - d2 / sigma**2), 6), 0.0)
+        if self_rows is not None:
+            kern[labels == self_rows[start : start + labels.shape[0], None]] = 1.0
         out[start : start + step] = kern.sum(axis=1)
     return out
 
@@ -281,7 +300,8 @@ def kernel_density_all(base: np.ndarray, sigma: float, k: int, block: int = 2048
     """:func:`kernel_density` of every row of ``base`` against ``base``, using the symmetry.
 
     Each pair is computed once (blocks ``j >= i`` of the Gram matrix, BLAS), halving the work of
-    a search of ``base`` against itself; same result as ``kernel_density(base, base, sigma, k)``.
+    a search of ``base`` against itself; same result as
+    ``kernel_density(base, base, sigma, k, self_rows=np.arange(len(base)))``.
 
     Args:
         base: ``(B, D)`` float32 unit rows.
@@ -311,6 +331,8 @@ def kernel_density_all(base: np.ndarray, sigma: float, k: int, block: int = 2048
                 continue
             d2 = np.maximum(0.0, 2.0 - 2.0 * g[r, c].astype(np.float64))
             kern = np.round(np.maximum(0.0, 1.0 - d2 / sigma**2), 6)
+            if j0 == i0:
+                kern[r == c] = 1.0  # a row's own term: distance 0 exactly (see kernel_density)
             rows_hit.append(r + i0)
             kern_hit.append(kern)
             if j0 != i0:  # the mirrored pairs
@@ -550,7 +572,14 @@ class KNNKDE(Selector):
                     rho_all[prefetched] = kernel_density_all(base, self.sigma, self.kde_neighbors)
                 elif todo.size:
                     rows = base[np.searchsorted(prefetched, todo)]
-                    rho_all[todo] = kernel_density(rows, base, self.sigma, self.kde_neighbors, index=self.kde_index)
+                    rho_all[todo] = kernel_density(
+                        rows,
+                        base,
+                        self.sigma,
+                        self.kde_neighbors,
+                        index=self.kde_index,
+                        self_rows=np.searchsorted(prefetched, todo),
+                    )
                 rho = np.ones((m, depth))
                 rho[:, : depth - 1] = rho_all[idx[:, : depth - 1]]
             else:
