@@ -688,7 +688,7 @@ def _blocks(
     single = len(cs) == 1 and w[0] == 1.0
     wf = [np.float32(x) for x in w]
     block_buf = np.empty(m * min(n, chunk_rows), dtype=np.float32) if matrix is None else None
-    cand_bufs: dict[int, np.ndarray] = {}  # float32 chunk buffer per feature dimension, reused
+    cand_bufs: dict[int, np.ndarray] = {}  # float32 chunk buffer per view, reused for the next chunk
     threads = _blas_threads()
     with _torch_single_thread(), _blas_single_thread(), _BlockProducts(threads) as products:
         for start in range(0, n, chunk_rows):
@@ -701,8 +701,8 @@ def _blocks(
                 block = matrix[:, start:stop]
             mean = np.zeros(width, np.float32) if with_mean else None
             cns = []
-            for c in cs:
-                buf = cand_bufs.setdefault(c.dim, np.empty((chunk_rows, c.dim), dtype=np.float32))
+            for v, c in enumerate(cs):
+                buf = cand_bufs.setdefault(v, np.empty((min(n, chunk_rows), c.dim), dtype=np.float32))
                 cns.append(_normalize(c.read_rows(start, stop), "candidate", start, out=buf[:width]))
 
             def one_block(unit: tuple[int, int], block=block, cns=cns, mean=mean, start=start, width=width) -> None:

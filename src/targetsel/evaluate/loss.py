@@ -18,6 +18,7 @@ import numpy as np
 from targetsel.chat import ChatCollator, LossOn, tokenize_example
 from targetsel.data import ExampleSet
 from targetsel.errors import ConfigurationError
+from targetsel.lmloss import example_loss
 from targetsel.progress import progress
 
 logger = logging.getLogger(__name__)
@@ -67,13 +68,7 @@ def example_losses(
                 for i in range(start, stop)
             ]
             batch = {k: v.to(device) for k, v in collate(feats).items()}
-            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.float()
-            labels = batch["labels"][:, 1:]
-            tok_loss = torch.nn.functional.cross_entropy(
-                logits[:, :-1].transpose(1, 2), labels, ignore_index=-100, reduction="none"
-            )
-            mask = (labels != -100).float()
-            per = (tok_loss * mask).sum(1) / mask.sum(1).clamp_min(1.0)
+            per = example_loss(model, batch["input_ids"], batch["attention_mask"], batch["labels"])
             out[start:stop] = per.double().cpu().numpy()
             bar.update(stop - start)
     return out

@@ -52,6 +52,33 @@ __all__ = ["GRADIENT_TYPES", "GradientRepresentation", "adam_direction", "transf
 GRADIENT_TYPES = ("adam", "sgd", "sign")
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPS = 1e-8
+#: First batch size tried by ``batch_size="auto"``.
+AUTO_START_CUDA = 64
+AUTO_START_CPU = 8
+
+
+class _deterministic:
+    """On CUDA, deterministic kernels for the duration (the sparse projection's ``index_add_``
+    otherwise sums with atomics, in a different order each run); a no-op on the CPU."""
+
+    def __init__(self, device: Any) -> None:
+        self.cuda = getattr(device, "type", str(device)) == "cuda"
+
+    def __enter__(self) -> None:
+        if self.cuda:
+            import torch
+
+            self._before = (
+                torch.are_deterministic_algorithms_enabled(),
+                torch.is_deterministic_algorithms_warn_only_enabled(),
+            )
+            torch.use_deterministic_algorithms(True, warn_only=True)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.cuda:
+            import torch
+
+            torch.use_deterministic_algorithms(self._before[0], warn_only=self._before[1])
 
 
 def adam_direction(grad: Any, exp_avg: Any, exp_avg_sq: Any, *, betas=ADAM_BETAS, eps: float = ADAM_EPS) -> Any:
@@ -141,7 +168,9 @@ class GradientRepresentation(Representation):
         projector: ``sparse`` (fast, default) or ``dense`` (Rademacher, as LESS).
         seed: Projection seed (and fresh-adapter seed).
         method: ``fast`` (batched per-example gradients) or ``exact`` (one backward per example).
-        batch_size: Examples per forward/backward pass on the fast path.
+        batch_size: Examples per forward/backward pass on the fast path, or ``auto``: start at 64 on
+            CUDA (8 on the CPU) and halve on out-of-memory until a batch fits (accelerate's
+            ``find_executable_batch_size``); the size found is kept for the next rows.
         max_length: Maximum tokens per example.
         dtype: Model dtype (gradients are accumulated in float32 regardless).
         device: ``cpu``, ``cuda`` or ``None`` (auto).
@@ -166,7 +195,7 @@ class GradientRepresentation(Representation):
         projector: str = "sparse",
         seed: int = 0,
         method: str = "fast",
-        batch_size: int = 8,
+        batch_size: int | str = 8,
         max_length: int = 512,
         dtype: str = "float32",
         device: str | None = None,
@@ -180,8 +209,10 @@ class GradientRepresentation(Representation):
                 raise ConfigurationError(f"gradient type must be one of {', '.join(GRADIENT_TYPES)}, got {kind!r}")
         if method not in ("fast", "exact"):
             raise ConfigurationError(f"method must be fast or exact, got {method!r}")
-        if batch_size <= 0:
-            raise ConfigurationError(f"batch_size must be positive, got {batch_size}")
+        if batch_size != "auto" and (
+            isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0
+        ):
+            raise ConfigurationError(f"batch_size must be a positive integer or 'auto', got {batch_size!r}")
         self.model = model
         self.checkpoints = self._resolve_checkpoints(checkpoints)
         self.candidate_gradient = candidate_gradient
@@ -190,7 +221,8 @@ class GradientRepresentation(Representation):
         self.projector_name = projector
         self.seed = int(seed)
         self.method = method
-        self.batch_size = int(batch_size)
+        self.batch_size: int | str = batch_size
+        self._auto_batch: int | None = None  # the size `auto` settled on, reused for the next rows
         self.max_length = int(max_length)
         self.dtype = dtype
         self.device = device
@@ -339,75 +371,118 @@ class GradientRepresentation(Representation):
         """Plain definition: batch of one, one backward pass per example, gradients of the parameters."""
         import torch
 
+        from targetsel.lmloss import example_loss
+
         out = np.empty((len(encs), self.dim), dtype=np.float32)
         names = list(loaded.params)
         for i, enc in enumerate(encs):
             ids = torch.tensor([enc["input_ids"]], device=loaded.device)
             labels = torch.tensor([enc["labels"]], device=loaded.device)
-            logits = loaded.lm(input_ids=ids, attention_mask=torch.ones_like(ids)).logits.float()
-            loss = torch.nn.functional.cross_entropy(logits[0, :-1], labels[0, 1:], ignore_index=-100)
+            loss = example_loss(loaded.lm, ids, torch.ones_like(ids), labels)[0]
             grads = torch.autograd.grad(loss, [loaded.params[n] for n in names])
             blocks = {}
             for n, g in zip(names, grads, strict=True):
                 moments = loaded.moments.get(n) if loaded.moments else None
                 blocks[n] = transform_gradient(kind, g.detach().float(), moments).reshape(1, -1)
-            with torch.no_grad():
+            with torch.no_grad(), _deterministic(loaded.device):
                 out[i] = self._projector.project(blocks).cpu().numpy()[0]
         return out
 
     def _fast(self, loaded: _Loaded, encs: list[dict[str, Any]], kind: str) -> np.ndarray:
-        """One forward/backward per padded batch; per-example gradients from layer inputs and output grads."""
+        """One forward/backward per padded batch; per-example gradients from layer inputs and output grads.
+
+        Memory: the LM head runs only at loss positions (:func:`targetsel.lmloss.example_loss`), and
+        each LoRA layer's per-example gradient ``Σ_t δ_t x_tᵀ`` is formed, transformed and projected
+        inside a hook on that layer's output gradient, the moment the backward pass produces it:
+        one layer's per-example gradients (``batch × out × in`` float32) exist at a time, and no
+        output gradient outlives its layer. The backward pass runs to the input embeddings only
+        (no weight gradient of any parameter is formed). Mixed precision: the model runs in its
+        ``dtype`` (bf16 on GPUs); per-example gradients, the Adam transform and the projection are
+        float32.
+        """
+        order = sorted(range(len(encs)), key=lambda i: (len(encs[i]["input_ids"]), i))
+        out = np.empty((len(encs), self.dim), dtype=np.float32)
+        if self.batch_size != "auto":
+            self._fast_batches(loaded, encs, kind, order, out, 0, int(self.batch_size))
+            return out
+        from accelerate.utils import find_executable_batch_size
+
+        done = [0]
+        start = self._auto_batch or (AUTO_START_CUDA if loaded.device.type == "cuda" else AUTO_START_CPU)
+
+        @find_executable_batch_size(starting_batch_size=start)
+        def run(batch_size: int) -> None:
+            self._auto_batch = batch_size
+            done[0] = self._fast_batches(loaded, encs, kind, order, out, done[0], batch_size)
+
+        run()
+        return out
+
+    def _fast_batches(
+        self,
+        loaded: _Loaded,
+        encs: list[dict[str, Any]],
+        kind: str,
+        order: list[int],
+        out: np.ndarray,
+        begin: int,
+        batch_size: int,
+    ) -> int:
+        """Encode ``order[begin:]`` in batches of ``batch_size`` into ``out``; returns how many are done.
+
+        Batches already written stay written: after an out-of-memory error the caller resumes at
+        the first unfinished batch with a smaller size.
+        """
         import torch
 
         from targetsel.chat import ChatCollator
+        from targetsel.lmloss import example_loss
 
         collate = ChatCollator(loaded.tok)
-        out = np.empty((len(encs), self.dim), dtype=np.float32)
-        # Batches of similar length (a fixed, data-determined order) waste less compute on padding.
-        order = sorted(range(len(encs)), key=lambda i: (len(encs[i]["input_ids"]), i))
-        captured: dict[str, tuple[Any, Any]] = {}
+        names = {id(mod): name for name, mod in loaded.linears}
+        state: dict[str, Any] = {}
 
-        def hook(name: str):
-            def fn(_mod: Any, args: tuple[Any, ...], output: Any) -> None:
-                captured[name] = (args[0], output)
+        def on_output(mod: Any, args: tuple[Any, ...], output: Any) -> None:
+            name, x = names[id(mod)], args[0]
+            if not output.requires_grad:
+                return
 
-            return fn
+            def on_grad(g_out: Any) -> None:
+                xx = x.detach().float() * state["mask"]
+                g = torch.einsum("bto,bti->boi", g_out.float(), xx)  # per-example weight gradient
+                moments = loaded.moments.get(name) if loaded.moments else None
+                with torch.no_grad(), _deterministic(loaded.device):
+                    blk = transform_gradient(kind, g, moments)
+                    state["feats"] = self._projector.project({name: blk.reshape(g.shape[0], -1)}, out=state["feats"])
 
-        handles = [mod.register_forward_hook(hook(name)) for name, mod in loaded.linears]
+            output.register_hook(on_grad)
+
+        handles = [mod.register_forward_hook(on_output) for _, mod in loaded.linears]
+        embed = loaded.lm.get_input_embeddings()
+        pos = begin
         try:
-            for lo in range(0, len(order), self.batch_size):
-                rows = order[lo : lo + self.batch_size]
+            while pos < len(order):
+                rows = order[pos : pos + batch_size]
                 batch = collate([encs[i] for i in rows])
                 ids = batch["input_ids"].to(loaded.device)
                 mask = batch["attention_mask"].to(loaded.device)
                 labels = batch["labels"].to(loaded.device)
-                captured.clear()
-                logits = loaded.lm(input_ids=ids, attention_mask=mask).logits.float()
-                tgt = labels[:, 1:]
-                tok_loss = torch.nn.functional.cross_entropy(
-                    logits[:, :-1].transpose(1, 2), tgt, ignore_index=-100, reduction="none"
-                )
-                count = (tgt != -100).sum(dim=1).clamp(min=1)
+                state["mask"] = mask.unsqueeze(-1).float()
+                state["feats"] = torch.zeros((len(rows), self.dim), dtype=torch.float32, device=loaded.device)
+                with torch.no_grad():
+                    emb = embed(ids)
+                emb.requires_grad_(True)
                 # Sum of per-example mean losses: each example's output gradients are its own.
-                loss = (tok_loss.sum(dim=1) / count).sum()
-                names = [n for n, _ in loaded.linears]
-                outs = [captured[n][1] for n in names]
-                grads_out = torch.autograd.grad(loss, outs)
-                feats = None
-                for name, g_out in zip(names, grads_out, strict=True):
-                    x = captured[name][0].detach().float() * mask.unsqueeze(-1)
-                    g = torch.einsum("bto,bti->boi", g_out.float(), x)  # per-example weight gradient
-                    moments = loaded.moments.get(name) if loaded.moments else None
-                    with torch.no_grad():
-                        blk = transform_gradient(kind, g, moments)
-                        feats = self._projector.project({name: blk.reshape(len(rows), -1)}, out=feats)
-                    captured.pop(name)
-                out[rows] = feats.cpu().numpy()  # type: ignore[union-attr]
+                loss = example_loss(loaded.lm, ids, mask, labels, inputs_embeds=emb).sum()
+                torch.autograd.grad(loss, [emb])
+                out[rows] = state["feats"].cpu().numpy()
+                state.clear()
+                pos += len(rows)
         finally:
             for h in handles:
                 h.remove()
-            captured.clear()
-        return out
+            state.clear()
+        return pos
 
     # ------------------------------------------------------------------ several checkpoints
     def checkpoint_weights(self) -> list[float]:
