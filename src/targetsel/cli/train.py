@@ -12,6 +12,15 @@ from targetsel.cli._common import QUIET, apply_quiet, load_data
 
 __all__ = ["train_cmd", "warmup_cmd"]
 
+_RESUME_HELP = """**Resuming.** Every `--save-steps` optimizer steps (default 50) a checkpoint goes to
+`OUTPUT/resume/checkpoint-STEP` (the last two are kept). If the run dies (crash, kill, preemption),
+run the same command again: it continues from the last complete step or epoch checkpoint and ends
+with the same weights as an uninterrupted run (bit for bit on CPU; on GPU as close as two
+uninterrupted runs are). Resuming needs the same model, data and settings
+(`--save-steps` and `--device` may change); otherwise the command stops with an error, and
+`--no-resume` discards the interrupted run. When the run finishes, `OUTPUT/resume` is deleted; a
+finished output folder is trained again from scratch."""
+
 _WARMUP_HELP = """LESS warmup: LoRA training on a seeded random fraction of the pool, one checkpoint per epoch.
 
 Defaults are LESS's: 5% of the pool, r=128, alpha=512, dropout 0.1 on q/k/v/o projections,
@@ -19,11 +28,14 @@ Defaults are LESS's: 5% of the pool, r=128, alpha=512, dropout 0.1 on q/k/v/o pr
 accumulation). Each `checkpoint-epoch-E` holds the adapter, the optimizer state and the trainer
 state; pass the output folder to `encode`/`select` with `--checkpoints`.
 
+{resume}
+
 **Examples**
 
 * `targetsel warmup --pool pool.jsonl --model smollm2-135m --output warmup/`
 * `targetsel warmup --pool pool.jsonl --model meta-llama/Llama-2-7b-hf --output w/ --dtype bf16`
 * `targetsel warmup --pool pool.jsonl --output w/ --fraction 0.01 --epochs 1 --max-steps 5 --quiet`
+* `targetsel warmup --pool pool.jsonl --output w/ --save-steps 20` (killed? run the same command again)
 """
 
 _TRAIN_HELP = """Fine-tune a model on a (selected) set of examples: LoRA by default, `--full` for all weights.
@@ -31,11 +43,19 @@ _TRAIN_HELP = """Fine-tune a model on a (selected) set of examples: LoRA by defa
 Loss is on assistant tokens only. Per-epoch checkpoints go to `OUTPUT/checkpoint-epoch-E`, the
 final adapter or model (with its tokenizer) to `OUTPUT/final`.
 
+{resume}
+
 **Examples**
 
 * `targetsel train selection/subset.jsonl --model smollm2-135m --output runs/rr-1000`
 * `targetsel train subset.jsonl --output runs/full --full --learning-rate 2e-5 --epochs 2`
+* `targetsel train subset.jsonl --output runs/rr-1000 --resume` (continue the interrupted run, or fail)
+* `targetsel train subset.jsonl --output runs/rr-1000 --no-resume --save-steps 0` (start over, no step saves)
 """
+
+
+_WARMUP_HELP = _WARMUP_HELP.replace("{resume}", _RESUME_HELP)
+_TRAIN_HELP = _TRAIN_HELP.replace("{resume}", _RESUME_HELP)
 
 
 def _config(**kw: Any) -> Any:
@@ -64,6 +84,16 @@ _MAXLEN = typer.Option(512, "--max-length", help="Maximum tokens per example.")
 _MAXSTEPS = typer.Option(-1, "--max-steps", help="Stop after this many optimizer steps (-1: all epochs).")
 _DTYPE = typer.Option("float32", "--dtype", help="float32, bf16 or fp16.")
 _DEVICE = typer.Option(None, "--device", help="cpu, cuda or auto.")
+_SAVE_STEPS = typer.Option(
+    50, "--save-steps", help="Save a resume checkpoint every N optimizer steps (0: only the epoch checkpoints)."
+)
+_RESUME = typer.Option(
+    None,
+    "--resume/--no-resume",
+    help="Default: continue an interrupted run in --output if there is one. --resume: continue it or fail; "
+    "--no-resume: discard it and start over.",
+    show_default=False,
+)
 
 
 @app.command("warmup", help=_WARMUP_HELP)
@@ -87,6 +117,8 @@ def warmup_cmd(
     seed: int = _SEED,
     max_length: int = _MAXLEN,
     max_steps: int = _MAXSTEPS,
+    save_steps: int = _SAVE_STEPS,
+    resume: bool | None = _RESUME,
     dtype: str = _DTYPE,
     device: str | None = _DEVICE,
     split: str | None = typer.Option(None, "--split", help="Split of a datasets directory or hub dataset."),
@@ -113,11 +145,12 @@ def warmup_cmd(
         seed=seed,
         max_length=max_length,
         max_steps=max_steps,
+        save_steps=save_steps,
         dtype=dtype,
         device=device,
     )
     examples = load_data(pool, split=split)
-    ckpts = warmup(model, examples, output, fraction=fraction, seed=subset_seed, config=cfg, quiet=quiet)
+    ckpts = warmup(model, examples, output, fraction=fraction, seed=subset_seed, config=cfg, quiet=quiet, resume=resume)
     if not quiet:
         typer.echo(f"{len(ckpts)} checkpoints in {output}: " + ", ".join(c.name for c in ckpts))
 
@@ -143,6 +176,8 @@ def train_cmd(
     max_length: int = _MAXLEN,
     max_steps: int = _MAXSTEPS,
     no_checkpoints: bool = typer.Option(False, "--no-checkpoints", help="Save only the final model."),
+    save_steps: int = _SAVE_STEPS,
+    resume: bool | None = _RESUME,
     dtype: str = _DTYPE,
     device: str | None = _DEVICE,
     split: str | None = typer.Option(None, "--split", help="Split of a datasets directory or hub dataset."),
@@ -168,10 +203,11 @@ def train_cmd(
         max_length=max_length,
         max_steps=max_steps,
         save_every_epoch=not no_checkpoints,
+        save_steps=save_steps,
         dtype=dtype,
         device=device,
     )
     examples = load_data(data, split=split)
-    final = train_model(model, examples, output, cfg, quiet=quiet)
+    final = train_model(model, examples, output, cfg, quiet=quiet, resume=resume)
     if not quiet:
         typer.echo(f"trained on {len(examples)} examples: {final}")

@@ -38,6 +38,14 @@ class TrainConfig:
     seed: int = field(default=0, metadata={"help": "Seed of initialisation, shuffling and dropout."})
     max_length: int = field(default=512, metadata={"help": "Maximum tokens per example (truncated)."})
     save_every_epoch: bool = field(default=True, metadata={"help": "Save checkpoint-epoch-E after each epoch."})
+    save_steps: int | None = field(
+        default=50,
+        metadata={
+            "help": "Save a resume checkpoint (OUT/resume/checkpoint-STEP) every this many optimizer steps, so an "
+            "interrupted run resumes from its last save; 0 or None: none (a run then resumes from its last epoch "
+            "checkpoint)."
+        },
+    )
     max_steps: int = field(default=-1, metadata={"help": "Stop after this many optimizer steps (-1: all epochs)."})
     dtype: str = field(default="float32", metadata={"help": "Model dtype: float32, bfloat16 or float16."})
     device: str | None = field(default=None, metadata={"help": "cpu, cuda or None (auto)."})
@@ -61,6 +69,14 @@ class TrainConfig:
             (self.weight_decay >= 0, f"weight_decay must be non-negative, got {self.weight_decay}"),
             (self.max_length > 1, f"max_length must be at least 2, got {self.max_length}"),
             (self.max_steps == -1 or self.max_steps > 0, f"max_steps must be -1 or positive, got {self.max_steps}"),
+            (
+                self.save_steps is None
+                or (
+                    isinstance(self.save_steps, int) and not isinstance(self.save_steps, bool) and self.save_steps >= 0
+                ),
+                f"save_steps must be a non-negative integer or None (0 and None: no resume checkpoints), "
+                f"got {self.save_steps!r}",
+            ),
         ]
         for ok, msg in checks:
             if not ok:

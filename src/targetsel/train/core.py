@@ -6,7 +6,6 @@ import json
 import logging
 import math
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +14,30 @@ import numpy as np
 from targetsel.data import ExampleSet
 from targetsel.errors import ConfigurationError, InvalidDataError
 from targetsel.store import atomic_write_text
-from targetsel.train.checkpoints import PARAM_NAMES_FILE, find_checkpoints
+from targetsel.train.checkpoints import find_checkpoints
 from targetsel.train.config import LESS_WARMUP, TrainConfig
+from targetsel.train.resume import (
+    RESUME_DIR,
+    RESUME_KEEP,
+    ResumePoint,
+    checkpoint_callback,
+    find_resume_point,
+    finish_run,
+    prepare_resume,
+    start_run,
+)
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["TRAIN_INFO_FILE", "build_lora_model", "tokenize_dataset", "train_model", "warmup", "warmup_indices"]
+__all__ = [
+    "TRAIN_INFO_FILE",
+    "build_lora_model",
+    "run_settings",
+    "tokenize_dataset",
+    "train_model",
+    "warmup",
+    "warmup_indices",
+]
 
 TRAIN_INFO_FILE = "targetsel_train.json"
 
@@ -53,78 +70,70 @@ def build_lora_model(model: Any, config: TrainConfig) -> Any:
     return get_peft_model(model, lcfg)
 
 
-def _param_names_callback() -> Any:
-    from transformers import TrainerCallback
-
-    class _SaveNames(TrainerCallback):
-        """After each save: record optimizer-index → parameter-name and name the folder by epoch."""
-
-        def __init__(self) -> None:
-            self.trainer: Any = None
-
-        def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-            opt = self.trainer.optimizer if self.trainer is not None else None
-            if opt is None or not folder.is_dir():
-                return
-            by_id = {id(p): n for n, p in self.trainer.model.named_parameters()}
-            names = [by_id[id(p)] for g in opt.param_groups for p in g["params"]]
-            atomic_write_text(folder / PARAM_NAMES_FILE, json.dumps(names, indent=1) + "\n")
-            epoch = max(1, math.ceil(float(state.epoch or 0) - 1e-6))
-            target = Path(args.output_dir) / f"checkpoint-epoch-{epoch}"
-            if target.exists():
-                shutil.rmtree(target)
-            os.replace(folder, target)
-
-    return _SaveNames()
+def _is_main_process() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
 
 
-def train_model(
-    model: str,
-    examples: ExampleSet,
-    output_dir: str | os.PathLike[str],
-    config: TrainConfig | None = None,
-    *,
-    quiet: bool = False,
-) -> Path:
-    """Fine-tune ``model`` on ``examples`` (loss on assistant tokens) with the Trainer.
+def _world_size() -> int:
+    return int(os.environ.get("WORLD_SIZE", "1"))
 
-    Args:
-        model: Base model (local path, hub name or built-in name such as ``smollm2-135m``).
-        examples: Training conversations.
-        output_dir: Output folder: ``checkpoint-epoch-E`` per epoch (adapter or model,
-            ``optimizer.pt``, ``scheduler.pt``, ``trainer_state.json``, ``param_names.json``) and
-            ``final/`` (the final adapter or model with its tokenizer).
-        config: Settings (default: LESS warmup settings).
-        quiet: Hide the Trainer's progress bar.
 
-    Returns:
-        The ``final`` directory.
+def run_settings(model: str, config: TrainConfig, examples: ExampleSet, world_size: int = 1) -> dict[str, Any]:
+    """What must be equal for an interrupted run to be resumed: base model, data, settings, world size.
+
+    ``save_steps`` and ``device`` are left out: changing them between attempts (a preempted job
+    that comes back on another machine) leaves the optimisation as it was.
 
     Example:
-        >>> cfg = TrainConfig(epochs=1, effective_batch_size=8, per_device_batch_size=4)
-        >>> final = train_model("smollm2-135m", pool.select(range(16)), "out/", cfg)  # doctest: +SKIP
+        >>> rows = ExampleSet.from_records([{"messages": [{"role": "user", "content": "hi"},
+        ...                                               {"role": "assistant", "content": "hello"}]}])
+        >>> s = run_settings("m", TrainConfig(save_steps=10), rows)
+        >>> sorted(s), "save_steps" in s["config"]
+        (['base_model', 'config', 'examples_fingerprint', 'num_examples', 'world_size'], False)
     """
-    import torch
-    from transformers import Trainer, TrainingArguments, set_seed
+    cfg = {k: v for k, v in config.to_dict().items() if k not in ("save_steps", "device")}
+    return json.loads(
+        json.dumps(
+            {
+                "base_model": model,
+                "config": cfg,
+                "num_examples": len(examples),
+                "examples_fingerprint": examples.fingerprint,
+                "world_size": world_size,
+            }
+        )
+    )
 
-    from targetsel.chat import ChatCollator
-    from targetsel.models import load_model_and_tokenizer, resolve_device
 
-    config = config or TrainConfig()
-    if len(examples) == 0:
-        raise InvalidDataError("cannot train on an empty set of examples")
-    out = Path(output_dir)
+def _begin(out: Path, settings: dict[str, Any], config: TrainConfig, resume: bool | None) -> ResumePoint | None:
+    """Decide between resuming and starting over, and get ``out`` ready for it (main process only)."""
+    point = find_resume_point(out, settings, resume=resume)  # reads only: errors leave `out` untouched
+    if not _is_main_process():
+        return point
     out.mkdir(parents=True, exist_ok=True)
-    set_seed(config.seed)
-    device = resolve_device(config.device)
-    lm, tok = load_model_and_tokenizer(model, dtype=config.dtype, device=device)
-    if config.lora:
-        lm = build_lora_model(lm, config)
-    lm.train()
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    args = TrainingArguments(
-        output_dir=str(out),
+    if point is None:
+        start_run(out, settings)
+        (out / TRAIN_INFO_FILE).unlink(missing_ok=True)  # it described an earlier run, overwritten now
+    else:
+        logger.warning(
+            "resuming the interrupted run in %s from %s (step %d of %d)",
+            out,
+            point.path.relative_to(out),
+            point.global_step,
+            point.max_steps,
+        )
+        prepare_resume(out, point, save_every_epoch=config.save_every_epoch)
+    return point
+
+
+def _training_arguments(config: TrainConfig, out: Path, device: str, world: int, quiet: bool) -> Any:
+    from transformers import TrainingArguments
+
+    steps = config.save_steps or 0
+    strategy = "steps" if steps > 0 else ("epoch" if config.save_every_epoch else "no")
+    return TrainingArguments(
+        # the Trainer saves (and rotates) its checkpoints here; epoch saves are moved up to `out`
+        output_dir=str(out / RESUME_DIR),
         num_train_epochs=config.epochs,
         max_steps=config.max_steps,
         learning_rate=config.learning_rate,
@@ -140,7 +149,9 @@ def train_model(
         seed=config.seed,
         data_seed=config.seed,
         logging_steps=1,
-        save_strategy="epoch" if config.save_every_epoch else "no",
+        save_strategy=strategy,
+        save_steps=steps if steps > 0 else 500,
+        save_total_limit=RESUME_KEEP,
         save_only_model=False,
         report_to="none",
         use_cpu=device == "cpu",
@@ -150,10 +161,71 @@ def train_model(
         dataloader_num_workers=0,
         disable_tqdm=quiet,
     )
-    callback = _param_names_callback()
+
+
+def train_model(
+    model: str,
+    examples: ExampleSet,
+    output_dir: str | os.PathLike[str],
+    config: TrainConfig | None = None,
+    *,
+    quiet: bool = False,
+    resume: bool | None = None,
+) -> Path:
+    """Fine-tune ``model`` on ``examples`` (loss on assistant tokens) with the Trainer; resumable.
+
+    Every ``config.save_steps`` optimizer steps the Trainer saves a checkpoint to
+    ``OUT/resume/checkpoint-STEP`` (the last two are kept). If the process dies (a crash, a kill,
+    a preempted job), calling again with the same arguments continues from the last complete
+    checkpoint, step or epoch, with the Trainer's ``resume_from_checkpoint``: weights, optimizer,
+    scheduler, RNG state and data order are restored, so the result equals that of an
+    uninterrupted run (bit for bit on CPU, as tested; on GPU up to the nondeterminism of its
+    kernels, which two uninterrupted runs show as well). When the run finishes, ``OUT/resume``
+    is deleted; a finished output folder is trained again from scratch (and overwritten) as
+    before. See :mod:`targetsel.train.resume`.
+
+    Args:
+        model: Base model (local path, hub name or built-in name such as ``smollm2-135m``).
+        examples: Training conversations.
+        output_dir: Output folder: ``checkpoint-epoch-E`` per epoch (adapter or model,
+            ``optimizer.pt``, ``scheduler.pt``, ``trainer_state.json``, ``param_names.json``) and
+            ``final/`` (the final adapter or model with its tokenizer).
+        config: Settings (default: LESS warmup settings).
+        quiet: Hide the Trainer's progress bar.
+        resume: ``None`` (default): continue an interrupted run in ``output_dir`` if there is one
+            (its settings must equal these, else :class:`~targetsel.errors.ArtifactMismatchError`),
+            else start. ``True``: continue, and fail (:class:`~targetsel.errors.MissingArtifactError`)
+            when there is nothing to continue. ``False``: discard any interrupted run and start over.
+
+    Returns:
+        The ``final`` directory.
+
+    Example:
+        >>> cfg = TrainConfig(epochs=1, effective_batch_size=8, per_device_batch_size=4)
+        >>> final = train_model("smollm2-135m", pool.select(range(16)), "out/", cfg)  # doctest: +SKIP
+    """
+    import torch
+    from transformers import Trainer, set_seed
+
+    from targetsel.chat import ChatCollator
+    from targetsel.models import load_model_and_tokenizer, resolve_device
+
+    config = config or TrainConfig()
+    if len(examples) == 0:
+        raise InvalidDataError("cannot train on an empty set of examples")
+    out = Path(output_dir)
+    world = _world_size()
+    point = _begin(out, run_settings(model, config, examples, world), config, resume)
+    set_seed(config.seed)
+    device = resolve_device(config.device)
+    lm, tok = load_model_and_tokenizer(model, dtype=config.dtype, device=device)
+    if config.lora:
+        lm = build_lora_model(lm, config)
+    lm.train()
+    callback = checkpoint_callback(out, save_every_epoch=config.save_every_epoch)
     trainer = Trainer(
         model=lm,
-        args=args,
+        args=_training_arguments(config, out, device, world, quiet),
         train_dataset=tokenize_dataset(tok, examples, max_length=config.max_length),
         data_collator=ChatCollator(tok),
         callbacks=[callback],
@@ -164,12 +236,25 @@ def train_model(
 
         trainer.remove_callback(PrinterCallback)
     with torch.random.fork_rng(devices=[]):
-        trainer.train()
+        if point is not None and point.finished:
+            # Every step was done before the interruption. Trainer.train would take one step too
+            # many when max_steps ends inside an epoch, so only load the saved weights.
+            trainer._load_from_checkpoint(str(point.path))
+        else:
+            trainer.train(resume_from_checkpoint=str(point.path) if point is not None else None)
     final = out / "final"
     trainer.save_model(str(final))
     tok.save_pretrained(str(final))
-    info = {"base_model": model, "config": config.to_dict(), "num_examples": len(examples), "ids": examples.ids}
+    info = {
+        "base_model": model,
+        "config": config.to_dict(),
+        "num_examples": len(examples),
+        "ids": examples.ids,
+        "resumed_from_step": point.global_step if point is not None else None,
+    }
     atomic_write_text(out / TRAIN_INFO_FILE, json.dumps(info, indent=1) + "\n")
+    if _is_main_process():
+        finish_run(out)
     return final
 
 
@@ -195,6 +280,7 @@ def warmup(
     seed: int = 0,
     config: TrainConfig | None = None,
     quiet: bool = False,
+    resume: bool | None = None,
 ) -> list[Path]:
     """LESS warmup: LoRA training on a seeded random ``fraction`` of the pool, one checkpoint per epoch.
 
@@ -207,6 +293,9 @@ def warmup(
         config: Training settings (default: LESS — r=128, alpha=512, dropout 0.1, q/k/v/o, 4 epochs,
             lr 2e-5, linear schedule with 3% warmup, effective batch 128).
         quiet: Hide the progress bar.
+        resume: Continue an interrupted warmup in ``output_dir``: ``None`` (default) when there is
+            one with the same settings, ``True`` (an error when there is none) or ``False`` (start
+            over). See :func:`train_model`.
 
     Returns:
         Checkpoint directories in epoch order (inputs to the ``gradient`` representation).
@@ -223,10 +312,12 @@ def warmup(
     logger.info("warmup on %d of %d pool examples (fraction %.3f, seed %d)", len(idx), len(pool), fraction, seed)
     subset = pool.select(idx)
     out = Path(output_dir)
+    # the checks train_model makes first, before anything is written here
+    find_resume_point(out, run_settings(model, config, subset, _world_size()), resume=resume)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(
         out / "warmup_subset.json",
         json.dumps({"fraction": fraction, "seed": seed, "indices": idx, "pool_fingerprint": pool.fingerprint}) + "\n",
     )
-    train_model(model, subset, out, config, quiet=quiet)
+    train_model(model, subset, out, config, quiet=quiet, resume=resume)
     return find_checkpoints(out)
