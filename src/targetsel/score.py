@@ -786,9 +786,11 @@ def _blocks_cuda(
                     x = h.to(dev, non_blocking=True).float()
                     norms = torch.linalg.vector_norm(x, dim=1)
                     if not bool(torch.isfinite(norms).all()):
-                        bad = int(torch.nonzero(~torch.isfinite(x).all(dim=1))[0, 0]) if not bool(
-                            torch.isfinite(x).all()
-                        ) else None
+                        bad = (
+                            int(torch.nonzero(~torch.isfinite(x).all(dim=1))[0, 0])
+                            if not bool(torch.isfinite(x).all())
+                            else None
+                        )
                         if bad is not None:
                             raise InvalidDataError(f"candidate features of row {bad + start} contain NaN or inf")
                         norms = torch.linalg.vector_norm(x.double(), dim=1).float()

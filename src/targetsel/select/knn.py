@@ -224,9 +224,10 @@ def kernel_density(
     Uses FAISS inner-product search on unit features (``‖x − y‖² = 2 − 2⟨x, y⟩``); each kernel
     value is rounded to 1e-6, and a row's own term (``self_rows``) is exactly 1: its distance to
     itself is 0 by definition, not the float32 ``2 − 2⟨x, x⟩`` (a few 1e-7, which the rounding
-    grid may or may not absorb depending on the SIMD kernel). With the exact ``flat`` index and ``σ < 1.18`` it runs a range
-    search for the pairs above the kernel's support threshold ``1 − σ²/2`` (same result as the
-    k-NN search: neighbours below it add 0), keeping the ``k`` largest per row.
+    grid may or may not absorb depending on the SIMD kernel). With the exact ``flat`` index and
+    ``σ < 1.18`` it runs a range search for the pairs above the kernel's support threshold
+    ``1 − σ²/2`` (same result as the k-NN search: neighbours below it add 0), keeping the ``k``
+    largest per row.
 
     Args:
         queries: ``(R, D)`` float32 unit rows whose density is wanted (rows of ``base``).
