@@ -210,7 +210,7 @@ _GROUP = 64
 #: Candidate rows per matrix product (see ``score``): results do not depend on ``chunk_rows``.
 _BLOCK = 4096
 #: Query rows per matrix product: with ``_BLOCK`` the fixed tile of work one thread computes.
-_QROWS = 256
+_QROWS = 512
 
 
 def topk_rows(block: np.ndarray, k: int, offset: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -210,3 +210,41 @@ def test_sigkill_mid_run_then_resume(tiny_llama_dir, tmp_path):
     df = read_results(out / "results.csv")
     assert len(df) == 3 + (len(cells) - 1) * 6
     assert set(df["seed"].dropna()) == {0, 1}
+
+
+def test_killed_cell_resumes_its_training_from_the_last_step(tiny_llama_dir, tmp_path, monkeypatch):
+    """A cell killed mid-training keeps its ``train/``: the rerun continues from the last step checkpoint."""
+    from transformers import Trainer
+
+    import targetsel.train.core as train_core
+
+    base = tiny_config(tiny_llama_dir)
+    train = {**base["train"], "save_steps": 1, "effective_batch_size": 2, "per_device_batch_size": 2}
+    cfg = ExperimentConfig.from_dict({**base, "budgets": [16], "train": train})
+    out = tmp_path / "run"
+    real_step = Trainer.training_step
+    seen = {"steps": 0}
+
+    def dying_step(self, *args, **kwargs):
+        seen["steps"] += 1
+        if seen["steps"] == 4:  # steps 1-3 are saved; the process "dies" in step 4
+            raise Crash("killed mid-training")
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(Trainer, "training_step", dying_step)
+    with pytest.raises(Crash):
+        run_experiment(cfg, out, report=False, quiet=True)
+    monkeypatch.setattr(Trainer, "training_step", real_step)
+    points = []
+    real_find = train_core.find_resume_point
+
+    def spy(*args, **kwargs):
+        point = real_find(*args, **kwargs)
+        points.append(point)
+        return point
+
+    monkeypatch.setattr(train_core, "find_resume_point", spy)
+    summary = run_experiment(cfg, out, report=False, quiet=True)
+    # the first trained cell died in step 4 and resumes at step 3; the cells after it start fresh
+    assert [p.global_step if p is not None else None for p in points] == [3] + [None] * (len(summary.ran) - 1)
+    assert summary.ran and all((out / "cells" / key / DONE_FILE).is_file() for key in summary.ran)

@@ -32,7 +32,7 @@ def main() -> int:
     # 1. scores: the same bits for every chunk size and BLAS thread count (several blocks, a
     #    partial last one, and more query rows than one tile)
     rng = np.random.default_rng(3)
-    q = rng.normal(size=(300, 64)).astype(np.float32)
+    q = rng.normal(size=(700, 64)).astype(np.float32)
     c = rng.normal(size=(9000, 64)).astype(np.float16)
     ref = None
     for chunk, threads in [(16384, 2), (4096, 1), (5000, 2), (100_000, 1)]:

@@ -55,7 +55,8 @@ def test_plan_memory_of_a_7b_config_on_the_meta_device() -> None:
     assert 8 * gib < per_example < 20 * gib
     assert plans[4]["saved_activations"] - plans[2]["saved_activations"] == pytest.approx(2 * per_example, rel=0.02)
     assert plans[1]["peak"] < 40 * gib < plans[4]["peak"]
-    assert plans[1]["logits"] == 1024 * 32000 * (2 + 4 + 4)
+    assert plans[1]["logits"] == 1024 * 4096 * 2 + 1024 * 32000 * (2 + 4 + 4)
+    assert plans[4]["logits"] == 4096 * 4096 * 2 + 2048 * 32000 * (2 + 4 + 4)  # one chunk of logits at a time
 
 
 def test_auto_batch_size_halves_on_out_of_memory(tiny_llama_dir, tiny_warmup_dir, tiny_pool, monkeypatch) -> None:
@@ -66,20 +67,24 @@ def test_auto_batch_size_halves_on_out_of_memory(tiny_llama_dir, tiny_warmup_dir
     calls: list[int] = []
     real = GradientRepresentation._fast_batches
 
-    def fake_oom(self, loaded, encs, kind, order, out, begin, batch_size):
-        calls.append(batch_size)
-        if batch_size > 2:  # as torch says it on a GPU that is full
+    def fake_oom(self, loaded, encs, kind, order, out, done, batch_size):
+        calls.append((batch_size, done[0]))
+        if batch_size > 2 and done[0] > 0:  # as torch says it on a GPU that is full, after one batch
             raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
-        return real(self, loaded, encs, kind, order, out, begin, batch_size)
+        if batch_size > 2:  # the first batch fits, the second does not
+            real(self, loaded, encs, kind, order[:batch_size], out, done, batch_size)
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        real(self, loaded, encs, kind, order, out, done, batch_size)
 
     monkeypatch.setattr(GradientRepresentation, "_fast_batches", fake_oom)
     got = rep.encode(rows).to_array()
-    assert calls[:3] == [8, 4, 2] and rep._auto_batch == 2
+    # 8 fits once (rows 0-7 done), then OOM; 4 OOMs at row 8; 2 finishes from row 8 on
+    assert calls == [(8, 0), (4, 8), (2, 8)] and rep._auto_batch == 2
     np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6 * np.abs(ref).max())
     # the size found is kept: the next rows start there
     calls.clear()
     rep.encode(tiny_pool.select(range(10, 14)))
-    assert calls == [2]
+    assert calls == [(2, 0)]
 
 
 def test_batch_size_must_be_positive_or_auto(tiny_llama_dir) -> None:
@@ -118,6 +123,14 @@ def test_loss_at_loss_positions_equals_full_logits_loss() -> None:
     keep = (labels[:, 1:] != -100).float()
     want = (tok * keep).sum(1) / keep.sum(1)
     torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+    # in chunks of 4 loss positions, recomputed in the backward pass: same losses, same gradients
+    grads = []
+    for chunk in (4, 10_000):
+        emb = lm.get_input_embeddings()(ids).detach().requires_grad_(True)
+        loss = example_loss(lm, ids, mask, labels, inputs_embeds=emb, chunk_tokens=chunk)
+        torch.testing.assert_close(loss, want, rtol=1e-5, atol=1e-6)
+        grads.append(torch.autograd.grad(loss.sum(), emb)[0])
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-5, atol=1e-7)
 
 
 BLOCKER = """

@@ -4,7 +4,8 @@ Every cell is one (task, method, budget or quantile bin, seed) and runs
 select → train → evaluate → diagnose. Its folder (``cells/<task>/<method>/<b40-s0>``) holds the
 exported subset, the trained adapter, ``eval.json``, ``diagnosis/`` and ``results.json`` (its
 tidy rows); ``done.json`` is written atomically last, with a digest of every setting that shaped
-the cell. A rerun skips cells whose ``done.json`` digest matches, clears and redoes partial cells,
+the cell. A rerun skips cells whose ``done.json`` digest matches, redoes partial cells (keeping a
+killed cell's ``train/``, whose training resumes from its last step checkpoint),
 and refuses (or with ``redo=True`` recomputes) cells done with other settings. After every cell
 the tidy ``results.csv`` is rewritten (atomically) from all finished cells of the grid, so it is
 always complete up to the last finished cell; at the end ``report/`` gets the figures.
@@ -335,9 +336,11 @@ class _Runner:
 
         self._stage(cell, "train")
         tcfg = self.config.train_config(int(cell.seed or 0))
-        final = train_model(
-            self.config.model, data.pool.select(ranking.indices), folder / "train", tcfg, quiet=self.quiet
-        )
+        subset = data.pool.select(ranking.indices)
+        try:  # a killed cell's training resumes from its last step checkpoint (targetsel.train.resume)
+            final = train_model(self.config.model, subset, folder / "train", tcfg, quiet=self.quiet)
+        except ArtifactMismatchError:  # it was interrupted with other settings: start it over
+            final = train_model(self.config.model, subset, folder / "train", tcfg, quiet=self.quiet, resume=False)
 
         self._stage(cell, "evaluate")
         result = evaluate_model(
@@ -465,9 +468,14 @@ def run_experiment(
                 summary.skipped.append(cell.key)
                 bar.update(1)
                 continue
-            if folder.exists():  # partial (killed) or outdated (redo): start the cell afresh
-                shutil.rmtree(folder)
-            folder.mkdir(parents=True)
+            if folder.exists():
+                if done.is_file():  # outdated (redo): start the cell afresh
+                    shutil.rmtree(folder)
+                else:  # partial (killed): redo it, but keep its training so that resumes from its last step
+                    for child in folder.iterdir():
+                        if child.name != "train":
+                            shutil.rmtree(child) if child.is_dir() else child.unlink()
+            folder.mkdir(parents=True, exist_ok=True)
             t0 = time.perf_counter()
             rows = runner.run_cell(cell, folder)
             atomic_write_text(folder / RESULTS_FILE, json.dumps({"cell": cell.identity(), "rows": rows}, indent=1))

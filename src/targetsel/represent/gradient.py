@@ -403,7 +403,7 @@ class GradientRepresentation(Representation):
         order = sorted(range(len(encs)), key=lambda i: (len(encs[i]["input_ids"]), i))
         out = np.empty((len(encs), self.dim), dtype=np.float32)
         if self.batch_size != "auto":
-            self._fast_batches(loaded, encs, kind, order, out, 0, int(self.batch_size))
+            self._fast_batches(loaded, encs, kind, order, out, [0], int(self.batch_size))
             return out
         from accelerate.utils import find_executable_batch_size
 
@@ -416,7 +416,7 @@ class GradientRepresentation(Representation):
         @find_executable_batch_size(starting_batch_size=start, reduce_batch_size_fn=halve)
         def run(batch_size: int) -> None:
             self._auto_batch = batch_size
-            done[0] = self._fast_batches(loaded, encs, kind, order, out, done[0], batch_size)
+            self._fast_batches(loaded, encs, kind, order, out, done, batch_size)
 
         run()
         return out
@@ -428,13 +428,13 @@ class GradientRepresentation(Representation):
         kind: str,
         order: list[int],
         out: np.ndarray,
-        begin: int,
+        done: list[int],
         batch_size: int,
-    ) -> int:
-        """Encode ``order[begin:]`` in batches of ``batch_size`` into ``out``; returns how many are done.
+    ) -> None:
+        """Encode ``order[done[0]:]`` in batches of ``batch_size`` into ``out``.
 
-        Batches already written stay written: after an out-of-memory error the caller resumes at
-        the first unfinished batch with a smaller size.
+        ``done[0]`` advances after every batch, so after an out-of-memory error the caller resumes
+        at the first unfinished batch with a smaller size; batches already written stay written.
         """
         import torch
 
@@ -451,7 +451,9 @@ class GradientRepresentation(Representation):
                 return
 
             def on_grad(g_out: Any) -> None:
-                xx = x.detach().float() * state["mask"]
+                xx = x.detach().float()
+                if state["mask"] is not None:
+                    xx = xx * state["mask"]
                 g = torch.einsum("bto,bti->boi", g_out.float(), xx)  # per-example weight gradient
                 moments = loaded.moments.get(name) if loaded.moments else None
                 with torch.no_grad(), _deterministic(loaded.device):
@@ -462,7 +464,7 @@ class GradientRepresentation(Representation):
 
         handles = [mod.register_forward_hook(on_output) for _, mod in loaded.linears]
         embed = loaded.lm.get_input_embeddings()
-        pos = begin
+        pos = done[0]
         try:
             while pos < len(order):
                 rows = order[pos : pos + batch_size]
@@ -470,7 +472,9 @@ class GradientRepresentation(Representation):
                 ids = batch["input_ids"].to(loaded.device)
                 mask = batch["attention_mask"].to(loaded.device)
                 labels = batch["labels"].to(loaded.device)
-                state["mask"] = mask.unsqueeze(-1).float()
+                # padded positions get exactly zero output gradients (nothing attends to them and they
+                # carry no loss), so the mask only guards against non-finite inputs there
+                state["mask"] = None if bool(mask.all()) else mask.unsqueeze(-1).float()
                 state["feats"] = torch.zeros((len(rows), self.dim), dtype=torch.float32, device=loaded.device)
                 with torch.no_grad():
                     emb = embed(ids)
@@ -481,11 +485,11 @@ class GradientRepresentation(Representation):
                 out[rows] = state["feats"].cpu().numpy()
                 state.clear()
                 pos += len(rows)
+                done[0] = pos
         finally:
             for h in handles:
                 h.remove()
             state.clear()
-        return pos
 
     # ------------------------------------------------------------------ several checkpoints
     def checkpoint_weights(self) -> list[float]:
@@ -539,7 +543,8 @@ def plan_memory(
     it under ``saved_tensors_hooks``: what autograd keeps for the backward pass is counted from the
     real model code, not estimated (attention as flash / memory-efficient SDPA keeps it: no
     ``seq × seq`` matrices). Added to it: weights, LoRA parameters' Adam moments (float32),
-    the loss-position logits (model dtype, their float32 copy and its gradient), the largest
+    the loss positions' hidden states and one chunk of their logits
+    (:data:`targetsel.lmloss.CHUNK_TOKENS`; model dtype, the float32 copy and its gradient), the largest
     layer's per-example gradient with the Adam transform's temporaries (three float32 copies), and
     the projected features.
 
@@ -604,21 +609,22 @@ def plan_memory(
     ids = torch.zeros((batch_size, seq_len), dtype=torch.long, device="meta")
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         emb = base.get_input_embeddings()(ids).detach().requires_grad_(True)
-        h = base.get_decoder()(inputs_embeds=emb).last_hidden_state
-        logits = base.get_output_embeddings()(h[:, :loss_tokens].reshape(-1, hidden))
-        tgt = torch.zeros(logits.shape[0], dtype=torch.long, device="meta")
-        torch.nn.functional.cross_entropy(logits.float(), tgt)
+        base.get_decoder()(inputs_embeds=emb)
+    from targetsel.lmloss import CHUNK_TOKENS
+
     n_loss = batch_size * loss_tokens
-    vocab = logits.shape[-1]
-    logit_bytes = n_loss * vocab * (torch.finfo(tdtype).bits // 8 + 4 + 4)
+    vocab = base.get_output_embeddings().weight.shape[0]
+    # the loss-position hidden states are kept; one chunk of logits exists at a time (model dtype,
+    # its float32 copy, and that copy's gradient)
+    elem = torch.finfo(tdtype).bits // 8
+    logit_bytes = n_loss * hidden * elem + min(n_loss, CHUNK_TOKENS) * vocab * (elem + 4 + 4)
     largest = max(p.numel() for _, p in lora)
     per_example = 3 * 4 * batch_size * largest
     features = 4 * batch_size * dim
-    saved_only = max(0, saved[0] - n_loss * vocab * 4)  # the float32 logits are counted in ``logits``
     plan = {
         "weights": int(weights),
         "moments": int(moments),
-        "saved_activations": int(saved_only),
+        "saved_activations": int(saved[0]),
         "logits": int(logit_bytes),
         "per_example_gradients": int(per_example),
         "features": int(features),
