@@ -751,9 +751,9 @@ def _blocks_cuda(
     """
     import torch
 
-    if not torch.cuda.is_available():
-        raise ConfigurationError(f"device {device!r} was asked for but CUDA is not available; use --device cpu")
     dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigurationError(f"device {device!r} was asked for but CUDA is not available; use --device cpu")
     m, n = qs[0].num_rows, cs[0].num_rows
     qn_t = [torch.from_numpy(_normalize(q.to_array(), "query", 0)).to(dev) for q in qs]
     qmean_t = [x.double().mean(dim=0).float() for x in qn_t]
@@ -761,14 +761,26 @@ def _blocks_cuda(
     prev_tf32 = torch.backends.cuda.matmul.allow_tf32
     torch.backends.cuda.matmul.allow_tf32 = False
 
+    # two pinned host buffers per view, filled in turn (pinning memory per chunk costs more than
+    # the copy): the reader fills one while the device's copy from the other is in flight
+    pinned: dict[tuple[int, int], torch.Tensor] = {}
+
     def read(start: int) -> list[torch.Tensor]:
         stop = min(n, start + chunk_rows)
+        slot = (start // chunk_rows) % 2
         out = []
-        for c in cs:
-            raw = np.ascontiguousarray(c.read_rows(start, stop))
+        for v, c in enumerate(cs):
+            raw = np.asarray(c.read_rows(start, stop))
             if raw.dtype not in (np.float16, np.float32):
                 raw = raw.astype(np.float32)
-            out.append(torch.from_numpy(raw).pin_memory())
+            buf = pinned.get((slot, v))
+            if buf is None or buf.dtype != torch.from_numpy(raw[:0]).dtype or buf.shape[1] != raw.shape[1]:
+                dtype = torch.from_numpy(raw[:0]).dtype
+                buf = torch.empty((min(n, chunk_rows), c.dim), dtype=dtype, pin_memory=dev.type == "cuda")
+                pinned[(slot, v)] = buf
+            dst = buf[: stop - start]
+            dst.numpy()[...] = raw
+            out.append(dst)
         return out
 
     try:

@@ -121,3 +121,25 @@ def test_score_chunks_are_the_score_matrix_bit_for_bit(chunk_rows: int) -> None:
     for start, block in score_chunks([q1, q2], [c1, c2], weights=[0.3, 0.7], chunk_rows=chunk_rows):
         got[:, start : start + block.shape[1]] = block
     np.testing.assert_array_equal(got, full)
+
+
+def test_device_path_logic_on_cpu_tensors() -> None:
+    """The CUDA scoring path (conversion, normalisation, tiles, exclusion, mean, double-buffered
+    reads) run with torch on the CPU: the same scores as the numpy path, to float32 rounding."""
+    from targetsel.score import _blocks, _blocks_cuda, _prepare
+
+    rng = np.random.default_rng(5)
+    q1, q2 = rng.normal(size=(7, 12)), rng.normal(size=(7, 5))
+    c1, c2 = rng.normal(size=(10_000, 12)).astype(np.float16), rng.normal(size=(10_000, 5)).astype(np.float32)
+    exclude = np.zeros(10_000, dtype=bool)
+    exclude[[3, 4097, 9999]] = True
+    exclude[4096 * 2 : 4096 * 2 + 100] = True
+    qs, cs, w, chunk = _prepare([q1, q2], [c1, c2], [0.3, 0.7], 4096)
+    ref = [(s, b.copy(), m.copy()) for s, b, m in _blocks(qs, cs, w, chunk, None, exclude, with_mean=True)]
+    got = [(s, b.copy(), m.copy()) for s, b, m in _blocks_cuda(qs, cs, w, chunk, "cpu", exclude, None, True)]
+    assert [s for s, _, _ in got] == [s for s, _, _ in ref] == [0, 4096, 8192]
+    for (_, b_ref, m_ref), (_, b_got, m_got) in zip(ref, got, strict=True):
+        assert np.array_equal(np.isinf(b_ref), np.isinf(b_got))
+        fin = np.isfinite(b_ref)
+        np.testing.assert_allclose(b_got[fin], b_ref[fin], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(m_got, m_ref, rtol=1e-5, atol=1e-6)
