@@ -178,3 +178,24 @@ def test_gpu_bench_tiny_cpu_runs_without_datasets_faiss_or_pot(tmp_path) -> None
     assert result["device"] == "cpu" and result["size"] == "tiny" and result["score_over_matmul_gpu"] is None
     assert result["tokens_per_s"] > 0 and result["mfu"] > 0 and result["batch_size"] >= 1
     assert json.loads((tmp_path / "r.json").read_text())["size"] == "tiny"
+
+
+def test_exact_index_add_is_order_independent_and_accurate() -> None:
+    """The GPU projection's fixed-point scatter: any order of the values gives the same bits."""
+    from targetsel.represent.projection import SparseProjector, exact_index_add
+
+    torch.manual_seed(0)
+    for nnz in (1, 3):
+        proj = SparseProjector(dim=256, seed=2, nnz=nnz)
+        x = torch.randn(3, 50_000) * torch.logspace(-6, 0, 50_000)  # magnitudes over six decades
+        idx, sign = proj.table("blk", x.shape[1])
+        ref = torch.zeros(3, 256, dtype=torch.float64)
+        for k in range(nnz):
+            ref.index_add_(1, idx[k], x.double() * sign[k].double())
+        got = exact_index_add(x, idx, sign, 256)
+        assert got.dtype == torch.float32
+        torch.testing.assert_close(got.double(), ref, rtol=1e-6, atol=1e-9)
+        perm = torch.randperm(x.shape[1])
+        assert torch.equal(exact_index_add(x[:, perm], idx[:, perm], sign[:, perm], 256), got)
+        # the same map as the CPU path's float32 scatter
+        torch.testing.assert_close(proj.project_block("blk", x).double(), ref, rtol=1e-4, atol=1e-5)

@@ -58,8 +58,9 @@ AUTO_START_CPU = 8
 
 
 class _deterministic:
-    """On CUDA, deterministic kernels for the duration (the sparse projection's ``index_add_``
-    otherwise sums with atomics, in a different order each run); a no-op on the CPU."""
+    """On CUDA, PyTorch's deterministic kernels for the duration (e.g. attention backward passes that
+    would otherwise accumulate with atomics); a no-op on the CPU. The sparse projection is
+    order-independent by itself (:func:`targetsel.represent.projection.exact_index_add`)."""
 
     def __init__(self, device: Any) -> None:
         self.cuda = getattr(device, "type", str(device)) == "cuda"
@@ -321,6 +322,9 @@ class GradientRepresentation(Representation):
 
         ckpt = self.checkpoint
         key = (str(ckpt), need_moments)
+        if str(self.device or "").startswith("cuda") or (self.device is None and torch.cuda.is_available()):
+            # cuBLAS is deterministic on one stream only with a fixed workspace (read at its first use)
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         if self._loaded is not None and self._loaded_key[0] == key[0] and (self._loaded.moments or not need_moments):
             return self._loaded
         if ckpt is None:
@@ -378,13 +382,14 @@ class GradientRepresentation(Representation):
         for i, enc in enumerate(encs):
             ids = torch.tensor([enc["input_ids"]], device=loaded.device)
             labels = torch.tensor([enc["labels"]], device=loaded.device)
-            loss = example_loss(loaded.lm, ids, torch.ones_like(ids), labels)[0]
-            grads = torch.autograd.grad(loss, [loaded.params[n] for n in names])
+            with _deterministic(loaded.device):
+                loss = example_loss(loaded.lm, ids, torch.ones_like(ids), labels)[0]
+                grads = torch.autograd.grad(loss, [loaded.params[n] for n in names])
             blocks = {}
             for n, g in zip(names, grads, strict=True):
                 moments = loaded.moments.get(n) if loaded.moments else None
                 blocks[n] = transform_gradient(kind, g.detach().float(), moments).reshape(1, -1)
-            with torch.no_grad(), _deterministic(loaded.device):
+            with torch.no_grad():
                 out[i] = self._projector.project(blocks).cpu().numpy()[0]
         return out
 
@@ -456,7 +461,7 @@ class GradientRepresentation(Representation):
                     xx = xx * state["mask"]
                 g = torch.einsum("bto,bti->boi", g_out.float(), xx)  # per-example weight gradient
                 moments = loaded.moments.get(name) if loaded.moments else None
-                with torch.no_grad(), _deterministic(loaded.device):
+                with torch.no_grad():
                     blk = transform_gradient(kind, g, moments)
                     state["feats"] = self._projector.project({name: blk.reshape(g.shape[0], -1)}, out=state["feats"])
 
@@ -480,8 +485,9 @@ class GradientRepresentation(Representation):
                     emb = embed(ids)
                 emb.requires_grad_(True)
                 # Sum of per-example mean losses: each example's output gradients are its own.
-                loss = example_loss(loaded.lm, ids, mask, labels, inputs_embeds=emb).sum()
-                torch.autograd.grad(loss, [emb])
+                with _deterministic(loaded.device):
+                    loss = example_loss(loaded.lm, ids, mask, labels, inputs_embeds=emb).sum()
+                    torch.autograd.grad(loss, [emb])
                 out[rows] = state["feats"].cpu().numpy()
                 state.clear()
                 pos += len(rows)

@@ -33,7 +33,15 @@ from typing import Any, ClassVar
 
 from targetsel.errors import ConfigurationError
 
-__all__ = ["PROJECTORS", "DenseProjector", "Projector", "SparseProjector", "block_seed", "get_projector"]
+__all__ = [
+    "PROJECTORS",
+    "DenseProjector",
+    "Projector",
+    "SparseProjector",
+    "block_seed",
+    "exact_index_add",
+    "get_projector",
+]
 
 PROJECTORS: dict[str, type[Projector]] = {}
 
@@ -221,6 +229,8 @@ class SparseProjector(Projector):
         import torch
 
         idx, sign = self.table(name, x.shape[1], x.device)
+        if x.is_cuda:
+            return exact_index_add(x, idx, sign, self.dim)
         out = torch.zeros((x.shape[0], self.dim), dtype=torch.float32, device=x.device)
         for k in range(self.nnz):
             out.index_add_(1, idx[k], x * sign[k])
@@ -228,6 +238,51 @@ class SparseProjector(Projector):
 
     def params(self) -> dict[str, Any]:
         return {**super().params(), "nnz": self.nnz}
+
+
+#: Fixed-point bits below a block's largest magnitude in :func:`exact_index_add`.
+_FIXED_BITS = 40
+
+
+def exact_index_add(x: Any, idx: Any, sign: Any, dim: int) -> Any:
+    """``Σ_k`` scatter-add of ``x * sign[k]`` into ``dim`` columns, the same bits in any summation order.
+
+    On a GPU a float scatter-add sums with atomics, in a different order each run, so the last
+    bits of the result change between runs. Here the values are taken to 64-bit fixed point first:
+    scaled by a power of two (exact) so the block's largest magnitude is about ``2**40``, rounded to
+    integers (an absolute error of at most ``2**-41`` of that magnitude per value), and summed as
+    int64, which is associative: every order gives the same integers. A block may hold up to
+    ``2**22`` values per output before the sum could overflow. The result is the integer sum scaled
+    back, in float32 (one rounding of a more precise sum than float32 atomics give).
+
+    Args:
+        x: ``(batch, n)`` float values of one block.
+        idx: ``(nnz, n)`` int64 output column of each value.
+        sign: ``(nnz, n)`` float32 signs (``±1/√nnz``).
+        dim: Output columns.
+
+    Returns:
+        ``(batch, dim)`` float32.
+
+    Example:
+        >>> import torch
+        >>> x = torch.tensor([[1.0, 2.0, 3.0]])
+        >>> exact_index_add(x, torch.tensor([[0, 1, 0]]), torch.tensor([[1.0, -1.0, 1.0]]), 2).tolist()
+        [[4.0, -2.0]]
+    """
+    import torch
+
+    out = torch.zeros((x.shape[0], dim), dtype=torch.int64, device=x.device)
+    vals = x.double()
+    top = vals.abs().amax()
+    # 2**(40 - e) with top = m·2**e, 0.5 <= m < 1: a power of two, so the scaling is exact; all on
+    # the device (no synchronisation)
+    _, exp = torch.frexp(torch.where(top > 0, top, torch.ones_like(top)))
+    scale = torch.ldexp(torch.ones_like(top), (_FIXED_BITS - exp).to(torch.float64))
+    for k in range(idx.shape[0]):
+        fixed = torch.round(vals * sign[k].double() * scale).to(torch.int64)
+        out.index_add_(1, idx[k], fixed)
+    return (out.double() / scale).float()
 
 
 def get_projector(name: str, *, dim: int = 8192, seed: int = 0, **options: Any) -> Projector:
