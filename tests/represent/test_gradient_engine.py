@@ -85,6 +85,21 @@ def test_auto_batch_size_halves_on_out_of_memory(tiny_llama_dir, tiny_warmup_dir
     calls.clear()
     rep.encode(tiny_pool.select(range(10, 14)))
     assert calls == [(2, 0)]
+    # an out-of-memory error with the known size (e.g. longer rows) halves it again
+    calls.clear()
+    limit = {"max": 1}
+
+    def smaller_oom(self, loaded, encs, kind, order, out, done, batch_size):
+        calls.append((batch_size, done[0]))
+        if batch_size > limit["max"]:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        real(self, loaded, encs, kind, order, out, done, batch_size)
+
+    monkeypatch.setattr(GradientRepresentation, "_fast_batches", smaller_oom)
+    got = rep.encode(tiny_pool.select(range(14, 17))).to_array()
+    assert calls == [(2, 0), (1, 0)] and rep._auto_batch == 1
+    ref = _rep(tiny_llama_dir, ckpt, batch_size=1).encode(tiny_pool.select(range(14, 17))).to_array()
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6 * np.abs(ref).max())
 
 
 def test_batch_size_must_be_positive_or_auto(tiny_llama_dir) -> None:

@@ -411,8 +411,20 @@ class GradientRepresentation(Representation):
             self._fast_batches(loaded, encs, kind, order, out, [0], int(self.batch_size))
             return out
         from accelerate.utils import find_executable_batch_size
+        from accelerate.utils.memory import clear_device_cache, should_reduce_batch_size
 
         done = [0]
+        if self._auto_batch is not None:
+            # the size found before: run directly (the search's garbage collection at every call
+            # costs more than a small shard); search again, from half, only on out-of-memory
+            try:
+                self._fast_batches(loaded, encs, kind, order, out, done, self._auto_batch)
+                return out
+            except RuntimeError as exc:
+                if not should_reduce_batch_size(exc) or self._auto_batch <= 1:
+                    raise
+                clear_device_cache(garbage_collection=True)
+                self._auto_batch //= 2
         start = self._auto_batch or (AUTO_START_CUDA if loaded.device.type == "cuda" else AUTO_START_CPU)
 
         def halve() -> int:
