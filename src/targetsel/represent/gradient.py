@@ -423,8 +423,9 @@ class GradientRepresentation(Representation):
             except RuntimeError as exc:
                 if not should_reduce_batch_size(exc) or self._auto_batch <= 1:
                     raise
-                clear_device_cache(garbage_collection=True)
-                self._auto_batch //= 2
+            # outside the except block: the exception (and the tensors its frames hold) is gone
+            clear_device_cache(garbage_collection=True)
+            self._auto_batch //= 2
         start = self._auto_batch or (AUTO_START_CUDA if loaded.device.type == "cuda" else AUTO_START_CPU)
 
         def halve() -> int:
