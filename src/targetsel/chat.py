@@ -12,6 +12,15 @@ Tokenisation marks which tokens carry loss: every assistant turn (``all_assistan
 default, used for candidates and training) or only the last one (``last_assistant``, used for
 queries: the loss of the completion given the prompt). Other tokens get label ``-100``.
 
+Which tokens of a turn count (``loss_tokens``):
+
+* ``assistant`` (default): the turn's content and its end-of-turn marker (``</s>``), for
+  candidates and queries alike;
+* ``less``: LESS's conventions, in the Tulu format only (no chat template). A candidate turn's
+  loss also covers the newline after its ``</s>`` (LESS masks the other messages and keeps the rest;
+  the text is stripped, so the last turn ends at ``</s>``). A query is LESS's prompt + answer: the
+  final answer is not followed by ``</s>`` at all, and only its content carries loss.
+
 Example:
     >>> from targetsel.chat import format_chat
     >>> class Tok:  # any tokenizer without a chat template
@@ -29,10 +38,21 @@ from typing import Any, Literal
 
 from targetsel.errors import ConfigurationError, InvalidDataError
 
-__all__ = ["IGNORE_INDEX", "ChatCollator", "LossOn", "assistant_spans", "format_chat", "tokenize_example"]
+__all__ = [
+    "IGNORE_INDEX",
+    "LOSS_TOKENS",
+    "ChatCollator",
+    "LossOn",
+    "LossTokens",
+    "assistant_spans",
+    "format_chat",
+    "tokenize_example",
+]
 
 IGNORE_INDEX = -100
 LossOn = Literal["all_assistant", "last_assistant"]
+LossTokens = Literal["assistant", "less"]
+LOSS_TOKENS = ("assistant", "less")
 
 
 def _has_template(tokenizer: Any) -> bool:
@@ -75,13 +95,47 @@ def format_chat(tokenizer: Any, messages: Sequence[dict[str, str]], *, add_gener
     return _tulu(msgs, getattr(tokenizer, "eos_token", None) or "</s>", generation_prompt=add_generation_prompt)
 
 
+def _less_spans(
+    tokenizer: Any, messages: Sequence[dict[str, str]], loss_on: LossOn
+) -> tuple[str, list[tuple[int, int]]]:
+    """LESS's text and loss spans (see the module docstring): open-instruct's Tulu encoding,
+    contents stripped and the whole text stripped; queries end at their answer, with no ``</s>``."""
+    if _has_template(tokenizer):
+        raise ConfigurationError(
+            "loss_tokens=less follows LESS's Tulu format, but the tokenizer has a chat template; "
+            "use loss_tokens=assistant (or remove the template: tokenizer.chat_template = None)"
+        )
+    eos = getattr(tokenizer, "eos_token", None) or "</s>"
+    msgs = [{"role": m["role"], "content": m["content"].strip()} for m in messages]
+    turns = [i for i, m in enumerate(msgs) if m["role"] == "assistant"]
+    if not turns:
+        raise InvalidDataError("a conversation needs at least one assistant turn to carry loss")
+    if loss_on == "last_assistant":
+        last = turns[-1]
+        head = _tulu(msgs[:last], eos, generation_prompt=True)
+        return head + msgs[last]["content"], [(len(head), len(head) + len(msgs[last]["content"]))]
+    text = _tulu(msgs, eos).strip()
+    spans = []
+    for i in turns:
+        head = _tulu(msgs[:i], eos, generation_prompt=True)
+        upto = _tulu(msgs[: i + 1], eos)  # content, </s> and the newline after it
+        spans.append((len(head), min(len(upto), len(text))))
+    return text, spans
+
+
 def assistant_spans(
-    tokenizer: Any, messages: Sequence[dict[str, str]], *, loss_on: LossOn = "all_assistant"
+    tokenizer: Any,
+    messages: Sequence[dict[str, str]],
+    *,
+    loss_on: LossOn = "all_assistant",
+    loss_tokens: LossTokens = "assistant",
 ) -> tuple[str, list[tuple[int, int]]]:
     """The formatted text and the character spans ``[start, stop)`` that carry loss.
 
-    A span covers an assistant turn's content and the end-of-turn marker that follows it (so the
-    model learns to stop), found by rendering the conversation prefix up to that turn.
+    With ``loss_tokens="assistant"`` a span covers an assistant turn's content and the
+    end-of-turn marker that follows it (so the model learns to stop), found by rendering the
+    conversation prefix up to that turn. ``loss_tokens="less"``: LESS's conventions (module
+    docstring).
 
     Example:
         >>> class Tok:
@@ -94,6 +148,10 @@ def assistant_spans(
     """
     if loss_on not in ("all_assistant", "last_assistant"):
         raise ConfigurationError(f"loss_on must be all_assistant or last_assistant, got {loss_on!r}")
+    if loss_tokens not in LOSS_TOKENS:
+        raise ConfigurationError(f"loss_tokens must be one of {', '.join(LOSS_TOKENS)}, got {loss_tokens!r}")
+    if loss_tokens == "less":
+        return _less_spans(tokenizer, messages, loss_on)
     text = format_chat(tokenizer, messages)
     turns = [i for i, m in enumerate(messages) if m["role"] == "assistant"]
     if not turns:
@@ -121,6 +179,7 @@ def tokenize_example(
     *,
     max_length: int = 512,
     loss_on: LossOn = "all_assistant",
+    loss_tokens: LossTokens = "assistant",
 ) -> dict[str, list[int]]:
     """Tokenise a conversation with labels only on assistant tokens.
 
@@ -133,6 +192,7 @@ def tokenize_example(
         messages: Canonical turns with at least one assistant turn.
         max_length: Maximum number of tokens.
         loss_on: ``all_assistant`` (candidates, training) or ``last_assistant`` (queries).
+        loss_tokens: ``assistant`` or ``less`` (which tokens of a turn count; module docstring).
 
     Returns:
         ``input_ids``, ``attention_mask`` and ``labels`` (``-100`` outside assistant tokens), lists
@@ -144,7 +204,7 @@ def tokenize_example(
     """
     if max_length <= 1:
         raise ConfigurationError(f"max_length must be at least 2, got {max_length}")
-    text, spans = assistant_spans(tokenizer, messages, loss_on=loss_on)
+    text, spans = assistant_spans(tokenizer, messages, loss_on=loss_on, loss_tokens=loss_tokens)
     bos = getattr(tokenizer, "bos_token", None)
     prefix = ""
     if not _has_template(tokenizer) and bos and not text.startswith(bos):

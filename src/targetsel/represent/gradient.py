@@ -177,6 +177,11 @@ class GradientRepresentation(Representation):
         device: ``cpu``, ``cuda`` or ``None`` (auto).
         lora_r, lora_alpha, target_modules: Fresh-adapter settings when ``checkpoints`` is ``None``.
         feature_dtype: On-disk dtype (``float32`` or ``float16``).
+        loss_tokens: Which tokens carry the loss (:mod:`targetsel.chat`): ``less`` (LESS's
+            conventions: a candidate turn's newline after ``</s>`` counts too; a query's answer
+            has no ``</s>``), ``assistant`` (content and ``</s>``), or ``None``: ``less`` where the
+            Tulu format is used (a tokenizer without a chat template), else ``assistant``.
+            Recorded in the store manifest.
 
     Example:
         >>> rep = GradientRepresentation("smollm2-135m", checkpoints="warmup/", dim=8192)  # doctest: +SKIP
@@ -204,7 +209,12 @@ class GradientRepresentation(Representation):
         lora_alpha: float = 512.0,
         target_modules: Sequence[str] = ("q_proj", "k_proj", "v_proj", "o_proj"),
         feature_dtype: str = "float32",
+        loss_tokens: str | None = None,
     ) -> None:
+        from targetsel.chat import LOSS_TOKENS
+
+        if loss_tokens is not None and loss_tokens not in LOSS_TOKENS:
+            raise ConfigurationError(f"loss_tokens must be one of {', '.join(LOSS_TOKENS)}, got {loss_tokens!r}")
         for kind in (candidate_gradient, query_gradient):
             if kind not in GRADIENT_TYPES:
                 raise ConfigurationError(f"gradient type must be one of {', '.join(GRADIENT_TYPES)}, got {kind!r}")
@@ -229,6 +239,8 @@ class GradientRepresentation(Representation):
         self.device = device
         self.lora_r, self.lora_alpha, self.target_modules = lora_r, lora_alpha, tuple(target_modules)
         self.feature_dtype = feature_dtype
+        self.loss_tokens = loss_tokens
+        self._loss_tokens: str | None = None  # resolved from the tokenizer (see resolved_loss_tokens)
         self._projector: Projector = get_projector(projector, dim=self.dim, seed=self.seed)
         self._loaded: _Loaded | None = None
         self._loaded_key: Any = None
@@ -258,6 +270,17 @@ class GradientRepresentation(Representation):
         rep.checkpoints = [Path(checkpoint)]
         rep._loaded, rep._loaded_key = None, None
         return rep
+
+    def resolved_loss_tokens(self) -> str:
+        """``loss_tokens``, with ``None`` resolved from the model's tokenizer (loaded once)."""
+        if self.loss_tokens is not None:
+            return self.loss_tokens
+        if self._loss_tokens is None:
+            from targetsel.models import load_tokenizer
+
+            tok = self._loaded.tok if self._loaded is not None else load_tokenizer(self.model)
+            self._loss_tokens = "assistant" if getattr(tok, "chat_template", None) else "less"
+        return self._loss_tokens
 
     def gradient_type(self, role: Role) -> str:
         return self.candidate_gradient if role == "candidate" else self.query_gradient
@@ -291,6 +314,7 @@ class GradientRepresentation(Representation):
         params: dict[str, Any] = {
             "gradient_type": kind,
             "loss_on": "all_assistant" if role == "candidate" else "last_assistant",
+            "loss_tokens": self.resolved_loss_tokens(),
             "max_length": self.max_length,
             "method": self.method,
             **self._projector.params(),
@@ -355,7 +379,9 @@ class GradientRepresentation(Representation):
         loss_on = "all_assistant" if role == "candidate" else "last_assistant"
         out = []
         for i, msgs in enumerate(examples.dataset[start:stop]["messages"]):
-            enc = tokenize_example(tok, msgs, max_length=self.max_length, loss_on=loss_on)
+            enc = tokenize_example(
+                tok, msgs, max_length=self.max_length, loss_on=loss_on, loss_tokens=self.resolved_loss_tokens()
+            )
             if all(lab == IGNORE_INDEX for lab in enc["labels"][1:]):
                 raise InvalidDataError(
                     f"row {start + i} has no assistant token with loss after tokenisation; check its messages"
