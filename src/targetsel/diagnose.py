@@ -13,7 +13,13 @@ predicts the query loss. :func:`diagnose` measures, for every budget (a prefix o
   ``mean_nn_subset``: mean over picks of the cost to their nearest query point;
 * ``coverage``: picks per query point, from the ranking's ``query_index`` when the algorithm
   recorded one (round-robin), else each pick's nearest query point;
-* ``composition``: picks per pool ``source``.
+* ``composition``: picks per pool ``source``;
+* the **random baseline** (when candidate rows to sample from are given, e.g. the pool): ``w1``
+  of ``random_subsets`` seeded random subsets of the same size, as ``random_mean``,
+  ``random_std``, ``random_percentile`` (the share of random subsets at most as far from the
+  queries as the selection, in %: low is good) and ``random_z`` (``(w1 − mean) / std``: negative
+  is closer than chance). It answers "is this subset closer to my task than chance, and by how
+  much" without training anything.
 
 With several views (LESS checkpoints) the similarity is the weighted sum of per-view cosines,
 exactly as in scoring, so the cost is ``(1 - S) / 2`` with weights normalised to sum 1.
@@ -80,6 +86,9 @@ class DiagnosisPoint:
         coverage: ``(n_queries,)`` picks per query point.
         covered_fraction: Share of query points with at least one pick.
         composition: Picks per pool ``source`` (empty when the pool has no ``source`` column).
+        random_mean, random_std: ``w1`` of seeded random subsets of the same size (mean, std).
+        random_percentile: Share (%) of those random subsets with ``w1`` at most the selection's.
+        random_z: ``(w1 - random_mean) / random_std`` (negative: closer than chance).
     """
 
     budget: int
@@ -91,6 +100,10 @@ class DiagnosisPoint:
     coverage: list[int]
     covered_fraction: float
     composition: dict[str, int] = field(default_factory=dict)
+    random_mean: float | None = None
+    random_std: float | None = None
+    random_percentile: float | None = None
+    random_z: float | None = None
 
 
 @dataclass
@@ -276,8 +289,11 @@ def diagnose(
     sinkhorn_reg: float = 0.01,
     mmd_sigma: float = 1.0,
     info: dict[str, Any] | None = None,
+    random_from: Views | None = None,
+    random_subsets: int = 20,
+    seed: int = 0,
 ) -> Diagnosis:
-    """Distances, coverage and composition of a ranking's prefixes.
+    """Distances, coverage and composition of a ranking's prefixes, against random subsets.
 
     Args:
         query_features: ``(n_queries, dim)`` features (array or feature source), or one per view.
@@ -291,6 +307,10 @@ def diagnose(
         sinkhorn_reg: Sinkhorn regularisation.
         mmd_sigma: MMD kernel bandwidth.
         info: Provenance copied into the result.
+        random_from: Candidate features to draw random subsets from (the pool, or a uniform
+            sample of it covering the draws), one per view; ``None``: no random baseline.
+        random_subsets: Random subsets per budget (``0``: none).
+        seed: Seed of the random subsets (each budget draws from ``(seed, budget)``).
 
     Returns:
         A :class:`Diagnosis`.
@@ -321,10 +341,20 @@ def diagnose(
     coverage_from = "query_index" if qidx is not None else "nearest"
     if qidx is None:
         qidx = full_cost.argmin(axis=0)  # ties -> lower query index
+    if random_subsets < 0:
+        raise ConfigurationError(f"random_subsets must be >= 0, got {random_subsets}")
+    rand = None
+    if random_from is not None and random_subsets > 0:
+        rand = [_normalize(v) for v in _views(random_from)]
+        if len(rand) != len(qn) or any(r.shape[1] != q.shape[1] for r, q in zip(rand, qn, strict=True)):
+            raise InvalidDataError("random-baseline features must have the query features' views and dimensions")
     points = []
     for b in bs:
         cost = full_cost[:, :b]
         w1, solver = wasserstein1(cost, exact_limit=exact_limit, reg=sinkhorn_reg)
+        baseline: dict[str, float | None] = {}
+        if rand is not None:
+            baseline = _random_baseline(w1, qn, rand, w, b, random_subsets, seed, exact_limit, sinkhorn_reg)
         nn_q, nn_s = mean_nn_costs(cost)
         cov = np.bincount(qidx[:b], minlength=n_q)
         comp = dict(Counter(str(s) for s in sources[:b]).most_common()) if sources is not None else {}
@@ -339,10 +369,44 @@ def diagnose(
                 coverage=[int(c) for c in cov],
                 covered_fraction=float((cov > 0).mean()),
                 composition=comp,
+                **baseline,
             )
         )
     settings = {"exact_limit": exact_limit, "sinkhorn_reg": sinkhorn_reg, "mmd_sigma": mmd_sigma, "cost": "(1-S)/2"}
+    if rand is not None:
+        settings["random_baseline"] = {"subsets": random_subsets, "seed": seed, "drawn_from": int(rand[0].shape[0])}
     return Diagnosis(points, coverage_from, n_q, {**(info or {}), "settings": settings})
+
+
+def _random_baseline(
+    w1: float,
+    qn: list[np.ndarray],
+    rand: list[np.ndarray],
+    weights: np.ndarray,
+    budget: int,
+    n_subsets: int,
+    seed: int,
+    exact_limit: int,
+    reg: float,
+) -> dict[str, float | None]:
+    """``w1`` of ``n_subsets`` seeded uniform random subsets of size ``budget`` of ``rand``."""
+    n = rand[0].shape[0]
+    size = min(budget, n)
+    rng = np.random.default_rng([seed, budget])
+    dists = []
+    for _ in range(n_subsets):
+        rows = np.sort(rng.choice(n, size=size, replace=False))
+        cost, _, _ = cost_matrix(qn, [r[rows] for r in rand], weights)  # the selection's cost, on these rows
+        d, _ = wasserstein1(cost, exact_limit=exact_limit, reg=reg)
+        dists.append(d)
+    arr = np.asarray(dists, dtype=np.float64)
+    mean, std = float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else 0.0
+    return {
+        "random_mean": mean,
+        "random_std": std,
+        "random_percentile": float(100.0 * (arr <= w1).mean()),
+        "random_z": (w1 - mean) / std if std > 0 else None,
+    }
 
 
 def gather_rows(source: np.ndarray | FeatureSource, indices: Sequence[int] | np.ndarray, chunk_rows: int = 16384):
@@ -425,11 +489,16 @@ def diagnose_selection(
     exact_limit: int = DEFAULT_EXACT_LIMIT,
     sinkhorn_reg: float = 0.01,
     mmd_sigma: float = 1.0,
+    random_subsets: int = 20,
+    seed: int = 0,
 ) -> Diagnosis:
-    """Diagnose an exported selection in a representation.
+    """Diagnose an exported selection in a representation, against random subsets of the pool.
 
     With ``store_dir`` the whole pool is encoded into (or reused from) a feature store there and
     the picks' rows are read from it; without it only the picked rows are encoded, in memory.
+    The random baseline draws its subsets from a seeded uniform sample of the pool of
+    ``random_subsets × largest budget`` rows (or the whole pool if smaller), read from the store or
+    encoded in memory without one.
 
     Args:
         selection: A ``selection.json`` path, its folder, or its parsed content.
@@ -441,6 +510,8 @@ def diagnose_selection(
         exact_limit: See :func:`diagnose`.
         sinkhorn_reg: See :func:`diagnose`.
         mmd_sigma: See :func:`diagnose`.
+        random_subsets: Random subsets per budget for the baseline (``0``: none).
+        seed: Seed of the pool sample and of the random subsets.
 
     Example:
         >>> from targetsel.demo import demo_pool_path, demo_query_path
@@ -466,6 +537,18 @@ def diagnose_selection(
         subset = [s.to_array() for s in c_src]
     if list(q_w) != list(c_w):
         raise ConfigurationError(f"query and candidate view weights differ ({q_w} vs {c_w})")
+    random_from = None
+    if random_subsets > 0:
+        largest = max(budgets) if budgets else len(idx)
+        rows = np.random.default_rng(seed).choice(
+            len(pool), size=min(len(pool), random_subsets * largest), replace=False
+        )
+        rows = np.sort(rows)
+        if store_dir is not None:
+            random_from = [gather_rows(s, rows) for s in c_src]
+        else:
+            r_src, _ = representation.encode_for_scoring(pool.select(rows), role="candidate")
+            random_from = [s.to_array() for s in r_src]
     src_col = pool.column("source")
     sources = [str(src_col[int(i)]) for i in idx] if src_col is not None else None
     info = {
@@ -486,6 +569,9 @@ def diagnose_selection(
         sinkhorn_reg=sinkhorn_reg,
         mmd_sigma=mmd_sigma,
         info=info,
+        random_from=random_from,
+        random_subsets=random_subsets,
+        seed=seed,
     )
 
 
@@ -522,6 +608,13 @@ def plot_diagnosis(diagnosis: Diagnosis, path: str | os.PathLike[str]) -> Path:
         ("mean_nn_subset", "mean NN cost: subset → query"),
     ):
         ax1.plot(budgets, [getattr(p, key) for p in pts], marker="o", label=label)
+    if all(p.random_mean is not None for p in pts):
+        mean = np.array([p.random_mean for p in pts])
+        std = np.array([p.random_std or 0.0 for p in pts])
+        ax1.fill_between(
+            budgets, mean - std, mean + std, color="grey", alpha=0.25, label="W1 of random subsets (±1 sd)"
+        )
+        ax1.plot(budgets, mean, color="grey", linestyle="--", linewidth=1)
     if len(budgets) > 1 and budgets[-1] / max(budgets[0], 1) >= 10:
         ax1.set_xscale("log")
     ax1.set_xlabel("budget")

@@ -171,10 +171,57 @@ def test_cli_diagnose_writes_json_and_png(tmp_path, capsys):
     assert [p["budget"] for p in data["points"]] == [10, 40]
     assert all(np.isfinite(p["w1"]) and 0 <= p["w1"] <= 1 for p in data["points"])
     assert (out / "diagnosis.png").stat().st_size > 1000
-    assert "W1" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "W1" in printed and "random" in printed
+    assert all(p["random_mean"] is not None and p["random_percentile"] is not None for p in data["points"])
     # Bad input: one line on stderr, exit 2, nothing written.
     bad = tmp_path / "bad"
     assert main(["diagnose", "-s", str(sel), "--budgets", "999", "-r", "lexical", "-o", str(bad)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "exceeds" in err
     assert not bad.exists()
+
+
+def test_random_baseline_pinned_against_direct_draws():
+    """random_mean/std/percentile/z equal W1 of the same seeded subsets computed independently."""
+    rng = np.random.default_rng(4)
+    pool = rng.normal(size=(300, 8))
+    q = pool[:10] + 0.05 * rng.normal(size=(10, 8))
+    picks = pool[np.r_[0:10, 50:60]]
+    d = diagnose(q, picks, budgets=[10, 20], random_from=pool, random_subsets=25, seed=3)
+    for p in d.points:
+        draw = np.random.default_rng([3, p.budget])
+        dists = []
+        for _ in range(25):
+            rows = np.sort(draw.choice(300, size=p.budget, replace=False))
+            dists.append(wasserstein1(_cos_cost(q, pool[rows]))[0])
+        dists = np.array(dists)
+        assert p.random_mean == pytest.approx(dists.mean(), abs=1e-9)
+        assert p.random_std == pytest.approx(dists.std(ddof=1), abs=1e-9)
+        assert p.random_percentile == pytest.approx(100 * (dists <= p.w1).mean())
+        assert p.random_z == pytest.approx((p.w1 - dists.mean()) / dists.std(ddof=1))
+    # the targeted picks are far closer than chance; a random subset sits inside the band
+    assert d.points[0].random_percentile == 0 and d.points[0].random_z < -5
+    rnd = diagnose(q, pool[rng.choice(300, 20, replace=False)], random_from=pool, random_subsets=25)
+    assert 0 < rnd.points[0].random_percentile < 100 and abs(rnd.points[0].random_z) < 3
+    # no baseline unless asked; bad count rejected
+    assert diagnose(q, picks).points[0].random_mean is None
+    with pytest.raises(ConfigurationError, match="random_subsets"):
+        diagnose(q, picks, random_from=pool, random_subsets=-1)
+    with pytest.raises(InvalidDataError, match="random-baseline"):
+        diagnose(q, picks, random_from=pool[:, :4])
+
+
+def test_diagnose_selection_random_baseline_on_demo(demo_selection, tmp_path):
+    pool, q, rep, ranking = demo_selection
+    meta = selection_metadata(pool, ranking, queries=q)
+    mem = diagnose_selection(meta, pool, q, rep, budgets=[20, 60], random_subsets=20, seed=1)
+    disk = diagnose_selection(meta, pool, q, rep, budgets=[20, 60], store_dir=tmp_path / "s", random_subsets=20, seed=1)
+    for a, b in zip(mem.points, disk.points, strict=True):
+        assert a.random_mean == pytest.approx(b.random_mean, abs=1e-6)  # the same rows, from the store or encoded
+        assert a.random_percentile == 0 and a.random_z < -3  # round-robin for math beats chance clearly
+        assert a.w1 < a.random_mean - 3 * a.random_std
+    saved = json.loads(json.dumps(mem.to_dict()))
+    assert {"random_mean", "random_std", "random_percentile", "random_z"} <= set(saved["points"][0])
+    assert saved["info"]["settings"]["random_baseline"]["subsets"] == 20
+    assert diagnose_selection(meta, pool, q, rep, budgets=[20], random_subsets=0).points[0].random_z is None

@@ -16,14 +16,18 @@ _HELP = """Measure how far a selection is from its query set, and what it is mad
 For each budget (a prefix of the selection) computes the 1-Wasserstein distance between the
 subset and the query set (POT: exact EMD up to `--exact-limit` points, Sinkhorn beyond) with the
 cost (1 − cos)/2, the Gaussian-kernel MMD and mean nearest-neighbour costs, the picks per query
-point and the composition by pool `source`. Writes `diagnosis.json` and `diagnosis.png` to
-`--output`. `--pool`/`--query` default to the paths recorded in `selection.json`.
+point and the composition by pool `source`, and compares the distance with that of
+`--random-subsets` seeded random subsets of the pool of the same size (mean ± std, the percentile
+of the selection among them and its z-score: "closer to my task than chance, and by how much").
+Writes `diagnosis.json` and `diagnosis.png` (random subsets as a grey band) to `--output`.
+`--pool`/`--query` default to the paths recorded in `selection.json`.
 
 **Examples**
 
 * `targetsel diagnose --selection selection/ -o diag/`
 * `targetsel diagnose --selection out/ --pool pool.jsonl --query q.jsonl --budgets 100,500,1000 -o diag/`
 * `targetsel diagnose --selection out/ --representation lexical --no-store -o diag/ --quiet`
+* `targetsel diagnose --selection out/ --random-subsets 50 --seed 1 -o diag/`
 """
 
 
@@ -51,6 +55,10 @@ def diagnose_cmd(
     ),
     no_store: bool = typer.Option(False, "--no-store", help="Encode only the picks, in memory."),
     exact_limit: int = typer.Option(3000, "--exact-limit", help="Exact EMD up to this many points, Sinkhorn beyond."),
+    random_subsets: int = typer.Option(
+        20, "--random-subsets", help="Seeded random subsets per budget for the baseline (0: none)."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of the random baseline."),
     split: str | None = typer.Option(None, "--split", help="Split of datasets directories or hub datasets."),
     quiet: bool = QUIET,
 ) -> None:
@@ -79,6 +87,8 @@ def diagnose_cmd(
         budgets=budget_list,
         store_dir=None if no_store else (store_dir or default_store_dir()),
         exact_limit=exact_limit,
+        random_subsets=random_subsets,
+        seed=seed,
     )
     paths = diagnosis.save(output)
     if not quiet:
@@ -86,16 +96,22 @@ def diagnose_cmd(
         from rich.table import Table
 
         table = Table(title=f"{meta.get('method')} — distances in {representation} ({len(query_set)} queries)")
-        for col in ("budget", "W1", "MMD", "NN q→s", "NN s→q", "covered", "top sources"):
-            table.add_column(col, justify="right")
+        cols = ["budget", "W1", "random W1", "pct / z", "MMD", "NN q→s", "covered", "top sources"]
+        for col in cols:
+            table.add_column(col, justify="right", overflow="fold")
         for p in diagnosis.points:
             top = ", ".join(f"{k} {v}" for k, v in list(p.composition.items())[:3]) or "-"
+            rnd = "-" if p.random_mean is None else f"{p.random_mean:.4f}±{p.random_std or 0:.4f}"
+            vs = "-"
+            if p.random_percentile is not None:
+                vs = f"{p.random_percentile:.0f}%" + ("" if p.random_z is None else f" {p.random_z:+.1f}")
             table.add_row(
                 str(p.budget),
                 f"{p.w1:.4f}",
+                rnd,
+                vs,
                 f"{p.mmd:.4f}",
                 f"{p.mean_nn_query:.4f}",
-                f"{p.mean_nn_subset:.4f}",
                 f"{p.covered_fraction:.0%}",
                 top,
             )
