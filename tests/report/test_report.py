@@ -308,3 +308,65 @@ def test_cli_report_on_paper_folder(paper_dir: Path, tmp_path: Path) -> None:
     missing = CliRunner().invoke(app, [*prefix, str(tmp_path / "nope"), "-o", str(tmp_path / "o2")])
     assert isinstance(missing.exception, MissingArtifactError)
     assert not (tmp_path / "o2").exists()  # nothing written on bad input
+
+
+def _cells_frame() -> pd.DataFrame:
+    """Tidy rows of trained cells: LESS's loss rises with its distance, EMBED's does not."""
+    rows = []
+    less = [(0.10, 1.00), (0.15, 1.10), (0.20, 1.30), (0.30, 1.35), (0.40, 1.60)]
+    embed = [(0.10, 1.30), (0.15, 1.00), (0.20, 1.40), (0.30, 1.10), (0.40, 1.20)]
+    for method, pairs in (("LESS (RR)", less), ("EMBED (RR)", embed)):
+        for b, (dist, loss) in enumerate(pairs):
+            for seed in (0, 1):  # two seeds per bin: each (bin, seed) is its own cell
+                key = ("quantile", "math", method, None, b, seed)
+                rows.append((*key, "subset_distance", dist + 0.001 * seed))
+                rows.append((*key, "dev_loss", loss + 0.002 * seed))
+                rows.append((*key, "test_loss", 2 * loss))
+    # a budget cell (bin empty) of LESS with a distance but no loss: not a cell of the table
+    rows.append(("budget", "math", "LESS (RR)", 100, None, 0, "subset_distance", 0.5))
+    # zero-shot rows have no distance
+    rows.append(("zero_shot", "math", "Zero-shot", None, None, None, "dev_loss", 2.0))
+    return pd.DataFrame(rows, columns=list(TIDY_COLUMNS))
+
+
+def test_distance_loss_table_pinned_against_scipy(tmp_path: Path) -> None:
+    from scipy.stats import spearmanr
+
+    from targetsel.report import distance_loss_table
+
+    df = _cells_frame()
+    path = write_results(df, tmp_path / "results.csv")
+    table = distance_loss_table(read_results(path))
+    assert list(table.columns) == ["dataset", "method", "metric", "spearman", "p_value", "n_cells"]
+    got = table.set_index(["method", "metric"])
+    for method in ("LESS (RR)", "EMBED (RR)"):
+        cells = df[(df["method"] == method) & (df["experiment"] == "quantile")]
+        dist = cells[cells["metric"] == "subset_distance"]["value"].to_numpy()
+        for metric in ("dev_loss", "test_loss"):
+            loss = cells[cells["metric"] == metric]["value"].to_numpy()
+            assert got.loc[(method, metric), "spearman"] == pytest.approx(spearmanr(dist, loss).statistic)
+            assert got.loc[(method, metric), "n_cells"] == 10
+    assert got.loc[("LESS (RR)", "dev_loss"), "spearman"] > 0.9
+    assert abs(got.loc[("EMBED (RR)", "dev_loss"), "spearman"]) < 0.5
+    # no distance rows: an empty table, and no section in the summary
+    assert distance_loss_table(df[df["metric"] != "subset_distance"]).empty
+    assert "Does distance predict loss?" in render_summary(df)
+    assert "Does distance predict loss?" not in render_summary(df[df["metric"] != "subset_distance"])
+
+
+def test_cli_report_writes_distance_vs_loss(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from targetsel.cli import app
+
+    path = write_results(_cells_frame(), tmp_path / "results.csv")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["report", str(path), "-o", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    with open(out / "distance_vs_loss.csv", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert {"dataset", "method", "metric", "spearman", "n_cells"} <= set(rows[0])
+    less = next(r for r in rows if r["method"] == "LESS (RR)" and r["metric"] == "dev_loss")
+    assert float(less["spearman"]) > 0.9 and less["n_cells"] == "10"
+    summary = (out / "summary.md").read_text(encoding="utf-8")
+    assert "### subset distance vs dev_loss" in summary and "(n=10)" in summary

@@ -22,7 +22,10 @@ _HELP = """Turn results into the paper's figures, Spearman ρ tables and a markd
 
 RESULTS are tidy CSVs (columns experiment, dataset, method, budget, bin, seed, metric, value),
 single tables of the paper, or folders of them such as `../shared/paper_results/tulu_v2/llama2-7b`.
-The output folder receives one PNG per (experiment, metric), `summary.md` and `spearman.csv`.
+The output folder receives one PNG per (experiment, metric), `summary.md` and `spearman.csv`; when
+the results hold `subset_distance` rows (from the experiment harness's `diagnose` step) and losses,
+also `distance_vs_loss.csv`: Spearman between each trained subset's distance to the query set and its
+loss after training, per task and method ("does distance predict loss?", also in `summary.md`).
 
 **Examples**
 
@@ -72,6 +75,7 @@ def report_cmd(
     # Imported here so that `targetsel --help` does not pay for pandas/matplotlib/scipy.
     from targetsel.report import (
         atomic_write_text,
+        distance_loss_table,
         make_figures,
         read_results,
         spearman_tables,
@@ -86,10 +90,15 @@ def report_cmd(
     if output.exists() and not output.is_dir():
         raise ConfigurationError(f"{output}: exists and is not a folder; pass another --output.")
     spearman = spearman_tables(df)
+    dist_loss = distance_loss_table(df)
 
     figures = make_figures(df, output, reference=ref)
     summary = write_summary(df, output / "summary.md")
     rho_path = atomic_write_text(output / "spearman.csv", spearman.to_csv(index=False, lineterminator="\n"))
+    if not dist_loss.empty:
+        dl_path = output / "distance_vs_loss.csv"
+        atomic_write_text(dl_path, dist_loss.to_csv(index=False, lineterminator="\n"))
+        logger.info("report: %s", dl_path)
     logger.info("report: %d figures, %s, %s", len(figures), summary, rho_path)
 
     _print_rho(spearman, quiet)

@@ -46,6 +46,7 @@ __all__ = [
     "TidyColumns",
     "atomic_write_text",
     "budget_table",
+    "distance_loss_table",
     "is_lower_better",
     "read_results",
     "spearman_table",
@@ -402,6 +403,59 @@ def spearman_tables(df: pd.DataFrame) -> pd.DataFrame:
     if not tables:
         return pd.DataFrame(columns=["experiment", "metric", "dataset", "method", "rho", "p_value", "n_bins"])
     return pd.concat(tables, ignore_index=True)
+
+
+#: The distance ``diagnose`` records per trained cell (W1 between subset and query set).
+DISTANCE_METRIC = "subset_distance"
+#: Losses correlated with it, when present.
+LOSS_METRICS = ("dev_loss", "test_loss")
+
+
+def distance_loss_table(df: pd.DataFrame, distance: str = DISTANCE_METRIC) -> pd.DataFrame:
+    """Does distance predict loss? Spearman ρ between subset–query distance and loss, over cells.
+
+    A cell is one trained subset: a row key ``(experiment, dataset, method, budget, bin, seed)``
+    holding both a ``distance`` row (W1 from ``diagnose``, in the representation the cell's method
+    selected with) and a loss row. Per ``(dataset, method)`` and loss, ρ is taken across all its
+    cells, whatever grid they come from (quantile bins, budgets, seeds): the paper's claim is that
+    for gradient (LESS) features ρ > 0 (farther subsets train worse), and not for the others.
+
+    Args:
+        df: Tidy results with ``subset_distance`` and ``dev_loss`` (or ``test_loss``) rows.
+        distance: The distance metric's name.
+
+    Returns:
+        Columns ``dataset, method, metric, spearman, p_value, n_cells`` (``metric``: the loss);
+        ρ and p are NaN with fewer than 3 cells or a constant column. Empty when no cell has both.
+
+    Example:
+        >>> import pandas as pd
+        >>> rows = [("q", "d", "LESS (RR)", None, b, 0, m, v) for b, (dist, loss) in enumerate([(.1, 1.), (.2, 1.5),
+        ...         (.3, 1.7)]) for m, v in (("subset_distance", dist), ("dev_loss", loss))]
+        >>> df = pd.DataFrame(rows, columns=["experiment", "dataset", "method", "budget", "bin", "seed", "metric",
+        ...                   "value"])
+        >>> distance_loss_table(df)[["method", "metric", "spearman", "n_cells"]].values.tolist()
+        [['LESS (RR)', 'dev_loss', 1.0, 3]]
+    """
+    _check_columns(df, (COLS.dataset, COLS.method, COLS.metric, COLS.value))
+    out_cols = ["dataset", "method", "metric", "spearman", "p_value", "n_cells"]
+    keys = [c for c in (COLS.experiment, COLS.dataset, COLS.method, COLS.budget, COLS.bin, COLS.seed) if c in df]
+    wanted = df[df[COLS.metric].isin([distance, *LOSS_METRICS])]
+    if wanted.empty or not (wanted[COLS.metric] == distance).any():
+        return pd.DataFrame(columns=out_cols)
+    # (empty budget or bin keys are part of a cell's identity: keep them as keys)
+    wide = wanted.groupby([*keys, COLS.metric], dropna=False, sort=False)[COLS.value].mean().unstack(COLS.metric)
+    wide = wide.reset_index()
+    records = []
+    for loss in (m for m in LOSS_METRICS if m in wide.columns):
+        both = wide.dropna(subset=[distance, loss])
+        for (dataset, method), grp in both.groupby([COLS.dataset, COLS.method], sort=False):
+            if len(grp) >= 3:
+                rho, p = _spearman(grp[distance].to_numpy(float), grp[loss].to_numpy(float))
+            else:
+                rho, p = float("nan"), float("nan")
+            records.append((dataset, method, loss, rho, p, len(grp)))
+    return pd.DataFrame.from_records(records, columns=out_cols)
 
 
 def budget_table(df: pd.DataFrame, metric: str = "dev_loss") -> pd.DataFrame:

@@ -21,6 +21,7 @@ from targetsel.report.results import (
     ZERO_SHOT_METHOD,
     atomic_write_text,
     budget_table,
+    distance_loss_table,
     is_lower_better,
     spearman_tables,
 )
@@ -189,6 +190,32 @@ def render_summary(df: pd.DataFrame, *, title: str = "targetsel report") -> str:
                 out += [f"### {experiment}: {metric}", ""]
                 rows = [[ds, *(_fmt_rho(float(v)) for v in mat.loc[ds])] for ds in mat.index]
                 out += [markdown_table(["dataset", *mat.columns], rows), ""]
+    dl = distance_loss_table(df)
+    if not dl.empty:
+        out += ["## Does distance predict loss?", ""]
+        out.append(
+            "Spearman ρ between each trained subset's distance to the query set (W1 from `diagnose`, in "
+            "the representation it was selected with) and its loss after training, across all cells "
+            "of a method and task. ρ > 0: the closer subsets train better models (the paper finds this "
+            "for LESS gradient features only). `n` = cells."
+        )
+        out.append("")
+        for metric in dict.fromkeys(dl["metric"]):
+            sub = dl[dl["metric"] == metric]
+            methods = list(dict.fromkeys(sub["method"]))
+            out += [f"### subset distance vs {metric}", ""]
+            rows = []
+            for ds in dict.fromkeys(sub["dataset"]):
+                cells = []
+                for m in methods:
+                    hit = sub[(sub["dataset"] == ds) & (sub["method"] == m)]
+                    cells.append(
+                        ""
+                        if hit.empty
+                        else f"{_fmt_rho(float(hit['spearman'].iloc[0]))} (n={int(hit['n_cells'].iloc[0])})"
+                    )
+                rows.append([ds, *cells])
+            out += [markdown_table(["dataset", *methods], rows), ""]
     budget_metrics = df.loc[(df[COLS.experiment] == "budget") & df[COLS.budget].notna(), COLS.metric]
     metrics = _metric_sort(list(dict.fromkeys(budget_metrics.dropna())))
     if metrics:
