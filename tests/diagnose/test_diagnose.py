@@ -225,3 +225,24 @@ def test_diagnose_selection_random_baseline_on_demo(demo_selection, tmp_path):
     assert {"random_mean", "random_std", "random_percentile", "random_z"} <= set(saved["points"][0])
     assert saved["info"]["settings"]["random_baseline"]["subsets"] == 20
     assert diagnose_selection(meta, pool, q, rep, budgets=[20], random_subsets=0).points[0].random_z is None
+
+
+def test_random_baseline_with_a_tiny_language_model(tiny_llama_dir, tmp_path):
+    """The baseline in an LM representation (RDS+ hidden states of the tiny random Llama): finite,
+    seeded, and the same rows whether features come from the store or are encoded in memory."""
+    from targetsel.represent.hidden import HiddenRepresentation
+
+    pool = load_pool(demo_pool_path()).select(range(0, 2470, 19))  # 130 rows, every family
+    q = load_queries(demo_query_path("math")).select(range(10))
+    rep = HiddenRepresentation(str(tiny_llama_dir), max_length=64)
+    ranking = run_selection(pool, q, rep, budgets=[12]).ranking
+    meta = selection_metadata(pool, ranking, queries=q)
+    a = diagnose_selection(meta, pool, q, rep, budgets=[6, 12], random_subsets=20, seed=2)
+    b = diagnose_selection(meta, pool, q, rep, budgets=[6, 12], random_subsets=20, seed=2, store_dir=tmp_path)
+    for pa, pb in zip(a.points, b.points, strict=True):
+        assert np.isfinite([pa.random_mean, pa.random_std]).all() and pa.random_std > 0
+        assert 0 <= pa.random_percentile <= 100
+        assert pa.random_mean == pytest.approx(pb.random_mean, abs=1e-5)
+        assert pa.random_z == pytest.approx(pb.random_z, abs=1e-3)
+    c = diagnose_selection(meta, pool, q, rep, budgets=[6, 12], random_subsets=20, seed=3)
+    assert c.points[0].random_mean != a.points[0].random_mean  # another seed, other subsets
