@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from targetsel.cli import main
-from targetsel.errors import ArtifactMismatchError
+from targetsel.errors import ArtifactMismatchError, ConfigurationError
 from targetsel.experiment import DONE_FILE, ExperimentConfig, build_grid, run_experiment
 from targetsel.report import read_results
 
@@ -248,3 +248,40 @@ def test_killed_cell_resumes_its_training_from_the_last_step(tiny_llama_dir, tmp
     # the first trained cell died in step 4 and resumes at step 3; the cells after it start fresh
     assert [p.global_step if p is not None else None for p in points] == [3] + [None] * (len(summary.ran) - 1)
     assert summary.ran and all((out / "cells" / key / DONE_FILE).is_file() for key in summary.ran)
+
+
+def test_quantile_grid_with_less_warmup_and_distance_vs_loss(tiny_llama_dir, tmp_path):
+    """A gradient representation without checkpoints: the harness runs LESS's warmup once (cached),
+    the grid runs on its features, and the report answers "does distance predict loss?"."""
+    warm = {"fraction": 0.05, "epochs": 2, "lora_r": 4, "lora_alpha": 8, "effective_batch_size": 4,
+            "per_device_batch_size": 4, "max_length": 64, "learning_rate": 1e-3}  # fmt: skip
+    rep = {"name": "gradient", "params": {"dim": 128, "max_length": 64}, "warmup": warm}
+    raw = tiny_config(
+        tiny_llama_dir, grid="quantile", algorithms=[], budgets=[], quantile={"bins": 3, "per_bin": 6},
+        representations=[rep], pool_limit=120,
+    )  # fmt: skip
+    raw["evaluate"]["metrics"] = ["dev_loss"]
+    cfg = ExperimentConfig.from_dict(raw)
+    out = tmp_path / "less"
+    summary = run_experiment(cfg, out, quiet=True)
+    assert len(summary.ran) == 1 + 1 + 3
+    folder = out / "warmup" / "LESS"
+    assert sorted(p.name for p in folder.glob("checkpoint-epoch-*")) == ["checkpoint-epoch-1", "checkpoint-epoch-2"]
+    done = json.loads((folder / "warmup_done.json").read_text())
+    assert done["settings"]["fraction"] == 0.05 and done["settings"]["train"]["lora_r"] == 4
+    df = read_results(summary.results)
+    assert set(df.loc[df["experiment"] == "quantile", "method"]) == {"LESS (RR)"}
+    # the store manifests name the two warmup checkpoints
+    manifests = [json.loads(p.read_text()) for p in (out / "stores").rglob("manifest.json")]
+    names = {m["params"]["checkpoint"]["name"] for m in manifests if m.get("representation") == "gradient"}
+    assert names == {"checkpoint-epoch-1", "checkpoint-epoch-2"}
+    assert (out / "report" / "distance_vs_loss.csv").is_file()
+    # a rerun reuses the warmup and every cell
+    stamp = (folder / "warmup_done.json").stat().st_mtime_ns
+    again = run_experiment(cfg, out, report=False, quiet=True)
+    assert again.ran == [] and (folder / "warmup_done.json").stat().st_mtime_ns == stamp
+    # bad warmup settings fail when the config is read
+    with pytest.raises(ConfigurationError, match="warmup"):
+        ExperimentConfig.from_dict({**raw, "representations": [{**rep, "warmup": {"fraction": 2}}]})
+    with pytest.raises(ConfigurationError, match="warmup"):
+        ExperimentConfig.from_dict({**raw, "representations": [{"name": "embed", "warmup": {}}]})

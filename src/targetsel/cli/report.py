@@ -73,14 +73,7 @@ def report_cmd(
 ) -> None:
     """Write figures, ``summary.md`` and ``spearman.csv`` for RESULTS into OUTPUT."""
     # Imported here so that `targetsel --help` does not pay for pandas/matplotlib/scipy.
-    from targetsel.report import (
-        atomic_write_text,
-        distance_loss_table,
-        make_figures,
-        read_results,
-        spearman_tables,
-        write_summary,
-    )
+    from targetsel.report import read_results, spearman_tables, write_report
 
     # Read and validate everything before anything is written.
     df = read_results(results)
@@ -90,17 +83,12 @@ def report_cmd(
     if output.exists() and not output.is_dir():
         raise ConfigurationError(f"{output}: exists and is not a folder; pass another --output.")
     spearman = spearman_tables(df)
-    dist_loss = distance_loss_table(df)
 
-    figures = make_figures(df, output, reference=ref)
-    summary = write_summary(df, output / "summary.md")
-    rho_path = atomic_write_text(output / "spearman.csv", spearman.to_csv(index=False, lineterminator="\n"))
-    if not dist_loss.empty:
-        dl_path = output / "distance_vs_loss.csv"
-        atomic_write_text(dl_path, dist_loss.to_csv(index=False, lineterminator="\n"))
-        logger.info("report: %s", dl_path)
-    logger.info("report: %d figures, %s, %s", len(figures), summary, rho_path)
+    paths = write_report(df, output, reference=ref)
+    figures = [p for p in paths if p.suffix == ".png"]
+    tables = [p.name for p in paths if p.suffix != ".png"]
+    logger.info("report: %d figures, %s", len(figures), ", ".join(tables))
 
     _print_rho(spearman, quiet)
     if not quiet:
-        typer.echo(f"Wrote {len(figures)} figures, {summary.name} and {rho_path.name} to {output}")
+        typer.echo(f"Wrote {len(figures)} figures, {' and '.join(tables)} to {output}")

@@ -99,17 +99,24 @@ def _pos_int(value: Any, what: str) -> int:
 
 @dataclass
 class RepresentationSpec:
-    """One representation of the grid: registry ``name``, its ``params``, optional display ``label``."""
+    """One representation of the grid: registry ``name``, its ``params``, optional display ``label``.
+
+    ``warmup`` (``gradient`` only, when ``params`` name no ``checkpoints``): the LESS warmup the
+    harness runs once on the experiment's pool before encoding, cached in ``OUT/warmup/``:
+    ``fraction`` (default 0.05), ``seed`` (default 0) and overrides of LESS's warmup training
+    settings (:data:`targetsel.train.LESS_WARMUP`: r=128, alpha=512, 4 epochs, lr 2e-5, ...).
+    """
 
     name: str
     params: dict[str, Any] = field(default_factory=dict)
     label: str | None = None
+    warmup: dict[str, Any] | None = None
 
     @classmethod
     def parse(cls, data: Any, ctx: str) -> RepresentationSpec:
         if isinstance(data, str):
             data = {"name": data}
-        d = _check_keys(data, {"name", "params", "label"}, ctx)
+        d = _check_keys(data, {"name", "params", "label", "warmup"}, ctx)
         import targetsel.represent  # noqa: F401  (registers the built-ins)
         from targetsel.represent.base import REPRESENTATIONS
 
@@ -120,18 +127,52 @@ class RepresentationSpec:
             )
         if not isinstance(d.get("params", {}), dict):
             raise ConfigurationError(f"{ctx}.params must be a mapping")
+        warm = d.get("warmup")
+        if warm is not None:
+            if d["name"] != "gradient":
+                raise ConfigurationError(f"{ctx}.warmup: only the gradient representation has a warmup")
+            if not isinstance(warm, dict):
+                raise ConfigurationError(f"{ctx}.warmup must be a mapping (fraction, seed, training settings)")
+            if "checkpoints" in (d.get("params") or {}):
+                raise ConfigurationError(f"{ctx}: give params.checkpoints or warmup, not both")
+            spec = cls(d["name"], dict(d.get("params") or {}), d.get("label"), dict(warm))
+            spec.warmup_config()  # validates the settings now, not after hours of other cells
+            return spec
         return cls(d["name"], dict(d.get("params") or {}), d.get("label"))
+
+    @property
+    def needs_warmup(self) -> bool:
+        """A gradient representation without checkpoints: the harness runs LESS's warmup for it."""
+        return self.name == "gradient" and "checkpoints" not in self.params
+
+    def warmup_config(self) -> tuple[float, int, Any]:
+        """``(fraction, seed, TrainConfig)`` of this representation's warmup."""
+        from dataclasses import replace
+
+        from targetsel.train import LESS_WARMUP
+
+        opts = dict(self.warmup or {})
+        fraction, seed = opts.pop("fraction", 0.05), opts.pop("seed", 0)
+        if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
+            raise ConfigurationError(f"warmup.fraction must be in (0, 1], got {fraction!r}")
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ConfigurationError(f"warmup.seed must be an integer, got {seed!r}")
+        try:
+            cfg = replace(LESS_WARMUP, **opts)
+        except TypeError as exc:
+            raise ConfigurationError(f"warmup: unknown training setting(s) in {sorted(opts)}: {exc}") from exc
+        return float(fraction), seed, cfg
 
     @property
     def display(self) -> str:
         return self.label or REPRESENTATION_LABELS.get(self.name, self.name.upper())
 
-    def build(self):
-        """Instantiate the representation."""
+    def build(self, **extra: Any):
+        """Instantiate the representation (``extra`` params, e.g. warmup ``checkpoints``, added)."""
         from targetsel.represent.base import get_representation
 
         try:
-            return get_representation(self.name, **self.params)
+            return get_representation(self.name, **self.params, **extra)
         except TypeError as exc:
             raise ConfigurationError(f"representation {self.name!r}: bad params {self.params}: {exc}") from exc
 

@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -193,8 +194,46 @@ class _Runner:
 
     def rep(self, index: int):
         if index not in self._reps:
-            self._reps[index] = self.config.representations[index].build()
+            spec = self.config.representations[index]
+            if spec.needs_warmup:
+                extra: dict[str, Any] = {"checkpoints": [str(c) for c in self.warmup(index)]}
+                if "model" not in spec.params:  # the warmed-up base model
+                    extra["model"] = self.config.model
+                self._reps[index] = spec.build(**extra)
+            else:
+                self._reps[index] = spec.build()
         return self._reps[index]
+
+    def warmup(self, index: int) -> list[Path]:
+        """LESS warmup checkpoints of gradient representation ``index``, run once and cached.
+
+        ``OUT/warmup/<label>/`` holds the epoch checkpoints and ``warmup_done.json`` (the settings'
+        digest, written last): a finished warmup with the same settings is reused; an interrupted one
+        resumes from its last step checkpoint (:mod:`targetsel.train.resume`).
+        """
+        from targetsel.train import warmup
+        from targetsel.train.checkpoints import find_checkpoints
+
+        spec = self.config.representations[index]
+        fraction, seed, tcfg = spec.warmup_config()
+        model = spec.params.get("model", self.config.model)
+        settings = {
+            "model": model,
+            "pool": [self.config.pool, self.config.pool_limit, self.config.pool_seed],
+            "fraction": fraction,
+            "seed": seed,
+            "train": tcfg.to_dict(),
+        }
+        digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        folder = self.output / "warmup" / re.sub(r"[^A-Za-z0-9_.-]+", "_", spec.display)
+        done = folder / "warmup_done.json"
+        if done.is_file() and json.loads(done.read_text(encoding="utf-8")).get("digest") == digest:
+            return find_checkpoints(folder)
+        if done.is_file():  # other settings: train again
+            shutil.rmtree(folder)
+        ckpts = warmup(model, self.pool, folder, fraction=fraction, seed=seed, config=tcfg, quiet=self.quiet)
+        atomic_write_text(done, json.dumps({"digest": digest, "settings": settings}, indent=1, default=str) + "\n")
+        return ckpts
 
     # -- digests ----------------------------------------------------------------------------
     def digest(self, cell: Cell) -> str:
@@ -213,7 +252,7 @@ class _Runner:
         if cell.experiment != "zero_shot":
             parts.update(
                 pool=[cfg.pool, cfg.pool_limit, cfg.pool_seed],
-                representation=None if rep is None else [rep.name, rep.params],
+                representation=None if rep is None else [rep.name, rep.params, *([rep.warmup] if rep.warmup else [])],
                 algorithm=None if alg is None else [alg.name, alg.params],
                 quantile=cfg.quantile.__dict__ if cell.bin is not None else None,
                 train=cfg.train_config(cell.seed or 0).to_dict(),
@@ -495,13 +534,8 @@ def run_experiment(
 
 
 def write_report(results: str | os.PathLike[str], folder: str | os.PathLike[str], *, title: str) -> list[Path]:
-    """Figures, ``summary.md`` and ``spearman.csv`` of a results CSV (what ``targetsel report`` writes)."""
-    from targetsel.report import make_figures, read_results, spearman_tables, write_summary
-    from targetsel.report.results import atomic_write_text as write_text
+    """The report of a results CSV: what ``targetsel report`` writes (:func:`targetsel.report.write_report`)."""
+    from targetsel.report import read_results
+    from targetsel.report import write_report as write
 
-    df = read_results(results)
-    folder = Path(folder)
-    paths = make_figures(df, folder)
-    paths.append(write_summary(df, folder / "summary.md", title=title))
-    paths.append(write_text(folder / "spearman.csv", spearman_tables(df).to_csv(index=False, lineterminator="\n")))
-    return paths
+    return write(read_results(results), folder, title=title)

@@ -27,6 +27,7 @@ from targetsel.report.results import (
     write_results,
 )
 from targetsel.report.summary import best_methods, markdown_table, render_summary, rho_matrix, write_summary
+from targetsel.report.write import write_report
 
 __all__ = [
     "EXPERIMENTS",
@@ -50,6 +51,7 @@ __all__ = [
     "rho_matrix",
     "spearman_table",
     "spearman_tables",
+    "write_report",
     "write_results",
     "write_summary",
 ]

@@ -1,0 +1,46 @@
+"""Everything a report folder holds, written in one place (``targetsel report`` and the harness)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from targetsel.report.figures import make_figures
+from targetsel.report.results import atomic_write_text, distance_loss_table, spearman_tables
+from targetsel.report.summary import write_summary
+
+__all__ = ["write_report"]
+
+
+def write_report(
+    df: pd.DataFrame,
+    folder: str | os.PathLike[str],
+    *,
+    title: str = "targetsel report",
+    reference: pd.DataFrame | None = None,
+) -> list[Path]:
+    """Figures, ``summary.md``, ``spearman.csv`` and (with distance rows) ``distance_vs_loss.csv``.
+
+    Args:
+        df: Tidy results.
+        folder: Output folder (created).
+        title: Heading of ``summary.md``.
+        reference: Results drawn dashed and faded in the figures (e.g. the paper's).
+
+    Returns:
+        The written paths.
+
+    Example:
+        >>> from targetsel.report import read_results
+        >>> paths = write_report(read_results("runs/exp/results.csv"), "report/")  # doctest: +SKIP
+    """
+    out = Path(folder)
+    paths = make_figures(df, out, reference=reference)
+    paths.append(write_summary(df, out / "summary.md", title=title))
+    paths.append(atomic_write_text(out / "spearman.csv", spearman_tables(df).to_csv(index=False, lineterminator="\n")))
+    dist = distance_loss_table(df)
+    if not dist.empty:
+        paths.append(atomic_write_text(out / "distance_vs_loss.csv", dist.to_csv(index=False, lineterminator="\n")))
+    return paths
