@@ -204,8 +204,13 @@ def cost_matrix(
     for a, b in zip(qn, sn, strict=True):
         if a.shape[1] != b.shape[1]:
             raise InvalidDataError(f"query features have dim {a.shape[1]} but subset features {b.shape[1]}")
+    return _unit_cost(qn, sn, w), qn, sn
+
+
+def _unit_cost(qn: list[np.ndarray], sn: list[np.ndarray], w: np.ndarray) -> np.ndarray:
+    """``(1 - S) / 2`` of unit-normalised views, ``S`` the ``w``-weighted sum of their products."""
     sim = sum(wi * (a @ b.T) for wi, a, b in zip(w, qn, sn, strict=True))
-    return np.clip((1.0 - sim) / 2.0, 0.0, 1.0), qn, sn
+    return np.clip((1.0 - sim) / 2.0, 0.0, 1.0)
 
 
 def wasserstein1(cost: np.ndarray, *, exact_limit: int = DEFAULT_EXACT_LIMIT, reg: float = 0.01) -> tuple[float, str]:
@@ -396,8 +401,7 @@ def _random_baseline(
     dists = []
     for _ in range(n_subsets):
         rows = np.sort(rng.choice(n, size=size, replace=False))
-        cost, _, _ = cost_matrix(qn, [r[rows] for r in rand], weights)  # the selection's cost, on these rows
-        d, _ = wasserstein1(cost, exact_limit=exact_limit, reg=reg)
+        d, _ = wasserstein1(_unit_cost(qn, [r[rows] for r in rand], weights), exact_limit=exact_limit, reg=reg)
         dists.append(d)
     arr = np.asarray(dists, dtype=np.float64)
     mean, std = float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else 0.0

@@ -773,9 +773,9 @@ def _blocks_cuda(
             raw = np.asarray(c.read_rows(start, stop))
             if raw.dtype not in (np.float16, np.float32):
                 raw = raw.astype(np.float32)
+            dtype = torch.from_numpy(raw[:0]).dtype
             buf = pinned.get((slot, v))
-            if buf is None or buf.dtype != torch.from_numpy(raw[:0]).dtype or buf.shape[1] != raw.shape[1]:
-                dtype = torch.from_numpy(raw[:0]).dtype
+            if buf is None or buf.dtype != dtype:
                 buf = torch.empty((min(n, chunk_rows), c.dim), dtype=dtype, pin_memory=dev.type == "cuda")
                 pinned[(slot, v)] = buf
             dst = buf[: stop - start]
@@ -797,15 +797,12 @@ def _blocks_cuda(
                 for i, h in enumerate(host):
                     x = h.to(dev, non_blocking=True).float()
                     norms = torch.linalg.vector_norm(x, dim=1)
-                    if not bool(torch.isfinite(norms).all()):
-                        bad = (
-                            int(torch.nonzero(~torch.isfinite(x).all(dim=1))[0, 0])
-                            if not bool(torch.isfinite(x).all())
-                            else None
-                        )
-                        if bad is not None:
-                            raise InvalidDataError(f"candidate features of row {bad + start} contain NaN or inf")
-                        norms = torch.linalg.vector_norm(x.double(), dim=1).float()
+                    if not bool(torch.isfinite(norms).all()):  # as in _normalize
+                        bad_rows = ~torch.isfinite(x).all(dim=1)
+                        if bool(bad_rows.any()):
+                            bad = int(torch.nonzero(bad_rows)[0, 0]) + start
+                            raise InvalidDataError(f"candidate features of row {bad} contain NaN or inf")
+                        norms = torch.linalg.vector_norm(x.double(), dim=1).float()  # finite but huge values
                     x /= norms.clamp_min(1e-12)[:, None]
                     if mean_t is not None:
                         mean_t += float(w[i]) * (x @ qmean_t[i])

@@ -202,20 +202,12 @@ def render_summary(df: pd.DataFrame, *, title: str = "targetsel report") -> str:
         out.append("")
         for metric in dict.fromkeys(dl["metric"]):
             sub = dl[dl["metric"] == metric]
-            methods = list(dict.fromkeys(sub["method"]))
+            text = [f"{_fmt_rho(float(r))} (n={int(n)})" for r, n in zip(sub["spearman"], sub["n_cells"], strict=True)]
+            mat = sub.assign(text=text).pivot(index="dataset", columns="method", values="text")
+            mat = mat.reindex(index=list(dict.fromkeys(sub["dataset"])), columns=list(dict.fromkeys(sub["method"])))
+            rows = [[ds, *("" if pd.isna(v) else v for v in mat.loc[ds])] for ds in mat.index]
             out += [f"### subset distance vs {metric}", ""]
-            rows = []
-            for ds in dict.fromkeys(sub["dataset"]):
-                cells = []
-                for m in methods:
-                    hit = sub[(sub["dataset"] == ds) & (sub["method"] == m)]
-                    cells.append(
-                        ""
-                        if hit.empty
-                        else f"{_fmt_rho(float(hit['spearman'].iloc[0]))} (n={int(hit['n_cells'].iloc[0])})"
-                    )
-                rows.append([ds, *cells])
-            out += [markdown_table(["dataset", *methods], rows), ""]
+            out += [markdown_table(["dataset", *mat.columns], rows), ""]
     budget_metrics = df.loc[(df[COLS.experiment] == "budget") & df[COLS.budget].notna(), COLS.metric]
     metrics = _metric_sort(list(dict.fromkeys(budget_metrics.dropna())))
     if metrics:

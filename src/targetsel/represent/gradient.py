@@ -29,11 +29,12 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,29 +58,22 @@ AUTO_START_CUDA = 64
 AUTO_START_CPU = 8
 
 
-class _deterministic:
+@contextlib.contextmanager
+def _deterministic(device: Any) -> Iterator[None]:
     """On CUDA, PyTorch's deterministic kernels for the duration (e.g. attention backward passes that
     would otherwise accumulate with atomics); a no-op on the CPU. The sparse projection is
     order-independent by itself (:func:`targetsel.represent.projection.exact_index_add`)."""
+    if getattr(device, "type", str(device)) != "cuda":
+        yield
+        return
+    import torch
 
-    def __init__(self, device: Any) -> None:
-        self.cuda = getattr(device, "type", str(device)) == "cuda"
-
-    def __enter__(self) -> None:
-        if self.cuda:
-            import torch
-
-            self._before = (
-                torch.are_deterministic_algorithms_enabled(),
-                torch.is_deterministic_algorithms_warn_only_enabled(),
-            )
-            torch.use_deterministic_algorithms(True, warn_only=True)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.cuda:
-            import torch
-
-            torch.use_deterministic_algorithms(self._before[0], warn_only=self._before[1])
+    before = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before[0], warn_only=before[1])
 
 
 def adam_direction(grad: Any, exp_avg: Any, exp_avg_sq: Any, *, betas=ADAM_BETAS, eps: float = ADAM_EPS) -> Any:
@@ -346,11 +340,11 @@ class GradientRepresentation(Representation):
 
         ckpt = self.checkpoint
         key = (str(ckpt), need_moments)
+        if self._loaded is not None and self._loaded_key[0] == key[0] and (self._loaded.moments or not need_moments):
+            return self._loaded
         if str(self.device or "").startswith("cuda") or (self.device is None and torch.cuda.is_available()):
             # cuBLAS is deterministic on one stream only with a fixed workspace (read at its first use)
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        if self._loaded is not None and self._loaded_key[0] == key[0] and (self._loaded.moments or not need_moments):
-            return self._loaded
         if ckpt is None:
             from targetsel.train.config import TrainConfig
             from targetsel.train.core import build_lora_model
@@ -377,11 +371,10 @@ class GradientRepresentation(Representation):
         from targetsel.chat import IGNORE_INDEX, tokenize_example
 
         loss_on = "all_assistant" if role == "candidate" else "last_assistant"
+        loss_tokens = self.resolved_loss_tokens()
         out = []
         for i, msgs in enumerate(examples.dataset[start:stop]["messages"]):
-            enc = tokenize_example(
-                tok, msgs, max_length=self.max_length, loss_on=loss_on, loss_tokens=self.resolved_loss_tokens()
-            )
+            enc = tokenize_example(tok, msgs, max_length=self.max_length, loss_on=loss_on, loss_tokens=loss_tokens)
             if all(lab == IGNORE_INDEX for lab in enc["labels"][1:]):
                 raise InvalidDataError(
                     f"row {start + i} has no assistant token with loss after tokenisation; check its messages"
@@ -628,8 +621,7 @@ def plan_memory(
     lora_numel = sum(p.numel() for _, p in lora)
     moments = 2 * 4 * lora_numel
     param_ids = {id(p) for p in lm.parameters()}
-    kept: list[Any] = []
-    seen: set[int] = set()
+    seen: dict[int, Any] = {}  # id -> tensor: holding them keeps ids unique (meta tensors hold no memory)
     saved = [0]
 
     heads = int(getattr(config, "num_attention_heads", 1))
@@ -637,8 +629,7 @@ def plan_memory(
     def pack(t: Any) -> Any:
         base_id = id(t._base) if getattr(t, "_base", None) is not None else None
         if id(t) not in param_ids and base_id not in param_ids and id(t) not in seen:  # (a weight's view)
-            seen.add(id(t))
-            kept.append(t)  # keeps ids unique while counting (meta tensors hold no memory)
+            seen[id(t)] = t
             if t.dim() >= 2 and tuple(t.shape[-2:]) == (seq_len, seq_len):
                 # the meta device runs SDPA's math backend, which saves (seq × seq) attention
                 # matrices; flash / memory-efficient SDPA on a GPU keeps its output (counted) and a

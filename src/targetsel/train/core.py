@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from targetsel.data import ExampleSet
+from targetsel.distributed import world_info
 from targetsel.errors import ConfigurationError, InvalidDataError
 from targetsel.store import atomic_write_text
 from targetsel.train.checkpoints import find_checkpoints
@@ -71,11 +72,11 @@ def build_lora_model(model: Any, config: TrainConfig) -> Any:
 
 
 def _is_main_process() -> bool:
-    return int(os.environ.get("RANK", "0")) == 0
+    return world_info()[0] == 0
 
 
 def _world_size() -> int:
-    return int(os.environ.get("WORLD_SIZE", "1"))
+    return world_info()[1]
 
 
 def run_settings(model: str, config: TrainConfig, examples: ExampleSet, world_size: int = 1) -> dict[str, Any]:
