@@ -370,3 +370,59 @@ def test_cli_report_writes_distance_vs_loss(tmp_path: Path) -> None:
     assert float(less["spearman"]) > 0.9 and less["n_cells"] == "10"
     summary = (out / "summary.md").read_text(encoding="utf-8")
     assert "### subset distance vs dev_loss" in summary and "(n=10)" in summary
+
+
+def _as_demo_tasks(df: pd.DataFrame) -> pd.DataFrame:
+    names = {"gsm8k": "math", "bbh": "dates", "codex": "humaneval"}
+    out = df[df["dataset"].isin(list(names))].copy()
+    out["dataset"] = out["dataset"].map(names)
+    return out
+
+
+def test_reference_table_pairs_demo_tasks_with_the_papers(paper: pd.DataFrame) -> None:
+    from targetsel.report import reference_table, spearman_table
+
+    ours = _as_demo_tasks(paper)
+    ours.loc[(ours["dataset"] == "math") & (ours["method"] == "LESS (RR)"), "value"] *= -1  # ρ flips sign
+    t = reference_table(ours, paper)  # default pairing: math→gsm8k, dates→bbh, humaneval→codex
+    assert set(zip(t["dataset"], t["reference_dataset"], strict=True)) == {
+        ("math", "gsm8k"),
+        ("dates", "bbh"),
+        ("humaneval", "codex"),
+    }
+    paper_rho = spearman_table(paper, "dev_loss").set_index(["dataset", "method"])["rho"]
+    dev = t[(t["metric"] == "dev_loss") & (t["experiment"] == "quantile")].set_index(["dataset", "method"])
+    assert dev.loc[("math", "LESS (RR)"), "reference_rho"] == pytest.approx(paper_rho[("gsm8k", "LESS (RR)")])
+    assert dev.loc[("math", "LESS (RR)"), "rho"] == pytest.approx(-paper_rho[("gsm8k", "LESS (RR)")])
+    assert dev.loc[("dates", "EMBED (RR)"), "rho"] == pytest.approx(dev.loc[("dates", "EMBED (RR)"), "reference_rho"])
+    assert (dev["n_bins"] == dev["reference_n_bins"]).all()
+    # An explicit pairing replaces the default; unpaired tasks drop out.
+    only = reference_table(ours, paper, {"math": "tydiqa"})
+    assert set(only["reference_dataset"]) == {"tydiqa"}
+
+
+def test_cli_report_writes_spearman_vs_reference(paper_dir: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from targetsel.cli import app
+    from targetsel.errors import ConfigurationError
+
+    paper = read_results(paper_dir / "binning_ce_loss_quantile.csv")
+    ours = write_results(_as_demo_tasks(paper), tmp_path / "results.csv")
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    shutil.copy(paper_dir / "binning_ce_loss_quantile.csv", ref)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["report", str(ours), "-o", str(out), "--reference", str(ref), "-q"])
+    assert result.exit_code == 0, result.output
+    rows = pd.read_csv(out / "spearman_vs_reference.csv")
+    assert len(rows) == 3 * 3 * 2  # 3 tasks x 3 methods x {dev, test} loss
+    assert (rows["rho"] - rows["reference_rho"]).abs().max() < 1e-12
+    summary = (out / "summary.md").read_text(encoding="utf-8")
+    assert "## Spearman ρ beside the reference" in summary and "| math | gsm8k | LESS (RR) | +0.94 | +0.94 |" in summary
+
+    bad = CliRunner().invoke(
+        app, ["report", str(ours), "-o", str(tmp_path / "o2"), "--reference", str(ref), "--reference-dataset", "math"]
+    )
+    assert isinstance(bad.exception, ConfigurationError) and "OURS=THEIRS" in str(bad.exception)
+    assert not (tmp_path / "o2").exists()

@@ -26,13 +26,30 @@ The output folder receives one PNG per (experiment, metric), `summary.md` and `s
 the results hold `subset_distance` rows (from the experiment harness's `diagnose` step) and losses,
 also `distance_vs_loss.csv`: Spearman between each trained subset's distance to the query set and its
 loss after training, per task and method ("does distance predict loss?", also in `summary.md`).
+With `--reference`, also `spearman_vs_reference.csv`: our ρ beside the reference's per paired task
+and method (the demo's math, dates and humaneval pair with the paper's gsm8k, bbh and codex unless
+`--reference-dataset OURS=THEIRS` says otherwise).
 
 **Examples**
 
 * `targetsel report ../shared/paper_results/tulu_v2/llama2-7b -o out/`
 * `targetsel report runs/results.csv -o report/ --reference ../shared/paper_results/tulu_v2/llama2-7b`
+* `targetsel report runs/q/results.csv -o r/ --reference paper/llama2-7b --reference-dataset mytask=gsm8k`
 * `targetsel report a.csv b.csv -o report/ --quiet`
 """
+
+
+def _dataset_pairs(values: list[str]) -> dict[str, str] | None:
+    """``["math=gsm8k", ...]`` → ``{"math": "gsm8k"}``; ``None`` (the default pairing) when empty."""
+    if not values:
+        return None
+    pairs: dict[str, str] = {}
+    for value in values:
+        ours, sep, theirs = value.partition("=")
+        if not sep or not ours.strip() or not theirs.strip():
+            raise ConfigurationError(f"--reference-dataset {value!r}: expected OURS=THEIRS, e.g. math=gsm8k")
+        pairs[ours.strip()] = theirs.strip()
+    return pairs
 
 
 def _print_rho(spearman: pd.DataFrame, quiet: bool) -> None:
@@ -69,6 +86,13 @@ def report_cmd(
     reference: Path | None = typer.Option(
         None, "--reference", help="Results (e.g. the paper's folder) drawn dashed and faded for comparison."
     ),
+    reference_dataset: list[str] = typer.Option(
+        [],
+        "--reference-dataset",
+        help="OURS=THEIRS: pair our task with the reference's in spearman_vs_reference.csv (repeatable; "
+        "default math=gsm8k, dates=bbh, humaneval=codex).",
+        show_default=False,
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
 ) -> None:
     """Write figures, ``summary.md`` and ``spearman.csv`` for RESULTS into OUTPUT."""
@@ -76,6 +100,7 @@ def report_cmd(
     from targetsel.report import read_results, spearman_tables, write_report
 
     # Read and validate everything before anything is written.
+    pairs = _dataset_pairs(reference_dataset)
     df = read_results(results)
     if df.empty:
         raise InvalidDataError(f"{', '.join(map(str, results))}: no result rows to report.")
@@ -84,7 +109,7 @@ def report_cmd(
         raise ConfigurationError(f"{output}: exists and is not a folder; pass another --output.")
     spearman = spearman_tables(df)
 
-    paths = write_report(df, output, reference=ref)
+    paths = write_report(df, output, reference=ref, reference_datasets=pairs)
     figures = [p for p in paths if p.suffix == ".png"]
     tables = [p.name for p in paths if p.suffix != ".png"]
     logger.info("report: %d figures, %s", len(figures), ", ".join(tables))

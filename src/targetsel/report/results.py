@@ -49,6 +49,7 @@ __all__ = [
     "distance_loss_table",
     "is_lower_better",
     "read_results",
+    "reference_table",
     "spearman_table",
     "spearman_tables",
     "write_results",
@@ -403,6 +404,52 @@ def spearman_tables(df: pd.DataFrame) -> pd.DataFrame:
     if not tables:
         return pd.DataFrame(columns=["experiment", "metric", "dataset", "method", "rho", "p_value", "n_bins"])
     return pd.concat(tables, ignore_index=True)
+
+
+#: How a user's demo tasks correspond to the paper's target tasks (for :func:`reference_table`).
+PAPER_TASKS = {"math": "gsm8k", "dates": "bbh", "humaneval": "codex"}
+
+
+def reference_table(df: pd.DataFrame, reference: pd.DataFrame, datasets: dict[str, str] | None = None) -> pd.DataFrame:
+    """Our Spearman ρ (bin vs metric) beside a reference's (e.g. the paper's), per task and method.
+
+    Rows are paired on ``(experiment, metric, method)`` and on the dataset, where ``datasets``
+    maps our dataset names to the reference's (``{"math": "gsm8k"}``); a dataset not in the map is
+    paired with the reference dataset of the same name. By default the demo tasks are paired with
+    the paper's (:data:`PAPER_TASKS`: math → gsm8k, dates → bbh, humaneval → codex). Pairs missing
+    on either side are dropped.
+
+    Args:
+        df: Our tidy results.
+        reference: The reference's tidy results.
+        datasets: Our dataset name → the reference's (default :data:`PAPER_TASKS`).
+
+    Returns:
+        Columns ``experiment, metric, dataset, reference_dataset, method, rho, reference_rho,
+        n_bins, reference_n_bins``, in our row order.
+
+    Example:
+        >>> import pandas as pd
+        >>> def rows(ds, losses):
+        ...     return pd.DataFrame([("quantile", ds, "LESS (RR)", None, b, 0, "dev_loss", v)
+        ...         for b, v in enumerate(losses)], columns=["experiment", "dataset", "method", "budget",
+        ...         "bin", "seed", "metric", "value"])
+        >>> t = reference_table(rows("math", [1.0, 0.9, 1.2]), rows("gsm8k", [0.5, 0.6, 0.7]), {"math": "gsm8k"})
+        >>> t[["dataset", "reference_dataset", "rho", "reference_rho"]].values.tolist()
+        [['math', 'gsm8k', 0.5, 1.0]]
+    """
+    cols = ["experiment", "metric", "dataset", "reference_dataset", "method", "rho", "reference_rho", "n_bins",
+            "reference_n_bins"]  # fmt: skip
+    ours, theirs = spearman_tables(df), spearman_tables(reference)
+    if ours.empty or theirs.empty:
+        return pd.DataFrame(columns=cols)
+    mapping = dict(PAPER_TASKS if datasets is None else datasets)
+    ours = ours.assign(reference_dataset=[mapping.get(d, d) for d in ours["dataset"]])
+    theirs = theirs.rename(
+        columns={"dataset": "reference_dataset", "rho": "reference_rho", "n_bins": "reference_n_bins"}
+    ).drop(columns="p_value")
+    both = ours.merge(theirs, on=["experiment", "metric", "reference_dataset", "method"], how="inner", sort=False)
+    return both[cols].reset_index(drop=True)
 
 
 #: The distance ``diagnose`` records per trained cell (W1 between subset and query set).

@@ -151,12 +151,13 @@ def best_methods(df: pd.DataFrame, metric: str) -> pd.DataFrame:
     return pd.DataFrame.from_records(records, columns=cols)
 
 
-def render_summary(df: pd.DataFrame, *, title: str = "targetsel report") -> str:
+def render_summary(df: pd.DataFrame, *, title: str = "targetsel report", versus: pd.DataFrame | None = None) -> str:
     """Render the markdown summary of a tidy results frame.
 
     Args:
         df: Tidy results.
         title: Top-level heading.
+        versus: Optional :func:`targetsel.report.reference_table` (our ρ beside a reference's).
 
     Returns:
         Markdown text.
@@ -190,6 +191,17 @@ def render_summary(df: pd.DataFrame, *, title: str = "targetsel report") -> str:
                 out += [f"### {experiment}: {metric}", ""]
                 rows = [[ds, *(_fmt_rho(float(v)) for v in mat.loc[ds])] for ds in mat.index]
                 out += [markdown_table(["dataset", *mat.columns], rows), ""]
+    if versus is not None and not versus.empty:
+        out += ["## Spearman ρ beside the reference", ""]
+        out.append("Ours vs the reference's ρ between distance quantile and metric, on paired tasks.")
+        out.append("")
+        for (experiment, metric), sub in versus.groupby(["experiment", "metric"], sort=False):
+            out += [f"### {experiment}: {metric}", ""]
+            rows = [
+                [r.dataset, r.reference_dataset, r.method, _fmt_rho(float(r.rho)), _fmt_rho(float(r.reference_rho))]
+                for r in sub.itertuples(index=False)
+            ]
+            out += [markdown_table(["dataset", "reference dataset", "method", "ρ (ours)", "ρ (reference)"], rows), ""]
     dl = distance_loss_table(df)
     if not dl.empty:
         out += ["## Does distance predict loss?", ""]
@@ -242,13 +254,20 @@ def render_summary(df: pd.DataFrame, *, title: str = "targetsel report") -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-def write_summary(df: pd.DataFrame, path: str | os.PathLike[str], *, title: str = "targetsel report") -> Path:
+def write_summary(
+    df: pd.DataFrame,
+    path: str | os.PathLike[str],
+    *,
+    title: str = "targetsel report",
+    versus: pd.DataFrame | None = None,
+) -> Path:
     """Write :func:`render_summary` to ``path`` atomically.
 
     Args:
         df: Tidy results.
         path: Destination markdown file; its parent folder is created if needed.
         title: Top-level heading.
+        versus: Optional reference comparison table (see :func:`render_summary`).
 
     Returns:
         The written path.
@@ -259,6 +278,6 @@ def write_summary(df: pd.DataFrame, path: str | os.PathLike[str], *, title: str 
         >>> write_summary(df, "out/summary.md").name  # doctest: +SKIP
         'summary.md'
     """
-    dest = atomic_write_text(path, render_summary(df, title=title))
+    dest = atomic_write_text(path, render_summary(df, title=title, versus=versus))
     logger.info("wrote summary %s", dest)
     return dest

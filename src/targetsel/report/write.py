@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from targetsel.report.figures import make_figures
-from targetsel.report.results import atomic_write_text, distance_loss_table, spearman_tables
+from targetsel.report.results import atomic_write_text, distance_loss_table, reference_table, spearman_tables
 from targetsel.report.summary import write_summary
 
 __all__ = ["write_report"]
@@ -20,14 +20,21 @@ def write_report(
     *,
     title: str = "targetsel report",
     reference: pd.DataFrame | None = None,
+    reference_datasets: dict[str, str] | None = None,
 ) -> list[Path]:
     """Figures, ``summary.md``, ``spearman.csv`` and (with distance rows) ``distance_vs_loss.csv``.
+
+    With a ``reference``, also ``spearman_vs_reference.csv`` (see
+    :func:`targetsel.report.reference_table`) and its table in ``summary.md``.
 
     Args:
         df: Tidy results.
         folder: Output folder (created).
         title: Heading of ``summary.md``.
-        reference: Results drawn dashed and faded in the figures (e.g. the paper's).
+        reference: Results drawn dashed and faded in the figures (e.g. the paper's), and whose
+            Spearman ρ are tabulated beside ours.
+        reference_datasets: Our dataset name → the reference's, for that table (default: the
+            demo tasks → the paper's).
 
     Returns:
         The written paths.
@@ -38,9 +45,13 @@ def write_report(
     """
     out = Path(folder)
     paths = make_figures(df, out, reference=reference)
-    paths.append(write_summary(df, out / "summary.md", title=title))
+    versus = None if reference is None else reference_table(df, reference, reference_datasets)
+    paths.append(write_summary(df, out / "summary.md", title=title, versus=versus))
     paths.append(atomic_write_text(out / "spearman.csv", spearman_tables(df).to_csv(index=False, lineterminator="\n")))
     dist = distance_loss_table(df)
     if not dist.empty:
         paths.append(atomic_write_text(out / "distance_vs_loss.csv", dist.to_csv(index=False, lineterminator="\n")))
+    if versus is not None:
+        text = versus.to_csv(index=False, lineterminator="\n")
+        paths.append(atomic_write_text(out / "spearman_vs_reference.csv", text))
     return paths
