@@ -28,9 +28,12 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from targetsel.chat import IGNORE_INDEX
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["CHUNK_TOKENS", "example_loss"]
 
@@ -39,14 +42,14 @@ CHUNK_TOKENS = 2048
 
 
 def example_loss(
-    model: Any,
-    input_ids: Any,
-    attention_mask: Any,
-    labels: Any,
+    model: torch.nn.Module,
+    input_ids: torch.Tensor | None,
+    attention_mask: torch.Tensor,
+    labels: torch.Tensor,
     *,
-    inputs_embeds: Any = None,
+    inputs_embeds: torch.Tensor | None = None,
     chunk_tokens: int = CHUNK_TOKENS,
-) -> Any:
+) -> torch.Tensor:
     """Mean cross-entropy per example over the tokens whose label is not ``IGNORE_INDEX``.
 
     Position ``t`` predicts token ``t + 1`` (labels are shifted inside). The logits are computed
@@ -77,7 +80,7 @@ def example_loss(
     softcap = getattr(config, "final_logit_softcapping", None)
     stash: dict[str, Any] = {}
 
-    def gather(_mod: Any, args: tuple[Any, ...]) -> tuple[Any, ...]:
+    def gather(_mod: torch.nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
         hidden = args[0]
         stash["hidden"] = hidden[b_idx, t_idx]  # (n_loss_tokens, hidden)
         return (hidden[:, :0], *args[1:])  # the model's own head computes nothing
@@ -93,7 +96,7 @@ def example_loss(
     hidden = stash.pop("hidden")
     targets = tgt[b_idx, t_idx]
 
-    def chunk_loss(h: Any, t: Any) -> Any:
+    def chunk_loss(h: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         logits = head(h).float()
         if softcap:
             logits = torch.tanh(logits / softcap) * softcap

@@ -36,7 +36,7 @@ import logging
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -45,6 +45,9 @@ from targetsel.errors import ConfigurationError, InvalidDataError
 from targetsel.represent.base import Representation, Role, register_representation
 from targetsel.represent.projection import Projector, get_projector
 from targetsel.store import FeatureSource, StoreSpec
+
+if TYPE_CHECKING:
+    import torch
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +62,7 @@ AUTO_START_CPU = 8
 
 
 @contextlib.contextmanager
-def _deterministic(device: Any) -> Iterator[None]:
+def _deterministic(device: torch.device) -> Iterator[None]:
     """On CUDA, PyTorch's deterministic kernels for the duration (e.g. attention backward passes that
     would otherwise accumulate with atomics); a no-op on the CPU. The sparse projection is
     order-independent by itself (:func:`targetsel.represent.projection.exact_index_add`)."""
@@ -76,7 +79,14 @@ def _deterministic(device: Any) -> Iterator[None]:
         torch.use_deterministic_algorithms(before[0], warn_only=before[1])
 
 
-def adam_direction(grad: Any, exp_avg: Any, exp_avg_sq: Any, *, betas=ADAM_BETAS, eps: float = ADAM_EPS) -> Any:
+def adam_direction(
+    grad: torch.Tensor,
+    exp_avg: torch.Tensor,
+    exp_avg_sq: torch.Tensor,
+    *,
+    betas: tuple[float, float] = ADAM_BETAS,
+    eps: float = ADAM_EPS,
+) -> torch.Tensor:
     """LESS's Adam update direction ``m'/√(v'+ε)`` for a (batch of) gradient(s).
 
     Args:
@@ -95,7 +105,9 @@ def adam_direction(grad: Any, exp_avg: Any, exp_avg_sq: Any, *, betas=ADAM_BETAS
     return grad.mul(1 - b1).add_(exp_avg, alpha=b1).div_(v)
 
 
-def transform_gradient(kind: str, grad: Any, moments: tuple[Any, Any] | None = None) -> Any:
+def transform_gradient(
+    kind: str, grad: torch.Tensor, moments: tuple[torch.Tensor, torch.Tensor] | None = None
+) -> torch.Tensor:
     """Apply the gradient type: ``adam`` (needs ``moments``), ``sgd`` (identity) or ``sign``."""
     if kind == "sgd":
         return grad
@@ -119,7 +131,9 @@ def _file_digest(path: Path) -> str:
 class _Loaded:
     """A model with its LoRA adapter, ready for gradients: LoRA parameters and linear layers by name."""
 
-    def __init__(self, lm: Any, tok: Any, moments: dict[str, tuple[Any, Any]] | None) -> None:
+    def __init__(
+        self, lm: torch.nn.Module, tok: Any, moments: dict[str, tuple[torch.Tensor, torch.Tensor]] | None
+    ) -> None:
         import torch
 
         from targetsel.train.checkpoints import canonical_param_name
@@ -482,12 +496,12 @@ class GradientRepresentation(Representation):
         names = {id(mod): name for name, mod in loaded.linears}
         state: dict[str, Any] = {}
 
-        def on_output(mod: Any, args: tuple[Any, ...], output: Any) -> None:
+        def on_output(mod: torch.nn.Module, args: tuple[Any, ...], output: torch.Tensor) -> None:
             name, x = names[id(mod)], args[0]
             if not output.requires_grad:
                 return
 
-            def on_grad(g_out: Any) -> None:
+            def on_grad(g_out: torch.Tensor) -> None:
                 xx = x.detach().float()
                 if state["mask"] is not None:
                     xx = xx * state["mask"]
@@ -626,7 +640,7 @@ def plan_memory(
 
     heads = int(getattr(config, "num_attention_heads", 1))
 
-    def pack(t: Any) -> Any:
+    def pack(t: torch.Tensor) -> Any:
         base_id = id(t._base) if getattr(t, "_base", None) is not None else None
         if id(t) not in param_ids and base_id not in param_ids and id(t) not in seen:  # (a weight's view)
             seen[id(t)] = t

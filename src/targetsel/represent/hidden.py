@@ -14,7 +14,7 @@ Example:
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,12 +23,17 @@ from targetsel.errors import ConfigurationError
 from targetsel.represent.base import Representation, Role, register_representation
 from targetsel.store import StoreSpec
 
+if TYPE_CHECKING:
+    import torch
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["HiddenRepresentation", "position_weighted_mean"]
 
 
-def position_weighted_mean(hidden: Any, attention_mask: Any, *, normalize: bool = True) -> Any:
+def position_weighted_mean(
+    hidden: torch.Tensor, attention_mask: torch.Tensor, *, normalize: bool = True
+) -> torch.Tensor:
     """Pool ``(batch, seq, dim)`` hidden states with weights ∝ position over non-padding tokens.
 
     Args:
