@@ -46,6 +46,8 @@ __all__ = [
     "LossTokens",
     "assistant_spans",
     "format_chat",
+    "prompt_messages",
+    "prompt_text",
     "tokenize_example",
 ]
 
@@ -93,6 +95,49 @@ def format_chat(tokenizer: Any, messages: Sequence[dict[str, str]], *, add_gener
     if _has_template(tokenizer):
         return tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=add_generation_prompt)
     return _tulu(msgs, getattr(tokenizer, "eos_token", None) or "</s>", generation_prompt=add_generation_prompt)
+
+
+def prompt_messages(messages: Sequence[dict[str, str]]) -> list[dict[str, str]]:
+    """The turns before the last assistant turn (what the model must answer).
+
+    Example:
+        >>> prompt_messages([{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}])
+        [{'role': 'user', 'content': 'q'}]
+    """
+    last = max((i for i, m in enumerate(messages) if m["role"] == "assistant"), default=len(messages))
+    head = list(messages[:last])
+    if not head:
+        raise InvalidDataError("an evaluation example needs a prompt turn before its answer")
+    return head
+
+
+def prompt_text(tokenizer: Any, messages: Sequence[dict[str, str]]) -> str:
+    """The text a model is asked to continue: the prompt turns and the header of the assistant turn.
+
+    Both evaluators (our greedy generation and the lm-eval adapter) feed the model exactly this
+    text, so they see the same input. Like training, the Tulu format starts with BOS; chat
+    templates write their own.
+
+    Args:
+        tokenizer: A Hugging Face tokenizer; its ``chat_template`` is used when set.
+        messages: Canonical turns; the prompt is every turn before the last assistant turn.
+
+    Returns:
+        The formatted prompt, ending with the assistant header.
+
+    Example:
+        >>> class Tok:
+        ...     chat_template = None
+        ...     eos_token = "</s>"
+        ...     bos_token = "<s>"
+        >>> prompt_text(Tok(), [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4"}])
+        '<s><|user|>\\n2+2?\\n<|assistant|>\\n'
+    """
+    text = format_chat(tokenizer, prompt_messages(messages), add_generation_prompt=True)
+    bos = getattr(tokenizer, "bos_token", None)
+    if not _has_template(tokenizer) and bos and not text.startswith(bos):
+        text = bos + text
+    return text
 
 
 def _less_spans(

@@ -8,6 +8,10 @@ Answer formats:
   non-empty line; compared as strings after stripping whitespace, quotes and a final period.
 * ``humaneval``: functional correctness, see :mod:`targetsel.evaluate.code`.
 
+This is the one answer-extraction module: our own evaluator (:mod:`targetsel.evaluate.core`) and
+the lm-eval adapter (:mod:`targetsel.evaluate.harness`) both score with :func:`matches_gold` on the
+gold answers of :func:`gold_answers`, so they cannot disagree on the same generation.
+
 Example:
     >>> is_correct("so 3 + 4 = 7\\n#### 7", "7", "number")
     True
@@ -18,10 +22,22 @@ Example:
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from targetsel.errors import ConfigurationError
 
-__all__ = ["ANSWER_FORMATS", "default_answer_format", "extract_answer", "is_correct", "normalize_answer"]
+if TYPE_CHECKING:
+    from targetsel.data import ExampleSet
+
+__all__ = [
+    "ANSWER_FORMATS",
+    "default_answer_format",
+    "extract_answer",
+    "gold_answers",
+    "is_correct",
+    "matches_gold",
+    "normalize_answer",
+]
 
 ANSWER_FORMATS = ("number", "exact", "humaneval")
 
@@ -96,3 +112,42 @@ def is_correct(output: str, gold: str, kind: str = "exact") -> bool:
     """
     pred = extract_answer(output, kind)
     return pred is not None and pred == normalize_answer(str(gold), kind)
+
+
+def matches_gold(output: str, gold: str | None, kind: str = "exact") -> bool:
+    """:func:`is_correct`, where a missing gold answer (``None``) never matches.
+
+    The scoring rule of both evaluators (ours and the lm-eval adapter's ``local`` task).
+
+    Example:
+        >>> matches_gold("#### 7", "7", "number"), matches_gold("None", None, "exact")
+        (True, False)
+    """
+    return gold is not None and is_correct(output, gold, kind)
+
+
+def gold_answers(examples: ExampleSet, kind: str) -> list[str | None]:
+    """The gold answer of each example: its ``answer`` field, else extracted from the reference reply.
+
+    Args:
+        examples: Chat examples (an ``answer`` column is optional).
+        kind: Answer format used to extract the answer from the last assistant turn.
+
+    Returns:
+        One answer per example, ``None`` where the reference reply holds none.
+
+    Example:
+        >>> from targetsel.data import ExampleSet
+        >>> rows = [{"messages": [{"role": "user", "content": "1+1?"}, {"role": "assistant", "content": "#### 2"}]}]
+        >>> gold_answers(ExampleSet.from_records(rows), "number")
+        ['2']
+    """
+    col = examples.column("answer")
+    out: list[str | None] = []
+    for i in range(len(examples)):
+        if col is not None and col[i] not in (None, ""):
+            out.append(str(col[i]))
+        else:
+            ref = [m["content"] for m in examples.messages(i) if m["role"] == "assistant"][-1]
+            out.append(extract_answer(ref, kind))
+    return out

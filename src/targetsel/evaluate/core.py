@@ -29,7 +29,7 @@ import numpy as np
 
 from targetsel.data import ExampleSet
 from targetsel.errors import ConfigurationError, InvalidDataError, MissingArtifactError
-from targetsel.evaluate.answers import ANSWER_FORMATS, default_answer_format, extract_answer, is_correct
+from targetsel.evaluate.answers import ANSWER_FORMATS, default_answer_format, gold_answers, matches_gold
 from targetsel.store import atomic_write_text
 
 logger = logging.getLogger(__name__)
@@ -133,18 +133,6 @@ def _head(examples: ExampleSet, limit: int | None) -> ExampleSet:
     return examples if limit is None or limit >= len(examples) else examples.select(range(limit))
 
 
-def _gold(examples: ExampleSet, kind: str) -> list[str | None]:
-    col = examples.column("answer")
-    out: list[str | None] = []
-    for i in range(len(examples)):
-        if col is not None and col[i] not in (None, ""):
-            out.append(str(col[i]))
-        else:
-            ref = [m["content"] for m in examples.messages(i) if m["role"] == "assistant"][-1]
-            out.append(extract_answer(ref, kind))
-    return out
-
-
 def evaluate_loaded(
     model: Any,
     tokenizer: Any,
@@ -194,8 +182,8 @@ def evaluate_loaded(
             correct = [run_completion(r, o, timeout=cfg.code_timeout) for r, o in zip(rows, outputs, strict=True)]
             golds: list[str | None] = [None] * len(rows)
         else:
-            golds = _gold(data, kind)
-            correct = [g is not None and is_correct(o, g, kind) for o, g in zip(outputs, golds, strict=True)]
+            golds = gold_answers(data, kind)
+            correct = [matches_gold(o, g, kind) for o, g in zip(outputs, golds, strict=True)]
         metrics["true_metric"] = float(np.mean(correct))
         details["true_metric"] = [
             {"id": data.ids[i], "output": outputs[i], "gold": golds[i], "correct": bool(correct[i])}
@@ -227,9 +215,8 @@ def _lm_eval_metrics(
             if kind == "humaneval":
                 raise ConfigurationError("lm_eval task `local` supports number/exact answers, not humaneval")
             docs = write_local_docs(tokenizer, _head(data, config.limit), Path(tmp) / "docs.jsonl", kind=kind)
-            regex = r"#### *(-?[0-9.,]+)" if kind == "number" else r"(?i)the answer is:? *(.+?)\.?$"
             tasks.append(
-                local_task(f"{task or 'task'}_local", docs, answer_regex=regex, max_gen_toks=config.max_new_tokens)
+                local_task(f"{task or 'task'}_local", docs, answer_format=kind, max_gen_toks=config.max_new_tokens)
             )
         found = run_lm_eval(
             model,

@@ -1,5 +1,8 @@
 """Greedy generation of answers to chat prompts (the prompt is every turn before the last answer).
 
+The prompt text is :func:`targetsel.chat.prompt_text` (``prompt_messages`` is re-exported here
+from :mod:`targetsel.chat`, where it now lives).
+
 Example:
     >>> # outputs = generate(model, tok, queries, max_new_tokens=64)
 """
@@ -7,40 +10,16 @@ Example:
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from typing import Any
 
-from targetsel.chat import format_chat
+from targetsel.chat import prompt_messages, prompt_text
 from targetsel.data import ExampleSet
-from targetsel.errors import ConfigurationError, InvalidDataError
+from targetsel.errors import ConfigurationError
 from targetsel.progress import progress
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["generate", "prompt_messages"]
-
-
-def prompt_messages(messages: Sequence[dict[str, str]]) -> list[dict[str, str]]:
-    """The turns before the last assistant turn (what the model must answer).
-
-    Example:
-        >>> prompt_messages([{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}])
-        [{'role': 'user', 'content': 'q'}]
-    """
-    last = max((i for i, m in enumerate(messages) if m["role"] == "assistant"), default=len(messages))
-    head = list(messages[:last])
-    if not head:
-        raise InvalidDataError("an evaluation example needs a prompt turn before its answer")
-    return head
-
-
-def _prompt_text(tokenizer: Any, messages: Sequence[dict[str, str]]) -> str:
-    text = format_chat(tokenizer, prompt_messages(messages), add_generation_prompt=True)
-    bos = getattr(tokenizer, "bos_token", None)
-    # Same convention as training: the Tulu format starts with BOS; chat templates write their own.
-    if not getattr(tokenizer, "chat_template", None) and bos and not text.startswith(bos):
-        text = bos + text
-    return text
 
 
 def generate(
@@ -81,7 +60,7 @@ def generate(
         for start in range(0, len(examples), batch_size):
             stop = min(len(examples), start + batch_size)
             encoded = [
-                tokenizer(_prompt_text(tokenizer, examples.messages(i)), add_special_tokens=False)["input_ids"][
+                tokenizer(prompt_text(tokenizer, examples.messages(i)), add_special_tokens=False)["input_ids"][
                     -max_prompt_length:
                 ]
                 for i in range(start, stop)
