@@ -1,4 +1,7 @@
-"""Tests of the bundled demo data (`targetsel.demo`): size, schema, correctness, disjointness, determinism."""
+"""Tests of the bundled demo data (`targetsel.demo`): size, schema, correctness, disjointness, determinism.
+
+The generator is the development tool `tools/demo_data` (not shipped); `conftest.py` makes it importable.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +10,13 @@ import datetime as dt
 import json
 import random
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from tools import demo_data as gen
+from tools.demo_data.__main__ import main as generator_main
 
 from targetsel.demo import (
     DEMO_TASKS,
@@ -19,7 +26,6 @@ from targetsel.demo import (
     demo_query_path,
     demo_query_records,
 )
-from targetsel.demo import generate as gen
 from targetsel.errors import ConfigurationError
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -217,7 +223,28 @@ def test_regeneration_is_deterministic() -> None:
     assert first == second
     data_dir = demo_pool_path().parent
     for rel, text in first.items():
-        assert (data_dir / rel).read_text(encoding="utf-8") == text, (
-            f"{rel} is stale: run python -m targetsel.demo.generate"
-        )
+        assert (data_dir / rel).read_text(encoding="utf-8") == text, f"{rel} is stale: run python -m tools.demo_data"
     assert gen.render_demo_files(seed=1)["pool.jsonl"] != first["pool.jsonl"]
+
+
+def test_generator_check_command() -> None:
+    root = Path(gen.__file__).resolve().parents[2]
+    proc = subprocess.run(
+        [sys.executable, "-m", "tools.demo_data", "--check"], cwd=root, capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.strip() == "up to date"
+    assert demo_pool_path().parent.resolve() == gen.DATA_DIR
+
+
+def test_generator_check_reports_stale_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert generator_main(["--check", "--out", str(tmp_path)]) == 1
+    assert "5 file(s) differ; run python -m tools.demo_data" in capsys.readouterr().out
+
+
+def test_generator_is_not_shipped() -> None:
+    import importlib.util
+
+    assert importlib.util.find_spec("targetsel.demo.generate") is None
+    package = Path(demo_pool_path()).resolve().parents[1]
+    assert sorted(p.name for p in package.glob("*.py")) == ["__init__.py"]

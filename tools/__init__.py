@@ -1,0 +1,1 @@
+"""Development tools of the targetsel repository (not part of the installed package)."""
