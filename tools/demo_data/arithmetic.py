@@ -245,6 +245,13 @@ _WORD_PROBLEMS: tuple[Callable[[random.Random], tuple[str, list[str], int]], ...
 
 
 def make_word_problem(r: random.Random) -> Example:
+    """One word problem: the question, its worked steps ending in ``#### answer``, and meta.
+
+    Example:
+        >>> import random
+        >>> make_word_problem(random.Random(0))[1].splitlines()[-1].startswith("#### ")
+        True
+    """
     template = r.choice(_WORD_PROBLEMS)
     question, steps, answer = template(r)
     return (

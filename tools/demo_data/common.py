@@ -66,6 +66,12 @@ WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", 
 
 
 def cap(text: str) -> str:
+    """The text with its first character upper-cased (the rest unchanged).
+
+    Example:
+        >>> cap("hello World")
+        'Hello World'
+    """
     return text[:1].upper() + text[1:]
 
 
@@ -104,8 +110,22 @@ WORDS = (
 
 
 def random_words(r: random.Random, n_lo: int = 2, n_hi: int = 5) -> list[str]:
+    """Between ``n_lo`` and ``n_hi`` words drawn from :data:`WORDS` (with repetition).
+
+    Example:
+        >>> import random
+        >>> all(w in WORDS for w in random_words(random.Random(0)))
+        True
+    """
     return [r.choice(WORDS) for _ in range(r.randint(n_lo, n_hi))]
 
 
 def random_phrase(r: random.Random, n_lo: int = 2, n_hi: int = 5) -> str:
+    """A space-joined :func:`random_words` phrase.
+
+    Example:
+        >>> import random
+        >>> len(random_phrase(random.Random(0), 3, 3).split())
+        3
+    """
     return " ".join(random_words(r, n_lo, n_hi))

@@ -25,7 +25,12 @@ def _weekday(d: dt.date) -> str:
 
 
 def solve_date_question(meta: dict[str, Any]) -> str:
-    """Recomputes the answer of a date question from its ``meta`` (used by the generator and tests)."""
+    """Recomputes the answer of a date question from its ``meta`` (used by the generator and tests).
+
+    Example:
+        >>> solve_date_question({"kind": "date_after", "start": "2024-02-28", "days": 2})
+        '2024-03-01'
+    """
     start = dt.date.fromisoformat(meta["start"])
     kind, n = meta["kind"], meta.get("days", 0)
     if kind == "weekday_after":
@@ -44,6 +49,14 @@ def solve_date_question(meta: dict[str, Any]) -> str:
 
 
 def make_date_question(r: random.Random) -> Example:
+    """One date question (six kinds), its worked answer ending in ``The answer is ...``, and meta.
+
+    Example:
+        >>> import random
+        >>> _, answer, meta = make_date_question(random.Random(0))
+        >>> answer.endswith(f"The answer is {meta['answer']}.") and solve_date_question(meta) == meta["answer"]
+        True
+    """
     start = dt.date(1990, 1, 1) + dt.timedelta(days=r.randint(0, 40 * 365))
     style = r.randint(0, 2)
     d = _fmt_date(start, style)

@@ -138,6 +138,13 @@ _KINDS = (
 
 
 def make_factual_qa(r: random.Random) -> Example:
+    """One factual question over the tables of this module, its one-sentence answer, and meta.
+
+    Example:
+        >>> import random
+        >>> make_factual_qa(random.Random(0))[2]["kind"] in _KINDS
+        True
+    """
     kind = r.choice(_KINDS)
     if kind in ("capital", "capital_of"):
         return _capital_question(r, kind)

@@ -18,6 +18,13 @@ def _fmt_median(values: list[int]) -> str:
 
 
 def make_list_sorting(r: random.Random) -> Example:
+    """One list task (sort, extremes, median, range), its answer, and meta.
+
+    Example:
+        >>> import random
+        >>> sorted(make_list_sorting(random.Random(0))[2])
+        ['answer', 'items', 'op']
+    """
     op = r.choice(("asc", "desc", "words", "words_desc", "min", "max", "median", "range", "by_length"))
     if op in ("words", "words_desc", "by_length"):
         items = r.sample(WORDS + PIG_WORDS, r.randint(4, 8))

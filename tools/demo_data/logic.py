@@ -57,6 +57,14 @@ def _bool_assign_names(node: _BoolNode, table: dict[bool, list[str]], r: random.
 
 
 def make_boolean_logic(r: random.Random) -> Example:
+    """One boolean expression to evaluate, its step-by-step reduction, and meta.
+
+    Example:
+        >>> import random
+        >>> _, answer, meta = make_boolean_logic(random.Random(0))
+        >>> answer.endswith(f"The expression is {meta['answer']}.")
+        True
+    """
     tree = _bool_tree(r, r.randint(2, 3))
     while tree[0] == "lit":
         tree = _bool_tree(r, 3)

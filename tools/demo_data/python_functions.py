@@ -28,6 +28,16 @@ def _call(name: str, args: tuple[Any, ...]) -> str:
 
 
 def make_python_function(r: random.Random) -> Example:
+    """One function-writing task from a random template: the prompt, the fenced solution, and meta.
+
+    The meta holds the entry point, the solution code and ``assert`` tests computed by the
+    template's reference function.
+
+    Example:
+        >>> import random
+        >>> sorted(make_python_function(random.Random(0))[2])
+        ['code', 'entry_point', 'tests']
+    """
     t = r.choice(_PY_TEMPLATES)
     params = t.params(r)
     subst = {k: str(v) for k, v in params.items()} | {f"{k}_repr": repr(v) for k, v in params.items()}

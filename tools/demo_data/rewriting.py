@@ -161,6 +161,14 @@ def _pig_latin_word(word: str) -> str:
 
 
 def make_translation_rewriting(r: random.Random) -> Example:
+    """One rewriting task (passive, past tense, formal, capitals, Pig Latin), its result, and meta.
+
+    Example:
+        >>> import random
+        >>> _, answer, meta = make_translation_rewriting(random.Random(0))
+        >>> answer == meta["answer"]
+        True
+    """
     op = r.choice(("passive_past", "passive_present", "past_tense", "formal", "upper", "pig_latin"))
     base, third, past, participle, objects = r.choice(_VERBS)
     obj, obj_plural = r.choice(objects)

@@ -74,6 +74,14 @@ _STRING_OPS: tuple[tuple[str, tuple[str, ...], Callable[[str, dict[str, str]], s
 
 
 def make_string_manipulation(r: random.Random) -> Example:
+    """One string operation on a few random words, its computed result, and meta.
+
+    Example:
+        >>> import random
+        >>> _, answer, meta = make_string_manipulation(random.Random(0))
+        >>> answer == meta["answer"]
+        True
+    """
     op, prompts, fn = r.choice(_STRING_OPS)
     words = random_words(r, 1, 4)
     if op in ("lower", "swapcase", "title"):

@@ -46,7 +46,12 @@ _UNIT_NAMES = {
 
 
 def convert_units(value: float, src: str, dst: str) -> float:
-    """Converts ``value`` from unit ``src`` to ``dst`` (the generator's single source of truth)."""
+    """Converts ``value`` from unit ``src`` to ``dst`` (the generator's single source of truth).
+
+    Example:
+        >>> convert_units(100, "C", "F"), convert_units(2, "km", "m")
+        (212.0, 2000.0)
+    """
     if (src, dst) == ("C", "F"):
         return value * 9 / 5 + 32
     if (src, dst) == ("F", "C"):
@@ -61,6 +66,14 @@ def _fmt_num(x: float) -> str:
 
 
 def make_unit_conversion(r: random.Random) -> Example:
+    """One unit conversion, its worked answer rounded to two decimals, and meta.
+
+    Example:
+        >>> import random
+        >>> _, answer, meta = make_unit_conversion(random.Random(0))
+        >>> meta["answer"] in answer
+        True
+    """
     pairs = [*UNIT_FACTORS, ("C", "F"), ("F", "C"), ("C", "K")]
     src, dst = r.choice(pairs)
     if src in ("C", "F"):
