@@ -106,3 +106,34 @@ def test_local_task_answer_options():
         local_task("t", "d.jsonl", answer_format="humaneval")
     with pytest.raises(ConfigurationError, match="not both"):
         local_task("t", "d.jsonl", answer_format="exact", answer_regex="(.+)")
+
+
+def _fixed_generations(by_prompt: dict[str, str]):
+    def generate_until(self, requests, *args, **kwargs):
+        return [by_prompt[r.args[0]] for r in requests]
+
+    return generate_until
+
+
+def test_both_evaluators_agree_through_lm_eval(monkeypatch, tmp_path, tiny_llama_dir):
+    """The real lm-eval run (its filters, aggregation, metric key) gives our verdicts (skipped without lm-eval)."""
+    pytest.importorskip("lm_eval")
+    from lm_eval.models.huggingface import HFLM
+
+    from targetsel.evaluate.harness import run_lm_eval
+    from targetsel.models import load_model_and_tokenizer
+
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    model, tok = load_model_and_tokenizer(str(tiny_llama_dir))
+    for task, kind, cases in (("math", "number", NUMBER_CASES), ("dates", "exact", EXACT_CASES)):
+        data = _examples(cases)
+        outputs = [out for _, _, out, _ in cases]
+        ours = _ours(monkeypatch, data, outputs, task)
+        by_prompt = {}
+        docs = write_local_docs(tok, data, tmp_path / f"{task}.jsonl", kind=kind)
+        for line, out in zip(docs.read_text(encoding="utf-8").splitlines(), outputs, strict=True):
+            by_prompt[json.loads(line)["prompt"]] = out
+        monkeypatch.setattr(HFLM, "generate_until", _fixed_generations(by_prompt))
+        found = run_lm_eval(model, tok, [local_task(f"{task}_local", docs, answer_format=kind)])
+        assert found[f"{task}_local/exact_match,answer"] == pytest.approx(sum(ours) / len(ours))
