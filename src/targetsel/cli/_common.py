@@ -20,6 +20,7 @@ __all__ = [
     "load_data",
     "parse_shard",
     "representation_choices",
+    "validate_method_params",
 ]
 
 QUIET = typer.Option(False, "--quiet", "-q", help="No progress bars or summary tables.")
@@ -57,6 +58,26 @@ def representation_from_cli(
     return build_representation(name, model=model, **options)
 
 
+def validate_method_params(method: str, params: dict[str, Any]) -> dict[str, Any]:
+    """``--method-param`` values checked against the selector's ``__init__`` before any work.
+
+    An unknown parameter or a wrong type is one :class:`ConfigurationError` line naming it (and the
+    valid ones); text given to a number parameter (``reg_m_query=inf``) becomes a number. An
+    unknown method is left to :func:`targetsel.select.get_selector`, which names the valid ones.
+
+    Example:
+        >>> validate_method_params("uot", {"reg_m_query": "inf", "reg": 0.05})
+        {'reg_m_query': inf, 'reg': 0.05}
+    """
+    import targetsel.select  # noqa: F401  (registers the built-in selectors)
+    from targetsel.params import validate_params
+    from targetsel.select.base import SELECTORS
+
+    if method not in SELECTORS:
+        return params
+    return validate_params(SELECTORS[method], params, what=f"method {method!r}")
+
+
 def default_store_dir() -> Path:
     """Feature-store cache: ``$TARGETSEL_CACHE/stores`` or ``~/.cache/targetsel/stores``."""
     root = os.environ.get("TARGETSEL_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "targetsel")
@@ -78,6 +99,10 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
 
 def parse_options(items: list[str] | None) -> dict[str, Any]:
     """Parse repeated ``--param key=value`` options; values are read as JSON when they parse.
+
+    Other values stay text; :func:`targetsel.params.validate_params` (run on every parameter set
+    before a representation or selector is built) reads text such as ``inf`` as a number where the
+    parameter is declared a number.
 
     Example:
         >>> parse_options(["seed=3", "name=abc", "ks=[1, 2]"])

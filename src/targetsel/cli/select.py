@@ -15,6 +15,7 @@ from targetsel.cli._common import (
     load_data,
     parse_options,
     representation_from_cli,
+    validate_method_params,
 )
 
 __all__ = ["print_summaries", "select_cmd"]
@@ -117,6 +118,7 @@ def select_cmd(
     mparams = parse_options(method_param)
     if seed is not None:
         mparams["seed"] = seed
+    mparams = validate_method_params(method, mparams)
     pool_set = load_data(pool_path, split=split, skip_invalid=skip_invalid)
     if quantile_default:
         # the quantile experiment's selection is the first q·n picks of its ranking

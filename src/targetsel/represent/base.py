@@ -19,6 +19,7 @@ import numpy as np
 from targetsel.data import ExampleSet
 from targetsel.errors import ConfigurationError
 from targetsel.progress import progress
+from targetsel.registry import Registry
 from targetsel.store import FeatureSource, FeatureStore, InMemoryFeatures, StoreSpec
 
 logger = logging.getLogger(__name__)
@@ -27,28 +28,37 @@ __all__ = ["REPRESENTATIONS", "Representation", "Role", "get_representation", "r
 
 Role = Literal["query", "candidate"]
 
-REPRESENTATIONS: dict[str, type[Representation]] = {}
+#: Representations by name (``embed``, ``lexical``, ``gradient``, ``hidden``).
+REPRESENTATIONS: Registry[type[Representation]] = Registry("representation")
 
 
 def register_representation(cls: type[Representation]) -> type[Representation]:
-    """Class decorator: make a representation available by its ``name``."""
-    REPRESENTATIONS[cls.name] = cls
-    return cls
+    """Class decorator: make a representation available by its ``name`` (a taken name is an error)."""
+    return REPRESENTATIONS.register(cls)
 
 
 def get_representation(name: str, **params: Any) -> Representation:
     """Instantiate a registered representation by name.
 
+    ``params`` are checked against the class's ``__init__`` first
+    (:func:`targetsel.params.validate_params`): an unknown name or a wrong type is one
+    :class:`ConfigurationError` naming the parameter, and numeric text of number parameters is read
+    as a number.
+
     Example:
         >>> rep = get_representation("embed", batch_size=32)
         >>> rep.name
         'embed'
+        >>> get_representation("lexical", dims=64)
+        Traceback (most recent call last):
+        ...
+        targetsel.errors.ConfigurationError: bad parameters for representation 'lexical': unknown parameter 'dims'; ...
     """
     import targetsel.represent  # noqa: F401  (registers the built-in representations)
+    from targetsel.params import validate_params  # imports pydantic: only when a representation is built
 
-    if name not in REPRESENTATIONS:
-        raise ConfigurationError(f"unknown representation {name!r}; choose one of {', '.join(sorted(REPRESENTATIONS))}")
-    return REPRESENTATIONS[name](**params)
+    cls = REPRESENTATIONS.get(name)
+    return cls(**validate_params(cls, params, what=f"representation {name!r}"))
 
 
 class Representation(ABC):

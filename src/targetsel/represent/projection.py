@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from targetsel.errors import ConfigurationError
+from targetsel.registry import Registry
 
 __all__ = [
     "PROJECTORS",
@@ -43,7 +44,8 @@ __all__ = [
     "get_projector",
 ]
 
-PROJECTORS: dict[str, type[Projector]] = {}
+#: Projectors by name (``sparse``, ``dense``).
+PROJECTORS: Registry[type[Projector]] = Registry("projector")
 
 
 def block_seed(seed: int, *parts: object) -> int:
@@ -108,8 +110,8 @@ class Projector(ABC):
 
 
 def register_projector(cls: type[Projector]) -> type[Projector]:
-    PROJECTORS[cls.name] = cls
-    return cls
+    """Class decorator: make a projector available by its ``name`` (a taken name is an error)."""
+    return PROJECTORS.register(cls)
 
 
 @register_projector
@@ -292,6 +294,4 @@ def get_projector(name: str, *, dim: int = 8192, seed: int = 0, **options: Any) 
         >>> get_projector("dense", dim=32, seed=3).params()
         {'projector': 'dense', 'dim': 32, 'seed': 3, 'tile_rows': 1024}
     """
-    if name not in PROJECTORS:
-        raise ConfigurationError(f"unknown projector {name!r}; choose one of {', '.join(sorted(PROJECTORS))}")
-    return PROJECTORS[name](dim=dim, seed=seed, **options)
+    return PROJECTORS.get(name)(dim=dim, seed=seed, **options)

@@ -1,0 +1,285 @@
+"""The sections of an experiment config: representations, algorithms, tasks, quantile, diagnose.
+
+Each is a pydantic model (:class:`targetsel.params.Section`: strict types, unknown keys named)
+that validates itself on load, so a mistake fails before hours of other cells: a representation's
+or algorithm's ``params`` are checked against its class, task files must exist. A bare string is
+a section with only its ``name`` (``- lexical``). :mod:`targetsel.experiment.config` assembles them.
+
+Example:
+    >>> [AlgorithmSpec.parse(a).display for a in ("round_robin", {"name": "uot", "label": "OT"})]
+    ['RR', 'OT']
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from targetsel.errors import ConfigurationError
+from targetsel.params import (
+    FieldError,
+    Flag,
+    PositiveInt,
+    Section,
+    described,
+    resolve_path,
+    text,
+    validate_model,
+    validate_params,
+)
+
+__all__ = [
+    "ALGORITHM_LABELS",
+    "REPRESENTATION_LABELS",
+    "AlgorithmSpec",
+    "DiagnoseSpec",
+    "QuantileSpec",
+    "RepresentationSpec",
+    "TaskSpec",
+    "method_label",
+]
+
+#: Display names of representations in method labels, as in the paper.
+REPRESENTATION_LABELS = {"gradient": "LESS", "hidden": "RDS+", "embed": "EMBED", "lexical": "LEXICAL"}
+#: Display names of algorithms in method labels, as in the paper.
+ALGORITHM_LABELS = {
+    "round_robin": "RR",
+    "doubly_greedy": "DG",
+    "mean_sim": "MEAN",
+    "uot": "UOT",
+    "knn_uniform": "KNN-U",
+    "knn_kde": "KNN-KDE",
+    "quantiles": "RR",
+}
+
+
+def method_label(representation: str, algorithm: str) -> str:
+    """``REPR (ALGO)`` as in the paper.
+
+    Example:
+        >>> method_label("gradient", "round_robin"), method_label("hidden", "doubly_greedy")
+        ('LESS (RR)', 'RDS+ (DG)')
+    """
+    rep = REPRESENTATION_LABELS.get(representation, representation.upper())
+    alg = ALGORITHM_LABELS.get(algorithm, algorithm.upper())
+    return f"{rep} ({alg})"
+
+
+_TaskName = text("must be a non-empty string")
+_PathText = Annotated[str | None, described("must be a path string, got {got}")]
+
+
+class _Warmup(BaseModel):
+    """A warmup mapping: ``fraction``, ``seed``, and (the extra keys) LESS warmup training settings."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+    fraction: Annotated[float, Strict(), Field(gt=0, le=1), described("must be in (0, 1], got {got}")] = 0.05
+    seed: Annotated[int, Strict(), described("must be an integer, got {got}")] = 0
+
+
+class RepresentationSpec(Section):
+    """One representation of the grid: registry ``name``, its ``params``, optional display ``label``.
+
+    ``params`` are checked against the representation's ``__init__`` on load. ``warmup``
+    (``gradient`` only, when ``params`` name no ``checkpoints``): the LESS warmup the harness runs
+    once on the experiment's pool before encoding, cached in ``OUT/warmup/``: ``fraction``
+    (default 0.05), ``seed`` (default 0) and overrides of LESS's warmup training settings
+    (:data:`targetsel.train.LESS_WARMUP`: r=128, alpha=512, 4 epochs, lr 2e-5, ...).
+
+    Example:
+        >>> RepresentationSpec.parse({"name": "lexical", "params": {"dim": 64}}).build().dim
+        64
+    """
+
+    _shorthand = "name"
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    label: str | None = None
+    warmup: Annotated[dict[str, Any] | None, described("must be a mapping (fraction, seed, training settings)")] = None
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _registered(cls, value: Any) -> Any:
+        import targetsel.represent  # noqa: F401  (registers the built-ins)
+        from targetsel.represent.base import REPRESENTATIONS
+
+        try:
+            REPRESENTATIONS.get(value)
+        except ConfigurationError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RepresentationSpec:
+        from targetsel.represent.base import REPRESENTATIONS
+
+        if self.warmup is not None:
+            if self.name != "gradient":
+                raise FieldError("warmup", "only the gradient representation has a warmup")
+            if "checkpoints" in self.params:
+                raise ValueError("give params.checkpoints or warmup, not both")
+            self.warmup_config()  # validates the settings now, not after hours of other cells
+        try:
+            self.params = validate_params(
+                REPRESENTATIONS.get(self.name), self.params, what=f"representation {self.name!r}"
+            )
+        except ConfigurationError as exc:
+            raise FieldError("params", str(exc)) from None
+        return self
+
+    @property
+    def needs_warmup(self) -> bool:
+        """A gradient representation without checkpoints: the harness runs LESS's warmup for it."""
+        return self.name == "gradient" and "checkpoints" not in self.params
+
+    def warmup_config(self) -> tuple[float, int, Any]:
+        """``(fraction, seed, TrainConfig)`` of this representation's warmup."""
+        from dataclasses import replace
+
+        from targetsel.train import LESS_WARMUP
+
+        warm = validate_model(_Warmup, self.warmup or {}, prefix="warmup")
+        opts = dict(warm.model_extra or {})
+        try:
+            cfg = replace(LESS_WARMUP, **opts)
+        except TypeError as exc:
+            raise ConfigurationError(f"warmup: unknown training setting(s) in {sorted(opts)}: {exc}") from exc
+        return float(warm.fraction), warm.seed, cfg
+
+    @property
+    def display(self) -> str:
+        return self.label or REPRESENTATION_LABELS.get(self.name, self.name.upper())
+
+    def build(self, **extra: Any):
+        """Instantiate the representation (``extra`` params, e.g. warmup ``checkpoints``, added)."""
+        from targetsel.represent.base import get_representation
+
+        try:
+            return get_representation(self.name, **self.params, **extra)
+        except TypeError as exc:
+            raise ConfigurationError(f"representation {self.name!r}: bad params {self.params}: {exc}") from exc
+
+
+class AlgorithmSpec(Section):
+    """One selection algorithm of the grid: registry ``name``, ``params``, optional ``label``.
+
+    The selector is built once on load, so unknown names and bad parameters fail then.
+
+    Example:
+        >>> AlgorithmSpec.parse({"name": "uot", "params": {"reg_m_query": "inf"}}).params
+        {'reg_m_query': inf}
+    """
+
+    _shorthand = "name"
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    label: str | None = None
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _grid_algorithm(cls, value: Any) -> Any:
+        if value in ("random", "quantiles"):
+            raise ValueError(
+                f"{value!r} is not a grid algorithm (random is always added; quantiles is `grid: quantile`)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _buildable(self) -> AlgorithmSpec:
+        import targetsel.select  # noqa: F401  (registers the built-ins)
+        from targetsel.select.base import SELECTORS, get_selector
+
+        if self.name in SELECTORS:
+            self.params = validate_params(SELECTORS[self.name], self.params, what=f"method {self.name!r}")
+        get_selector(self.name, **self.params)  # unknown names and the selector's own checks
+        return self
+
+    @property
+    def display(self) -> str:
+        return self.label or ALGORITHM_LABELS.get(self.name, self.name.upper())
+
+
+class TaskSpec(Section):
+    """A target task: its query set (``dev``), optional held-out ``test`` split, answer format.
+
+    ``query``/``test`` are file paths (relative to the config) or ``demo`` for the bundled demo
+    task of the same ``name`` (``math``, ``dates``, ``humaneval``); after validation both are
+    absolute paths (``query`` always set).
+
+    Example:
+        >>> TaskSpec.parse("math").query.endswith("dev.jsonl")
+        True
+    """
+
+    _shorthand = "name"
+    name: _TaskName
+    query: _PathText = None
+    test: _PathText = None
+    answer_format: str | None = None
+
+    @field_validator("answer_format", mode="before")
+    @classmethod
+    def _known_format(cls, value: Any) -> Any:
+        from targetsel.evaluate.answers import ANSWER_FORMATS
+
+        if value is not None and value not in ANSWER_FORMATS:
+            raise ValueError(f"must be one of {', '.join(ANSWER_FORMATS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _files(self, info: ValidationInfo) -> TaskSpec:
+        from targetsel.demo import DEMO_TASKS, demo_query_path
+
+        if self.query is None:
+            if self.name not in DEMO_TASKS:
+                raise ValueError(
+                    f"task {self.name!r} needs `query:` (a file); only {', '.join(DEMO_TASKS)} default to demo data"
+                )
+            self.query = "demo"
+            if "test" not in self.model_fields_set:
+                self.test = "demo"
+        for key, split in (("query", "dev"), ("test", "test")):
+            value = getattr(self, key)
+            if value == "demo":
+                setattr(self, key, str(demo_query_path(self.name, split)))
+            elif value is not None:
+                setattr(self, key, resolve_path(value, info, key))
+        return self
+
+
+class QuantileSpec(Section):
+    """The quantile experiment: cut the RR order of the pool into ``bins`` quantiles, take ``per_bin`` of each."""
+
+    _none_is_default = True
+    bins: PositiveInt = 5
+    per_bin: PositiveInt = 100
+    focus: Flag = False
+
+    @field_validator("bins")
+    @classmethod
+    def _correlation(cls, value: int) -> int:
+        if value < 2:
+            raise ValueError(f"must be at least 2 for a correlation, got {value}")
+        return value
+
+
+class DiagnoseSpec(Section):
+    """Per-cell diagnosis: subset–query distance in the cell's representation.
+
+    Random cells (no representation of their own) are measured in ``representation`` (default:
+    the grid's first one).
+    """
+
+    _none_is_default = True
+    enabled: Flag = True
+    representation: str | None = None
+    exact_limit: PositiveInt = 3000
