@@ -35,7 +35,7 @@ import math
 import os
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
@@ -268,6 +268,19 @@ def resolve_path(value: Any, info: ValidationInfo, field: str = "") -> str:
     Raises (as :class:`FieldError`, blaming ``field`` below the validated one) a
     :class:`ConfigurationError` for a blank or non-string value and a
     :class:`~targetsel.errors.MissingArtifactError` for a path that does not exist.
+
+    Example:
+        >>> from pydantic import field_validator
+        >>> class Job(Section):
+        ...     data: str
+        ...     @field_validator("data", mode="before")
+        ...     @classmethod
+        ...     def _exists(cls, value, info):
+        ...         return resolve_path(value, info)
+        >>> validate_model(Job, {"data": "nowhere.jsonl"}, context={"base": Path("/")})
+        Traceback (most recent call last):
+        ...
+        targetsel.errors.MissingArtifactError: data: /nowhere.jsonl does not exist
     """
     if not isinstance(value, str) or not value.strip():
         raise FieldError(field, f"must be a path string, got {value!r}")
@@ -280,7 +293,15 @@ def resolve_path(value: Any, info: ValidationInfo, field: str = "") -> str:
 
 
 def base_folder(info: ValidationInfo) -> Path:
-    """The folder relative paths resolve against: ``context["base"]``, else the working directory."""
+    """The folder relative paths resolve against: ``context["base"]``, else the working directory.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> base_folder(SimpleNamespace(context={"base": Path("cfg")})).name
+        'cfg'
+        >>> base_folder(SimpleNamespace(context=None)) == Path.cwd()
+        True
+    """
     return (info.context or {}).get("base") or Path.cwd()
 
 
@@ -311,6 +332,14 @@ def _accepts(tp: Any, kind: type) -> bool:
     return tp is kind or tp is Any
 
 
+def _checkable(tp: Any) -> Any:
+    """The annotation as checked: ``tuple[X, ...]`` as any sequence of X (YAML and JSON have only lists)."""
+    args = typing.get_args(tp)
+    if typing.get_origin(tp) is tuple and len(args) == 2 and args[1] is Ellipsis:
+        return Sequence[args[0]]  # type: ignore[valid-type]
+    return tp
+
+
 class _Signature(typing.NamedTuple):
     names: tuple[str, ...]  # keyword-settable parameters
     any_keyword: bool  # the signature has **kwargs
@@ -336,7 +365,7 @@ def _signature(target: Callable[..., Any]) -> _Signature:
         if name in hints:
             # a type pydantic has no schema for leaves that one parameter unchecked
             with contextlib.suppress(Exception):
-                adapters[name] = TypeAdapter(hints[name], config=_ADAPTER_CONFIG)
+                adapters[name] = TypeAdapter(_checkable(hints[name]), config=_ADAPTER_CONFIG)
     return _Signature(names, any(p.kind is p.VAR_KEYWORD for p in params), hints, adapters)
 
 

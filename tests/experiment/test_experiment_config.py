@@ -116,3 +116,84 @@ def test_missing_files_and_yaml_errors(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
     assert main(["experiment", "run", str(good)]) == 2
     assert "--output" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"representations": [{"name": "lexical", "params": {"nosuch": 1}}]},
+            "representations[0].params: bad parameters for representation 'lexical': unknown parameter 'nosuch'; "
+            "valid parameters: dim, ngram, text_turns",
+        ),
+        (
+            {"representations": ["embed", {"name": "lexical", "params": {"dim": "abc"}}]},
+            "representations[1].params: bad parameters for representation 'lexical': dim must be an integer, got 'abc'",
+        ),
+        (
+            {"algorithms": [{"name": "knn_uniform", "params": {"alpha": "x"}}]},
+            "bad parameters for method 'knn_uniform': alpha must be a number, got 'x'",
+        ),
+        (
+            {"algorithms": [{"name": "round_robin", "params": {"x": 1}}]},
+            "bad parameters for method 'round_robin': unknown parameter 'x'; method 'round_robin' takes no parameters",
+        ),
+        ({"algorithms": [{"params": {}}]}, "algorithms[0]: missing required key 'name'"),
+        ({"keep_models": "no"}, "keep_models must be true or false"),
+        ({"pool_limit": True}, "pool_limit must be a positive integer, got True"),
+        ({"budgets": [20, True]}, "budgets[1] must be a positive integer, got True"),
+        ({"quantile": {"per_bin": 2.5}}, "quantile.per_bin must be a positive integer, got 2.5"),
+        ({"tasks": [{"name": "math", "test": 3}]}, "tasks[0].test must be a path string, got 3"),
+    ],
+)
+def test_invalid_configs_name_the_field(change, message):
+    with pytest.raises(ConfigurationError) as err:
+        ExperimentConfig.from_dict(base(**change))
+    assert str(err.value) == message
+
+
+def test_config_models_keep_the_attribute_api_and_parse_number_text():
+    cfg = ExperimentConfig.from_dict(
+        base(
+            algorithms=[{"name": "uot", "params": {"reg_m_query": "inf", "reg": "5e-2"}, "label": "OT"}],
+            budgets=[40, 20],
+            quantile=None,
+            diagnose={"exact_limit": 10},
+        )
+    )
+    alg = cfg.algorithms[0]
+    assert alg.params == {"reg_m_query": float("inf"), "reg": 0.05} and alg.display == "OT"
+    assert cfg.budgets == [20, 40] and cfg.seeds == [0] and cfg.keep_models is True
+    assert cfg.quantile.__dict__ == {"bins": 5, "per_bin": 100, "focus": False}  # cell digests read these
+    assert cfg.diagnose.__dict__ == {"enabled": True, "representation": None, "exact_limit": 10}
+    rep = cfg.representations[0]
+    assert (rep.name, rep.params, rep.label, rep.warmup, rep.display, rep.needs_warmup) == (
+        "lexical",
+        {},
+        None,
+        None,
+        "LEXICAL",
+        False,
+    )
+    # config.json keeps the field order of the former dataclasses
+    assert list(cfg.to_dict()) == [
+        "model",
+        "pool",
+        "tasks",
+        "representations",
+        "name",
+        "pool_limit",
+        "pool_seed",
+        "grid",
+        "algorithms",
+        "budgets",
+        "seeds",
+        "quantile",
+        "train",
+        "evaluate",
+        "diagnose",
+        "output",
+        "store_dir",
+        "keep_models",
+    ]
+    assert list(cfg.to_dict()["tasks"][0]) == ["name", "query", "test", "answer_format"]

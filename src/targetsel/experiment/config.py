@@ -113,6 +113,13 @@ class ExperimentConfig(Section):
         output: Output folder (relative to the config; the CLI's ``--output`` wins).
         store_dir: Feature-store cache (default ``<output>/stores``).
         keep_models: Keep trained adapters/models in the cell folders (else delete after evaluation).
+
+    Example:
+        >>> ExperimentConfig.from_dict({"model": "m", "pool": "demo", "tasks": ["math"], "representations": ["embed"],
+        ...                             "algorithms": ["round_robin"], "budgets": [10], "quantile": {"bins": 1}})
+        Traceback (most recent call last):
+        ...
+        targetsel.errors.ConfigurationError: quantile.bins must be at least 2 for a correlation, got 1
     """
 
     model: _ModelName

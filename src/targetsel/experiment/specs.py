@@ -14,15 +14,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    Strict,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationInfo, field_validator, model_validator
 
 from targetsel.errors import ConfigurationError
 from targetsel.params import (
@@ -257,7 +249,12 @@ class TaskSpec(Section):
 
 
 class QuantileSpec(Section):
-    """The quantile experiment: cut the RR order of the pool into ``bins`` quantiles, take ``per_bin`` of each."""
+    """The quantile experiment: cut the RR order of the pool into ``bins`` quantiles, take ``per_bin`` of each.
+
+    Example:
+        >>> QuantileSpec.parse({"bins": 4}).per_bin, QuantileSpec.parse(None).bins
+        (100, 5)
+    """
 
     _none_is_default = True
     bins: PositiveInt = 5
@@ -277,6 +274,12 @@ class DiagnoseSpec(Section):
 
     Random cells (no representation of their own) are measured in ``representation`` (default:
     the grid's first one).
+
+    Example:
+        >>> DiagnoseSpec.parse({"exact_limit": 0}, "diagnose")
+        Traceback (most recent call last):
+        ...
+        targetsel.errors.ConfigurationError: diagnose.exact_limit must be a positive integer, got 0
     """
 
     _none_is_default = True
