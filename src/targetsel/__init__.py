@@ -19,8 +19,7 @@ Example:
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
+from targetsel._version import __version__
 from targetsel.data import ExampleSet, load_examples, load_pool, load_queries
 from targetsel.errors import (
     ArtifactMismatchError,

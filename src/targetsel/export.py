@@ -66,7 +66,7 @@ def selection_metadata(
         >>> selection_metadata(pool, select(np.ones((1, 1)), "random", budget=1))["budget"]
         1
     """
-    from targetsel import __version__
+    from targetsel._version import __version__
 
     def num(x: float) -> float | None:
         return None if math.isnan(x) else round(float(x), 7)

@@ -208,7 +208,7 @@ class FeatureStore:
         """
         if shard_size <= 0:
             raise ConfigurationError(f"shard size must be positive, got {shard_size}")
-        from targetsel import __version__
+        from targetsel._version import __version__
 
         path = Path(path)
         manifest = {
