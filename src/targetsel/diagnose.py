@@ -22,7 +22,9 @@ predicts the query loss. :func:`diagnose` measures, for every budget (a prefix o
   much" without training anything.
 
 With several views (LESS checkpoints) the similarity is the weighted sum of per-view cosines,
-exactly as in scoring, so the cost is ``(1 - S) / 2`` with weights normalised to sum 1.
+as in scoring, with the weights rescaled to sum 1 so that the cost ``(1 - S) / 2`` lies in
+``[0, 1]`` (the weight rule of :mod:`targetsel.score.similarity`). The figure of a diagnosis is
+drawn by :func:`targetsel.report.figures.plot_diagnosis`.
 
 Example:
     >>> import numpy as np
@@ -48,7 +50,8 @@ import numpy as np
 
 from targetsel.data import ExampleSet
 from targetsel.errors import ConfigurationError, InvalidDataError, MissingArtifactError
-from targetsel.store import FeatureSource, atomic_write_bytes, atomic_write_text
+from targetsel.score.similarity import check_same_weights, unit_rows, unit_weights, weighted_cosine
+from targetsel.store import FeatureSource, atomic_write_text
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +65,6 @@ __all__ = [
     "load_selection",
     "mean_nn_costs",
     "mmd",
-    "plot_diagnosis",
     "wasserstein1",
 ]
 
@@ -151,6 +153,9 @@ class Diagnosis:
         paths = [out / "diagnosis.json"]
         atomic_write_text(paths[0], json.dumps(self.to_dict(), indent=1) + "\n")
         if figure:
+            # drawing lives with the other figures; called from here so ``save`` writes what it always did
+            from targetsel.report.figures import plot_diagnosis
+
             paths.append(plot_diagnosis(self, out / "diagnosis.png"))
         return paths
 
@@ -172,18 +177,6 @@ def _views(x: Views) -> list[np.ndarray]:
     return out
 
 
-def _normalize(arr: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(arr, axis=1, keepdims=True)
-    return arr / np.maximum(norms, 1e-12)
-
-
-def _check_weights(n_views: int, weights: Sequence[float] | None) -> np.ndarray:
-    w = np.ones(n_views) if weights is None else np.asarray(weights, dtype=np.float64)
-    if w.shape != (n_views,) or (w < 0).any() or w.sum() <= 0:
-        raise ConfigurationError(f"need {n_views} non-negative view weights with a positive sum, got {weights}")
-    return w / w.sum()
-
-
 def cost_matrix(
     queries: Views, subset: Views, weights: Sequence[float] | None = None
 ) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
@@ -199,8 +192,8 @@ def cost_matrix(
     qv, sv = _views(queries), _views(subset)
     if len(qv) != len(sv):
         raise ConfigurationError(f"queries have {len(qv)} views but the subset has {len(sv)}")
-    w = _check_weights(len(qv), weights)
-    qn, sn = [_normalize(a) for a in qv], [_normalize(a) for a in sv]
+    w = unit_weights(len(qv), weights)
+    qn, sn = [unit_rows(a) for a in qv], [unit_rows(a) for a in sv]
     for a, b in zip(qn, sn, strict=True):
         if a.shape[1] != b.shape[1]:
             raise InvalidDataError(f"query features have dim {a.shape[1]} but subset features {b.shape[1]}")
@@ -209,8 +202,7 @@ def cost_matrix(
 
 def _unit_cost(qn: list[np.ndarray], sn: list[np.ndarray], w: np.ndarray) -> np.ndarray:
     """``(1 - S) / 2`` of unit-normalised views, ``S`` the ``w``-weighted sum of their products."""
-    sim = sum(wi * (a @ b.T) for wi, a, b in zip(w, qn, sn, strict=True))
-    return np.clip((1.0 - sim) / 2.0, 0.0, 1.0)
+    return np.clip((1.0 - weighted_cosine(qn, sn, w)) / 2.0, 0.0, 1.0)
 
 
 def wasserstein1(cost: np.ndarray, *, exact_limit: int = DEFAULT_EXACT_LIMIT, reg: float = 0.01) -> tuple[float, str]:
@@ -260,7 +252,7 @@ def mmd(queries: list[np.ndarray], subset: list[np.ndarray], weights: np.ndarray
     def mean_kernel(xs: list[np.ndarray], ys: list[np.ndarray]) -> float:
         total, n, m = 0.0, xs[0].shape[0], ys[0].shape[0]
         for start in range(0, n, 4096):
-            sim = sum(w * (x[start : start + 4096] @ y.T) for w, x, y in zip(weights, xs, ys, strict=True))
+            sim = weighted_cosine([x[start : start + 4096] for x in xs], ys, weights)
             total += float(np.exp(-(2.0 - 2.0 * sim) / (2.0 * sigma**2)).sum())
         return total / (n * m)
 
@@ -327,7 +319,7 @@ def diagnose(
         {'a': 2, 'b': 1}
     """
     full_cost, qn, sn = cost_matrix(query_features, subset_features, weights)
-    w = _check_weights(len(qn), weights)
+    w = unit_weights(len(qn), weights)
     n_q, n_picks = full_cost.shape
     if n_q == 0 or n_picks == 0:
         raise InvalidDataError("diagnose needs at least one query point and one pick")
@@ -350,7 +342,7 @@ def diagnose(
         raise ConfigurationError(f"random_subsets must be >= 0, got {random_subsets}")
     rand = None
     if random_from is not None and random_subsets > 0:
-        rand = [_normalize(v) for v in _views(random_from)]
+        rand = [unit_rows(v) for v in _views(random_from)]
         if len(rand) != len(qn) or any(r.shape[1] != q.shape[1] for r, q in zip(rand, qn, strict=True)):
             raise InvalidDataError("random-baseline features must have the query features' views and dimensions")
     points = []
@@ -539,8 +531,7 @@ def diagnose_selection(
     else:
         c_src, c_w = representation.encode_for_scoring(pool.select(idx), role="candidate")
         subset = [s.to_array() for s in c_src]
-    if list(q_w) != list(c_w):
-        raise ConfigurationError(f"query and candidate view weights differ ({q_w} vs {c_w})")
+    check_same_weights(q_w, c_w)
     random_from = None
     if random_subsets > 0:
         largest = max(budgets) if budgets else len(idx)
@@ -577,74 +568,3 @@ def diagnose_selection(
         random_subsets=random_subsets,
         seed=seed,
     )
-
-
-# ----------------------------------------------------------------------------------------------
-# figure
-
-
-def plot_diagnosis(diagnosis: Diagnosis, path: str | os.PathLike[str]) -> Path:
-    """Three panels: distances vs budget, per-query coverage (largest budget), composition.
-
-    Written atomically as PNG with the Agg backend.
-
-    Example:
-        >>> import numpy as np, tempfile, pathlib
-        >>> d = diagnose(np.eye(2, 3), np.eye(3), budgets=[2, 3])
-        >>> plot_diagnosis(d, pathlib.Path(tempfile.mkdtemp()) / "d.png").stat().st_size > 0
-        True
-    """
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
-
-    pts = diagnosis.points
-    fig = Figure(figsize=(15, 4.8), constrained_layout=True)
-    ax1, ax2, ax3 = fig.subplots(1, 3)
-    budgets = [p.budget for p in pts]
-    for key, label in (
-        ("w1", "W1 (subset, query)"),
-        ("mmd", "MMD"),
-        ("mean_nn_query", "mean NN cost: query → subset"),
-        ("mean_nn_subset", "mean NN cost: subset → query"),
-    ):
-        ax1.plot(budgets, [getattr(p, key) for p in pts], marker="o", label=label)
-    if all(p.random_mean is not None for p in pts):
-        mean = np.array([p.random_mean for p in pts])
-        std = np.array([p.random_std or 0.0 for p in pts])
-        ax1.fill_between(
-            budgets, mean - std, mean + std, color="grey", alpha=0.25, label="W1 of random subsets (±1 sd)"
-        )
-        ax1.plot(budgets, mean, color="grey", linestyle="--", linewidth=1)
-    if len(budgets) > 1 and budgets[-1] / max(budgets[0], 1) >= 10:
-        ax1.set_xscale("log")
-    ax1.set_xlabel("budget")
-    ax1.set_ylabel("distance (W1, NN: cost (1 − cos)/2; MMD: RBF kernel)")
-    ax1.set_title("subset–query distance")
-    ax1.legend(fontsize=7, loc="best", framealpha=0.6)
-    last = pts[-1]
-    cov = np.asarray(last.coverage)
-    ax2.bar(np.arange(cov.size), cov, width=1.0)
-    ax2.set_xlabel(f"query point (coverage from {diagnosis.coverage_from})")
-    ax2.set_ylabel("picks")
-    ax2.set_title(f"coverage at budget {last.budget}: {last.covered_fraction:.0%} of queries covered")
-    if last.composition:
-        items = list(last.composition.items())[:15]
-        ax3.barh([k for k, _ in items][::-1], [v for _, v in items][::-1])
-        ax3.set_xlabel("picks")
-        ax3.set_title(f"composition by source (budget {last.budget})")
-    else:
-        ax3.text(0.5, 0.5, "pool has no `source` column", ha="center", va="center")
-        ax3.set_axis_off()
-    title = diagnosis.info.get("method") or ""
-    if diagnosis.info.get("representation"):
-        title = f"{title} — distances in {diagnosis.info['representation']}"
-    fig.suptitle(title.strip(" —"))
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    dest = Path(path)
-    atomic_write_bytes(dest, buf.getvalue())
-    return dest

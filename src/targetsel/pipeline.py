@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,35 +28,58 @@ from targetsel.data import ExampleSet
 from targetsel.errors import ConfigurationError
 from targetsel.export import check_output_dir, export
 from targetsel.represent.base import Representation
-from targetsel.score import Scores, score
-from targetsel.select.base import Ranking, TopKTooSmallError, get_selector
+from targetsel.score import FeatureViews, Scores
+from targetsel.select.base import Ranking, Selector, get_selector
+from targetsel.settings import DEFAULT_MEMORY_BYTES, dense_limit_bytes
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["DENSE_LIMIT_BYTES", "SelectionResult", "parse_budgets", "run_selection", "summarize"]
 
 #: Above this size of the dense (queries × candidates) float32 matrix, streaming-capable methods
-#: score in streaming top-k form instead.
-DENSE_LIMIT_BYTES = 1 << 30
+#: score in streaming top-k form instead (the default memory budget, see :mod:`targetsel.settings`).
+DENSE_LIMIT_BYTES = DEFAULT_MEMORY_BYTES
 
 
 @dataclass
 class SelectionResult:
     """What :func:`run_selection` produced.
 
+    For a selector that reads no scores (``random``) the scoring pass runs only when
+    :attr:`scores` or :attr:`summaries` is first read (the CLI's summary table reads them;
+    ``--quiet`` does not).
+
     Attributes:
         ranking: The ranking up to the largest budget.
-        scores: The scores it was computed from.
         budgets: The budgets exported.
+        provenance: Representation/scoring provenance (what ``Scores.provenance`` holds).
         outputs: ``budget -> (subset path, selection.json path)`` when an output was given.
-        summaries: One summary dict per budget (see :func:`summarize`).
     """
 
     ranking: Ranking
-    scores: Scores
     budgets: list[int]
+    provenance: dict[str, Any]
     outputs: dict[int, tuple[Path, Path]] = field(default_factory=dict)
-    summaries: list[dict[str, Any]] = field(default_factory=list)
+    _scores: Scores | None = field(default=None, repr=False)
+    _score_fn: Callable[[], Scores] | None = field(default=None, repr=False)
+    _summarize: Callable[[Scores, int], dict[str, Any]] | None = field(default=None, repr=False)
+    _summaries: list[dict[str, Any]] | None = field(default=None, repr=False)
+
+    @property
+    def scores(self) -> Scores:
+        """The scores the ranking was computed from (computed now if the selector needed none)."""
+        if self._scores is None:
+            assert self._score_fn is not None
+            self._scores = self._score_fn()
+        return self._scores
+
+    @property
+    def summaries(self) -> list[dict[str, Any]]:
+        """One summary dict per budget (see :func:`summarize`)."""
+        if self._summaries is None:
+            assert self._summarize is not None
+            self._summaries = [self._summarize(self.scores, b) for b in self.budgets]
+        return self._summaries
 
 
 def parse_budgets(text: str | int | Sequence[int]) -> list[int]:
@@ -125,8 +148,14 @@ def run_selection(
     export_format: str = "jsonl",
     chunk_rows: int = 16384,
     device: str | None = None,
+    memory_bytes: int | None = None,
 ) -> SelectionResult:
     """Encode, score, select and (optionally) export in one call.
+
+    What the selector declares it needs (:class:`~targetsel.select.base.Selector`) is acted on
+    here, once: no scoring pass for a selector that reads no scores, the feature views passed to
+    those that read features, streaming top-k scores for those exact on them when the dense
+    matrix would exceed the memory budget.
 
     Args:
         pool: Candidate pool.
@@ -138,11 +167,13 @@ def run_selection(
         output: Output directory; with several budgets each goes to ``budget-<B>/``.
         store_dir: Where feature stores are kept and reused; ``None`` encodes in memory.
         overwrite: Replace stores written for other inputs.
-        top_k: Streaming top-k per query (``None``: dense when the matrix is under 1 GiB, else
-            streaming with ``top_k = max(budgets)`` for methods that support it).
+        top_k: Streaming top-k per query (``None``: dense when the matrix fits the memory budget,
+            else streaming with the selector's ``required_top_k`` for methods that support it).
         export_format: ``jsonl`` or ``parquet``.
         chunk_rows: Candidate rows per scoring chunk.
         device: Scoring device (``cpu``/``cuda``).
+        memory_bytes: Memory budget (default :mod:`targetsel.settings`: 1 GiB or
+            ``$TARGETSEL_MEMORY_BYTES``).
 
     Returns:
         :class:`SelectionResult`.
@@ -159,33 +190,41 @@ def run_selection(
         check_output_dir(store_dir)
     q_src, q_w = representation.encode_for_scoring(queries, role="query", store_dir=store_dir, overwrite=overwrite)
     c_src, c_w = representation.encode_for_scoring(pool, role="candidate", store_dir=store_dir, overwrite=overwrite)
-    if q_w != c_w:
-        raise ConfigurationError(f"query and candidate view weights differ ({q_w} vs {c_w})")
-    too_big = len(queries) * len(pool) * 4 > DENSE_LIMIT_BYTES
-    if top_k is None and selector.supports_streaming and too_big:
-        top_k = min(len(pool), selector.required_top_k(budgets[-1], len(queries)))
-    context: dict[str, Any] = {}
-    if selector.needs_features:
-        context["candidate_features"] = (c_src, c_w)
-        context["query_features"] = (q_src, q_w)
-        context["score_options"] = {"chunk_rows": chunk_rows, "device": device}
-    while True:
-        scores = score(q_src, c_src, weights=c_w, top_k=top_k or None, chunk_rows=chunk_rows, device=device)
-        try:
-            ranking = selector.rank(scores, budgets[-1], **context)
-            break
-        except TopKTooSmallError:
-            if not top_k or top_k >= len(pool):
-                raise
-            top_k = min(len(pool), 4 * top_k)  # rare: lists ran out; one more pass, exact again
-            logger.info("rescoring with top_k=%d", top_k)
-    provenance = dict(scores.provenance)
-    result = SelectionResult(ranking=ranking, scores=scores, budgets=budgets)
+    views = FeatureViews.from_encoded(
+        q_src, q_w, c_src, c_w, chunk_rows=chunk_rows, device=device, memory_bytes=memory_bytes
+    )
+    top_k = _top_k(selector, top_k, len(queries), len(pool), budgets[-1], views.memory_bytes)
+    reads_features = selector.requires_features != "never" or not selector.requires_scores
+    if selector.requires_scores:
+        scores: Scores | None = views.score(top_k)
+        ranking = selector.rank(scores, budgets[-1], views if reads_features else None)
+        provenance = dict(scores.provenance)
+    else:
+        scores = None
+        ranking = selector.rank(None, budgets[-1], views)
+        provenance = views.provenance(top_k)
+    result = SelectionResult(
+        ranking=ranking,
+        budgets=budgets,
+        provenance=provenance,
+        _scores=scores,
+        _score_fn=lambda: views.score(top_k),
+        _summarize=lambda sc, b: summarize(pool, ranking, sc, b),
+    )
+    if scores is not None:
+        result.summaries  # noqa: B018  (computed now, as before: the scores are at hand)
     for b in budgets:
-        result.summaries.append(summarize(pool, ranking, scores, b))
         if output is not None:
             target = Path(output) if len(budgets) == 1 else Path(output) / f"budget-{b}"
             result.outputs[b] = export(
                 pool, ranking[:b], target, format=export_format, queries=queries, provenance=provenance
             )
     return result
+
+
+def _top_k(selector: Selector, top_k: int | None, m: int, n: int, budget: int, memory_bytes: int) -> int | None:
+    """The streaming ``top_k`` to score with: the caller's (0: dense), else streaming only when the
+    dense matrix would exceed the memory budget and the selector is exact on streaming scores."""
+    if top_k is None and selector.supports_streaming and m * n * 4 > dense_limit_bytes(memory_bytes):
+        top_k = min(n, selector.required_top_k(budget, m, memory_bytes))
+    return top_k or None

@@ -14,8 +14,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from targetsel.errors import ConfigurationError
-from targetsel.score import Scores
+from targetsel.errors import ConfigurationError, InvalidDataError
+from targetsel.score import FeatureViews, Scores
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +23,8 @@ __all__ = ["SELECTORS", "Ranking", "Selector", "TopKTooSmallError", "get_selecto
 
 
 class TopKTooSmallError(ConfigurationError):
-    """Streaming scores kept too few candidates per query for this selector at this budget."""
+    """Streaming scores kept too few candidates per query for this selector at this budget, and no
+    feature views were given to score again with more."""
 
 
 @dataclass(frozen=True)
@@ -79,61 +80,102 @@ class Ranking:
 class Selector(ABC):
     """Base class of selection algorithms.
 
-    Subclasses set ``name`` and implement :meth:`_rank`; :meth:`rank` validates the budget and
-    the output (no duplicates, right length).
+    Subclasses set ``name`` and implement :meth:`_rank`; :meth:`rank` validates the budget, the
+    inputs the selector declares it needs, and the output (no duplicates, right length).
+
+    What a selector needs is declared once, as class attributes (as kronfluence's strategies
+    declare ``requires_*``), and :func:`targetsel.pipeline.run_selection` acts on it:
+
+    * ``requires_scores``: the scores are read (``False``: the pipeline skips the scoring pass);
+    * ``requires_features``: when the :class:`~targetsel.score.FeatureViews` are read — ``"never"``,
+      ``"streaming"`` (only on streaming top-k scores: rescoring passes, chunked sweeps) or
+      ``"always"``; the pipeline passes the views to every selector that may read them;
+    * ``supports_streaming``: exact on streaming top-k scores (see :meth:`required_top_k`).
+
+    Example:
+        >>> get_selector("random").requires_scores, get_selector("uot").requires_features
+        (False, 'streaming')
     """
 
     name: ClassVar[str]
-    #: True when the algorithm needs the candidate features, not only the scores.
-    needs_features: ClassVar[bool] = False
-    #: True when the algorithm is exact on streaming top-k scores with ``top_k >= budget``.
+    #: False when the algorithm never reads the scores (the pipeline then does not score).
+    requires_scores: ClassVar[bool] = True
+    #: When the algorithm reads the feature views: "never", "streaming" (streaming scores only) or "always".
+    requires_features: ClassVar[str] = "never"
+    #: True when the algorithm is exact on streaming top-k scores with ``top_k >= required_top_k``.
     supports_streaming: ClassVar[bool] = False
+    #: What to do instead when the feature views are missing (ends the error message).
+    features_hint: ClassVar[str] = "or score without top_k"
 
-    def required_top_k(self, budget: int, n_queries: int = 1) -> int:
+    def required_top_k(self, budget: int, n_queries: int = 1, memory_bytes: int | None = None) -> int:
         """Streaming ``top_k`` per query to score with for ``budget`` (default: ``budget``).
 
-        Selectors that can run out of a smaller ``top_k`` raise :class:`TopKTooSmallError`;
-        :func:`targetsel.pipeline.run_selection` then scores again with a larger one.
+        With the feature views at hand a selector refills whatever a smaller ``top_k`` lacks (one
+        more streaming pass); without them it raises :class:`TopKTooSmallError`.
         """
         return budget
+
+    def features_needed(self, scores: Scores) -> bool:
+        """Whether :meth:`rank` must have the feature views for these scores (checked before ``_rank``)."""
+        return self.requires_features == "always" or (self.requires_features == "streaming" and not scores.is_dense)
 
     def params(self) -> dict[str, Any]:
         """The selector's parameters (its ``__init__`` arguments)."""
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}
 
-    def rank(self, scores: Scores, budget: int | None = None, **context: Any) -> Ranking:
+    def rank(
+        self,
+        scores: Scores | None,
+        budget: int | None = None,
+        features: FeatureViews | None = None,
+        *,
+        candidate_features: tuple[Any, Any] | None = None,
+        query_features: tuple[Any, Any] | None = None,
+    ) -> Ranking:
         """Order the pool; return the first ``budget`` picks (all candidates when ``None``).
 
         Args:
-            scores: Query × candidate similarities.
+            scores: Query × candidate similarities (``None`` only for a selector that does not
+                read them; the pool size then comes from ``features``).
             budget: Number of picks, ``1 <= budget <= n_candidates``.
-            **context: Extra inputs some algorithms need (e.g. ``candidate_features``).
+            features: The feature views, for selectors that read features.
+            candidate_features: ``(sources, weights)``, shorthand for ``features`` (with
+                ``query_features``): the views are built from the pairs.
+            query_features: ``(sources, weights)`` of the queries.
 
         Raises:
-            ConfigurationError: budget out of range.
-            InvalidDataError: empty query set or pool.
+            ConfigurationError: budget out of range, missing inputs.
+            InvalidDataError: empty query set or pool, features and scores of different pools.
         """
-        n = scores.n_candidates
-        if scores.n_queries == 0:
-            from targetsel.errors import InvalidDataError
-
+        if features is None:
+            features = FeatureViews.from_pairs(candidate_features, query_features)
+        elif candidate_features is not None or query_features is not None:
+            raise ConfigurationError("pass the feature views once: features=... or candidate_features=..., not both")
+        if scores is None and features is None:
+            raise ConfigurationError(f"{self.name} needs scores (or, when it reads none, the feature views)")
+        n = scores.n_candidates if scores is not None else features.n_candidates
+        n_queries = scores.n_queries if scores is not None else features.n_queries
+        if n_queries == 0:
             raise InvalidDataError("the query set is empty; give at least one query example")
-        if budget is None:
-            budget = n
-        if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)):
-            raise ConfigurationError(f"budget must be an integer, got {budget!r}")
-        if budget <= 0:
-            raise ConfigurationError(f"budget must be positive, got {budget}")
-        if budget > n:
-            raise ConfigurationError(f"budget {budget} exceeds the pool size {n}; choose a budget <= {n}")
-        r = self._rank(scores, int(budget), **context)
+        budget = _check_budget(budget, n)
+        if scores is None and self.requires_scores:
+            raise ConfigurationError(f"{self.name} reads the scores; score first (targetsel.score.score)")
+        if scores is not None and features is not None and features.n_candidates != n:
+            raise InvalidDataError("candidate features and scores disagree on the number of candidates")
+        if scores is not None and features is None and self.features_needed(scores):
+            form = "dense" if scores.is_dense else "streaming (top-k)"
+            raise ConfigurationError(
+                f"{self.name} on {form} scores needs the candidate features: pass features=FeatureViews(...) "
+                f"or query_features and candidate_features (run_selection passes them); {self.features_hint}"
+            )
+        r = self._rank(scores, budget, features)
         if len(r) != budget or np.unique(r.indices).size != budget:
             raise AssertionError(f"selector {self.name} returned an invalid ranking (length {len(r)}, budget {budget})")
         return r
 
     @abstractmethod
-    def _rank(self, scores: Scores, budget: int, **context: Any) -> Ranking:
-        """Algorithm body: exactly ``budget`` distinct picks."""
+    def _rank(self, scores: Scores | None, budget: int, features: FeatureViews | None) -> Ranking:
+        """Algorithm body: exactly ``budget`` distinct picks (``scores`` is ``None`` only when not required)."""
 
     def _ranking(
         self,
@@ -155,6 +197,18 @@ class Selector(ABC):
             n,
             extra,
         )
+
+
+def _check_budget(budget: Any, n: int) -> int:
+    if budget is None:
+        budget = n
+    if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)):
+        raise ConfigurationError(f"budget must be an integer, got {budget!r}")
+    if budget <= 0:
+        raise ConfigurationError(f"budget must be positive, got {budget}")
+    if budget > n:
+        raise ConfigurationError(f"budget {budget} exceeds the pool size {n}; choose a budget <= {n}")
+    return int(budget)
 
 
 SELECTORS: dict[str, type[Selector]] = {}
@@ -194,8 +248,9 @@ def select(
         scores: :class:`Scores` or a dense ``(n_queries, n_candidates)`` array.
         method: Registered selector name (see ``SELECTORS``).
         budget: Number of picks (``None``: the whole pool).
-        **params: Selector parameters; ``candidate_features`` and ``query_features`` are passed
-            through as context.
+        **params: Selector parameters; ``features`` (a :class:`~targetsel.score.FeatureViews`), or
+            ``candidate_features`` and ``query_features`` (``(sources, weights)`` pairs), are passed
+            to :meth:`Selector.rank`.
 
     Example:
         >>> import numpy as np
@@ -204,5 +259,5 @@ def select(
     """
     if not isinstance(scores, Scores):
         scores = Scores.from_matrix(scores)
-    context = {k: params.pop(k) for k in ("candidate_features", "query_features") if k in params}
-    return get_selector(method, **params).rank(scores, budget, **context)
+    inputs = {k: params.pop(k) for k in ("features", "candidate_features", "query_features") if k in params}
+    return get_selector(method, **params).rank(scores, budget, **inputs)

@@ -41,31 +41,41 @@ Kernel values are rounded to 1e-6, so float32 noise in inner products (a self-si
 Exactness of the streaming form: the rules only read each query's nearest neighbours up to the
 stopping depth. Given scores that keep each query's top ``K'`` candidates, the uniform result
 equals the full-matrix result when the rule stops before any query needs neighbour ``K'``
-(checked; :class:`~targetsel.select.base.TopKTooSmallError` asks for a larger ``top_k``
-otherwise). KDE densities are estimated among all ``L`` prefetched neighbours of every query, so
-``knn_kde`` needs ``top_k >= L`` (its ``required_top_k``). The same argument lets us compute densities
-only for candidates up to a depth ``D`` (starting at the uniform ``K``, a lower bound, and
-doubling ``D`` until no query reaches it), with FAISS searching them against all ``L`` prefetched
-candidates of every query; when every prefetched candidate's density is needed, a symmetric
-blocked Gram product computes each pair once instead (same result, half the work).
+(checked: otherwise one more streaming pass over the feature views scores deep enough, or, without
+them, :class:`~targetsel.select.base.TopKTooSmallError` asks for a larger ``top_k``). KDE
+densities are estimated among all ``L`` prefetched neighbours of every query, so ``knn_kde`` needs
+``top_k >= L`` (its ``required_top_k``; scored again to ``L`` when the views are at hand). The
+same argument lets us compute densities only for candidates up to a depth ``D`` (starting at
+the uniform ``K``, a lower bound, and doubling ``D`` until no query reaches it), with FAISS
+searching them against all ``L`` prefetched candidates of every query; when every prefetched
+candidate's density is needed, a symmetric blocked Gram product computes each pair once instead
+(same result, half the work).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from targetsel.errors import ConfigurationError, InvalidDataError
-from targetsel.score import Scores
+from targetsel.errors import ConfigurationError
+from targetsel.score import FeatureViews, Scores, dense_topk
+from targetsel.score.similarity import unit_features
 from targetsel.select.base import Ranking, Selector, TopKTooSmallError, register_selector
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["KNNKDE", "KNNUniform", "gather_features", "kernel_density", "rank_by_mass", "tsds_kde_mass"]
+__all__ = [
+    "KNNKDE",
+    "KNNUniform",
+    "dense_topk",
+    "gather_features",
+    "kernel_density",
+    "rank_by_mass",
+    "tsds_kde_mass",
+]
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -107,106 +117,31 @@ def rank_by_mass(mass: np.ndarray, budget: int) -> np.ndarray:
     return order.astype(np.int64)
 
 
-def dense_topk(sim: np.ndarray, k: int, rows_per_block: int = 32) -> tuple[np.ndarray, np.ndarray]:
-    """Exact top-``k`` per row (value desc, index asc) of a dense matrix, a few rows at a time.
+def _neighbours(scores: Scores, depth: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each query's ``depth`` nearest candidates (fewer when streaming scores keep fewer):
+    ``(indices (M, D), distances (M, D) float64)``."""
+    idx, val, _ = scores.row_topk(np.arange(scores.n_queries), depth)
+    return idx, 1.0 - val.astype(np.float64)
 
-    A per-row threshold ``v`` with at least ``k`` entries ``>= v`` (from a strided sample, or the
-    exact k-th value by ``argpartition`` when the sample's guess is too high); every entry ``>= v``
-    is kept (ties included) and sorted by (value desc, index asc), so the result equals a stable
-    full sort truncated to ``k``. Extra memory is ``O(rows_per_block · N)``.
 
-    Example:
-        >>> dense_topk(np.array([[0.5, 0.9, 0.5, 0.1]], dtype=np.float32), 2)[0].tolist()
-        [[1, 0]]
+def _deeper(scores: Scores, depth: int, features: FeatureViews | None, method: str) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_neighbours` to the full ``depth`` by one more streaming pass over the feature views.
+
+    The result equals that of scores kept deep enough from the start (the scores' bits do not
+    depend on ``top_k``). Without query and candidate features:
+    :class:`~targetsel.select.base.TopKTooSmallError`.
     """
-    m, n = sim.shape
-    k = min(k, n)
-    idx = np.empty((m, k), np.int64)
-    val = np.empty((m, k), np.float32)
-    stride = 8
-    for r0 in range(0, m, rows_per_block):
-        block = np.asarray(sim[r0 : r0 + rows_per_block], dtype=np.float32)
-        # A threshold from a strided sample, set so that about 1.5·k entries per row pass it; a row
-        # where fewer than k pass (rare) gets its exact k-th value from a full argpartition.
-        sample = block[:, ::stride]
-        ks = min(sample.shape[1], int(1.5 * k / stride) + 8)
-        kth = np.partition(sample, sample.shape[1] - ks, axis=1)[:, sample.shape[1] - ks]
-        short = np.flatnonzero((block >= kth[:, None]).sum(axis=1) < k)
-        if short.size:
-            part = np.argpartition(block[short], n - k, axis=1)[:, n - k :]
-            kth[short] = np.take_along_axis(block[short], part, axis=1).min(axis=1)
-        rr, cc = np.nonzero(block >= kth[:, None])
-        vv = block[rr, cc]
-        order = np.lexsort((cc, -vv, rr))
-        rr, cc, vv = rr[order], cc[order], vv[order]
-        first = np.searchsorted(rr, np.arange(block.shape[0]))
-        pos = first[:, None] + np.arange(k)[None, :]
-        idx[r0 : r0 + block.shape[0]] = cc[pos]
-        val[r0 : r0 + block.shape[0]] = vv[pos]
-    return idx, val
+    if features is None or not features.queries:
+        raise TopKTooSmallError(
+            f"{method} needs each query's {depth} nearest candidates but the scores keep only {scores.top_k}; "
+            f"score with top_k >= {depth} (or lower max_neighbors), or pass the feature views"
+        )
+    logger.info("%s: rescoring with top_k=%d (the scores keep %s per query)", method, depth, scores.top_k)
+    return _neighbours(features.rescore(top_k=depth, desc=f"{method}: rescore"), depth)
 
 
-def _neighbours(scores: Scores, depth: int) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Each query's ``depth`` nearest candidates: ``(indices (M, D), distances (M, D) f64, complete)``."""
-    if scores.is_dense:
-        idx, val = dense_topk(scores.dense(), depth)
-        complete = True
-    else:
-        idx, val, complete = scores.row_topk(np.arange(scores.n_queries), depth)
-    return idx, 1.0 - val.astype(np.float64), complete
-
-
-def gather_features(sources: Sequence[Any], weights: Sequence[float], rows: np.ndarray) -> np.ndarray:
-    """Unit-norm candidate features whose inner products are the weighted cosine of the scores.
-
-    For several views (e.g. LESS checkpoints) each view is L2-normalised, scaled by ``√w``
-    and concatenated, so ``⟨x, y⟩ = Σ_c w_c cos(x_c, y_c) / Σ_c w_c``. Rows are read in sorted
-    runs from the (memory-mapped) sources; nothing else is loaded.
-
-    Args:
-        sources: Feature sources (FeatureStore or InMemoryFeatures), each ``(N, d_c)``.
-        weights: One non-negative weight per source.
-        rows: ``(R,)`` sorted unique candidate indices.
-
-    Returns:
-        ``(R, Σ d_c)`` float32.
-
-    Example:
-        >>> from targetsel.store import InMemoryFeatures
-        >>> x = gather_features([InMemoryFeatures(np.array([[3.0, 4.0], [1.0, 0.0]]))], [1.0], np.array([0]))
-        >>> np.round(x.astype(np.float64), 2).tolist()
-        [[0.6, 0.8]]
-    """
-    w = np.asarray(weights, dtype=np.float64)
-    if w.shape != (len(sources),) or (w < 0).any() or not w.sum() > 0:
-        raise ConfigurationError(f"candidate feature weights must be non-negative with a positive sum, got {weights!r}")
-    w = w / w.sum()
-    parts = []
-    for src, wc in zip(sources, w, strict=True):
-        if hasattr(src, "read_rows") and not isinstance(src, np.ndarray):
-            out = np.empty((rows.size, src.dim), np.float32)
-            chunk = 65536
-            # rows are sorted: read each chunk that holds some of them, keep those rows.
-            pos = 0
-            while pos < rows.size:
-                start = int(rows[pos])
-                stop = min(start + chunk, src.num_rows)
-                end = int(np.searchsorted(rows, stop, side="left"))
-                block = np.asarray(src.read_rows(start, stop))
-                out[pos:end] = block[rows[pos:end] - start]
-                pos = end
-        else:
-            out = np.asarray(src, dtype=np.float32)[rows]
-        if not np.isfinite(out).all():
-            raise InvalidDataError("candidate features contain NaN or inf; re-encode the pool")
-        # normalised and scaled in float64, rounded once: the nearest float32 to the unit vector
-        # (a float32 norm would leave each row's norm a few ulp off 1, differently per layout)
-        x64 = out.astype(np.float64)
-        x64 /= np.maximum(np.sqrt(np.einsum("ij,ij->i", x64, x64)), 1e-300)[:, None]
-        x64 *= math.sqrt(wc)
-        parts.append(x64.astype(np.float32))
-    x = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
-    return np.ascontiguousarray(x, dtype=np.float32)
+#: Unit candidate features of the kernel density (kept under its old name).
+gather_features = unit_features
 
 
 def kernel_density(
@@ -425,6 +360,7 @@ class KNNUniform(Selector):
     """
 
     name = "knn_uniform"
+    requires_features = "streaming"  # to score deeper when streaming lists are too short
     supports_streaming = True
 
     def __init__(self, alpha: float = 0.01, C: float = 5.0, max_neighbors: int = 5000) -> None:
@@ -434,7 +370,7 @@ class KNNUniform(Selector):
         self.C = float(C)
         self.max_neighbors = int(max_neighbors)
 
-    def required_top_k(self, budget: int, n_queries: int = 1) -> int:
+    def required_top_k(self, budget: int, n_queries: int = 1, memory_bytes: int | None = None) -> int:
         """Streaming ``top_k`` that makes the result exact for any scores: the L prefetched
         neighbours (candidates beyond them get no mass and are ranked by index)."""
         return self.max_neighbors
@@ -453,16 +389,19 @@ class KNNUniform(Selector):
             return int(ks[hit[0]]), True
         return upto, False
 
-    def _rank(self, scores: Scores, budget: int, **context: Any) -> Ranking:
+    def features_needed(self, scores: Scores) -> bool:
+        """Never up front: the rule usually stops within the kept neighbours."""
+        return False
+
+    def _rank(self, scores: Scores | None, budget: int, features: FeatureViews | None) -> Ranking:
+        assert scores is not None
         m, n = scores.shape
         limit = min(self.max_neighbors, n)
-        idx, dist, _ = _neighbours(scores, limit)
+        idx, dist = _neighbours(scores, limit)
         k, decided = self.choose_k(dist, limit)
         if not decided and idx.shape[1] < limit:
-            raise TopKTooSmallError(
-                f"knn_uniform needs each query's {limit} nearest candidates but the scores keep only "
-                f"{idx.shape[1]}; score with top_k >= {limit} (or lower max_neighbors)"
-            )
+            idx, dist = _deeper(scores, limit, features, self.name)
+            k, decided = self.choose_k(dist, limit)
         mass = np.bincount(idx[:, :k].ravel(), minlength=n).astype(np.float64) / (k * m)
         logger.info("knn_uniform: K = %d neighbours per query, %d candidates with mass", k, int((mass > 0).sum()))
         order = rank_by_mass(mass, budget)
@@ -473,8 +412,9 @@ class KNNUniform(Selector):
 class KNNKDE(Selector):
     """TSDS KNN-KDE: nearest-neighbour mass with near-duplicates down-weighted by kernel density.
 
-    Needs the candidate features (``candidate_features=(sources, weights)`` in the context; the
-    pipeline passes the feature store, for gradient features the checkpoint-weighted views).
+    Needs the candidate features (``features=FeatureViews(...)``, or ``candidate_features=(sources,
+    weights)``; the pipeline passes the feature views, for gradient features the
+    checkpoint-weighted views) unless ``sigma = 0``.
 
     Args:
         alpha: TSDS α in (0, 1).
@@ -496,8 +436,9 @@ class KNNKDE(Selector):
     """
 
     name = "knn_kde"
-    needs_features = True
+    requires_features = "always"  # the kernel densities (sigma > 0), and deeper lists
     supports_streaming = True
+    features_hint = "or use sigma=0"
 
     def __init__(
         self,
@@ -524,22 +465,24 @@ class KNNKDE(Selector):
         self.kde_index = kde_index
         self.start_depth = int(start_depth)
 
-    def required_top_k(self, budget: int, n_queries: int = 1) -> int:
+    def required_top_k(self, budget: int, n_queries: int = 1, memory_bytes: int | None = None) -> int:
         """Streaming ``top_k`` that makes the result exact for any scores: the L prefetched
         neighbours (candidates beyond them get no mass and are ranked by index)."""
         return self.max_neighbors
 
-    def _rank(self, scores: Scores, budget: int, **context: Any) -> Ranking:
+    def features_needed(self, scores: Scores) -> bool:
+        """The densities need the candidate features (``sigma > 0``)."""
+        return self.sigma > 0
+
+    def _rank(self, scores: Scores | None, budget: int, features: FeatureViews | None) -> Ranking:
+        assert scores is not None
         m, n = scores.shape
         limit = min(self.max_neighbors, n)
-        idx, dist, _ = _neighbours(scores, limit)
-        avail = idx.shape[1]
-        if self.sigma > 0 and avail < limit:
+        idx, dist = _neighbours(scores, limit)
+        if idx.shape[1] < limit and (self.sigma > 0 or (features is not None and features.queries)):
             # the densities are estimated among all L prefetched neighbours of every query
-            raise TopKTooSmallError(
-                f"knn_kde needs each query's {limit} nearest candidates but the scores keep only {avail}; "
-                f"score with top_k >= {limit} (or lower max_neighbors)"
-            )
+            idx, dist = _deeper(scores, limit, features, self.name)
+        avail = idx.shape[1]
         if avail < 2:
             mass = np.bincount(idx[:, 0], minlength=n).astype(np.float64) / m
             order = rank_by_mass(mass, budget)
@@ -548,18 +491,8 @@ class KNNKDE(Selector):
         base: np.ndarray | None = None
         prefetched = np.unique(idx)
         if self.sigma > 0:
-            feats = context.get("candidate_features")
-            if feats is None:
-                raise ConfigurationError(
-                    "knn_kde needs the candidate features: pass candidate_features=([features], [1.0]) "
-                    "(run_selection and the CLI do this), or use sigma=0"
-                )
-            sources, weights = feats
-            if not isinstance(sources, (list, tuple)):
-                sources, weights = [sources], [1.0]
-            if any((s.num_rows if hasattr(s, "num_rows") else np.shape(s)[0]) != n for s in sources):
-                raise InvalidDataError("candidate features and scores disagree on the number of candidates")
-            base = gather_features(sources, weights, prefetched)
+            assert features is not None  # checked by Selector.rank (features_needed)
+            base = features.unit_candidates(prefetched)
             rho_all = np.full(n, np.nan)
         # With densities >= 1 every event's cost is at most its uniform (σ = 0) cost, so the KDE rule
         # never stops shallower than the uniform K: start there rather than doubling up to it.
@@ -590,7 +523,7 @@ class KNNKDE(Selector):
             if stopped and not reached:
                 break
             if depth >= avail:
-                if avail < limit:
+                if avail < limit:  # only sigma = 0 without feature views gets here
                     raise TopKTooSmallError(
                         f"knn_kde needs up to {limit} nearest candidates per query but the scores keep only "
                         f"{avail}; score with top_k >= {limit} (or lower max_neighbors)"

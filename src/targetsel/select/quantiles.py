@@ -12,25 +12,25 @@ pool in RR order; ``extra["quantile"]`` holds each pick's bin (``-1`` outside th
 focus variant) and ``extra["quantile_rank"]`` its position inside its bin.
 :func:`quantile_subsets` splits a ranking back into the ``q`` subsets.
 
-This needs the RR order of the *whole* pool. It is computed by
-:func:`targetsel.select.greedy.round_robin_order` in bounded memory: each query walks a window of
-its best candidates among the unused ones, and all windows are filled again (one pass over the
-dense matrix, or one streaming scoring pass over the feature stores with the used candidates
-excluded) whenever one of them runs dry. Memory is ``O(M·window + N)`` beyond the dense matrix, or
-``O(M·window + N + chunk)`` on streaming scores (no ``M × N`` matrix at all).
+This needs the RR order of the *whole* pool. It is computed by the round-robin engine
+(:func:`targetsel.select.engine.round_robin_order`, the one ``round_robin`` runs on) in bounded
+memory: each query walks a window of its best candidates among the unused ones, and all windows
+are filled again (one pass over the dense matrix, or one streaming scoring pass over the feature
+views with the used candidates excluded) whenever one of them runs dry. Memory is
+``O(M·window + N)`` beyond the dense matrix, or ``O(M·window + N + chunk)`` on streaming scores
+(no ``M × N`` matrix at all).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import numpy as np
 
 from targetsel.errors import ConfigurationError
-from targetsel.score import Scores
+from targetsel.score import FeatureViews, Scores
 from targetsel.select.base import Ranking, Selector, register_selector
-from targetsel.select.greedy import WINDOW_ENTRIES, round_robin_order, window_refill
+from targetsel.select.engine import default_window, round_robin_order, window_refill
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ class QuantileSelector(Selector):
     """
 
     name = "quantiles"
-    needs_features = True  # only used when the scores are in streaming form
+    requires_features = "streaming"  # rescoring passes refill the windows
     supports_streaming = True
 
     def __init__(self, q: int = 10, n: int = 500, focus: bool = False, window: int | None = None) -> None:
@@ -81,20 +81,21 @@ class QuantileSelector(Selector):
         self.focus = focus
         self.window = None if window is None else int(window)
 
-    def required_top_k(self, budget: int, n_queries: int = 1) -> int:
+    def required_top_k(self, budget: int, n_queries: int = 1, memory_bytes: int | None = None) -> int:
         """The first round-robin window (later ones come from rescoring with used candidates excluded)."""
-        return self.window or max(1024, WINDOW_ENTRIES // max(1, n_queries))
+        return self.window or default_window(n_queries, memory_bytes)
 
-    def _rank(self, scores: Scores, budget: int, **context: Any) -> Ranking:
+    def _rank(self, scores: Scores | None, budget: int, features: FeatureViews | None) -> Ranking:
+        assert scores is not None
         n_cand = scores.n_candidates
         span = n_cand // self.q if self.focus else n_cand
         if span < self.q:
             raise ConfigurationError(
                 f"quantiles: cannot cut {span} candidates into {self.q} quantiles; lower q (or turn off focus)"
             )
-        full_i, full_q, full_v, fills = round_robin_order(
-            scores.n_queries, n_cand, n_cand, window_refill(scores, context, self.name), self.window
-        )
+        window = self.window or default_window(scores.n_queries, None if features is None else features.memory_bytes)
+        refill = window_refill(scores, features, self.name)
+        full_i, full_q, full_v, fills = round_robin_order(scores.n_queries, n_cand, n_cand, refill, window)
         logger.info("quantiles: round-robin order of %d candidates in %d window fill(s)", n_cand, fills)
         edges = quantile_edges(n_cand, self.q, self.focus)
         pos_bin = np.full(n_cand, -1, np.int64)

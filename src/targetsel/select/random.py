@@ -1,13 +1,15 @@
-"""The seeded uniform random baseline (always report it)."""
+"""The seeded uniform random baseline (always report it).
+
+It reads neither scores nor features (``requires_scores = False``): the pipeline does not score
+for it, and only the pool size is needed.
+"""
 
 from __future__ import annotations
-
-from typing import Any
 
 import numpy as np
 
 from targetsel.errors import ConfigurationError
-from targetsel.score import Scores
+from targetsel.score import FeatureViews, Scores
 from targetsel.select.base import Ranking, Selector, register_selector
 
 __all__ = ["RandomSelector"]
@@ -29,9 +31,10 @@ class RandomSelector(Selector):
     """
 
     name = "random"
+    requires_scores = False
     supports_streaming = True
 
-    def required_top_k(self, budget: int, n_queries: int = 1) -> int:
+    def required_top_k(self, budget: int, n_queries: int = 1, memory_bytes: int | None = None) -> int:
         """Random ignores the scores."""
         return 1
 
@@ -40,6 +43,7 @@ class RandomSelector(Selector):
             raise ConfigurationError(f"random seed must be a non-negative integer, got {seed!r}")
         self.seed = int(seed)
 
-    def _rank(self, scores: Scores, budget: int, **context: Any) -> Ranking:
-        order = np.random.default_rng(self.seed).permutation(scores.n_candidates)[:budget]
-        return self._ranking(order, None, None, scores.n_candidates)
+    def _rank(self, scores: Scores | None, budget: int, features: FeatureViews | None) -> Ranking:
+        n = scores.n_candidates if scores is not None else features.n_candidates  # type: ignore[union-attr]
+        order = np.random.default_rng(self.seed).permutation(n)[:budget]
+        return self._ranking(order, None, None, n)

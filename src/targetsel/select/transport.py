@@ -22,8 +22,8 @@ Two solvers reach the same fixed point of the generalised Sinkhorn iteration
 * ``stream``: our log-domain solver over candidate chunks. It never holds an ``(M, N)`` array:
   memory is ``O(M·chunk + N)`` (:func:`stream_memory_bytes`). It reads the dense scores chunk by
   chunk, or — when the scores were computed in streaming top-k form — recomputes each chunk of
-  similarities from the query and candidate features (``query_features``/``candidate_features``
-  in the context, which :func:`targetsel.pipeline.run_selection` passes). Per iteration it does
+  similarities from the feature views (:meth:`targetsel.score.FeatureViews.chunks`, which
+  :func:`targetsel.pipeline.run_selection` passes). Per iteration it does
   one pass: ``log v`` of the chunk from the current ``log u`` (column log-sum-exp), then
   accumulates the row log-sum-exp that gives the next ``log u``. With ``λ_c ≪ ε`` the
   candidate update is strongly damped (``τ_c ≈ 0.01``) and it converges in a few passes.
@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 
 from targetsel.errors import ConfigurationError
-from targetsel.score import Scores, score_chunks
+from targetsel.score import FeatureViews, Scores
 from targetsel.select.base import Ranking, Selector, register_selector
 
 logger = logging.getLogger(__name__)
@@ -233,7 +233,7 @@ class UnbalancedOT(Selector):
     """
 
     name = "uot"
-    needs_features = True  # only used when the scores are in streaming form
+    requires_features = "streaming"  # the similarities, chunk by chunk, when scores are top-k only
     supports_streaming = True
 
     def __init__(
@@ -267,7 +267,8 @@ class UnbalancedOT(Selector):
         self.chunk_rows = chunk_rows
         self.memory_limit_gb = float(memory_limit_gb)
 
-    def _rank(self, scores: Scores, budget: int, **context: Any) -> Ranking:
+    def _rank(self, scores: Scores | None, budget: int, features: FeatureViews | None) -> Ranking:
+        assert scores is not None
         m, n = scores.shape
         reg_m = (self.reg_m_query, self.reg_m_candidate)
         solver = self.solver
@@ -291,21 +292,12 @@ class UnbalancedOT(Selector):
                 def chunks() -> Iterator[tuple[int, np.ndarray]]:
                     return _dense_chunks(sim, self.chunk_rows)
             else:
-                qf, cf = context.get("query_features"), context.get("candidate_features")
-                if qf is None or cf is None:
-                    raise ConfigurationError(
-                        "uot on streaming (top-k) scores needs query_features and candidate_features "
-                        "(run_selection passes them); or score without top_k"
-                    )
-                (q_src, q_w), (c_src, c_w) = qf, cf
-                if list(q_w) != list(c_w):
-                    raise ConfigurationError("query and candidate feature weights differ")
-
-                device = (context.get("score_options") or {}).get("device")
+                assert features is not None  # checked by Selector.rank (requires_features)
+                views = features
 
                 def chunks() -> Iterator[tuple[int, np.ndarray]]:
                     # the same blocks, bit for bit, as the scoring pass (the block buffer is reused)
-                    return score_chunks(q_src, c_src, weights=c_w, chunk_rows=self.chunk_rows, device=device)
+                    return views.chunks(self.chunk_rows)
 
             log_mass, info = uot_mass_stream(chunks, m, n, self.reg, reg_m, self.max_iter, self.tol, log=True)
         else:
