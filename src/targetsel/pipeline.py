@@ -29,7 +29,7 @@ from targetsel.errors import ConfigurationError
 from targetsel.export import check_output_dir, export
 from targetsel.represent.base import Representation
 from targetsel.score import FeatureViews, Scores
-from targetsel.select.base import Ranking, Selector, get_selector
+from targetsel.select.base import Ranking, Selector, TopKTooSmallError, get_selector
 from targetsel.settings import DEFAULT_MEMORY_BYTES, dense_limit_bytes
 
 logger = logging.getLogger(__name__)
@@ -196,8 +196,19 @@ def run_selection(
     top_k = _top_k(selector, top_k, len(queries), len(pool), budgets[-1], views.memory_bytes)
     reads_features = selector.requires_features != "never" or not selector.requires_scores
     if selector.requires_scores:
-        scores: Scores | None = views.score(top_k)
-        ranking = selector.rank(scores, budgets[-1], views if reads_features else None)
+        scores: Scores | None = None
+        while True:
+            scores = views.score(top_k)
+            try:
+                ranking = selector.rank(scores, budgets[-1], views if reads_features else None)
+                break
+            except TopKTooSmallError:
+                # the knn selectors' neighbour lists (round-robin windows refill through the views
+                # instead, and never get here): one more pass with a 4x top_k, recorded in the provenance
+                if not top_k or top_k >= len(pool):
+                    raise
+                top_k = min(len(pool), 4 * top_k)
+                logger.info("rescoring with top_k=%d", top_k)
         provenance = dict(scores.provenance)
     else:
         scores = None

@@ -23,8 +23,7 @@ __all__ = ["SELECTORS", "Ranking", "Selector", "TopKTooSmallError", "get_selecto
 
 
 class TopKTooSmallError(ConfigurationError):
-    """Streaming scores kept too few candidates per query for this selector at this budget, and no
-    feature views were given to score again with more."""
+    """Streaming scores kept too few candidates per query for this selector at this budget."""
 
 
 @dataclass(frozen=True)
@@ -110,8 +109,9 @@ class Selector(ABC):
     def required_top_k(self, budget: int, n_queries: int = 1, memory_bytes: int | None = None) -> int:
         """Streaming ``top_k`` per query to score with for ``budget`` (default: ``budget``).
 
-        With the feature views at hand a selector refills whatever a smaller ``top_k`` lacks (one
-        more streaming pass); without them it raises :class:`TopKTooSmallError`.
+        Round-robin windows that run dry are refilled through the feature views (one more streaming
+        pass); lists that cannot be refilled raise :class:`TopKTooSmallError`, and
+        :func:`targetsel.pipeline.run_selection` then scores again with a 4x larger ``top_k``.
         """
         return budget
 

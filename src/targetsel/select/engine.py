@@ -6,8 +6,10 @@ among those unused when the window was filled, in exact order (score desc, index
 taken since are skipped. When some query's window holds no unused candidate, every window is
 filled again from the current ``used`` mask — one pass over the dense matrix, or one streaming
 scoring pass over the feature views with the used candidates excluded
-(:meth:`~targetsel.score.FeatureViews.rescore`). It is the one refill mechanism of the package:
-``round_robin`` (any budget) and ``quantiles`` (the whole pool) both run on it.
+(:meth:`~targetsel.score.FeatureViews.rescore`). It is the one refill mechanism of ordered
+windows: ``round_robin`` (any budget) and ``quantiles`` (the whole pool) both run on it. (The knn
+selectors' neighbour lists are not windows: when streaming scores keep too few neighbours,
+:func:`targetsel.pipeline.run_selection` scores again with a larger ``top_k``.)
 
 Example:
     >>> import numpy as np

@@ -41,10 +41,10 @@ Kernel values are rounded to 1e-6, so float32 noise in inner products (a self-si
 Exactness of the streaming form: the rules only read each query's nearest neighbours up to the
 stopping depth. Given scores that keep each query's top ``K'`` candidates, the uniform result
 equals the full-matrix result when the rule stops before any query needs neighbour ``K'``
-(checked: otherwise one more streaming pass over the feature views scores deep enough, or, without
-them, :class:`~targetsel.select.base.TopKTooSmallError` asks for a larger ``top_k``). KDE
-densities are estimated among all ``L`` prefetched neighbours of every query, so ``knn_kde`` needs
-``top_k >= L`` (its ``required_top_k``; scored again to ``L`` when the views are at hand). The
+(checked; :class:`~targetsel.select.base.TopKTooSmallError` asks for a larger ``top_k``
+otherwise, and :func:`targetsel.pipeline.run_selection` scores again with one). KDE densities are
+estimated among all ``L`` prefetched neighbours of every query, so ``knn_kde`` needs
+``top_k >= L`` (its ``required_top_k``). The
 same argument lets us compute densities only for candidates up to a depth ``D`` (starting at
 the uniform ``K``, a lower bound, and doubling ``D`` until no query reaches it), with FAISS
 searching them against all ``L`` prefetched candidates of every query; when every prefetched
@@ -124,20 +124,12 @@ def _neighbours(scores: Scores, depth: int) -> tuple[np.ndarray, np.ndarray]:
     return idx, 1.0 - val.astype(np.float64)
 
 
-def _deeper(scores: Scores, depth: int, features: FeatureViews | None, method: str) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_neighbours` to the full ``depth`` by one more streaming pass over the feature views.
-
-    The result equals that of scores kept deep enough from the start (the scores' bits do not
-    depend on ``top_k``). Without query and candidate features:
-    :class:`~targetsel.select.base.TopKTooSmallError`.
-    """
-    if features is None or not features.queries:
-        raise TopKTooSmallError(
-            f"{method} needs each query's {depth} nearest candidates but the scores keep only {scores.top_k}; "
-            f"score with top_k >= {depth} (or lower max_neighbors), or pass the feature views"
-        )
-    logger.info("%s: rescoring with top_k=%d (the scores keep %s per query)", method, depth, scores.top_k)
-    return _neighbours(features.rescore(top_k=depth, desc=f"{method}: rescore"), depth)
+def _too_few(method: str, depth: int, kept: int) -> TopKTooSmallError:
+    # run_selection answers this by scoring again with a 4x larger top_k (recorded in the provenance)
+    return TopKTooSmallError(
+        f"{method} needs each query's {depth} nearest candidates but the scores keep only {kept}; "
+        f"score with top_k >= {depth} (or lower max_neighbors)"
+    )
 
 
 #: Unit candidate features of the kernel density (kept under its old name).
@@ -360,7 +352,6 @@ class KNNUniform(Selector):
     """
 
     name = "knn_uniform"
-    requires_features = "streaming"  # to score deeper when streaming lists are too short
     supports_streaming = True
 
     def __init__(self, alpha: float = 0.01, C: float = 5.0, max_neighbors: int = 5000) -> None:
@@ -389,10 +380,6 @@ class KNNUniform(Selector):
             return int(ks[hit[0]]), True
         return upto, False
 
-    def features_needed(self, scores: Scores) -> bool:
-        """Never up front: the rule usually stops within the kept neighbours."""
-        return False
-
     def _rank(self, scores: Scores | None, budget: int, features: FeatureViews | None) -> Ranking:
         assert scores is not None
         m, n = scores.shape
@@ -400,8 +387,7 @@ class KNNUniform(Selector):
         idx, dist = _neighbours(scores, limit)
         k, decided = self.choose_k(dist, limit)
         if not decided and idx.shape[1] < limit:
-            idx, dist = _deeper(scores, limit, features, self.name)
-            k, decided = self.choose_k(dist, limit)
+            raise _too_few(self.name, limit, idx.shape[1])
         mass = np.bincount(idx[:, :k].ravel(), minlength=n).astype(np.float64) / (k * m)
         logger.info("knn_uniform: K = %d neighbours per query, %d candidates with mass", k, int((mass > 0).sum()))
         order = rank_by_mass(mass, budget)
@@ -436,7 +422,7 @@ class KNNKDE(Selector):
     """
 
     name = "knn_kde"
-    requires_features = "always"  # the kernel densities (sigma > 0), and deeper lists
+    requires_features = "always"  # the kernel densities (sigma > 0)
     supports_streaming = True
     features_hint = "or use sigma=0"
 
@@ -479,10 +465,10 @@ class KNNKDE(Selector):
         m, n = scores.shape
         limit = min(self.max_neighbors, n)
         idx, dist = _neighbours(scores, limit)
-        if idx.shape[1] < limit and (self.sigma > 0 or (features is not None and features.queries)):
-            # the densities are estimated among all L prefetched neighbours of every query
-            idx, dist = _deeper(scores, limit, features, self.name)
         avail = idx.shape[1]
+        if self.sigma > 0 and avail < limit:
+            # the densities are estimated among all L prefetched neighbours of every query
+            raise _too_few(self.name, limit, avail)
         if avail < 2:
             mass = np.bincount(idx[:, 0], minlength=n).astype(np.float64) / m
             order = rank_by_mass(mass, budget)
@@ -523,7 +509,7 @@ class KNNKDE(Selector):
             if stopped and not reached:
                 break
             if depth >= avail:
-                if avail < limit:  # only sigma = 0 without feature views gets here
+                if avail < limit:
                     raise TopKTooSmallError(
                         f"knn_kde needs up to {limit} nearest candidates per query but the scores keep only "
                         f"{avail}; score with top_k >= {limit} (or lower max_neighbors)"
