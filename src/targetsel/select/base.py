@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from targetsel.errors import ConfigurationError, InvalidDataError
+from targetsel.registry import Registry
 from targetsel.score import FeatureViews, Scores
 
 logger = logging.getLogger(__name__)
@@ -211,30 +212,29 @@ def _check_budget(budget: Any, n: int) -> int:
     return int(budget)
 
 
-SELECTORS: dict[str, type[Selector]] = {}
+#: Selection algorithms by name.
+SELECTORS: Registry[type[Selector]] = Registry("selection method")
 
 
 def register_selector(cls: type[Selector]) -> type[Selector]:
-    """Class decorator: make a selector available by its ``name``."""
-    if cls.name in SELECTORS and SELECTORS[cls.name] is not cls:
-        raise ValueError(f"selector name {cls.name!r} registered twice")
-    SELECTORS[cls.name] = cls
-    return cls
+    """Class decorator: make a selector available by its ``name`` (a taken name is an error)."""
+    return SELECTORS.register(cls)
 
 
 def get_selector(method: str, **params: Any) -> Selector:
-    """Instantiate a registered selector.
+    """Instantiate a registered selector, its parameters checked against its signature first.
 
     Example:
         >>> get_selector("round_robin").name
         'round_robin'
     """
     import targetsel.select  # noqa: F401  (registers the built-in selectors)
+    from targetsel.params import validate_params  # imports pydantic only when a selector is built
 
-    if method not in SELECTORS:
-        raise ConfigurationError(f"unknown selection method {method!r}; choose one of {', '.join(sorted(SELECTORS))}")
+    cls = SELECTORS.get(method)
+    params = validate_params(cls, params, what=f"method {method!r}")
     try:
-        return SELECTORS[method](**params)
+        return cls(**params)
     except TypeError as exc:
         raise ConfigurationError(f"bad parameters for method {method!r}: {exc}") from exc
 

@@ -77,15 +77,6 @@ def stream_memory_bytes(m: int, n: int, chunk_rows: int = 16384) -> int:
     return 4 * 4 * m * c + 3 * 8 * n + 8 * 8 * m
 
 
-def _as_number(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return value
-    return value
-
-
 def _tau(reg_m: float, reg: float) -> float:
     return 1.0 if math.isinf(reg_m) else reg_m / (reg_m + reg)
 
@@ -247,8 +238,6 @@ class UnbalancedOT(Selector):
         chunk_rows: int = 16384,
         memory_limit_gb: float = 2.0,
     ) -> None:
-        # the CLI passes `--method-param reg_m_query=inf` as the string "inf"
-        reg, reg_m_query, reg_m_candidate = (_as_number(v) for v in (reg, reg_m_query, reg_m_candidate))
         for key, val in (("reg", reg), ("reg_m_query", reg_m_query), ("reg_m_candidate", reg_m_candidate)):
             if isinstance(val, bool) or not isinstance(val, (int, float, np.number)) or not val > 0:
                 raise ConfigurationError(f"{key} must be a positive number (inf allowed for penalties), got {val!r}")
