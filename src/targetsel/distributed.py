@@ -17,12 +17,14 @@ import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from targetsel.data import ExampleSet
 from targetsel.errors import ConfigurationError
-from targetsel.represent.base import Representation, Role
 from targetsel.store import FeatureStore
+
+if TYPE_CHECKING:
+    from targetsel.represent.base import Representation, Role
 
 logger = logging.getLogger(__name__)
 

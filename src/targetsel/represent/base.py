@@ -54,7 +54,6 @@ def get_representation(name: str, **params: Any) -> Representation:
         ...
         targetsel.errors.ConfigurationError: bad parameters for representation 'lexical': unknown parameter 'dims'; ...
     """
-    import targetsel.represent  # noqa: F401  (registers the built-in representations)
     from targetsel.params import validate_params  # imports pydantic: only when a representation is built
 
     cls = REPRESENTATIONS.get(name)

@@ -228,7 +228,6 @@ def get_selector(method: str, **params: Any) -> Selector:
         >>> get_selector("round_robin").name
         'round_robin'
     """
-    import targetsel.select  # noqa: F401  (registers the built-in selectors)
     from targetsel.params import validate_params  # imports pydantic only when a selector is built
 
     cls = SELECTORS.get(method)
