@@ -108,14 +108,12 @@ class DoublyGreedy(Selector):
 
     def _rank(self, scores: Scores | None, budget: int, features: FeatureViews | None) -> Ranking:
         assert scores is not None
-        # one pass for the maximum and the query reaching it (a gather of the picks' columns costs
-        # another pass at large budgets); a maximum is exact up to the sign of a zero, so when a
-        # zero maximum occurs the values are numpy's own ``max(axis=0)`` (what this always returned)
-        best, arg = scores.candidate_max()
-        if (best == 0).any():
-            best = scores.candidate_best()
+        # the column maxima (one numpy pass, kept by the scores), then the query reaching each pick's
+        # maximum from the picks' columns only: measured faster than a fused max/argmax pass
+        # (column_max_argmax) on 2 cores at (500, 200K)
+        best = scores.candidate_best()
         order = _rank_vector(best, budget)
-        return self._ranking(order, arg[order], best[order], scores.n_candidates)
+        return self._ranking(order, scores.best_query(order), best[order], scores.n_candidates)
 
 
 @register_selector
