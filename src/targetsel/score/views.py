@@ -157,6 +157,9 @@ class FeatureViews:
     def score(self, top_k: int | None = None, *, desc: str = "score") -> Scores:
         """Score every query against every candidate (dense, or streaming with ``top_k``)."""
         self._need_queries("scoring")
+        return self._score(top_k, desc, None)
+
+    def _score(self, top_k: int | None, desc: str, exclude: np.ndarray | None) -> Scores:
         return score(
             list(self.queries),
             list(self.candidates),
@@ -165,6 +168,7 @@ class FeatureViews:
             chunk_rows=self.chunk_rows,
             device=self.device,
             desc=desc,
+            exclude=exclude,
         )
 
     def rescore(self, *, top_k: int, exclude: np.ndarray | None = None, desc: str = "rescore") -> Scores:
@@ -178,16 +182,7 @@ class FeatureViews:
             desc: Progress bar label.
         """
         self._need_queries(desc)
-        return score(
-            list(self.queries),
-            list(self.candidates),
-            weights=self.weights,
-            top_k=top_k,
-            chunk_rows=self.chunk_rows,
-            device=self.device,
-            desc=desc,
-            exclude=exclude,
-        )
+        return self._score(top_k, desc, exclude)
 
     def chunks(self, chunk_rows: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
         """The similarity matrix as ``(start, block (M, width))`` column chunks (see ``score_chunks``).
