@@ -148,7 +148,7 @@ def test_representation_shape_contract_is_checked(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "edit", [{"dim": "32"}, {"dim": -1}, {"num_shards": 99}, {"dtype": "int8"}, {"params": []}, {"model": None}]
+    "edit", [{"dim": "32"}, {"dim": -1}, {"num_shards": 99}, {"dtype": "int4"}, {"params": []}, {"model": None}]
 )
 def test_manifest_schema_is_validated(tmp_path: Path, edit: dict) -> None:
     store = LexicalRepresentation(dim=8).encode(examples(3), store=tmp_path / "s")

@@ -9,6 +9,7 @@ resume, a fixed subset of shards for multi-process runs, and progress.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from abc import ABC, abstractmethod
@@ -20,7 +21,7 @@ from targetsel.data import ExampleSet
 from targetsel.errors import ConfigurationError
 from targetsel.progress import progress
 from targetsel.registry import Registry
-from targetsel.store import FeatureSource, FeatureStore, InMemoryFeatures, StoreSpec
+from targetsel.store import EncodedFeatures, FeatureSource, FeatureStore, InMemoryFeatures, StoreSpec, get_codec
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ class Representation(ABC):
             >>> LexicalRepresentation(dim=64).encode(es).to_array().shape
             (1, 64)
         """
-        spec = self.spec(examples, role)
+        spec = self.stored_spec(examples, role)
         desc = progress_desc or f"encode {self.name} ({role})"
         if store is None:
             out = np.empty((len(examples), spec.dim), dtype=np.float32)
@@ -124,6 +125,8 @@ class Representation(ABC):
                     stop = min(len(examples), start + shard_size)
                     out[start:stop] = self._checked(examples, start, stop, role, spec.dim)
                     bar.update(stop - start)
+            if get_codec(spec.dtype).compressed:  # held as a compressed store holds it: same scores
+                return EncodedFeatures.from_float(out, spec.dtype, spec.to_dict())
             return InMemoryFeatures(out.astype(spec.dtype, copy=False), spec.to_dict())
         fs = FeatureStore.create(store, spec, shard_size=shard_size, overwrite=overwrite)
         todo = fs.missing_shards()
@@ -142,12 +145,24 @@ class Representation(ABC):
                 bar.update(hi - lo)
         return fs
 
+    def stored_spec(self, examples: ExampleSet, role: Role = "candidate") -> StoreSpec:
+        """:meth:`spec` as stored: a query set asked for as ``int8``/``bit`` is kept in float32.
+
+        Query sets are small, and scoring float queries against compressed candidates is the
+        better (asymmetric) estimator; ``score(..., query_dtype="bit")`` binarises queries on
+        purpose when the fastest pass is wanted.
+        """
+        spec = self.spec(examples, role)
+        if role == "query" and get_codec(spec.dtype).compressed:
+            spec = dataclasses.replace(spec, dtype="float32")
+        return spec
+
     def store_name(self, examples: ExampleSet, role: Role) -> str:
         """Directory name of this representation's store for ``examples`` inside a cache folder."""
         import hashlib
         import json
 
-        spec = self.spec(examples, role).to_dict()
+        spec = self.stored_spec(examples, role).to_dict()
         key = hashlib.sha1(
             json.dumps([spec["model"], spec["params"], spec["dtype"]], sort_keys=True).encode()
         ).hexdigest()

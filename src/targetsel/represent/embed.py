@@ -16,7 +16,7 @@ import numpy as np
 from targetsel.data import ExampleSet, TextTurns
 from targetsel.errors import ConfigurationError, MissingArtifactError
 from targetsel.represent.base import Representation, Role, register_representation
-from targetsel.store import StoreSpec
+from targetsel.store import StoreSpec, check_feature_dtype
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +48,9 @@ class EmbedRepresentation(Representation):
             ``assistant`` or ``first_user``.
         device: ``cpu``, ``cuda`` or ``None`` (auto).
         max_seq_length: Override the model's maximum sequence length (tokens).
-        dtype: On-disk dtype of the features (``float32`` or ``float16``).
+        feature_dtype: On-disk layout: ``float32``, ``float16``, ``int8`` or ``bit``
+            (:mod:`targetsel.store.codecs`).
+        dtype: The former name of ``feature_dtype`` (used when ``feature_dtype`` is not given).
 
     Example:
         >>> from targetsel.data import ExampleSet
@@ -68,6 +70,7 @@ class EmbedRepresentation(Representation):
         text_turns: TextTurns = "all",
         device: str | None = None,
         max_seq_length: int | None = None,
+        feature_dtype: str | None = None,
         dtype: str = "float32",
     ) -> None:
         if batch_size <= 0:
@@ -79,7 +82,7 @@ class EmbedRepresentation(Representation):
         self.text_turns = text_turns
         self.device = device
         self.max_seq_length = max_seq_length
-        self.dtype = dtype
+        self.dtype = check_feature_dtype(feature_dtype or dtype)
         self._model: Any = None
 
     def release(self) -> None:

@@ -21,7 +21,7 @@ import numpy as np
 from targetsel.data import ExampleSet
 from targetsel.errors import ConfigurationError
 from targetsel.represent.base import Representation, Role, register_representation
-from targetsel.store import StoreSpec
+from targetsel.store import StoreSpec, check_feature_dtype
 
 if TYPE_CHECKING:
     import torch
@@ -69,7 +69,8 @@ class HiddenRepresentation(Representation):
         max_length: Maximum tokens per example.
         dtype: Model dtype (pooling is done in float32).
         device: ``cpu``, ``cuda`` or ``None`` (auto).
-        feature_dtype: On-disk dtype (``float32`` or ``float16``).
+        feature_dtype: On-disk layout: ``float32``, ``float16``, ``int8`` or ``bit``
+            (:mod:`targetsel.store.codecs`).
 
     Example:
         >>> rep = HiddenRepresentation("smollm2-135m", batch_size=16)  # doctest: +SKIP
@@ -97,7 +98,7 @@ class HiddenRepresentation(Representation):
         self.max_length = int(max_length)
         self.dtype = dtype
         self.device = device
-        self.feature_dtype = feature_dtype
+        self.feature_dtype = check_feature_dtype(feature_dtype)
         self._lm: Any = None
         self._tok: Any = None
 

@@ -17,7 +17,7 @@ import numpy as np
 from targetsel.data import ExampleSet, TextTurns, render_text
 from targetsel.errors import ConfigurationError
 from targetsel.represent.base import Representation, Role, register_representation
-from targetsel.store import StoreSpec
+from targetsel.store import StoreSpec, check_feature_dtype
 
 __all__ = ["LexicalRepresentation"]
 
@@ -32,6 +32,8 @@ class LexicalRepresentation(Representation):
         dim: Number of hash buckets.
         ngram: Largest n-gram length (1 or 2 typical).
         text_turns: Which turns to use (see :func:`targetsel.data.render_text`).
+        feature_dtype: On-disk layout: ``float32``, ``float16``, ``int8`` or ``bit``
+            (:mod:`targetsel.store.codecs`).
 
     Example:
         >>> from targetsel.data import ExampleSet
@@ -42,9 +44,12 @@ class LexicalRepresentation(Representation):
 
     name = "lexical"
 
-    def __init__(self, dim: int = 4096, *, ngram: int = 2, text_turns: TextTurns = "all") -> None:
+    def __init__(
+        self, dim: int = 4096, *, ngram: int = 2, text_turns: TextTurns = "all", feature_dtype: str = "float32"
+    ) -> None:
         if dim <= 0 or ngram <= 0:
             raise ConfigurationError(f"lexical dim and ngram must be positive, got dim={dim}, ngram={ngram}")
+        self.feature_dtype = check_feature_dtype(feature_dtype)
         self.dim = dim
         self.ngram = ngram
         self.text_turns = text_turns
@@ -56,6 +61,7 @@ class LexicalRepresentation(Representation):
             dim=self.dim,
             num_rows=len(examples),
             fingerprint=examples.fingerprint,
+            dtype=self.feature_dtype,
             params={"ngram": self.ngram, "text_turns": self.text_turns, "hash": "crc32-signed"},
         )
 

@@ -50,6 +50,7 @@ __all__ = [
     "check_same_weights",
     "normalize_rows",
     "score_weights",
+    "unit_chunk",
     "unit_features",
     "unit_rows",
     "unit_weights",
@@ -131,7 +132,7 @@ def to_float32(block: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     if out is None:
         out = np.empty(block.shape, dtype=np.float32)
     src = np.asarray(block)
-    if src.dtype in (np.float16, np.float32, np.float64) and src.ndim == 2:
+    if src.dtype in (np.float16, np.float32, np.float64, np.int8) and src.ndim == 2:
         as_tensor(out).copy_(as_tensor(np.ascontiguousarray(src)))
     else:
         out[...] = src
@@ -161,6 +162,40 @@ def normalize_rows(block: np.ndarray, what: str, start: int, out: np.ndarray | N
             )
         norms = np.linalg.norm(x.astype(np.float64), axis=1).astype(np.float32)  # finite but huge values
     np.divide(x, np.maximum(norms, np.float32(1e-12))[:, None], out=x)
+    return x
+
+
+def unit_chunk(source: Any, start: int, stop: int, out: np.ndarray) -> np.ndarray:
+    """Unit rows ``[start, stop)`` of a candidate source, float32, into ``out`` (the scoring hot path).
+
+    Float sources go through :func:`normalize_rows`. Compressed sources (``int8``/``bit``,
+    :mod:`targetsel.store.codecs`) are read as stored, without decoding to their float values
+    first: the per-row scale or norm cancels in a cosine, so an int8 row is ``q / ‖q‖`` (``q``
+    widened to float32) and a bit row is ``±1/√d`` (one table look-up per byte); an all-zero
+    row stays zero. Either way the result is the unit vector of the decoded row.
+
+    Example:
+        >>> from targetsel.store import EncodedFeatures
+        >>> feats = EncodedFeatures.from_float(np.array([[3.0, -4.0]]), "int8")
+        >>> [round(float(v), 3) for v in unit_chunk(feats, 0, 1, np.empty((1, 2), np.float32))[0]]  # (95, -127) / ‖·‖
+        [0.599, -0.801]
+    """
+    codec = getattr(source, "codec", None)
+    if codec is None or not codec.compressed:
+        return normalize_rows(source.read_rows(start, stop), "candidate", start, out=out)
+    data, aux = source.read_encoded(start, stop)
+    if codec.name == "int8":
+        x = to_float32(data, out)
+        norms = np.sqrt(np.einsum("ij,ij->i", x, x))
+        np.divide(x, np.maximum(norms, np.float32(1e-12))[:, None], out=x)
+        return x
+    from targetsel.store.codecs import sign_rows
+
+    dim = out.shape[1]
+    x = sign_rows(data, dim, out, 1.0 / math.sqrt(dim))
+    zero = np.asarray(aux) == 0
+    if zero.any():
+        x[zero] = 0.0
     return x
 
 

@@ -29,7 +29,7 @@ from targetsel.errors import ConfigurationError, InvalidDataError
 from targetsel.progress import progress
 from targetsel.score.keys import MAX_CANDIDATES
 from targetsel.score.scores import DenseScores, Scores, StreamingScores
-from targetsel.score.similarity import normalize_rows, score_weights
+from targetsel.score.similarity import normalize_rows, score_weights, unit_chunk
 from targetsel.score.topk import StreamingTopK, column_max_argmax
 from targetsel.settings import chunk_copy_bytes
 from targetsel.store import FeatureSource, InMemoryFeatures
@@ -206,7 +206,7 @@ def _blocks(
             cns = []
             for v, c in enumerate(cs):
                 buf = cand_bufs.setdefault(v, np.empty((min(n, chunk_rows), c.dim), dtype=np.float32))
-                cns.append(normalize_rows(c.read_rows(start, stop), "candidate", start, out=buf[:width]))
+                cns.append(unit_chunk(c, start, stop, buf[:width]))
 
             def one_block(unit: tuple[int, int], block=block, cns=cns, mean=mean, start=start, width=width) -> None:
                 r0, b0 = unit

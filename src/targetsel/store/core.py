@@ -1,4 +1,4 @@
-"""On-disk feature store: fixed-row-range ``.npy`` shards plus a ``manifest.json``.
+"""The on-disk feature store: fixed-row-range ``.npy`` shards plus a ``manifest.json``.
 
 A store holds the features of one dataset in one representation. Rows are split into shards of
 ``shard_size`` consecutive rows: shard ``i`` always covers rows ``[i * shard_size, (i + 1) *
@@ -7,19 +7,11 @@ shard is written to a temporary name and renamed when complete, so a shard file 
 complete; a killed run resumes by computing only the missing shards. Reads are memory-mapped.
 
 Features are stored raw (e.g. unnormalised); the manifest says what was applied and the scoring
-code normalises when it reads.
-
-Example:
-    >>> import numpy as np, tempfile
-    >>> from targetsel.store import FeatureStore, StoreSpec
-    >>> spec = StoreSpec(representation="toy", model="none", dim=4, num_rows=10, fingerprint="abc")
-    >>> with tempfile.TemporaryDirectory() as d:
-    ...     store = FeatureStore.create(f"{d}/s", spec, shard_size=4)
-    ...     for i in store.missing_shards():
-    ...         lo, hi = store.shard_range(i)
-    ...         store.write_shard(i, np.ones((hi - lo, 4), dtype=np.float32))
-    ...     store.is_complete, store.to_array().shape
-    (True, (10, 4))
+code normalises when it reads. The manifest's ``dtype`` names the layout of the rows
+(:mod:`targetsel.store.codecs`): ``float32``, ``float16``, or the compressed ``int8`` and ``bit``,
+whose shards come with an auxiliary per-row file (``scale-NNNNN.npy`` / ``norm-NNNNN.npy``),
+written before the main shard file so a main file that exists always has its partner. Reads
+decode to float rows; :meth:`FeatureStore.read_encoded` gives the stored bytes.
 """
 
 from __future__ import annotations
@@ -30,11 +22,11 @@ import os
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import numpy as np
 
-from targetsel.atomic import atomic_path, atomic_write_bytes, atomic_write_text
+from targetsel.atomic import atomic_path, atomic_write_text
 from targetsel.errors import (
     ArtifactMismatchError,
     ConfigurationError,
@@ -42,23 +34,14 @@ from targetsel.errors import (
     InvalidDataError,
     MissingArtifactError,
 )
+from targetsel.store.codecs import FEATURE_DTYPES, Codec, check_feature_dtype, get_codec
 
 logger = logging.getLogger(__name__)
 
-__all__ = [
-    "MANIFEST_NAME",
-    "STORE_FORMAT_VERSION",
-    "FeatureSource",
-    "FeatureStore",
-    "InMemoryFeatures",
-    "StoreSpec",
-    "atomic_write_bytes",
-    "atomic_write_text",
-]
+__all__ = ["MANIFEST_NAME", "STORE_FORMAT_VERSION", "FeatureStore", "StoreSpec"]
 
 MANIFEST_NAME = "manifest.json"
 STORE_FORMAT_VERSION = 1
-_DTYPES = ("float32", "float16")
 
 
 @dataclass(frozen=True)
@@ -71,7 +54,7 @@ class StoreSpec:
         dim: Feature dimension.
         num_rows: Number of examples.
         fingerprint: Dataset fingerprint (see :func:`targetsel.data.ExampleSet.fingerprint`).
-        dtype: On-disk dtype, ``float32`` or ``float16``.
+        dtype: On-disk layout: ``float32``, ``float16``, ``int8`` or ``bit`` (:mod:`targetsel.store.codecs`).
         params: Representation parameters that change the features (JSON-serialisable).
         normalized: Whether rows were L2-normalised before storing (scoring normalises anyway).
     """
@@ -86,8 +69,7 @@ class StoreSpec:
     normalized: bool = False
 
     def __post_init__(self) -> None:
-        if self.dtype not in _DTYPES:
-            raise ConfigurationError(f"feature dtype must be one of {_DTYPES}, got {self.dtype!r}")
+        check_feature_dtype(self.dtype)
         if self.dim <= 0:
             raise ConfigurationError(f"feature dimension must be positive, got {self.dim}")
         if self.num_rows < 0:
@@ -98,76 +80,6 @@ class StoreSpec:
         d = asdict(self)
         d["params"] = json.loads(json.dumps(self.params, sort_keys=True))
         return d
-
-
-@runtime_checkable
-class FeatureSource(Protocol):
-    """Anything scoring can stream over: a :class:`FeatureStore` or :class:`InMemoryFeatures`."""
-
-    @property
-    def num_rows(self) -> int: ...
-
-    @property
-    def dim(self) -> int: ...
-
-    @property
-    def manifest(self) -> dict[str, Any]: ...
-
-    def iter_chunks(self, chunk_rows: int) -> Iterator[tuple[int, np.ndarray]]: ...
-
-    def read_rows(self, start: int, stop: int) -> np.ndarray: ...
-
-    def to_array(self) -> np.ndarray: ...
-
-
-class InMemoryFeatures:
-    """Features held in memory, with the same reading interface as :class:`FeatureStore`.
-
-    Args:
-        array: Features, shape ``(num_rows, dim)``.
-        manifest: Provenance (usually ``StoreSpec.to_dict()``).
-
-    Example:
-        >>> import numpy as np
-        >>> feats = InMemoryFeatures(np.eye(3, dtype=np.float32))
-        >>> [start for start, _ in feats.iter_chunks(2)]
-        [0, 2]
-    """
-
-    def __init__(self, array: np.ndarray, manifest: dict[str, Any] | None = None) -> None:
-        array = np.asarray(array)
-        if array.ndim != 2:
-            raise InvalidDataError(f"features must be a 2-D array (rows, dim), got shape {array.shape}")
-        self._array = array
-        self._manifest = dict(manifest or {"representation": "array", "dim": array.shape[1]})
-
-    @property
-    def num_rows(self) -> int:
-        return int(self._array.shape[0])
-
-    @property
-    def dim(self) -> int:
-        return int(self._array.shape[1])
-
-    @property
-    def manifest(self) -> dict[str, Any]:
-        return dict(self._manifest)
-
-    def iter_chunks(self, chunk_rows: int) -> Iterator[tuple[int, np.ndarray]]:
-        for start in range(0, self.num_rows, chunk_rows):
-            yield start, self._array[start : start + chunk_rows]
-
-    def read_rows(self, start: int, stop: int) -> np.ndarray:
-        return self._array[start:stop]
-
-    def to_array(self) -> np.ndarray:
-        return self._array
-
-    def __len__(self) -> int:
-        return self.num_rows
-
-    def __repr__(self) -> str:
-        return f"InMemoryFeatures(rows={self.num_rows}, dim={self.dim})"
 
 
 # Manifest keys that must agree for a store on disk to be reused for a request.
@@ -183,6 +95,7 @@ class FeatureStore:
     def __init__(self, path: Path, manifest: dict[str, Any]) -> None:
         self.path = Path(path)
         self._manifest = manifest
+        self.codec: Codec = get_codec(manifest["dtype"])
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -276,7 +189,8 @@ class FeatureStore:
     @staticmethod
     def _clear(path: Path) -> None:
         for p in path.iterdir():
-            if p.is_file() and (p.name == MANIFEST_NAME or p.name.startswith(("shard-", ".shard-"))):
+            ours = p.name == MANIFEST_NAME or p.name.lstrip(".").startswith(("shard-", "scale-", "norm-"))
+            if p.is_file() and ours:
                 p.unlink()
 
     # ------------------------------------------------------------------ properties
@@ -294,7 +208,13 @@ class FeatureStore:
 
     @property
     def dtype(self) -> np.dtype:
-        return np.dtype(self._manifest["dtype"])
+        """dtype of the rows reads return: the stored float dtype, float32 for ``int8``/``bit``."""
+        return np.dtype(np.float32) if self.codec.compressed else np.dtype(self._manifest["dtype"])
+
+    @property
+    def feature_dtype(self) -> str:
+        """The on-disk layout: ``float32``, ``float16``, ``int8`` or ``bit``."""
+        return str(self._manifest["dtype"])
 
     @property
     def shard_size(self) -> int:
@@ -318,6 +238,14 @@ class FeatureStore:
     def shard_path(self, index: int) -> Path:
         return self.path / f"shard-{index:05d}.npy"
 
+    def aux_path(self, index: int) -> Path | None:
+        """The auxiliary per-row file of shard ``index`` (``scale-``/``norm-``), ``None`` for float stores."""
+        return None if self.codec.aux is None else self.path / f"{self.codec.aux}-{index:05d}.npy"
+
+    def _shard_done(self, index: int) -> bool:
+        aux = self.aux_path(index)
+        return self.shard_path(index).is_file() and (aux is None or aux.is_file())
+
     def shard_range(self, index: int) -> tuple[int, int]:
         """Rows ``[start, stop)`` covered by shard ``index``."""
         if not 0 <= index < self.num_shards:
@@ -327,7 +255,7 @@ class FeatureStore:
 
     def missing_shards(self) -> list[int]:
         """Indices of shards not yet written."""
-        return [i for i in range(self.num_shards) if not self.shard_path(i).is_file()]
+        return [i for i in range(self.num_shards) if not self._shard_done(i)]
 
     @property
     def is_complete(self) -> bool:
@@ -338,7 +266,8 @@ class FeatureStore:
 
         Args:
             index: Shard index.
-            features: Shape ``(stop - start, dim)``; cast to the store dtype.
+            features: Float rows, shape ``(stop - start, dim)``; cast to the store dtype or
+                compressed by its codec.
 
         Raises:
             InvalidDataError: wrong shape, or non-finite values.
@@ -352,12 +281,36 @@ class FeatureStore:
         if not np.isfinite(features).all():
             bad = int(np.flatnonzero(~np.isfinite(features).all(axis=1))[0]) + start
             raise InvalidDataError(f"non-finite feature values for row {bad} while writing {self.path}")
-        arr = np.ascontiguousarray(features, dtype=self.dtype)
+        data, aux = self.codec.encode(np.asarray(features, dtype=np.float32) if self.codec.compressed else features)
+        self.write_encoded_shard(index, data, aux)
+
+    def write_encoded_shard(self, index: int, data: np.ndarray, aux: np.ndarray | None = None) -> None:
+        """Write shard ``index`` from already encoded arrays (the auxiliary file first, then the main one).
+
+        Raises:
+            InvalidDataError: the arrays do not have the shapes and dtypes of this store's codec.
+        """
+        start, stop = self.shard_range(index)
+        width, kind = self.codec.width(self.dim), self.codec.storage_dtype()
+        if data.shape != (stop - start, width) or data.dtype != kind:
+            raise InvalidDataError(
+                f"shard {index} of {self.path} needs {(stop - start, width)} {kind}, got {data.shape} {data.dtype}"
+            )
+        aux_path = self.aux_path(index)
+        if aux_path is not None:
+            if aux is None or aux.shape != (stop - start,):
+                raise InvalidDataError(f"shard {index} of {self.path} needs {stop - start} per-row values")
+            with atomic_path(aux_path) as tmp, open(tmp, "wb") as fh:
+                np.save(fh, np.ascontiguousarray(aux, dtype=np.float32), allow_pickle=False)
         with atomic_path(self.shard_path(index)) as tmp, open(tmp, "wb") as fh:
-            np.save(fh, arr, allow_pickle=False)
+            np.save(fh, np.ascontiguousarray(data), allow_pickle=False)
 
     def read_shard(self, index: int) -> np.ndarray:
-        """Memory-mapped, read-only view of shard ``index`` with shape ``(rows, dim)``."""
+        """Memory-mapped, read-only view of shard ``index``'s main file as stored.
+
+        ``(rows, dim)`` for float and int8 stores, ``(rows, ceil(dim / 8))`` packed bits for bit
+        stores (:meth:`read_rows` decodes).
+        """
         start, stop = self.shard_range(index)
         p = self.shard_path(index)
         if not p.is_file():
@@ -366,12 +319,48 @@ class FeatureStore:
             arr = np.load(p, mmap_mode="r", allow_pickle=False)
         except (ValueError, OSError) as exc:
             raise IncompleteArtifactError(f"shard {p} is unreadable ({exc}); delete it and rerun encode") from exc
-        if arr.shape != (stop - start, self.dim) or arr.dtype != self.dtype:
+        want = (stop - start, self.codec.width(self.dim))
+        if arr.shape != want or arr.dtype != self.codec.storage_dtype():
             raise IncompleteArtifactError(
-                f"shard {p} has shape {arr.shape} {arr.dtype}, expected {(stop - start, self.dim)} {self.dtype}; "
+                f"shard {p} has shape {arr.shape} {arr.dtype}, expected {want} {self.codec.storage_dtype()}; "
                 "delete it and rerun encode"
             )
         return arr
+
+    def read_aux(self, index: int) -> np.ndarray:
+        """The ``(rows,)`` float32 per-row values of shard ``index`` (int8 scales, bit norms)."""
+        start, stop = self.shard_range(index)
+        p = self.aux_path(index)
+        if p is None:
+            raise ConfigurationError(f"{self.feature_dtype} store {self.path} has no per-row values")
+        try:
+            arr = np.load(p, allow_pickle=False)
+        except (ValueError, OSError) as exc:
+            raise IncompleteArtifactError(f"shard file {p} is missing or unreadable ({exc}); rerun encode") from exc
+        if arr.shape != (stop - start,) or arr.dtype != np.float32:
+            raise IncompleteArtifactError(f"shard file {p} has shape {arr.shape} {arr.dtype}; delete it, rerun encode")
+        return arr
+
+    def read_encoded(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """The stored ``(data, per-row values or None)`` of rows ``[start, stop)``.
+
+        Views of the memory-mapped shard when the rows lie in one shard, else copies.
+        """
+        start, stop = max(0, start), min(self.num_rows, stop)
+        if stop <= start:
+            empty = np.empty((0, self.codec.width(self.dim)), dtype=self.codec.storage_dtype())
+            return empty, (np.empty(0, np.float32) if self.codec.aux else None)
+        first, last = start // self.shard_size, (stop - 1) // self.shard_size
+        datas, auxs = [], []
+        for i in range(first, last + 1):
+            base = i * self.shard_size
+            lo, hi = max(start, base) - base, min(stop, base + self.shard_size) - base
+            datas.append(self.read_shard(i)[lo:hi])
+            if self.codec.aux:
+                auxs.append(self.read_aux(i)[lo:hi])
+        data = datas[0] if len(datas) == 1 else np.concatenate(datas)
+        aux = None if not auxs else (auxs[0] if len(auxs) == 1 else np.concatenate(auxs))
+        return data, aux
 
     def iter_chunks(self, chunk_rows: int) -> Iterator[tuple[int, np.ndarray]]:
         """Yield ``(start_row, features)`` blocks of at most ``chunk_rows`` rows, in row order.
@@ -382,12 +371,22 @@ class FeatureStore:
             raise ConfigurationError(f"chunk size must be positive, got {chunk_rows}")
         for i in range(self.num_shards):
             shard = self.read_shard(i)
+            aux = self.read_aux(i) if self.codec.aux else None
             base = i * self.shard_size
             for s in range(0, shard.shape[0], chunk_rows):
-                yield base + s, shard[s : s + chunk_rows]
+                block = shard[s : s + chunk_rows]
+                if self.codec.compressed:
+                    block = self.codec.decode(block, None if aux is None else aux[s : s + chunk_rows], self.dim)
+                yield base + s, block
 
     def read_rows(self, start: int, stop: int) -> np.ndarray:
-        """Rows ``[start, stop)``: a memory-mapped view when inside one shard, else a copy."""
+        """Rows ``[start, stop)``: a memory-mapped view when inside one shard, else a copy.
+
+        Compressed stores decode into a new float32 array.
+        """
+        if self.codec.compressed:
+            data, aux = self.read_encoded(start, stop)
+            return self.codec.decode(data, aux, self.dim)
         start, stop = max(0, start), min(self.num_rows, stop)
         if stop <= start:
             return np.empty((0, self.dim), dtype=self.dtype)
@@ -429,7 +428,7 @@ def _read_manifest(path: Path) -> dict[str, Any]:
                 f"store manifest {path}: {key!r} is missing or not a {kind.__name__}; re-encode with --overwrite"
             )
     rows, size = manifest["num_rows"], manifest["shard_size"]
-    if manifest["dtype"] not in _DTYPES or manifest["dim"] <= 0 or rows < 0 or size <= 0:
+    if manifest["dtype"] not in FEATURE_DTYPES or manifest["dim"] <= 0 or rows < 0 or size <= 0:
         raise InvalidDataError(f"store manifest {path} has an invalid dtype, dim, num_rows or shard_size; re-encode")
     if manifest["num_shards"] != (-(-rows // size) if rows else 0):
         raise InvalidDataError(f"store manifest {path}: num_shards does not match num_rows / shard_size; re-encode")
