@@ -1,123 +1,36 @@
-"""LESS gradient features: projected per-example LoRA gradients of warmed-up checkpoints.
+"""The LESS gradient representation: configuration, store spec, model loading, encoding rows.
 
-For each warmup checkpoint (a peft LoRA adapter with its AdamW state, from ``targetsel warmup``)
-and each example, the feature is ``P · T(g)``, where
-
-* ``g`` is the gradient of the example's mean token loss (assistant tokens only: every assistant
-  turn for candidates, the last one for queries) with respect to the LoRA parameters, taken with
-  dropout off and accumulated in float32;
-* ``T`` is ``adam`` (candidates' default): the AdamW update direction after one more step,
-  ``m'/√(v'+ε)`` with ``m' = β1·m + (1−β1)·g``, ``v' = β2·v + (1−β2)·g²`` from the checkpoint's
-  moments (β1=0.9, β2=0.999, ε=1e-8); ``sgd`` (queries' default): ``g`` itself; or ``sign``;
-* ``P`` is a seeded random projection to ``dim`` values (:mod:`targetsel.represent.projection`).
-
-Two paths compute the same features:
-
-* ``exact``: the plain definition, one example and one backward pass at a time, gradients read
-  from the LoRA parameters;
-* ``fast`` (default): a padded batch in one forward and one backward pass. Hooks keep each LoRA
-  layer's input ``x`` and output gradient ``δ``; the per-example weight gradient is
-  ``Σ_t δ_t x_tᵀ`` (one batched matmul per layer), transformed and projected layer by layer.
-
-With several checkpoints, similarity is ``Σ_c w_c · cos_c`` with ``w_c`` the mean learning rate
-of checkpoint ``c``'s epoch normalised to sum 1 (:meth:`GradientRepresentation.encode_for_scoring`).
-
-Example:
-    >>> rep = GradientRepresentation("smollm2-135m", checkpoints=["warmup/checkpoint-epoch-1"])  # doctest: +SKIP
-    >>> feats = rep.encode(pool, role="candidate", store="stores/pool-grad")  # doctest: +SKIP
+The maths is in :mod:`targetsel.represent.gradient` (module docstring); the per-example gradient
+engine in :mod:`targetsel.represent.gradient.engine`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import hashlib
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from targetsel.data import ExampleSet
 from targetsel.errors import ConfigurationError, InvalidDataError
 from targetsel.represent.base import Representation, Role, register_representation
+from targetsel.represent.gradient.engine import _Loaded, exact_features, fast_features
+from targetsel.represent.gradient.transform import GRADIENT_TYPES
 from targetsel.represent.projection import Projector, get_projector
 from targetsel.store import FeatureSource, StoreSpec
 
-if TYPE_CHECKING:
-    import torch
-
 logger = logging.getLogger(__name__)
 
-__all__ = ["GRADIENT_TYPES", "GradientRepresentation", "adam_direction", "transform_gradient"]
+__all__ = ["AUTO_START_CPU", "AUTO_START_CUDA", "GradientRepresentation"]
 
-GRADIENT_TYPES = ("adam", "sgd", "sign")
-ADAM_BETAS = (0.9, 0.999)
-ADAM_EPS = 1e-8
 #: First batch size tried by ``batch_size="auto"``.
 AUTO_START_CUDA = 64
 AUTO_START_CPU = 8
-
-
-@contextlib.contextmanager
-def _deterministic(device: torch.device) -> Iterator[None]:
-    """On CUDA, PyTorch's deterministic kernels for the duration (e.g. attention backward passes that
-    would otherwise accumulate with atomics); a no-op on the CPU. The sparse projection is
-    order-independent by itself (:func:`targetsel.represent.projection.exact_index_add`)."""
-    if getattr(device, "type", str(device)) != "cuda":
-        yield
-        return
-    import torch
-
-    before = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    try:
-        yield
-    finally:
-        torch.use_deterministic_algorithms(before[0], warn_only=before[1])
-
-
-def adam_direction(
-    grad: torch.Tensor,
-    exp_avg: torch.Tensor,
-    exp_avg_sq: torch.Tensor,
-    *,
-    betas: tuple[float, float] = ADAM_BETAS,
-    eps: float = ADAM_EPS,
-) -> torch.Tensor:
-    """LESS's Adam update direction ``m'/√(v'+ε)`` for a (batch of) gradient(s).
-
-    Args:
-        grad: Gradient(s), shape ``(..., *param_shape)`` (a leading batch dimension broadcasts).
-        exp_avg: First moment ``m``, shape ``param_shape``.
-        exp_avg_sq: Second moment ``v``, shape ``param_shape``.
-
-    Example:
-        >>> import torch
-        >>> adam_direction(torch.tensor([1.0]), torch.tensor([0.0]), torch.tensor([0.0]))  # 0.1 / √0.001
-        tensor([3.1623])
-    """
-    b1, b2 = betas
-    # In-place on two temporaries: this runs on every per-example gradient element.
-    v = grad.square().mul_(1 - b2).add_(exp_avg_sq, alpha=b2).add_(eps).sqrt_()
-    return grad.mul(1 - b1).add_(exp_avg, alpha=b1).div_(v)
-
-
-def transform_gradient(
-    kind: str, grad: torch.Tensor, moments: tuple[torch.Tensor, torch.Tensor] | None = None
-) -> torch.Tensor:
-    """Apply the gradient type: ``adam`` (needs ``moments``), ``sgd`` (identity) or ``sign``."""
-    if kind == "sgd":
-        return grad
-    if kind == "sign":
-        return grad.sign()
-    if kind == "adam":
-        if moments is None:
-            raise ConfigurationError("adam gradient features need optimizer moments")
-        return adam_direction(grad, *moments)
-    raise ConfigurationError(f"gradient type must be one of {', '.join(GRADIENT_TYPES)}, got {kind!r}")
 
 
 def _file_digest(path: Path) -> str:
@@ -126,41 +39,6 @@ def _file_digest(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()[:16]
-
-
-class _Loaded:
-    """A model with its LoRA adapter, ready for gradients: LoRA parameters and linear layers by name."""
-
-    def __init__(
-        self, lm: torch.nn.Module, tok: Any, moments: dict[str, tuple[torch.Tensor, torch.Tensor]] | None
-    ) -> None:
-        import torch
-
-        from targetsel.train.checkpoints import canonical_param_name
-
-        self.lm, self.tok, self.moments = lm, tok, moments
-        self.params: dict[str, Any] = {}
-        for n, p in lm.named_parameters():
-            if "lora_" in n:
-                p.requires_grad_(True)
-                self.params[canonical_param_name(n)] = p
-            else:
-                p.requires_grad_(False)
-        if not self.params:
-            raise ConfigurationError("the model has no LoRA parameters to take gradients of")
-        by_id = {id(p): n for n, p in self.params.items()}
-        self.linears: list[tuple[str, Any]] = []
-        for _, mod in lm.named_modules():
-            if isinstance(mod, torch.nn.Linear) and id(mod.weight) in by_id:
-                if mod.bias is not None and mod.bias.requires_grad:
-                    raise ConfigurationError("LoRA layers with trainable biases are not supported (use bias='none')")
-                self.linears.append((by_id[id(mod.weight)], mod))
-        if len(self.linears) != len(self.params):
-            raise ConfigurationError(
-                f"found {len(self.linears)} LoRA linear layers for {len(self.params)} LoRA parameters; "
-                "only LoRA on linear layers is supported"
-            )
-        self.device = next(lm.parameters()).device
 
 
 @register_representation
@@ -405,26 +283,8 @@ class GradientRepresentation(Representation):
         return self._fast(loaded, encs, kind)
 
     def _exact(self, loaded: _Loaded, encs: list[dict[str, Any]], kind: str) -> np.ndarray:
-        """Plain definition: batch of one, one backward pass per example, gradients of the parameters."""
-        import torch
-
-        from targetsel.lmloss import example_loss
-
-        out = np.empty((len(encs), self.dim), dtype=np.float32)
-        names = list(loaded.params)
-        for i, enc in enumerate(encs):
-            ids = torch.tensor([enc["input_ids"]], device=loaded.device)
-            labels = torch.tensor([enc["labels"]], device=loaded.device)
-            with _deterministic(loaded.device):
-                loss = example_loss(loaded.lm, ids, torch.ones_like(ids), labels)[0]
-                grads = torch.autograd.grad(loss, [loaded.params[n] for n in names])
-            blocks = {}
-            for n, g in zip(names, grads, strict=True):
-                moments = loaded.moments.get(n) if loaded.moments else None
-                blocks[n] = transform_gradient(kind, g.detach().float(), moments).reshape(1, -1)
-            with torch.no_grad():
-                out[i] = self._projector.project(blocks).cpu().numpy()[0]
-        return out
+        """Plain definition: batch of one, one backward pass per example (:func:`exact_features`)."""
+        return exact_features(loaded, encs, kind, self._projector, self.dim)
 
     def _fast(self, loaded: _Loaded, encs: list[dict[str, Any]], kind: str) -> np.ndarray:
         """One forward/backward per padded batch; per-example gradients from layer inputs and output grads.
@@ -482,66 +342,12 @@ class GradientRepresentation(Representation):
         done: list[int],
         batch_size: int,
     ) -> None:
-        """Encode ``order[done[0]:]`` in batches of ``batch_size`` into ``out``.
+        """Encode ``order[done[0]:]`` in batches of ``batch_size`` into ``out`` (:func:`fast_features`).
 
         ``done[0]`` advances after every batch, so after an out-of-memory error the caller resumes
         at the first unfinished batch with a smaller size; batches already written stay written.
         """
-        import torch
-
-        from targetsel.chat import ChatCollator
-        from targetsel.lmloss import example_loss
-
-        collate = ChatCollator(loaded.tok)
-        names = {id(mod): name for name, mod in loaded.linears}
-        state: dict[str, Any] = {}
-
-        def on_output(mod: torch.nn.Module, args: tuple[Any, ...], output: torch.Tensor) -> None:
-            name, x = names[id(mod)], args[0]
-            if not output.requires_grad:
-                return
-
-            def on_grad(g_out: torch.Tensor) -> None:
-                xx = x.detach().float()
-                if state["mask"] is not None:
-                    xx = xx * state["mask"]
-                g = torch.einsum("bto,bti->boi", g_out.float(), xx)  # per-example weight gradient
-                moments = loaded.moments.get(name) if loaded.moments else None
-                with torch.no_grad():
-                    blk = transform_gradient(kind, g, moments)
-                    state["feats"] = self._projector.project({name: blk.reshape(g.shape[0], -1)}, out=state["feats"])
-
-            output.register_hook(on_grad)
-
-        handles = [mod.register_forward_hook(on_output) for _, mod in loaded.linears]
-        embed = loaded.lm.get_input_embeddings()
-        pos = done[0]
-        try:
-            while pos < len(order):
-                rows = order[pos : pos + batch_size]
-                batch = collate([encs[i] for i in rows])
-                ids = batch["input_ids"].to(loaded.device)
-                mask = batch["attention_mask"].to(loaded.device)
-                labels = batch["labels"].to(loaded.device)
-                # padded positions get exactly zero output gradients (nothing attends to them and they
-                # carry no loss), so the mask only guards against non-finite inputs there
-                state["mask"] = None if bool(mask.all()) else mask.unsqueeze(-1).float()
-                state["feats"] = torch.zeros((len(rows), self.dim), dtype=torch.float32, device=loaded.device)
-                with torch.no_grad():
-                    emb = embed(ids)
-                emb.requires_grad_(True)
-                # Sum of per-example mean losses: each example's output gradients are its own.
-                with _deterministic(loaded.device):
-                    loss = example_loss(loaded.lm, ids, mask, labels, inputs_embeds=emb).sum()
-                    torch.autograd.grad(loss, [emb])
-                out[rows] = state["feats"].cpu().numpy()
-                state.clear()
-                pos += len(rows)
-                done[0] = pos
-        finally:
-            for h in handles:
-                h.remove()
-            state.clear()
+        fast_features(loaded, encs, kind, order, out, done, batch_size, self._projector)
 
     # ------------------------------------------------------------------ several checkpoints
     def checkpoint_weights(self) -> list[float]:
@@ -575,109 +381,3 @@ class GradientRepresentation(Representation):
             sources.extend(src)
             rep.release()
         return sources, self.checkpoint_weights()
-
-
-def plan_memory(
-    config: Any,
-    *,
-    batch_size: int,
-    seq_len: int,
-    loss_tokens: int | None = None,
-    dtype: str = "bfloat16",
-    lora_r: int = 128,
-    lora_alpha: float = 512.0,
-    target_modules: Sequence[str] = ("q_proj", "k_proj", "v_proj", "o_proj"),
-    dim: int = 8192,
-) -> dict[str, int]:
-    """Planned peak device memory of the fast gradient path, from a model config, allocating nothing.
-
-    The model is built on PyTorch's ``meta`` device (shapes, no storage) and one batch runs through
-    it under ``saved_tensors_hooks``: what autograd keeps for the backward pass is counted from the
-    real model code, not estimated (attention as flash / memory-efficient SDPA keeps it: no
-    ``seq × seq`` matrices). Added to it: weights, LoRA parameters' Adam moments (float32),
-    the loss positions' hidden states and one chunk of their logits
-    (:data:`targetsel.lmloss.CHUNK_TOKENS`; model dtype, the float32 copy and its gradient), the largest
-    layer's per-example gradient with the Adam transform's temporaries (three float32 copies), and
-    the projected features.
-
-    Args:
-        config: A ``transformers`` config of a causal LM (e.g. ``LlamaConfig``).
-        batch_size, seq_len: The batch planned for.
-        loss_tokens: Tokens with loss per example (default ``seq_len``).
-        dtype: Model dtype.
-        lora_r, lora_alpha, target_modules: The LoRA adapter (LESS: 128, 512, q/k/v/o).
-        dim: Projection dimension.
-
-    Returns:
-        Bytes per part (``weights``, ``moments``, ``saved_activations``, ``logits``,
-        ``per_example_gradients``, ``features``) and their sum ``peak``.
-
-    Example:
-        >>> from transformers import LlamaConfig
-        >>> cfg = LlamaConfig(vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        ...                   num_attention_heads=4, num_key_value_heads=2)
-        >>> plan = plan_memory(cfg, batch_size=2, seq_len=16, dtype="float32", lora_r=4)
-        >>> plan["peak"] > plan["weights"] > 0
-        True
-    """
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    loss_tokens = seq_len if loss_tokens is None else int(loss_tokens)
-    tdtype = getattr(torch, dtype)
-    with torch.device("meta"):
-        lm = AutoModelForCausalLM.from_config(config, dtype=tdtype)
-        lm = get_peft_model(lm, LoraConfig(r=lora_r, lora_alpha=lora_alpha, target_modules=list(target_modules)))
-    lm.eval()
-    weights = sum(p.numel() * p.element_size() for p in lm.parameters())
-    lora = [(n, p) for n, p in lm.named_parameters() if "lora_" in n]
-    lora_numel = sum(p.numel() for _, p in lora)
-    moments = 2 * 4 * lora_numel
-    param_ids = {id(p) for p in lm.parameters()}
-    seen: dict[int, Any] = {}  # id -> tensor: holding them keeps ids unique (meta tensors hold no memory)
-    saved = [0]
-
-    heads = int(getattr(config, "num_attention_heads", 1))
-
-    def pack(t: torch.Tensor) -> Any:
-        base_id = id(t._base) if getattr(t, "_base", None) is not None else None
-        if id(t) not in param_ids and base_id not in param_ids and id(t) not in seen:  # (a weight's view)
-            seen[id(t)] = t
-            if t.dim() >= 2 and tuple(t.shape[-2:]) == (seq_len, seq_len):
-                # the meta device runs SDPA's math backend, which saves (seq × seq) attention
-                # matrices; flash / memory-efficient SDPA on a GPU keeps its output (counted) and a
-                # float32 log-sum-exp per head and query instead
-                if t.dim() == 4 and t.shape[1] == heads:
-                    saved[0] += t.shape[0] * heads * seq_len * 4
-                return t
-            saved[0] += t.numel() * t.element_size()
-        return t
-
-    base = lm.get_base_model()
-    hidden = config.hidden_size
-    ids = torch.zeros((batch_size, seq_len), dtype=torch.long, device="meta")
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        emb = base.get_input_embeddings()(ids).detach().requires_grad_(True)
-        base.get_decoder()(inputs_embeds=emb)
-    from targetsel.lmloss import CHUNK_TOKENS
-
-    n_loss = batch_size * loss_tokens
-    vocab = base.get_output_embeddings().weight.shape[0]
-    # the loss-position hidden states are kept; one chunk of logits exists at a time (model dtype,
-    # its float32 copy, and that copy's gradient)
-    elem = torch.finfo(tdtype).bits // 8
-    logit_bytes = n_loss * hidden * elem + min(n_loss, CHUNK_TOKENS) * vocab * (elem + 4 + 4)
-    largest = max(p.numel() for _, p in lora)
-    per_example = 3 * 4 * batch_size * largest
-    features = 4 * batch_size * dim
-    plan = {
-        "weights": int(weights),
-        "moments": int(moments),
-        "saved_activations": int(saved[0]),
-        "logits": int(logit_bytes),
-        "per_example_gradients": int(per_example),
-        "features": int(features),
-    }
-    plan["peak"] = sum(plan.values())
-    return plan
