@@ -149,6 +149,7 @@ def run_selection(
     chunk_rows: int = 16384,
     device: str | None = None,
     memory_bytes: int | None = None,
+    query_dtype: str = "float",
 ) -> SelectionResult:
     """Encode, score, select and (optionally) export in one call.
 
@@ -174,6 +175,8 @@ def run_selection(
         device: Scoring device (``cpu``/``cuda``).
         memory_bytes: Memory budget (default :mod:`targetsel.settings`: 1 GiB or
             ``$TARGETSEL_MEMORY_BYTES``).
+        query_dtype: ``float`` (default), or ``int8``/``bit``: compress the queries like int8/bit
+            candidate stores and score by exact integer products (:mod:`targetsel.score.integer`).
 
     Returns:
         :class:`SelectionResult`.
@@ -191,7 +194,7 @@ def run_selection(
     q_src, q_w = representation.encode_for_scoring(queries, role="query", store_dir=store_dir, overwrite=overwrite)
     c_src, c_w = representation.encode_for_scoring(pool, role="candidate", store_dir=store_dir, overwrite=overwrite)
     views = FeatureViews.from_encoded(
-        q_src, q_w, c_src, c_w, chunk_rows=chunk_rows, device=device, memory_bytes=memory_bytes
+        q_src, q_w, c_src, c_w, chunk_rows=chunk_rows, device=device, memory_bytes=memory_bytes, query_dtype=query_dtype
     )
     top_k = _top_k(selector, top_k, len(queries), len(pool), budgets[-1], views.memory_bytes)
     reads_features = selector.requires_features != "never" or not selector.requires_scores

@@ -228,3 +228,79 @@ def test_checkpoint_weighted_sum_over_compressed_stores(tmp_path: Path) -> None:
     got = score([q1, q2], stores, weights=[0.25, 0.75]).matrix
     want = 0.25 * score(q1, stores[0]).matrix + 0.75 * score(q2, stores[1]).matrix
     np.testing.assert_allclose(got, want, atol=1e-6)
+
+
+# ------------------------------------------------------------------------------------------ integer passes
+def test_bit_queries_score_sign_agreement_exactly(tmp_path: Path) -> None:
+    from targetsel.score.integer import popcount_dots
+
+    q, x = _rows(6, 45, 9), _rows(130, 45, 10)
+    x[3] = 0.0  # an all-zero candidate scores 0, as in the float path
+    store = _float_store(tmp_path / "s", x, shard_size=32, dtype="bit")
+    got = score(q, store, query_dtype="bit")
+    sq, sx = np.where(q >= 0, 1, -1), np.where(x >= 0, 1, -1)
+    want = (sq @ sx.T) / 45.0
+    want[:, 3] = 0.0
+    np.testing.assert_array_equal(got.matrix, want.astype(np.float32))
+    assert got.provenance["query_dtype"] == "bit" and "query_dtype" not in score(q, store).provenance
+    # both kernels give the same integers
+    qp, xp = np.packbits(q >= 0, axis=1), np.packbits(x >= 0, axis=1)
+    np.testing.assert_array_equal(popcount_dots(qp, xp, 45), sq @ sx.T)
+    # chunking and streaming change nothing
+    np.testing.assert_array_equal(score(q, store, query_dtype="bit", chunk_rows=1).matrix, got.matrix)
+    top = score(q, store, query_dtype="bit", top_k=9)
+    np.testing.assert_array_equal(top.candidate_mean(), got.candidate_mean())
+    np.testing.assert_array_equal(top.candidate_max(), got.candidate_max())
+
+
+def test_int8_queries_score_the_cosine_of_int8_rows(tmp_path: Path) -> None:
+    q, x = _rows(5, 33, 11), _rows(80, 33, 12)
+    store = _float_store(tmp_path / "s", x, dtype="int8")
+    codec = get_codec("int8")
+    qi, xi = codec.encode(q)[0].astype(np.float64), codec.encode(x)[0].astype(np.float64)
+    want = (qi @ xi.T) / np.linalg.norm(qi, axis=1)[:, None] / np.linalg.norm(xi, axis=1)[None, :]
+    np.testing.assert_allclose(score(q, store, query_dtype="int8").matrix, want, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["round_robin", "doubly_greedy", "mean_sim"])
+def test_bit_query_passes_stream_like_dense(tmp_path: Path, name: str) -> None:
+    from targetsel.score import FeatureViews
+
+    q, x = _rows(7, 48, 3), _rows(400, 48, 4)
+    xs = _float_store(tmp_path / "x", x, shard_size=64, dtype="bit")
+    views = FeatureViews.from_encoded([q], [1.0], [xs], [1.0], chunk_rows=50, query_dtype="bit")
+    sel = get_selector(name)
+    full = sel.rank(views.score(), 60, features=views)
+    streamed = sel.rank(views.score(top_k=sel.required_top_k(60)), 60, features=views)
+    np.testing.assert_array_equal(streamed.indices, full.indices)
+
+
+def test_integer_passes_need_matching_stores(tmp_path: Path) -> None:
+    q = _rows(3, 16, 13)
+    f32 = _float_store(tmp_path / "f", _rows(20, 16, 14))
+    i8 = _float_store(tmp_path / "i", _rows(20, 16, 14), dtype="int8")
+    with pytest.raises(ConfigurationError, match="query_dtype=bit scores bit candidate stores, but view 0 is float32"):
+        score(q, f32, query_dtype="bit")
+    with pytest.raises(ConfigurationError, match="but view 0 is int8"):
+        score(q, i8, query_dtype="bit")
+    with pytest.raises(ConfigurationError, match="query dtype must be one of float, int8, bit"):
+        score(q, i8, query_dtype="int4")
+
+
+def test_cli_select_on_bit_stores(tmp_path: Path) -> None:
+    base = [sys.executable, "-m", "targetsel", "select", "-r", "lexical", "-b", "20", "--quiet"]
+    base += ["-p", "feature_dtype=bit", "--store-dir", str(tmp_path / "stores")]
+    ok = subprocess.run([*base, "-o", str(tmp_path / "out"), "--query-dtype", "bit"], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    sel = json.loads((tmp_path / "out" / "selection.json").read_text())
+    assert sel["representation"]["query_dtype"] == "bit"
+    assert [c["dtype"] for c in sel["representation"]["candidates"]] == ["bit"]
+    pool_store = [p for p in (tmp_path / "stores").iterdir() if "-candidate-" in p.name]
+    query_store = [p for p in (tmp_path / "stores").iterdir() if "-query-" in p.name]
+    assert FeatureStore.open(pool_store[0]).feature_dtype == "bit"
+    assert FeatureStore.open(query_store[0]).feature_dtype == "float32"
+    bad = subprocess.run(
+        [*base[:-4], "-o", str(tmp_path / "bad"), "--query-dtype", "bit", "--no-store"], capture_output=True, text=True
+    )
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+    assert "query_dtype=bit scores bit candidate stores" in bad.stderr and not (tmp_path / "bad").exists()

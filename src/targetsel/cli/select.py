@@ -35,11 +35,14 @@ With no `--pool`/`--query`, runs on the bundled demo pool and the demo task `--t
 * `targetsel select --task humaneval --representation lexical --method random --method-param seed=3`
 * `targetsel select --pool pool.jsonl --query q.jsonl -r gradient -m smollm2-135m --checkpoints warmup/ -b 1000 -o out/`
   (LESS: Σ over checkpoints of learning-rate-weighted cosine similarities)
+* `targetsel select ... -r gradient --checkpoints warmup/ -p feature_dtype=bit` (1-bit LESS pool stores: 1/32 of
+  the bytes; queries stay float32) and `--query-dtype bit` (queries binarised too: exact integer scoring)
 * `targetsel select --method uot --method-param reg=0.01 --method-param reg_m_candidate=1e-4`
 * `targetsel select --method knn_uniform --method-param alpha=0.01 --method-param C=5 --budgets 50,100`
 * `targetsel select --method knn_kde --method-param sigma=0.75 --method-param kde_neighbors=1000`
 * `targetsel select --method quantiles --method-param q=10 --method-param n=20` (one ranking: the
   `n` best of each of `q` round-robin distance quantiles; `quantile` is recorded per pick)
+* `targetsel select --budgets 20,50,100 -o out/ --html` (and open `out/explore.html`: see `targetsel explore`)
 
 Methods: round_robin, doubly_greedy, mean_sim, random, uot, knn_uniform, knn_kde, quantiles;
 their parameters go in `--method-param key=value` (see each class's docstring in `targetsel.select`).
@@ -93,6 +96,10 @@ def select_cmd(
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Skip invalid rows instead of stopping."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace feature stores written for other inputs."),
     device: str | None = typer.Option(None, "--device", help="Scoring device: cpu or cuda."),
+    query_dtype: str = typer.Option(
+        "float", "--query-dtype", help="float, or int8/bit: integer scoring of int8/bit stores (fastest)."
+    ),
+    html: bool = typer.Option(False, "--html", help="Also write explore.html beside the subset (`targetsel explore`)."),
     quiet: bool = QUIET,
 ) -> None:
     from targetsel.errors import ConfigurationError
@@ -142,6 +149,7 @@ def select_cmd(
         top_k=top_k,
         export_format=export_format,
         device=device,
+        query_dtype=query_dtype,
     )
     if not quiet:
         print_summaries(
@@ -150,3 +158,16 @@ def select_cmd(
         )
         for b, (subset, _) in result.outputs.items():
             typer.echo(f"budget {b}: {subset}")
+    if html:
+        from targetsel.explore import write_page
+
+        # one page for every budget (prefixes of the largest), in the output folder
+        page = write_page(
+            result.outputs[budget_list[-1]][1],
+            output / "explore.html" if len(budget_list) > 1 else None,
+            pool=pool_set,
+            queries=query_set,
+            budgets=budget_list,
+        )
+        if not quiet:
+            typer.echo(f"explorer page: {page}")

@@ -27,6 +27,7 @@ import numpy as np
 
 from targetsel.errors import ConfigurationError, InvalidDataError
 from targetsel.progress import progress
+from targetsel.score.integer import check_query_dtype
 from targetsel.score.keys import MAX_CANDIDATES
 from targetsel.score.scores import DenseScores, Scores, StreamingScores
 from targetsel.score.similarity import normalize_rows, score_weights, unit_chunk
@@ -178,13 +179,22 @@ def _blocks(
     exclude: np.ndarray | None = None,
     matrix: np.ndarray | None = None,
     with_mean: bool = False,
+    query_dtype: str = "float",
 ) -> Blocks:
     """Yield ``(start, block (M, width), mean over queries or None)`` per candidate chunk.
 
     ``block`` is a view of ``matrix`` when given, else a buffer reused for the next chunk.
     Every product covers one absolute block of ``_BLOCK`` candidates (see :class:`_BlockProducts`),
     on the CPU and on CUDA alike, so scores never depend on ``chunk_rows`` or threads.
+    ``query_dtype`` ``int8``/``bit``: exact integer products (:mod:`targetsel.score.integer`).
     """
+    if query_dtype != "float":
+        from targetsel.score.integer import integer_blocks
+
+        if device is not None and device.startswith("cuda"):
+            raise ConfigurationError(f"query_dtype={query_dtype} scores on the CPU; use --device cpu")
+        yield from integer_blocks(qs, cs, w, chunk_rows, exclude, matrix, with_mean, query_dtype)
+        return
     if device is not None and device.startswith("cuda"):
         from targetsel.score.cuda import blocks_cuda
 
@@ -242,6 +252,7 @@ def score_chunks(
     weights: Sequence[float] | None = None,
     chunk_rows: int = 16384,
     device: str | None = None,
+    query_dtype: str = "float",
 ) -> Iterator[tuple[int, np.ndarray]]:
     """The similarity matrix of :func:`score` as ``(start, block (M, width))`` column chunks.
 
@@ -256,7 +267,7 @@ def score_chunks(
         [(0, (2, 4))]
     """
     qs, cs, w, chunk_rows = _prepare(queries, candidates, weights, chunk_rows)
-    for start, block, _ in _blocks(qs, cs, w, chunk_rows, device):
+    for start, block, _ in _blocks(qs, cs, w, chunk_rows, device, query_dtype=query_dtype):
         yield start, block
 
 
@@ -265,6 +276,7 @@ def score_provenance(
     candidates: FeaturesLike | Sequence[FeaturesLike],
     weights: Sequence[float] | None,
     top_k: int | None,
+    query_dtype: str = "float",
 ) -> dict[str, Any]:
     """The ``provenance`` :func:`score` records (input manifests, weights, settings), without scoring.
 
@@ -276,13 +288,16 @@ def score_provenance(
     qs, cs = _as_sources(queries), _as_sources(candidates)
     w = score_weights(weights, len(qs))
     k = None if top_k is None else min(top_k, cs[0].num_rows)
-    return {
+    out = {
         "queries": [q.manifest for q in qs],
         "candidates": [c.manifest for c in cs],
         "weights": w.tolist(),
         "similarity": "cosine",
         "top_k": k,
     }
+    if check_query_dtype(query_dtype) != "float":  # recorded only when set (float outputs stay as they were)
+        out["query_dtype"] = query_dtype
+    return out
 
 
 def score(
@@ -295,6 +310,7 @@ def score(
     device: str | None = None,
     desc: str = "score",
     exclude: np.ndarray | None = None,
+    query_dtype: str = "float",
 ) -> Scores:
     """Cosine similarity of every query to every candidate, streamed over candidate chunks.
 
@@ -312,6 +328,10 @@ def score(
             ``-inf``, so each query's top-k lists the others first. Products are still taken in
             the same absolute blocks (a block with every row excluded is skipped), so the other
             scores are bit-identical to an unmasked pass.
+        query_dtype: ``float`` (default: float32 queries against the decoded candidates; for bit
+            stores the asymmetric estimator), or ``int8`` / ``bit``: queries compressed like the
+            int8 / bit candidates and scored by exact integer products (the fastest pass;
+            :mod:`targetsel.score.integer`).
 
     Returns:
         :class:`Scores` with provenance (input manifests, weights).
@@ -336,17 +356,17 @@ def score(
             raise ConfigurationError(f"exclude needs streaming scores (top_k) and shape ({n},), got {exclude.shape}")
     if top_k is not None and n >= MAX_CANDIDATES:
         raise ConfigurationError(f"streaming top-k supports fewer than {MAX_CANDIDATES:,} candidates, got {n:,}")
-    provenance = score_provenance(qs, cs, w, top_k)
+    provenance = score_provenance(qs, cs, w, top_k, query_dtype)
     if top_k is None:
         matrix = np.empty((m, n), dtype=np.float32)
         with progress(total=n, desc=desc, unit="cand") as bar:
-            for _, block, _ in _blocks(qs, cs, w, chunk_rows, device, None, matrix):
+            for _, block, _ in _blocks(qs, cs, w, chunk_rows, device, None, matrix, query_dtype=query_dtype):
                 bar.update(block.shape[1])
         return DenseScores(m, n, matrix=matrix, provenance=provenance)
     topk = StreamingTopK(m, min(top_k, n))
     cmax, cmean, cargmax = np.empty(n, np.float32), np.empty(n, np.float32), np.empty(n, np.int64)
     with progress(total=n, desc=desc, unit="cand") as bar:
-        for start, block, cmean_part in _blocks(qs, cs, w, chunk_rows, device, exclude, None, True):
+        for start, block, cmean_part in _blocks(qs, cs, w, chunk_rows, device, exclude, None, True, query_dtype):
             stop = start + block.shape[1]
             cmean[start:stop] = cmean_part
             cmax[start:stop], cargmax[start:stop] = column_max_argmax(block)

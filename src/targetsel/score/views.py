@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from targetsel.errors import ConfigurationError, InvalidDataError
+from targetsel.score.integer import check_query_dtype
 from targetsel.score.scores import Scores
 from targetsel.score.similarity import check_same_weights, unit_features
 from targetsel.score.stream import FeaturesLike, _as_sources, score, score_chunks, score_provenance
@@ -47,6 +48,8 @@ class FeatureViews:
         device: Scoring device (``None``/``cpu`` or ``cuda``).
         memory_bytes: Memory budget (:mod:`targetsel.settings`; default 1 GiB or
             ``$TARGETSEL_MEMORY_BYTES``).
+        query_dtype: ``float``, or ``int8``/``bit`` for integer passes over compressed
+            candidates (see :func:`targetsel.score.score`).
 
     Example:
         >>> import numpy as np
@@ -60,6 +63,7 @@ class FeatureViews:
     chunk_rows: int = 16384
     device: str | None = None
     memory_bytes: int = field(default_factory=memory_budget)
+    query_dtype: str = "float"
 
     def __post_init__(self) -> None:
         if not self.candidates or len(self.weights) != len(self.candidates):
@@ -74,6 +78,7 @@ class FeatureViews:
         if any(c.num_rows != n for c in self.candidates):
             raise InvalidDataError("the candidate views disagree on the number of candidates")
         memory_budget(self.memory_bytes)  # validated
+        check_query_dtype(self.query_dtype)
 
     @classmethod
     def from_encoded(
@@ -86,6 +91,7 @@ class FeatureViews:
         chunk_rows: int = 16384,
         device: str | None = None,
         memory_bytes: int | None = None,
+        query_dtype: str = "float",
     ) -> FeatureViews:
         """Views from what :meth:`Representation.encode_for_scoring` returned for both roles.
 
@@ -108,6 +114,7 @@ class FeatureViews:
             chunk_rows=chunk_rows,
             device=device,
             memory_bytes=memory_budget(memory_bytes),
+            query_dtype=query_dtype,
         )
 
     @classmethod
@@ -152,7 +159,7 @@ class FeatureViews:
     def provenance(self, top_k: int | None) -> dict[str, Any]:
         """What :meth:`score` records in ``Scores.provenance``, without scoring."""
         self._need_queries("provenance")
-        return score_provenance(list(self.queries), list(self.candidates), self.weights, top_k)
+        return score_provenance(list(self.queries), list(self.candidates), self.weights, top_k, self.query_dtype)
 
     def score(self, top_k: int | None = None, *, desc: str = "score") -> Scores:
         """Score every query against every candidate (dense, or streaming with ``top_k``)."""
@@ -169,6 +176,7 @@ class FeatureViews:
             device=self.device,
             desc=desc,
             exclude=exclude,
+            query_dtype=self.query_dtype,
         )
 
     def rescore(self, *, top_k: int, exclude: np.ndarray | None = None, desc: str = "rescore") -> Scores:
@@ -196,6 +204,7 @@ class FeatureViews:
             weights=self.weights,
             chunk_rows=self.chunk_rows if chunk_rows is None else chunk_rows,
             device=self.device,
+            query_dtype=self.query_dtype,
         )
 
     def unit_candidates(self, rows: np.ndarray) -> np.ndarray:

@@ -1,0 +1,184 @@
+"""Integer scoring passes over compressed candidates: ``query_dtype="int8"`` and ``query_dtype="bit"``.
+
+The default (``query_dtype="float"``) scores float32 queries against the decoded candidates — for a
+bit store the asymmetric estimator ``q · sign(x) / (‖q‖ √d)``. These two modes compress the queries
+too and take exact integer products, for the fastest pass:
+
+``bit`` (bit candidates)
+    Queries binarised like the candidates (``q >= 0``). ``S = (d − 2·hamming(q, x)) / d``, the
+    cosine of the two sign vectors. Kernels: ``int8`` products of ±1 vectors
+    (``torch._int_mm``, int32 sums: the default where torch offers it) or XOR + popcount on the
+    packed bytes (``numpy.bitwise_count``); both give the same integers.
+
+``int8`` (int8 candidates)
+    Queries quantised like the candidates (per-row absmax). ``S = q·x / (‖q‖ ‖x‖)`` on the int8
+    values (the scales cancel), by ``torch._int_mm``.
+
+Products are exact integers, so the scores' bits never depend on chunking, threads or kernel.
+An all-zero row (query or candidate) scores 0, as in the float path.
+
+Example:
+    >>> import numpy as np
+    >>> from targetsel.store import EncodedFeatures
+    >>> x = EncodedFeatures.from_float(np.array([[1.0, -1.0, 1.0, 1.0], [-1.0, -1.0, -1.0, 1.0]]), "bit")
+    >>> from targetsel.score import score
+    >>> score(np.array([[2.0, -3.0, 1.0, 5.0]]), x, query_dtype="bit").matrix.tolist()
+    [[1.0, 0.0]]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+
+from targetsel.errors import ConfigurationError
+from targetsel.store import FeatureSource, get_codec
+from targetsel.store.codecs import sign_rows
+
+__all__ = ["QUERY_DTYPES", "check_query_dtype", "integer_blocks", "popcount_dots"]
+
+#: How queries are scored: ``float`` (default), or compressed with integer products.
+QUERY_DTYPES = ("float", "int8", "bit")
+
+
+def check_query_dtype(name: str) -> str:
+    """``name`` if it is a query dtype, else a :class:`ConfigurationError` listing them.
+
+    Example:
+        >>> check_query_dtype("bit")
+        'bit'
+    """
+    if name not in QUERY_DTYPES:
+        raise ConfigurationError(f"query dtype must be one of {', '.join(QUERY_DTYPES)}, got {name!r}")
+    return name
+
+
+def _int_mm() -> Callable[[np.ndarray, np.ndarray], np.ndarray] | None:
+    """``(M, d) int8 @ (W, d)ᵀ int8 → (M, W) int32`` by torch, or ``None`` where torch lacks it."""
+    import torch
+
+    fn = getattr(torch, "_int_mm", None)
+    if fn is None:  # pragma: no cover - every torch this project supports has it
+        return None
+
+    def mm(q: np.ndarray, x: np.ndarray) -> np.ndarray:
+        return fn(torch.from_numpy(q), torch.from_numpy(x).T).numpy()
+
+    return mm
+
+
+def popcount_dots(q_packed: np.ndarray, x_packed: np.ndarray, dim: int) -> np.ndarray:
+    """``±1`` dot products ``d − 2·popcount(q ⊕ x)`` of packed sign bits, ``(M, W)`` int32.
+
+    Args:
+        q_packed: ``(M, nbytes)`` uint8 (``numpy.packbits`` rows, zero padding).
+        x_packed: ``(W, nbytes)`` uint8.
+        dim: Number of features (bits per row).
+
+    Example:
+        >>> q = np.packbits(np.array([[1, 0, 1, 1]], dtype=bool), axis=1)
+        >>> x = np.packbits(np.array([[1, 0, 1, 1], [0, 0, 0, 1]], dtype=bool), axis=1)
+        >>> popcount_dots(q, x, 4).tolist()
+        [[4, 0]]
+    """
+    nbytes = q_packed.shape[1]
+    words = -(-nbytes // 8)
+
+    def as_words(a: np.ndarray) -> np.ndarray:
+        out = np.zeros((a.shape[0], words * 8), np.uint8)
+        out[:, :nbytes] = a
+        return out.view(np.uint64)
+
+    qw, xw = as_words(q_packed), as_words(x_packed)
+    tmp = np.empty_like(xw)
+    counts = np.empty(xw.shape, np.uint8)
+    out = np.empty((qw.shape[0], xw.shape[0]), np.int32)
+    for i in range(qw.shape[0]):
+        np.bitwise_xor(xw, qw[i], out=tmp)
+        np.bitwise_count(tmp, out=counts)
+        out[i] = counts.sum(axis=1, dtype=np.int32)
+    np.multiply(out, -2, out=out)
+    out += dim
+    return out
+
+
+def _row_norms(x: np.ndarray) -> np.ndarray:
+    """float64 L2 norms of integer rows (exact sums of squares)."""
+    xi = x.astype(np.int32)
+    return np.sqrt(np.einsum("ij,ij->i", xi, xi).astype(np.float64))
+
+
+def integer_blocks(
+    qs: list[FeatureSource],
+    cs: list[FeatureSource],
+    w: np.ndarray,
+    chunk_rows: int,
+    exclude: np.ndarray | None,
+    matrix: np.ndarray | None,
+    with_mean: bool,
+    query_dtype: str,
+    kernel: str | None = None,
+) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
+    """:func:`targetsel.score.stream._blocks` for ``query_dtype`` ``int8`` or ``bit`` (see the module docstring).
+
+    ``kernel``: ``int_mm`` or ``popcount`` (``bit`` only); ``None`` picks ``int_mm`` where available.
+    """
+    need = check_query_dtype(query_dtype)
+    for i, c in enumerate(cs):
+        codec = getattr(c, "codec", None)
+        if codec is None or codec.name != need:
+            have = getattr(codec, "name", None) or c.manifest.get("dtype", "float32")
+            raise ConfigurationError(
+                f"query_dtype={need} scores {need} candidate stores, but view {i} is {have}; compress it with "
+                f"`targetsel store compress SRC DST --dtype {need}` (or score with query_dtype=float)"
+            )
+    mm = _int_mm() if kernel in (None, "int_mm") else None
+    if kernel not in (None, "int_mm", "popcount") or (kernel == "popcount" and need != "bit"):
+        raise ConfigurationError(f"kernel must be int_mm or popcount (bit only), got {kernel!r}")
+    if mm is None and need != "bit":  # pragma: no cover - see _int_mm
+        raise ConfigurationError("query_dtype=int8 needs torch._int_mm")
+    m, n = qs[0].num_rows, cs[0].num_rows
+    codec = get_codec(need)
+    queries, q_scale = [], []
+    for q in qs:
+        data, _ = codec.encode(np.asarray(q.to_array(), dtype=np.float32))
+        if need == "bit":
+            dim = q.dim
+            ints = sign_rows(data, dim, np.empty((m, dim), np.int8), 1, "int8") if mm is not None else data
+            norms = np.full(m, np.sqrt(dim)) * (np.abs(q.to_array()).max(axis=1) > 0)
+        else:
+            ints, norms = data, _row_norms(data)
+        queries.append(np.ascontiguousarray(ints))
+        q_scale.append(np.divide(1.0, norms, out=np.zeros(m), where=norms > 0))
+    wf = [np.float32(x) for x in w]
+    block_buf = np.empty(m * min(n, chunk_rows), dtype=np.float32) if matrix is None else None
+    int_bufs: dict[int, np.ndarray] = {}
+    for start in range(0, n, chunk_rows):
+        stop = min(n, start + chunk_rows)
+        width = stop - start
+        block = block_buf[: m * width].reshape(m, width) if block_buf is not None else matrix[:, start:stop]
+        for v, c in enumerate(cs):
+            data, aux = c.read_encoded(start, stop)  # type: ignore[attr-defined]
+            if need == "bit":
+                x_norm = np.where(np.asarray(aux) > 0, np.sqrt(c.dim), 0.0)
+                if mm is None:
+                    dots = popcount_dots(queries[v], np.asarray(data), c.dim)
+                else:
+                    buf = int_bufs.setdefault(v, np.empty((min(n, chunk_rows), c.dim), np.int8))
+                    dots = mm(queries[v], sign_rows(np.asarray(data), c.dim, buf[:width], 1, "int8"))
+            else:
+                ints = np.ascontiguousarray(data)
+                x_norm, dots = _row_norms(ints), mm(queries[v], ints)
+            x_scale = np.divide(1.0, x_norm, out=np.zeros(width), where=x_norm > 0)
+            sim = (dots * q_scale[v][:, None] * x_scale[None, :]).astype(np.float32)
+            if len(cs) == 1 and wf[0] == 1.0:
+                block[...] = sim
+            elif v == 0:
+                np.multiply(sim, wf[v], out=block)
+            else:
+                block += wf[v] * sim
+        mean = block.mean(axis=0, dtype=np.float64).astype(np.float32) if with_mean else None
+        if exclude is not None:
+            np.copyto(block, -np.inf, where=exclude[None, start:stop])
+        yield start, block, mean
