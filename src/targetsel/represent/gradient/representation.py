@@ -22,7 +22,7 @@ from targetsel.represent.base import Representation, Role, register_representati
 from targetsel.represent.gradient.engine import _Loaded, exact_features, fast_features
 from targetsel.represent.gradient.transform import GRADIENT_TYPES
 from targetsel.represent.projection import Projector, get_projector
-from targetsel.store import FeatureSource, StoreSpec
+from targetsel.store import FeatureSource, StoreSpec, check_feature_dtype
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,8 @@ class GradientRepresentation(Representation):
         dtype: Model dtype (gradients are accumulated in float32 regardless).
         device: ``cpu``, ``cuda`` or ``None`` (auto).
         lora_r, lora_alpha, target_modules: Fresh-adapter settings when ``checkpoints`` is ``None``.
-        feature_dtype: On-disk dtype (``float32`` or ``float16``).
+        feature_dtype: On-disk layout of candidate stores: ``float32``, ``float16``, ``int8`` or
+            ``bit`` (:mod:`targetsel.store.codecs`; query sets stay float32).
         loss_tokens: Which tokens carry the loss (:mod:`targetsel.chat`): ``less`` (LESS's
             conventions: a candidate turn's newline after ``</s>`` counts too; a query's answer
             has no ``</s>``), ``assistant`` (content and ``</s>``), or ``None``: ``less`` where the
@@ -124,7 +125,7 @@ class GradientRepresentation(Representation):
         self.dtype = dtype
         self.device = device
         self.lora_r, self.lora_alpha, self.target_modules = lora_r, lora_alpha, tuple(target_modules)
-        self.feature_dtype = feature_dtype
+        self.feature_dtype = check_feature_dtype(feature_dtype)
         self.loss_tokens = loss_tokens
         self._loss_tokens: str | None = None  # resolved from the tokenizer (see resolved_loss_tokens)
         self._projector: Projector = get_projector(projector, dim=self.dim, seed=self.seed)
