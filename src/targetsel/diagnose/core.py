@@ -1,0 +1,172 @@
+"""The diagnosis of a ranking's prefixes: distances, coverage, composition, and the random baseline."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from targetsel.diagnose.distances import (
+    DEFAULT_EXACT_LIMIT,
+    Views,
+    _unit_cost,
+    _views,
+    cost_matrix,
+    mean_nn_costs,
+    mmd,
+    wasserstein1,
+)
+from targetsel.diagnose.result import Diagnosis, DiagnosisPoint
+from targetsel.errors import ConfigurationError, InvalidDataError
+from targetsel.score.similarity import unit_rows, unit_weights
+
+__all__ = ["diagnose"]
+
+
+def diagnose(
+    query_features: Views,
+    subset_features: Views,
+    *,
+    budgets: Sequence[int] | None = None,
+    query_index: Sequence[int] | np.ndarray | None = None,
+    sources: Sequence[str] | None = None,
+    weights: Sequence[float] | None = None,
+    exact_limit: int = DEFAULT_EXACT_LIMIT,
+    sinkhorn_reg: float = 0.01,
+    mmd_sigma: float = 1.0,
+    info: dict[str, Any] | None = None,
+    random_from: Views | None = None,
+    random_subsets: int = 20,
+    seed: int = 0,
+) -> Diagnosis:
+    """Distances, coverage and composition of a ranking's prefixes, against random subsets.
+
+    Args:
+        query_features: ``(n_queries, dim)`` features (array or feature source), or one per view.
+        subset_features: ``(n_picks, dim)`` features of the picks **in ranking order**, or one per view.
+        budgets: Prefix lengths to evaluate (default: all picks).
+        query_index: ``(n_picks,)`` query that chose each pick (``-1``/``None`` when unknown); when
+            every pick has one, coverage counts them, else each pick counts for its nearest query.
+        sources: ``(n_picks,)`` pool ``source`` labels of the picks, for the composition.
+        weights: Per-view weights (default equal).
+        exact_limit: Exact EMD up to this many points, Sinkhorn beyond.
+        sinkhorn_reg: Sinkhorn regularisation.
+        mmd_sigma: MMD kernel bandwidth.
+        info: Provenance copied into the result.
+        random_from: Candidate features to draw random subsets from (the pool, or a uniform
+            sample of it covering the draws), one per view; ``None``: no random baseline.
+        random_subsets: Random subsets per budget (``0``: none).
+        seed: Seed of the random subsets (each budget draws from ``(seed, budget)``).
+
+    Returns:
+        A :class:`Diagnosis`.
+
+    Example:
+        >>> import numpy as np
+        >>> d = diagnose(np.eye(2, 3), np.eye(3), sources=["a", "b", "a"], budgets=[3])
+        >>> d.points[0].composition
+        {'a': 2, 'b': 1}
+    """
+    full_cost, qn, sn = cost_matrix(query_features, subset_features, weights)
+    w = unit_weights(len(qn), weights)
+    n_q, n_picks = full_cost.shape
+    if n_q == 0 or n_picks == 0:
+        raise InvalidDataError("diagnose needs at least one query point and one pick")
+    bs = _budget_list(budgets, n_picks)
+    if sources is not None and len(sources) != n_picks:
+        raise InvalidDataError(f"got {len(sources)} source labels for {n_picks} picks")
+    qidx, coverage_from = _pick_queries(query_index, full_cost)
+    rand = _random_views(random_from, random_subsets, qn)
+    points = []
+    for b in bs:
+        cost = full_cost[:, :b]
+        w1, solver = wasserstein1(cost, exact_limit=exact_limit, reg=sinkhorn_reg)
+        baseline: dict[str, float | None] = {}
+        if rand is not None:
+            baseline = _random_baseline(w1, qn, rand, w, b, random_subsets, seed, exact_limit, sinkhorn_reg)
+        nn_q, nn_s = mean_nn_costs(cost)
+        cov = np.bincount(qidx[:b], minlength=n_q)
+        comp = dict(Counter(str(s) for s in sources[:b]).most_common()) if sources is not None else {}
+        points.append(
+            DiagnosisPoint(
+                budget=b,
+                w1=w1,
+                w1_solver=solver,
+                mmd=mmd(qn, [v[:b] for v in sn], w, mmd_sigma),
+                mean_nn_query=nn_q,
+                mean_nn_subset=nn_s,
+                coverage=[int(c) for c in cov],
+                covered_fraction=float((cov > 0).mean()),
+                composition=comp,
+                **baseline,
+            )
+        )
+    settings = {"exact_limit": exact_limit, "sinkhorn_reg": sinkhorn_reg, "mmd_sigma": mmd_sigma, "cost": "(1-S)/2"}
+    if rand is not None:
+        settings["random_baseline"] = {"subsets": random_subsets, "seed": seed, "drawn_from": int(rand[0].shape[0])}
+    return Diagnosis(points, coverage_from, n_q, {**(info or {}), "settings": settings})
+
+
+def _budget_list(budgets: Sequence[int] | None, n_picks: int) -> list[int]:
+    """The distinct budgets in increasing order (default: all picks), each in ``1..n_picks``."""
+    bs = sorted({int(b) for b in (budgets or [n_picks])})
+    if bs[0] <= 0 or bs[-1] > n_picks:
+        raise ConfigurationError(f"budgets must lie in 1..{n_picks} (the number of picks), got {bs}")
+    return bs
+
+
+def _pick_queries(query_index: Sequence[int] | np.ndarray | None, full_cost: np.ndarray) -> tuple[np.ndarray, str]:
+    """The query of every pick and where it comes from: ``query_index`` when every pick has one,
+    else ``nearest`` (each pick's nearest query point)."""
+    n_q, n_picks = full_cost.shape
+    if query_index is not None:
+        raw = [(-1 if v is None else int(v)) for v in query_index]
+        if len(raw) != n_picks:
+            raise InvalidDataError(f"got {len(raw)} query indices for {n_picks} picks")
+        if all(0 <= v < n_q for v in raw):
+            return np.asarray(raw, dtype=np.int64), "query_index"
+    return full_cost.argmin(axis=0), "nearest"  # ties -> lower query index
+
+
+def _random_views(random_from: Views | None, random_subsets: int, qn: list[np.ndarray]) -> list[np.ndarray] | None:
+    """The unit-normalised views random subsets are drawn from, checked against the queries' (``None``: no baseline)."""
+    if random_subsets < 0:
+        raise ConfigurationError(f"random_subsets must be >= 0, got {random_subsets}")
+    if random_from is None or random_subsets == 0:
+        return None
+    rand = [unit_rows(v) for v in _views(random_from)]
+    if len(rand) != len(qn) or any(r.shape[1] != q.shape[1] for r, q in zip(rand, qn, strict=True)):
+        raise InvalidDataError("random-baseline features must have the query features' views and dimensions")
+    return rand
+
+
+def _random_baseline(
+    w1: float,
+    qn: list[np.ndarray],
+    rand: list[np.ndarray],
+    weights: np.ndarray,
+    budget: int,
+    n_subsets: int,
+    seed: int,
+    exact_limit: int,
+    reg: float,
+) -> dict[str, float | None]:
+    """``w1`` of ``n_subsets`` seeded uniform random subsets of size ``budget`` of ``rand``."""
+    n = rand[0].shape[0]
+    size = min(budget, n)
+    rng = np.random.default_rng([seed, budget])
+    dists = []
+    for _ in range(n_subsets):
+        rows = np.sort(rng.choice(n, size=size, replace=False))
+        d, _ = wasserstein1(_unit_cost(qn, [r[rows] for r in rand], weights), exact_limit=exact_limit, reg=reg)
+        dists.append(d)
+    arr = np.asarray(dists, dtype=np.float64)
+    mean, std = float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else 0.0
+    return {
+        "random_mean": mean,
+        "random_std": std,
+        "random_percentile": float(100.0 * (arr <= w1).mean()),
+        "random_z": (w1 - mean) / std if std > 0 else None,
+    }

@@ -1,0 +1,195 @@
+"""Diagnosing an exported selection: reading ``selection.json``, gathering the picks' feature rows."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from targetsel.data import ExampleSet
+from targetsel.diagnose.core import diagnose
+from targetsel.diagnose.distances import DEFAULT_EXACT_LIMIT
+from targetsel.diagnose.result import Diagnosis
+from targetsel.errors import InvalidDataError, MissingArtifactError
+from targetsel.score.similarity import check_same_weights
+from targetsel.store import FeatureSource
+
+__all__ = ["diagnose_selection", "gather_rows", "load_selection"]
+
+
+def gather_rows(source: np.ndarray | FeatureSource, indices: Sequence[int] | np.ndarray, chunk_rows: int = 16384):
+    """Rows ``indices`` (in that order) of a feature source, streaming over it chunk by chunk.
+
+    Returns:
+        ``(len(indices), dim)`` array.
+
+    Example:
+        >>> gather_rows(np.arange(6).reshape(3, 2), [2, 0]).tolist()
+        [[4, 5], [0, 1]]
+    """
+    idx = np.asarray(indices, dtype=np.int64)
+    if isinstance(source, np.ndarray):
+        return source[idx]
+    n = source.num_rows if hasattr(source, "num_rows") else None
+    if n is not None and idx.size and (idx.min() < 0 or idx.max() >= n):
+        raise InvalidDataError(f"pick index out of range for {n} feature rows")
+    out: np.ndarray | None = None
+    order = np.argsort(idx, kind="stable")
+    sorted_idx = idx[order]
+    for start, chunk in source.iter_chunks(chunk_rows):
+        lo, hi = np.searchsorted(sorted_idx, [start, start + chunk.shape[0]])
+        if out is None:
+            out = np.empty((idx.size, chunk.shape[1]), dtype=chunk.dtype)
+        if hi > lo:
+            out[order[lo:hi]] = chunk[sorted_idx[lo:hi] - start]
+    if out is None:
+        raise InvalidDataError("the feature source is empty")
+    return out
+
+
+def load_selection(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read ``selection.json`` (or the folder holding it), as written by :func:`targetsel.export.export`.
+
+    Example:
+        >>> load_selection("missing-dir")  # doctest: +IGNORE_EXCEPTION_DETAIL
+        Traceback (most recent call last):
+        targetsel.errors.MissingArtifactError: ...
+    """
+    p = Path(path)
+    if p.is_dir():
+        p = p / "selection.json"
+    if not p.is_file():
+        raise MissingArtifactError(
+            f"{p}: no selection.json; pass the output folder of `targetsel select` (or its selection.json)"
+        )
+    try:
+        meta = json.loads(p.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InvalidDataError(f"{p}: not valid JSON ({exc.msg}); re-run the selection") from exc
+    if not isinstance(meta, dict) or not isinstance(meta.get("picks"), list) or not meta["picks"]:
+        raise InvalidDataError(f"{p}: no `picks` list; is this a selection.json written by targetsel?")
+    return meta
+
+
+def _pick_indices(meta: dict[str, Any], pool: ExampleSet) -> np.ndarray:
+    """Pool row of every pick, by id (robust to a reordered pool) with the stored index as a check."""
+    pos = {ex_id: i for i, ex_id in enumerate(pool.ids)}
+    out = []
+    for p in meta["picks"]:
+        if p.get("id") in pos:
+            out.append(pos[p["id"]])
+        else:
+            raise InvalidDataError(
+                f"pick {p.get('rank')} has id {p.get('id')!r}, which is not in the pool {pool.source}; "
+                "pass the pool the selection was made from"
+            )
+    return np.asarray(out, dtype=np.int64)
+
+
+def diagnose_selection(
+    selection: str | os.PathLike[str] | dict[str, Any],
+    pool: ExampleSet,
+    queries: ExampleSet,
+    representation: Any,
+    *,
+    budgets: Sequence[int] | None = None,
+    store_dir: str | os.PathLike[str] | None = None,
+    exact_limit: int = DEFAULT_EXACT_LIMIT,
+    sinkhorn_reg: float = 0.01,
+    mmd_sigma: float = 1.0,
+    random_subsets: int = 20,
+    seed: int = 0,
+) -> Diagnosis:
+    """Diagnose an exported selection in a representation, against random subsets of the pool.
+
+    With ``store_dir`` the whole pool is encoded into (or reused from) a feature store there and
+    the picks' rows are read from it; without it only the picked rows are encoded, in memory.
+    The random baseline draws its subsets from a seeded uniform sample of the pool of
+    ``random_subsets × largest budget`` rows (or the whole pool if smaller), read from the store or
+    encoded in memory without one.
+
+    Args:
+        selection: A ``selection.json`` path, its folder, or its parsed content.
+        pool: The pool the selection was made from.
+        queries: The query set.
+        representation: A :class:`targetsel.represent.Representation`.
+        budgets: Prefix lengths (default: the selection's budget).
+        store_dir: Feature-store cache folder.
+        exact_limit: See :func:`diagnose`.
+        sinkhorn_reg: See :func:`diagnose`.
+        mmd_sigma: See :func:`diagnose`.
+        random_subsets: Random subsets per budget for the baseline (``0``: none).
+        seed: Seed of the pool sample and of the random subsets.
+
+    Example:
+        >>> from targetsel.demo import demo_pool_path, demo_query_path
+        >>> from targetsel.data import load_pool, load_queries
+        >>> from targetsel.represent import LexicalRepresentation
+        >>> from targetsel.pipeline import run_selection
+        >>> from targetsel.export import selection_metadata
+        >>> pool, q = load_pool(demo_pool_path()), load_queries(demo_query_path("math"))
+        >>> rep = LexicalRepresentation(dim=256)
+        >>> r = run_selection(pool, q, rep, budgets=[40]).ranking
+        >>> d = diagnose_selection(selection_metadata(pool, r), pool, q, rep, budgets=[20, 40])
+        >>> d.coverage_from, len(d.points)
+        ('query_index', 2)
+    """
+    meta = selection if isinstance(selection, dict) else load_selection(selection)
+    idx = _pick_indices(meta, pool)
+    q_src, q_w = representation.encode_for_scoring(queries, role="query", store_dir=store_dir)
+    if store_dir is not None:
+        c_src, c_w = representation.encode_for_scoring(pool, role="candidate", store_dir=store_dir)
+        subset = [gather_rows(s, idx) for s in c_src]
+    else:
+        c_src, c_w = representation.encode_for_scoring(pool.select(idx), role="candidate")
+        subset = [s.to_array() for s in c_src]
+    check_same_weights(q_w, c_w)
+    random_from = None
+    if random_subsets > 0:
+        size = random_subsets * (max(budgets) if budgets else len(idx))
+        random_from = _pool_sample(pool, representation, c_src if store_dir is not None else None, size, seed)
+    src_col = pool.column("source")
+    sources = [str(src_col[int(i)]) for i in idx] if src_col is not None else None
+    return diagnose(
+        [s.to_array() if isinstance(s, FeatureSource) else s for s in q_src],
+        subset,
+        budgets=budgets,
+        query_index=[p.get("query_index") for p in meta["picks"]],
+        sources=sources,
+        weights=q_w,
+        exact_limit=exact_limit,
+        sinkhorn_reg=sinkhorn_reg,
+        mmd_sigma=mmd_sigma,
+        info=_selection_info(meta, representation, len(idx)),
+        random_from=random_from,
+        random_subsets=random_subsets,
+        seed=seed,
+    )
+
+
+def _selection_info(meta: dict[str, Any], representation: Any, n_picks: int) -> dict[str, Any]:
+    """The provenance a diagnosis of an exported selection records."""
+    return {
+        "method": meta.get("method"),
+        "params": meta.get("params"),
+        "selection_representation": (meta.get("representation") or {}).get("queries", meta.get("representation")),
+        "representation": representation.name,
+        "n_picks": n_picks,
+    }
+
+
+def _pool_sample(
+    pool: ExampleSet, representation: Any, stored: list[FeatureSource] | None, size: int, seed: int
+) -> list[np.ndarray]:
+    """Features of a seeded uniform sample of ``size`` pool rows (the whole pool if smaller), one per
+    view: read from the pool's ``stored`` sources, or encoded in memory without them."""
+    rows = np.random.default_rng(seed).choice(len(pool), size=min(len(pool), size), replace=False)
+    rows = np.sort(rows)
+    if stored is not None:
+        return [gather_rows(s, rows) for s in stored]
+    r_src, _ = representation.encode_for_scoring(pool.select(rows), role="candidate")
+    return [s.to_array() for s in r_src]
