@@ -1,0 +1,361 @@
+"""Gather what the explorer page shows from a selection's files on disk.
+
+A *selection* is what :func:`targetsel.export.export` (and ``targetsel select``) writes: the picked
+rows (``subset.jsonl`` / ``subset.parquet``) beside ``selection.json``, or with several budgets one
+``budget-<B>/`` folder each. Every budget is a prefix of one ranking, so the largest budget's files
+hold everything; the smaller budgets are positions on the page's budget slider.
+
+Nothing is recomputed here: per-pick query and score come from ``selection.json``, the
+conversations from the subset file, the pool's composition from the pool recorded in
+``selection.json`` (or given), the distances from a ``diagnosis.json`` when there is one.
+
+Example:
+    >>> find_selection("no-such-folder")  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    targetsel.errors.MissingArtifactError: ...
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from targetsel.data import ExampleSet, load_examples
+from targetsel.errors import ConfigurationError, InvalidDataError, MissingArtifactError
+from targetsel.progress import progress
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["PAGE_FORMAT", "Selection", "find_diagnosis", "find_selection", "page_data", "recorded_path"]
+
+#: Version of the JSON embedded in the page (bumped when its layout changes).
+PAGE_FORMAT = 1
+
+_BUDGET_DIR = re.compile(r"^budget-(\d+)$")
+_SUBSET_SUFFIXES = (".jsonl", ".parquet")
+_NO_LABEL = "(none)"
+
+
+@dataclass
+class Selection:
+    """A selection found on disk.
+
+    Attributes:
+        root: The folder (or file) the user named.
+        meta_path: The ``selection.json`` of the largest budget.
+        subset_path: The picked rows of the largest budget, in ranking order.
+        meta: The parsed ``selection.json``.
+        budgets: The budgets written (ascending); their prefixes are views of one ranking.
+    """
+
+    root: Path
+    meta_path: Path
+    subset_path: Path
+    meta: dict[str, Any]
+    budgets: list[int]
+
+    @property
+    def folder(self) -> Path:
+        """The folder the page goes into by default (the named folder, or the file's folder)."""
+        return self.root if self.root.is_dir() else self.root.parent
+
+    def default_page_path(self) -> Path:
+        """``explore.html`` in the selection folder; ``<stem>.html`` beside a ``<stem>.selection.json``."""
+        if self.root.is_dir() or self.root.name == "selection.json":
+            return self.folder / "explore.html"
+        return self.root.with_name(self.root.name.removesuffix(".selection.json").removesuffix(".json") + ".html")
+
+
+def _subset_beside(meta_path: Path) -> Path:
+    if meta_path.name == "selection.json":
+        candidates = [meta_path.with_name("subset" + s) for s in _SUBSET_SUFFIXES]
+    else:
+        stem = meta_path.name.removesuffix(".selection.json").removesuffix(".json")
+        candidates = [meta_path.with_name(stem + s) for s in _SUBSET_SUFFIXES]
+    for c in candidates:
+        if c.is_file():
+            return c
+    raise MissingArtifactError(
+        f"{meta_path.parent}: no {' or '.join(c.name for c in candidates)} beside {meta_path.name}; "
+        "the selection is incomplete, re-run `targetsel select`"
+    )
+
+
+def find_selection(path: str | os.PathLike[str]) -> Selection:
+    """Locate ``selection.json`` and the subset file of a selection folder (or of a ``selection.json``).
+
+    Args:
+        path: The output folder of ``targetsel select`` (one budget, or ``budget-<B>/`` folders),
+            a ``selection.json``, or a ``<stem>.selection.json`` written beside ``<stem>.jsonl``.
+
+    Raises:
+        MissingArtifactError: ``path`` does not exist, holds no selection, or lacks its subset file.
+        InvalidDataError: ``selection.json`` is not one targetsel wrote.
+
+    Example:
+        >>> import tempfile, numpy as np
+        >>> from targetsel.data import ExampleSet
+        >>> from targetsel.export import export
+        >>> from targetsel.select import select
+        >>> pool = ExampleSet.from_records([{"prompt": f"q{i}", "completion": "a"} for i in range(3)])
+        >>> d = tempfile.mkdtemp()
+        >>> _ = export(pool, select(np.array([[0.1, 0.9, 0.5]]), budget=2), d)
+        >>> s = find_selection(d)
+        >>> s.budgets, s.subset_path.name
+        ([2], 'subset.jsonl')
+    """
+    from targetsel.diagnose import load_selection
+
+    root = Path(path)
+    if not root.exists():
+        raise MissingArtifactError(f"{root}: no such file or directory; pass the output folder of `targetsel select`")
+    budgets: list[int] = []
+    if root.is_dir() and not (root / "selection.json").is_file():
+        found = sorted(
+            (int(m.group(1)), p)
+            for p in root.iterdir()
+            if (m := _BUDGET_DIR.match(p.name)) and (p / "selection.json").is_file()
+        )
+        if not found:
+            raise MissingArtifactError(
+                f"{root}: not a selection folder (no selection.json, no budget-<B>/selection.json); "
+                "pass the output folder of `targetsel select`"
+            )
+        budgets = [b for b, _ in found]
+        meta_path = found[-1][1] / "selection.json"
+    else:
+        meta_path = root / "selection.json" if root.is_dir() else root
+    meta = load_selection(meta_path)
+    n_picks = len(meta["picks"])
+    budgets = [b for b in budgets if b <= n_picks] or [int(meta.get("budget") or n_picks)]
+    return Selection(root, meta_path, _subset_beside(meta_path), meta, budgets)
+
+
+def recorded_path(meta: dict[str, Any], key: str) -> Path | None:
+    """The ``pool`` / ``queries`` path recorded in ``selection.json``, when it is still readable.
+
+    Example:
+        >>> recorded_path({"pool": {"source": "<memory>"}}, "pool") is None
+        True
+    """
+    src = (meta.get(key) or {}).get("source")
+    if not src or src == "<memory>" or not Path(src).exists():
+        return None
+    return Path(src)
+
+
+def find_diagnosis(selection: Selection, path: str | os.PathLike[str] | None = None) -> dict[str, Any] | None:
+    """The ``diagnosis.json`` to show: ``path`` (a file or its folder), else one in the selection folder.
+
+    Looked for, in order: ``<selection>/diagnosis.json``, ``<selection>/diagnosis/diagnosis.json``.
+
+    Raises:
+        MissingArtifactError: ``path`` was given and holds no ``diagnosis.json``.
+        InvalidDataError: the file is not a diagnosis written by ``targetsel diagnose``.
+    """
+    if path is not None:
+        p = Path(path)
+        p = p / "diagnosis.json" if p.is_dir() else p
+        if not p.is_file():
+            raise MissingArtifactError(f"{p}: no diagnosis.json; run `targetsel diagnose` or pass --diagnose")
+        candidates = [p]
+    else:
+        candidates = [selection.folder / "diagnosis.json", selection.folder / "diagnosis" / "diagnosis.json"]
+    for p in candidates:
+        if p.is_file():
+            try:
+                data = json.loads(p.read_text(encoding="utf-8"))
+            except json.JSONDecodeError as exc:
+                raise InvalidDataError(f"{p}: not valid JSON ({exc.msg}); run `targetsel diagnose` again") from exc
+            if not isinstance(data, dict) or not isinstance(data.get("points"), list):
+                raise InvalidDataError(f"{p}: no `points` list; is this a diagnosis.json written by targetsel?")
+            logger.info("showing the diagnosis in %s", p)
+            return data
+    return None
+
+
+def _label(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return _NO_LABEL
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return str(value)
+
+
+def _values(es: ExampleSet, name: str) -> list[Any] | None:
+    """A whole column as Python values, read through Arrow (row-by-row reads cost ~10x more)."""
+    if name not in es.column_names:
+        return None
+    return es.dataset.with_format("arrow")[name].to_pylist()
+
+
+def _column(es: ExampleSet, name: str, what: str) -> list[Any]:
+    values = _values(es, name)
+    if values is None:
+        cols = ", ".join(c for c in es.column_names if c != "messages")
+        raise ConfigurationError(f"--by {name!r}: the {what} has no such column; choose one of: {cols}")
+    return values
+
+
+def _num(x: Any, digits: int = 5) -> float | None:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return None
+    return round(float(x), digits)
+
+
+def _cell(x: Any) -> Any:
+    """A per-pick extra value as JSON can hold it (no NaN or infinity)."""
+    return _num(x, 7) if isinstance(x, float) else x
+
+
+def _header(sel: Selection, pool: ExampleSet | None, queries: ExampleSet | None) -> dict[str, Any]:
+    meta = sel.meta
+    rep = meta.get("representation") or {}
+    views = rep.get("candidates") or rep.get("queries") or []
+    first = views[0] if views else {}
+    return {
+        "method": meta.get("method"),
+        "params": meta.get("params") or {},
+        "budgets": sel.budgets,
+        "n_picks": len(meta["picks"]),
+        "representation": {
+            "name": first.get("representation"),
+            "model": first.get("model"),
+            "dim": first.get("dim"),
+            "dtype": first.get("dtype"),
+            "params": first.get("params") or {},
+            "views": len(views),
+            "weights": rep.get("weights"),
+            "similarity": rep.get("similarity"),
+            "top_k": rep.get("top_k"),
+        },
+        "pool": {**(meta.get("pool") or {}), "loaded": pool is not None},
+        "queries": {**(meta.get("queries") or {}), "loaded": queries is not None},
+        "library_version": meta.get("library_version"),
+        "selection": str(sel.meta_path),
+    }
+
+
+def _diagnosis_view(diagnosis: dict[str, Any] | None) -> dict[str, Any] | None:
+    if diagnosis is None:
+        return None
+    keep = ("budget", "w1", "w1_solver", "mmd", "mean_nn_query", "covered_fraction")
+    keep += ("random_mean", "random_std", "random_percentile", "random_z")
+    info = diagnosis.get("info") or {}
+    return {
+        "representation": info.get("representation"),
+        "method": info.get("method"),
+        "n_picks": info.get("n_picks"),
+        "random": (info.get("settings") or {}).get("random_baseline"),
+        "points": [
+            {k: (_num(p.get(k)) if k not in ("budget", "w1_solver") else p.get(k)) for k in keep}
+            for p in diagnosis["points"]
+        ],
+    }
+
+
+def page_data(
+    selection: Selection,
+    *,
+    pool: ExampleSet | None = None,
+    queries: ExampleSet | None = None,
+    by: str = "source",
+    diagnosis: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Everything the page shows, as one JSON-serialisable dict (columns, not rows, to stay small).
+
+    Args:
+        selection: From :func:`find_selection`.
+        pool: The pool the selection was made from, for its composition (``None``: subset only).
+        queries: The query set, for the query texts (``None``: queries shown by number).
+        by: Column the composition counts by; must exist in the subset (and in the pool when given).
+            When the default ``source`` is absent, the page has no composition chart.
+        diagnosis: A ``diagnosis.json`` content (see :func:`find_diagnosis`), or ``None``.
+
+    Returns:
+        A dict with ``header``, ``by``, ``labels``, ``pool_counts``, ``picks`` (parallel lists
+        ``label``/``query``/``score``/``id`` and ``extra`` columns), ``conversations`` (one list of
+        ``[role, content]`` per pick), ``queries`` (one per query, or ``None``), ``diagnosis`` and
+        ``notes``.
+
+    Raises:
+        ConfigurationError: ``by`` names no column.
+        InvalidDataError: the subset file does not hold the picks of ``selection.json``.
+    """
+    meta = selection.meta
+    picks = meta["picks"]
+    notes: list[str] = []
+    subset = load_examples(selection.subset_path)
+    ids = [p.get("id") for p in picks]
+    if len(subset) != len(picks) or (ids[0] is not None and subset.ids != ids):
+        raise InvalidDataError(
+            f"{selection.subset_path}: its {len(subset)} rows are not the {len(picks)} picks of "
+            f"{selection.meta_path.name}; re-run `targetsel select`"
+        )
+    pool_meta = meta.get("pool") or {}
+    if pool is not None and pool_meta.get("fingerprint") and pool.fingerprint != pool_meta["fingerprint"]:
+        notes.append(f"the pool given ({pool.source}) is not the one selection.json records: composition may differ")
+    if queries is not None and len(queries) != ((meta.get("queries") or {}).get("rows") or len(queries)):
+        notes.append(f"the query set given has {len(queries)} rows, selection.json records another size")
+
+    explicit_by = by != "source"
+    sub_values = _values(subset, by)
+    if sub_values is None and not explicit_by:
+        notes.append("the subset has no `source` column; pass --by COLUMN for a composition chart")
+    elif sub_values is None:
+        _column(subset, by, "subset")
+    pool_values = None
+    if sub_values is not None and pool is not None:
+        pool_values = _values(pool, by)
+        if pool_values is None and explicit_by:
+            _column(pool, by, "pool")
+        elif pool_values is None:
+            notes.append("the pool has no `source` column: the subset's composition is shown alone")
+
+    counts_pool = Counter(_label(v) for v in pool_values) if pool_values is not None else Counter()
+    sub_labels = [_label(v) for v in sub_values] if sub_values is not None else []
+    counts_sub = Counter(sub_labels)
+    labels = [k for k, _ in counts_pool.most_common()]
+    labels += [k for k, _ in counts_sub.most_common() if k not in counts_pool]
+    code = {k: i for i, k in enumerate(labels)}
+
+    extra_names = sorted({k for p in picks[:1] for k in p} - {"rank", "index", "id", "query_index", "score"})
+    conversations = []
+    with progress(total=len(subset), desc="explore: picks", unit="row") as bar:
+        for msgs in _values(subset, "messages") or []:
+            conversations.append([[m["role"], m["content"]] for m in msgs])
+            if len(conversations) % 4096 == 0:
+                bar.update(4096)
+        bar.update(len(conversations) % 4096)
+    query_index = [-1 if p.get("query_index") is None else int(p["query_index"]) for p in picks]
+    if all(q < 0 for q in query_index):
+        notes.append(f"{meta.get('method')} does not record which query chose each pick")
+    n_queries = (meta.get("queries") or {}).get("rows") or (len(queries) if queries is not None else 0)
+    return {
+        "format": PAGE_FORMAT,
+        "header": _header(selection, pool, queries),
+        "by": by if sub_values is not None else None,
+        "labels": labels,
+        "pool_counts": [counts_pool.get(k, 0) for k in labels] if pool_values is not None else None,
+        "picks": {
+            "id": [str(i) for i in subset.ids],
+            "label": [code[k] for k in sub_labels],
+            "query": query_index,
+            "score": [_num(p.get("score")) for p in picks],
+            "extra": {name: [_cell(p.get(name)) for p in picks] for name in extra_names},
+        },
+        "conversations": conversations,
+        "n_queries": int(n_queries),
+        "queries": None
+        if queries is None
+        else [[[m["role"], m["content"]] for m in msgs] for msgs in _values(queries, "messages") or []],
+        "diagnosis": _diagnosis_view(diagnosis),
+        "notes": notes,
+    }
