@@ -41,7 +41,7 @@ def demo_page(work: Path) -> Path:
     return out / "explore.html"
 
 
-def screenshot(page: Path, png: Path, *, width: int = 1200, height: int = 1450, colors: int = 96) -> Path:
+def screenshot(page: Path, png: Path, *, width: int = 1200, height: int = 1900, colors: int = 96) -> Path:
     """Open ``page``, show one query's picks and one conversation, save a ``colors``-colour PNG."""
     from PIL import Image
     from selenium import webdriver

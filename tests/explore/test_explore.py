@@ -124,6 +124,9 @@ def test_a_saved_diagnosis_is_found_and_shown(demo_selection: Path, tmp_path: Pa
     assert view["representation"] == "lexical" and view["random"]["subsets"] == 3
     p = view["points"][0]
     assert p["w1"] == pytest.approx(diag.points[0].w1, abs=1e-5) and p["random_mean"] > p["w1"]
+    assert page_data(sel, diagnosis=found)["notes"] == []
+    other = {"info": {"method": "random", "n_picks": 20}, "points": found["points"]}
+    assert "made for random with 20 picks" in page_data(sel, diagnosis=other)["notes"][0]
     with pytest.raises(MissingArtifactError, match=r"no diagnosis\.json"):
         find_diagnosis(sel, tmp_path / "nowhere")
 
@@ -180,3 +183,9 @@ def test_render_page_header_is_escaped() -> None:
     html = render_page({"header": {"method": "<i>m</i>", "budgets": [1], "representation": {}}, "notes": ["a<b"]})
     head = html[: html.index("<main>")]
     assert "&lt;i&gt;m&lt;/i&gt;" in head and "<i>m</i>" not in head and "a&lt;b" in head
+
+
+def test_help_has_examples(capsys) -> None:
+    assert main(["explore", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "Examples" in out and "--diagnose" in out and "--by" in out and "SELECTION_DIR" in out

@@ -35,7 +35,7 @@ without them the page shows the subset alone. Writes `SELECTION_DIR/explore.html
 
 @app.command("explore", help=_HELP)
 def explore_cmd(
-    selection: Path = typer.Argument(
+    selection_dir: Path = typer.Argument(
         ..., metavar="SELECTION_DIR", help="Selection folder (output of `targetsel select`) or its selection.json."
     ),
     output: Path | None = typer.Option(
@@ -73,7 +73,7 @@ def explore_cmd(
     apply_quiet(quiet)
     if diagnose and diagnosis is not None:
         raise ConfigurationError("give --diagnose (compute now) or --diagnosis PATH (show a saved one), not both")
-    sel = find_selection(selection)
+    sel = find_selection(selection_dir)
     pool_path = pool or recorded_path(sel.meta, "pool")
     query_path = query or recorded_path(sel.meta, "queries")
     if diagnose and (pool_path is None or query_path is None):

@@ -261,6 +261,37 @@ def _diagnosis_view(diagnosis: dict[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
+def _composition(
+    subset: ExampleSet, pool: ExampleSet | None, by: str, notes: list[str]
+) -> tuple[str | None, list[str], list[int] | None, list[int]]:
+    """``(column shown or None, labels, pool count per label or None, label code per pick)``.
+
+    Labels are ordered by pool count (then subset count for labels the pool lacks). A ``by`` the
+    user chose must exist; the default ``source`` may be missing (a note says so).
+    """
+    explicit_by = by != "source"
+    sub_values = _values(subset, by)
+    if sub_values is None:
+        if explicit_by:
+            _column(subset, by, "subset")
+        notes.append("the subset has no `source` column; pass --by COLUMN for a composition chart")
+        return None, [], None, []
+    pool_values = None
+    if pool is not None:
+        pool_values = _values(pool, by)
+        if pool_values is None and explicit_by:
+            _column(pool, by, "pool")
+        elif pool_values is None:
+            notes.append("the pool has no `source` column: the subset's composition is shown alone")
+    counts_pool = Counter(_label(v) for v in pool_values) if pool_values is not None else Counter()
+    sub_labels = [_label(v) for v in sub_values]
+    labels = [k for k, _ in counts_pool.most_common()]
+    labels += [k for k, _ in Counter(sub_labels).most_common() if k not in counts_pool]
+    code = {k: i for i, k in enumerate(labels)}
+    pool_counts = [counts_pool.get(k, 0) for k in labels] if pool_values is not None else None
+    return by, labels, pool_counts, [code[k] for k in sub_labels]
+
+
 def page_data(
     selection: Selection,
     *,
@@ -305,26 +336,7 @@ def page_data(
     if queries is not None and len(queries) != ((meta.get("queries") or {}).get("rows") or len(queries)):
         notes.append(f"the query set given has {len(queries)} rows, selection.json records another size")
 
-    explicit_by = by != "source"
-    sub_values = _values(subset, by)
-    if sub_values is None and not explicit_by:
-        notes.append("the subset has no `source` column; pass --by COLUMN for a composition chart")
-    elif sub_values is None:
-        _column(subset, by, "subset")
-    pool_values = None
-    if sub_values is not None and pool is not None:
-        pool_values = _values(pool, by)
-        if pool_values is None and explicit_by:
-            _column(pool, by, "pool")
-        elif pool_values is None:
-            notes.append("the pool has no `source` column: the subset's composition is shown alone")
-
-    counts_pool = Counter(_label(v) for v in pool_values) if pool_values is not None else Counter()
-    sub_labels = [_label(v) for v in sub_values] if sub_values is not None else []
-    counts_sub = Counter(sub_labels)
-    labels = [k for k, _ in counts_pool.most_common()]
-    labels += [k for k, _ in counts_sub.most_common() if k not in counts_pool]
-    code = {k: i for i, k in enumerate(labels)}
+    by_shown, labels, pool_counts, label_codes = _composition(subset, pool, by, notes)
 
     extra_names = sorted({k for p in picks[:1] for k in p} - {"rank", "index", "id", "query_index", "score"})
     conversations = []
@@ -334,6 +346,15 @@ def page_data(
             if len(conversations) % 4096 == 0:
                 bar.update(4096)
         bar.update(len(conversations) % 4096)
+    info = (diagnosis or {}).get("info") or {}
+    if diagnosis is not None and (info.get("method"), info.get("n_picks")) not in (
+        (meta.get("method"), len(picks)),
+        (None, None),
+    ):
+        notes.append(
+            f"the diagnosis shown was made for {info.get('method')} with {info.get('n_picks')} picks, "
+            f"not this selection ({meta.get('method')}, {len(picks)} picks)"
+        )
     query_index = [-1 if p.get("query_index") is None else int(p["query_index"]) for p in picks]
     if all(q < 0 for q in query_index):
         notes.append(f"{meta.get('method')} does not record which query chose each pick")
@@ -341,12 +362,12 @@ def page_data(
     return {
         "format": PAGE_FORMAT,
         "header": _header(selection, pool, queries),
-        "by": by if sub_values is not None else None,
+        "by": by_shown,
         "labels": labels,
-        "pool_counts": [counts_pool.get(k, 0) for k in labels] if pool_values is not None else None,
+        "pool_counts": pool_counts,
         "picks": {
             "id": [str(i) for i in subset.ids],
-            "label": [code[k] for k in sub_labels],
+            "label": label_codes,
             "query": query_index,
             "score": [_num(p.get("score")) for p in picks],
             "extra": {name: [_cell(p.get(name)) for p in picks] for name in extra_names},
