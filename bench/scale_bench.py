@@ -13,10 +13,19 @@ per scoring pass over the matmul floor extrapolated to N), ``end_to_end_over_mat
 selection together: round-robin rescores, excluding the taken candidates, when a list runs out), and
 per-method figures.
 
+Compressed stores (``--dtype int8|bit``, :mod:`targetsel.store.codecs`): a bit store is generated
+directly as packed sign bits (each cluster centre's signs with every bit flipped with probability
+5/16, what ``centre + 1.5 · noise`` gives), so a 10M × 8192 store (10 GB) is written in minutes.
+``--query-dtype bit`` scores by exact integer products (:mod:`targetsel.score.integer`). Every
+run also measures the bandwidth floor: the seconds to read the store's files once, sequentially
+(from the page cache when the store was just written), and reports ``over_bandwidth_floor``
+(the round-robin end to end over that floor).
+
 Usage:
     python bench/scale_bench.py                       # N=10M, d=256, M=500, B=100K (≈5 GB on disk)
     python bench/scale_bench.py --n 200000 --dim 8192 # the paper's shape
     python bench/scale_bench.py --quick               # N=1M
+    python bench/scale_bench.py --dim 8192 --dtype bit --m 64 --methods round_robin,doubly_greedy
 """
 
 from __future__ import annotations
@@ -52,6 +61,25 @@ def synthetic_rows(seed: int, rows: int, dim: int) -> np.ndarray:
     return x
 
 
+def synthetic_bits(seed: int, rows: int, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """Packed sign bits and row norms of ``rows`` synthetic rows, made without the float rows.
+
+    A row is its cluster centre's sign bits, each flipped with probability 5/16 = P(a ∧ (b ∨ (c ∧ d)))
+    for four fair random bits: close to the 0.313 of ``sign(c + 1.5 e)`` against ``sign(c)``.
+    """
+    rng = np.random.default_rng(seed)
+    signs = np.packbits(centers(dim) >= 0, axis=1)
+    nb = signs.shape[1]
+    a, b, c, d = (rng.integers(0, 256, (rows, nb), dtype=np.uint8) for _ in range(4))
+    np.bitwise_and(c, d, out=c)
+    np.bitwise_or(b, c, out=b)
+    np.bitwise_and(a, b, out=a)
+    np.bitwise_xor(a, signs[rng.integers(0, N_CLUSTERS, rows)], out=a)
+    if dim % 8:
+        a[:, -1] &= np.uint8((0xFF << (8 - dim % 8)) & 0xFF)  # zero padding, as numpy.packbits leaves it
+    return a, np.full(rows, np.sqrt(3.25 * dim), dtype=np.float32)
+
+
 def build_store(path: Path, n: int, dim: int, dtype: str, shard_size: int) -> tuple[FeatureStore, float]:
     spec = StoreSpec(
         representation="synthetic",
@@ -66,13 +94,29 @@ def build_store(path: Path, n: int, dim: int, dtype: str, shard_size: int) -> tu
     t0 = time.perf_counter()
     for i in store.missing_shards():
         lo, hi = store.shard_range(i)
-        store.write_shard(i, synthetic_rows(1000 + i, hi - lo, dim))
+        if dtype == "bit":
+            store.write_encoded_shard(i, *synthetic_bits(1000 + i, hi - lo, dim))
+        else:
+            store.write_shard(i, synthetic_rows(1000 + i, hi - lo, dim))
     return store, time.perf_counter() - t0
+
+
+def bandwidth_floor(store: FeatureStore) -> tuple[float, int]:
+    """Seconds to read every file of the store once, sequentially (64 MB reads), and the bytes."""
+    buf = bytearray(64 << 20)
+    view = memoryview(buf)
+    total = 0
+    t0 = time.perf_counter()
+    for f in sorted(store.path.glob("*.npy")):
+        with open(f, "rb", buffering=0) as fh:
+            while (got := fh.readinto(view)) > 0:
+                total += got
+    return time.perf_counter() - t0, total
 
 
 def worker(args: argparse.Namespace) -> None:
     """Run one method in this process and print one JSON line."""
-    from targetsel.score import score
+    from targetsel.score import FeatureViews, score
     from targetsel.select import get_selector
 
     set_quiet(True)
@@ -86,12 +130,13 @@ def worker(args: argparse.Namespace) -> None:
     passes = 0
     while True:  # the same rescoring rule as targetsel.pipeline.run_selection
         passes += 1
-        scores = score(queries, store, top_k=k, chunk_rows=args.chunk_rows)
+        scores = score(queries, store, top_k=k, chunk_rows=args.chunk_rows, query_dtype=args.query_dtype)
         t1 = time.perf_counter()
         try:  # with the features at hand, as run_selection passes them (round-robin refills from them)
-            ranking = sel.rank(
-                scores, args.budget, candidate_features=([store], [1.0]), query_features=([queries], [1.0])
+            views = FeatureViews.from_encoded(
+                [queries], [1.0], [store], [1.0], chunk_rows=args.chunk_rows, query_dtype=args.query_dtype
             )
+            ranking = sel.rank(scores, args.budget, features=views)
             break
         except TopKTooSmallError:
             k = min(store.num_rows, 4 * k)
@@ -140,7 +185,8 @@ def main() -> None:
     p.add_argument("--dim", type=int, default=256)
     p.add_argument("--m", type=int, default=500)
     p.add_argument("--budget", type=int, default=100_000)
-    p.add_argument("--dtype", default="float16", choices=["float16", "float32"])
+    p.add_argument("--dtype", default="float16", choices=["float16", "float32", "int8", "bit"])
+    p.add_argument("--query-dtype", default="float", choices=["float", "int8", "bit"])
     p.add_argument("--shard-size", type=int, default=131072)
     p.add_argument("--chunk-rows", type=int, default=16384)
     p.add_argument("--methods", default="round_robin,doubly_greedy,knn_uniform")
@@ -161,8 +207,10 @@ def main() -> None:
         args.store = tmp / "store"
     try:
         store, build_s = build_store(args.store, args.n, args.dim, args.dtype, args.shard_size)
-        gb = args.n * args.dim * np.dtype(args.dtype).itemsize / 1e9
+        gb = store.codec.nbytes(args.n, args.dim) / 1e9
         print(f"store: N={args.n:,} d={args.dim} {args.dtype} ({gb:.2f} GB) built in {build_s:.1f} s")
+        bw_s, bw_bytes = bandwidth_floor(store)
+        print(f"bandwidth floor: read {bw_bytes / 1e9:.2f} GB once in {bw_s:.2f} s ({bw_bytes / 1e9 / bw_s:.2f} GB/s)")
         floor_rows = min(args.n, max(65536, int(1.5e9 / (4 * args.dim))))
         per_cand = matmul_floor(store, args.m, floor_rows)
         floor_s = per_cand * args.n
@@ -186,6 +234,8 @@ def main() -> None:
                 str(args.budget),
                 "--chunk-rows",
                 str(args.chunk_rows),
+                "--query-dtype",
+                args.query_dtype,
             ]
             t0 = time.perf_counter()
             out = subprocess.run(cmd, capture_output=True, text=True, check=False, env=os.environ.copy())
@@ -200,6 +250,7 @@ def main() -> None:
             r["gb_per_s"] = gb / r["score_s"]
             r["score_over_matmul"] = r["score_s"] / r["passes"] / floor_s  # one scoring pass
             r["end_to_end_over_matmul"] = (r["score_s"] + r["rank_s"]) / floor_s  # every pass, and the selector
+            r["over_bandwidth_floor"] = (r["score_s"] + r["rank_s"]) / bw_s
             results[method] = r
             print(
                 f"{method:>14}: top_k={r['top_k']:>6} score {r['score_s']:7.1f} s "
@@ -215,7 +266,11 @@ def main() -> None:
             "m": args.m,
             "budget": args.budget,
             "dtype": args.dtype,
+            "query_dtype": args.query_dtype,
             "store_gb": round(gb, 3),
+            "bandwidth_floor_s": round(bw_s, 3),
+            "bandwidth_gb_per_s": round(bw_bytes / 1e9 / bw_s, 3),
+            "over_bandwidth_floor": round(results.get("round_robin", {}).get("over_bandwidth_floor", float("nan")), 3),
             "peak_rss_mb": round(max((r["peak_rss_mb"] for r in ok), default=float("nan")), 1),
             "score_over_matmul": round(max((r["score_over_matmul"] for r in ok), default=float("nan")), 3),
             "end_to_end_over_matmul": round(max((r["end_to_end_over_matmul"] for r in ok), default=float("nan")), 3),

@@ -304,3 +304,24 @@ def test_cli_select_on_bit_stores(tmp_path: Path) -> None:
     )
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
     assert "query_dtype=bit scores bit candidate stores" in bad.stderr and not (tmp_path / "bad").exists()
+
+
+def test_cli_compress_resumes_after_sigkill(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    src = _float_store(tmp_path / "f32", _rows(6000, 512, 15), shard_size=40)  # 150 shards
+    ref = compress_store(src.path, tmp_path / "ref", "int8")
+    cmd = [sys.executable, "-m", "targetsel", "store", "compress", str(src.path), str(tmp_path / "dst")]
+    cmd += ["--dtype", "int8", "--quiet"]
+    proc = subprocess.Popen(cmd)
+    deadline = time.monotonic() + 60
+    while not list((tmp_path / "dst").glob("shard-*.npy")) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    partial = FeatureStore.open(tmp_path / "dst", require_complete=False)
+    done = partial.num_shards - len(partial.missing_shards())
+    assert done >= 1  # killed mid-way (usually), or finished first: either way a rerun completes it
+    assert subprocess.run(cmd).returncode == 0
+    assert _stored_bytes(FeatureStore.open(tmp_path / "dst")) == _stored_bytes(ref)
