@@ -325,3 +325,32 @@ def test_cli_compress_resumes_after_sigkill(tmp_path: Path) -> None:
     assert done >= 1  # killed mid-way (usually), or finished first: either way a rerun completes it
     assert subprocess.run(cmd).returncode == 0
     assert _stored_bytes(FeatureStore.open(tmp_path / "dst")) == _stored_bytes(ref)
+
+
+@pytest.mark.parametrize("dim", [64, 77, 8192])
+def test_bit_kernels_give_the_same_integers(dim: int) -> None:
+    from targetsel.score.integer import integer_blocks, numba_popcount
+    from targetsel.store import InMemoryFeatures
+
+    kernels = ["int_mm", "popcount"] + (["popcount_numba"] if numba_popcount() is not None else [])
+    rng = np.random.default_rng(dim)
+    x = EncodedFeatures.from_float(rng.standard_normal((300, dim)).astype(np.float32), "bit")
+    q = InMemoryFeatures(rng.standard_normal((9, dim)).astype(np.float32))
+    out = {
+        k: np.concatenate(
+            [b.copy() for _, b, _ in integer_blocks([q], [x], np.ones(1), 128, None, None, False, "bit", k)], 1
+        )
+        for k in kernels
+    }
+    for k in kernels:
+        np.testing.assert_array_equal(out[k], out["popcount"], err_msg=k)
+    x8 = EncodedFeatures.from_float(rng.standard_normal((30, dim)).astype(np.float32), "int8")
+    with pytest.raises(ConfigurationError, match="query_dtype=int8 kernels are int_mm, got 'popcount'"):
+        next(integer_blocks([q], [x8], np.ones(1), 128, None, None, False, "int8", "popcount"))
+
+
+def test_numba_kernel_is_installed_with_the_test_extra() -> None:
+    from targetsel.score.integer import numba_popcount
+
+    pytest.importorskip("numba", reason="numba is in the test extra; without it the int_mm kernel is used")
+    assert numba_popcount() is not None

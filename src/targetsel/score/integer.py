@@ -6,9 +6,11 @@ too and take exact integer products, for the fastest pass:
 
 ``bit`` (bit candidates)
     Queries binarised like the candidates (``q >= 0``). ``S = (d − 2·hamming(q, x)) / d``, the
-    cosine of the two sign vectors. Kernels: ``int8`` products of ±1 vectors
-    (``torch._int_mm``, int32 sums: the default where torch offers it) or XOR + popcount on the
-    packed bytes (``numpy.bitwise_count``); both give the same integers.
+    cosine of the two sign vectors. Kernels, all giving the same integers: XOR + popcount over
+    64-bit words of the packed bytes compiled by numba (``popcount_numba``, the default when numba
+    is installed: ``pip install "targetsel[fast]"``; no unpacking), ``int8`` products of the
+    unpacked ±1 vectors (``int_mm``: ``torch._int_mm``, int32 sums) or XOR + popcount in numpy
+    (``popcount``: ``numpy.bitwise_count``, the reference).
 
 ``int8`` (int8 candidates)
     Queries quantised like the candidates (per-row absmax). ``S = q·x / (‖q‖ ‖x‖)`` on the int8
@@ -103,6 +105,53 @@ def popcount_dots(q_packed: np.ndarray, x_packed: np.ndarray, dim: int) -> np.nd
     return out
 
 
+_NUMBA_KERNEL: Callable[..., None] | None = None
+
+
+def numba_popcount() -> Callable[..., None] | None:
+    """The numba-compiled XOR + popcount kernel ``(q words, x words, dim, out)``, or ``None`` without numba.
+
+    Compiled on first use (cached on disk by numba); candidates run in parallel, each one's
+    words stay in L1 while every query is compared with it.
+    """
+    global _NUMBA_KERNEL
+    if _NUMBA_KERNEL is not None:
+        return _NUMBA_KERNEL
+    try:
+        import numba
+    except ImportError:
+        return None
+    m1, m2, m4 = np.uint64(0x5555555555555555), np.uint64(0x3333333333333333), np.uint64(0x0F0F0F0F0F0F0F0F)
+    h01, one, two, four, s56 = np.uint64(0x0101010101010101), np.uint64(1), np.uint64(2), np.uint64(4), np.uint64(56)
+
+    @numba.njit(parallel=True, cache=True, nogil=True)
+    def kernel(q: np.ndarray, x: np.ndarray, dim: int, out: np.ndarray) -> None:  # pragma: no cover - compiled
+        m, w = q.shape
+        for j in numba.prange(x.shape[0]):
+            for i in range(m):
+                acc = np.uint64(0)
+                for k in range(w):
+                    v = q[i, k] ^ x[j, k]  # SWAR popcount: LLVM emits the CPU's popcount instruction
+                    v = v - ((v >> one) & m1)
+                    v = (v & m2) + ((v >> two) & m2)
+                    v = (v + (v >> four)) & m4
+                    acc += (v * h01) >> s56
+                out[i, j] = dim - 2 * np.int32(acc)
+
+    _NUMBA_KERNEL = kernel
+    return kernel
+
+
+def _words(packed: np.ndarray) -> np.ndarray:
+    """Packed bit rows as ``(rows, ceil(nbytes / 8))`` uint64 words (zero padding; a view when aligned)."""
+    rows, nbytes = packed.shape
+    if nbytes % 8 == 0 and packed.flags.c_contiguous:
+        return packed.view(np.uint64)
+    out = np.zeros((rows, -(-nbytes // 8) * 8), np.uint8)
+    out[:, :nbytes] = packed
+    return out.view(np.uint64)
+
+
 def _row_norms(x: np.ndarray) -> np.ndarray:
     """float64 L2 norms of integer rows (exact sums of squares)."""
     xi = x.astype(np.int32)
@@ -122,7 +171,8 @@ def integer_blocks(
 ) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
     """:func:`targetsel.score.stream._blocks` for ``query_dtype`` ``int8`` or ``bit`` (see the module docstring).
 
-    ``kernel``: ``int_mm`` or ``popcount`` (``bit`` only); ``None`` picks ``int_mm`` where available.
+    ``kernel``: ``popcount_numba``, ``int_mm`` or ``popcount`` (the last two: ``bit`` only);
+    ``None`` picks ``popcount_numba`` for bits when numba is installed, else ``int_mm``.
     """
     need = check_query_dtype(query_dtype)
     for i, c in enumerate(cs):
@@ -133,9 +183,13 @@ def integer_blocks(
                 f"query_dtype={need} scores {need} candidate stores, but view {i} is {have}; compress it with "
                 f"`targetsel store compress SRC DST --dtype {need}` (or score with query_dtype=float)"
             )
-    mm = _int_mm() if kernel in (None, "int_mm") else None
-    if kernel not in (None, "int_mm", "popcount") or (kernel == "popcount" and need != "bit"):
-        raise ConfigurationError(f"kernel must be int_mm or popcount (bit only), got {kernel!r}")
+    kernels = ("popcount_numba", "int_mm", "popcount") if need == "bit" else ("int_mm",)
+    if kernel is not None and kernel not in kernels:
+        raise ConfigurationError(f"query_dtype={need} kernels are {', '.join(kernels)}, got {kernel!r}")
+    fast = numba_popcount() if need == "bit" and kernel in (None, "popcount_numba") else None
+    if kernel == "popcount_numba" and fast is None:
+        raise ConfigurationError('kernel popcount_numba needs numba: pip install "targetsel[fast]"')
+    mm = _int_mm() if fast is None and kernel in (None, "int_mm") else None
     if mm is None and need != "bit":  # pragma: no cover - see _int_mm
         raise ConfigurationError("query_dtype=int8 needs torch._int_mm")
     m, n = qs[0].num_rows, cs[0].num_rows
@@ -145,7 +199,10 @@ def integer_blocks(
         data, _ = codec.encode(np.asarray(q.to_array(), dtype=np.float32))
         if need == "bit":
             dim = q.dim
-            ints = sign_rows(data, dim, np.empty((m, dim), np.int8), 1, "int8") if mm is not None else data
+            if mm is not None:
+                ints = sign_rows(data, dim, np.empty((m, dim), np.int8), 1, "int8")
+            else:
+                ints = _words(data) if fast is not None else data
             norms = np.full(m, np.sqrt(dim)) * (np.abs(q.to_array()).max(axis=1) > 0)
         else:
             ints, norms = data, _row_norms(data)
@@ -162,7 +219,10 @@ def integer_blocks(
             data, aux = c.read_encoded(start, stop)  # type: ignore[attr-defined]
             if need == "bit":
                 x_norm = np.where(np.asarray(aux) > 0, np.sqrt(c.dim), 0.0)
-                if mm is None:
+                if fast is not None:
+                    dots = np.empty((m, width), np.int32)
+                    fast(queries[v], _words(np.asarray(data)), c.dim, dots)
+                elif mm is None:
                     dots = popcount_dots(queries[v], np.asarray(data), c.dim)
                 else:
                     buf = int_bufs.setdefault(v, np.empty((min(n, chunk_rows), c.dim), np.int8))
