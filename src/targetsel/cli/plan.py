@@ -1,0 +1,113 @@
+"""``targetsel plan``: what each stage of a selection run costs, before running it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from targetsel.cli._app import app
+from targetsel.cli._common import QUIET, apply_quiet, load_data
+
+__all__ = ["plan_cmd"]
+
+_HELP = """Plan a selection run: per stage (warmup, encode, score, select) the examples and tokens,
+FLOPs, store bytes, peak RAM/VRAM, the time on this machine and the GPU-hours on named GPUs.
+
+The pool is tokenised for real with the model's tokenizer and chat formatting; model and LoRA
+parameters come from the model's config on PyTorch's `meta` device (no weights loaded); the time
+here is calibrated by timing `--calibrate` pool examples through the representation itself; GPU
+time is FLOPs / (peak bf16 FLOP/s × MFU), the MFU stated (`--mfu`, default 0.40) or measured by
+`bench/gpu_bench.py --json` (`--gpu-bench`, default `$TARGETSEL_CACHE/gpu_bench.json`). Store
+bytes are exact: shard files as the feature store writes them, for every feature dtype.
+
+**Examples**
+
+* `targetsel plan` (the demo pool, LESS with SmolLM2-135M)
+* `targetsel plan --pool pool.jsonl --model smollm2-135m -r gradient --checkpoints 4 --dim 8192`
+* `targetsel plan --pool pool.jsonl -m meta-llama/Llama-2-7b-hf --feature-dtype float16 --gpus 8 --gpu h100`
+* `targetsel plan --pool pool.parquet --query dev.jsonl -r hidden -m smollm2-135m --json`
+* `targetsel plan --pool pool.jsonl -r embed` / `-r lexical` (encode, score, select only)
+"""
+
+
+@app.command("plan", help=_HELP)
+def plan_cmd(
+    pool: Path | None = typer.Option(None, "--pool", help="Candidate pool (default: the bundled demo pool)."),
+    query: Path | None = typer.Option(
+        None, "--query", help="Query set; its encode is planned too (default: --num-queries for scoring only)."
+    ),
+    num_queries: int = typer.Option(200, "--num-queries", help="Queries assumed for scoring when no --query."),
+    representation: str = typer.Option(
+        "gradient", "--representation", "-r", help="gradient, hidden, embed or lexical."
+    ),
+    model: str | None = typer.Option(None, "--model", "-m", help="Model name or path (default: the representation's)."),
+    checkpoints: int = typer.Option(4, "--checkpoints", help="gradient: warmup checkpoints (= epochs)."),
+    dim: int | None = typer.Option(None, "--dim", help="Feature dimension (gradient 8192, lexical 4096)."),
+    feature_dtype: str = typer.Option(
+        "float32", "--feature-dtype", help="Pool store dtype: float32, float16, int8, bit."
+    ),
+    batch_size: int = typer.Option(8, "--batch-size", help="Examples per forward/backward pass."),
+    max_length: int = typer.Option(512, "--max-length", help="Maximum tokens per example."),
+    shard_size: int = typer.Option(4096, "--shard-size", help="Rows per store shard."),
+    warmup_fraction: float = typer.Option(0.05, "--warmup-fraction", help="gradient: share of the pool warmed up on."),
+    gpus: int = typer.Option(1, "--gpus", help="Number of GPUs."),
+    gpu: str = typer.Option("h100", "--gpu", help="GPU: h100, h200, a100, l40s, a10g, l4."),
+    mfu: float | None = typer.Option(
+        None, "--mfu", help="Model FLOP utilisation on the GPU (default: measured or 0.40)."
+    ),
+    peak_tflops: float | None = typer.Option(None, "--peak-tflops", help="Peak bf16 TFLOP/s of another GPU."),
+    gpu_bench: Path | None = typer.Option(
+        None, "--gpu-bench", help="A bench/gpu_bench.py --json result to take the MFU from."
+    ),
+    calibrate: int = typer.Option(16, "--calibrate", help="Pool examples timed here (0: no model run)."),
+    split: str | None = typer.Option(None, "--split", help="Split of a datasets directory or hub dataset."),
+    skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Skip invalid rows instead of stopping."),
+    as_json: bool = typer.Option(False, "--json", help="Print the plan as one JSON object."),
+    quiet: bool = QUIET,
+) -> None:
+    from targetsel.plan import make_plan
+    from targetsel.plan.measure import default_bench_path
+
+    apply_quiet(quiet or as_json)
+    if pool is None:
+        from targetsel.demo import demo_pool_path
+
+        pool = Path(demo_pool_path())
+    if gpu_bench is not None and not gpu_bench.is_file():
+        from targetsel.errors import MissingArtifactError
+
+        raise MissingArtifactError(f"--gpu-bench {gpu_bench}: no such file")
+    examples = load_data(pool, split=split, skip_invalid=skip_invalid)
+    queries = load_data(query, split=split, skip_invalid=skip_invalid) if query is not None else None
+    plan = make_plan(
+        examples,
+        representation=representation,
+        model=model,
+        query=queries,
+        num_queries=num_queries,
+        checkpoints=checkpoints,
+        dim=dim,
+        feature_dtype=feature_dtype,
+        batch_size=batch_size,
+        max_length=max_length,
+        shard_size=shard_size,
+        warmup_fraction=warmup_fraction,
+        gpus=gpus,
+        gpu=gpu,
+        mfu=mfu,
+        peak_tflops=peak_tflops,
+        bench=gpu_bench or default_bench_path(),
+        calibrate=calibrate,
+    )
+    if as_json:
+        typer.echo(json.dumps(plan.to_dict(), indent=2))
+        return
+    from rich.console import Console
+
+    from targetsel.plan.render import plan_tables
+
+    console = Console()
+    for table in plan_tables(plan):
+        console.print(table)

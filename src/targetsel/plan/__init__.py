@@ -1,0 +1,35 @@
+"""``targetsel plan``: time, disk and memory of each stage of a selection run, before running it.
+
+:func:`make_plan` returns a :class:`Plan` with one :class:`Stage` per step (``warmup`` for LESS,
+``encode``, ``score``, ``select``): examples and tokens, FLOPs, store bytes, peak RAM/VRAM,
+seconds on this machine (calibrated on a few real examples) and GPU-hours on named GPUs.
+:mod:`targetsel.plan.costs` holds the formulas, :mod:`targetsel.plan.measure` what is measured.
+
+Example:
+    >>> from targetsel.plan import make_plan
+    >>> from targetsel.data import load_pool
+    >>> from targetsel.demo import demo_pool_path
+    >>> plan = make_plan(load_pool(demo_pool_path()).select(range(20)), representation="lexical", dim=128, calibrate=4)
+    >>> [s.name for s in plan.stages]
+    ['encode', 'score', 'select']
+"""
+
+from __future__ import annotations
+
+from targetsel.plan.core import PLAN_REPRESENTATIONS, Plan, Stage, human_bytes, human_seconds, make_plan
+from targetsel.plan.costs import npy_header_bytes, store_file_bytes
+from targetsel.plan.measure import DEFAULT_MFU, GPU_PEAK_TFLOPS, gpu_throughput
+
+__all__ = [
+    "DEFAULT_MFU",
+    "GPU_PEAK_TFLOPS",
+    "PLAN_REPRESENTATIONS",
+    "Plan",
+    "Stage",
+    "gpu_throughput",
+    "human_bytes",
+    "human_seconds",
+    "make_plan",
+    "npy_header_bytes",
+    "store_file_bytes",
+]
