@@ -50,13 +50,14 @@ the uniform ``K``, a lower bound, and doubling ``D`` until no query reaches it),
 searching them against all ``L`` prefetched candidates of every query; when every prefetched
 candidate's density is needed, a symmetric blocked Gram product computes each pair once instead
 (same result, half the work).
+
+The mass rules are in :mod:`targetsel.select.tsds`, the kernel densities in
+:mod:`targetsel.select.density`; this module holds the two selectors.
 """
 
 from __future__ import annotations
 
 import logging
-import math
-from typing import Any
 
 import numpy as np
 
@@ -64,6 +65,8 @@ from targetsel.errors import ConfigurationError
 from targetsel.score import FeatureViews, Scores, dense_topk
 from targetsel.score.similarity import unit_features
 from targetsel.select.base import Ranking, Selector, TopKTooSmallError, register_selector
+from targetsel.select.density import kernel_density, kernel_density_all
+from targetsel.select.tsds import _check_alpha_c, _check_positive, _neighbours, _too_few, rank_by_mass, tsds_kde_mass
 
 logger = logging.getLogger(__name__)
 
@@ -77,260 +80,8 @@ __all__ = [
     "tsds_kde_mass",
 ]
 
-
-# ------------------------------------------------------------------------------------------ helpers
-def _check_positive(name: str, value: Any, *, integer: bool = False, allow_zero: bool = False) -> None:
-    ok_type = isinstance(value, (int, np.integer)) if integer else isinstance(value, (int, float, np.number))
-    if isinstance(value, bool) or not ok_type or not math.isfinite(float(value)):
-        raise ConfigurationError(f"{name} must be a finite {'integer' if integer else 'number'}, got {value!r}")
-    if value < 0 or (value == 0 and not allow_zero):
-        raise ConfigurationError(f"{name} must be {'>= 0' if allow_zero else 'positive'}, got {value!r}")
-
-
-def _check_alpha_c(alpha: float, c: float) -> None:
-    _check_positive("alpha", alpha)
-    if alpha >= 1:
-        raise ConfigurationError(f"alpha must lie in (0, 1), got {alpha!r}")
-    _check_positive("C", c)
-
-
-def rank_by_mass(mass: np.ndarray, budget: int) -> np.ndarray:
-    """The ``budget`` candidates with the most mass, mass descending, ties towards lower index.
-
-    Args:
-        mass: ``(N,)`` non-negative mass per candidate.
-        budget: How many.
-
-    Returns:
-        ``(budget,)`` int64 indices.
-
-    Example:
-        >>> rank_by_mass(np.array([0.0, 0.5, 0.0, 0.5, 0.2]), 4).tolist()
-        [1, 3, 4, 0]
-    """
-    pos = np.flatnonzero(mass > 0)
-    order = pos[np.lexsort((pos, -mass[pos]))][:budget]
-    if order.size < budget:
-        rest = np.ones(mass.shape[0], dtype=bool)
-        rest[pos] = False
-        order = np.concatenate([order, np.flatnonzero(rest)[: budget - order.size]])
-    return order.astype(np.int64)
-
-
-def _neighbours(scores: Scores, depth: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each query's ``depth`` nearest candidates (fewer when streaming scores keep fewer):
-    ``(indices (M, D), distances (M, D) float64)``."""
-    idx, val, _ = scores.row_topk(np.arange(scores.n_queries), depth)
-    return idx, 1.0 - val.astype(np.float64)
-
-
-def _too_few(method: str, depth: int, kept: int) -> TopKTooSmallError:
-    # run_selection answers this by scoring again with a 4x larger top_k (recorded in the provenance)
-    return TopKTooSmallError(
-        f"{method} needs each query's {depth} nearest candidates but the scores keep only {kept}; "
-        f"score with top_k >= {depth} (or lower max_neighbors)"
-    )
-
-
 #: Unit candidate features of the kernel density (kept under its old name).
 gather_features = unit_features
-
-
-def kernel_density(
-    queries: np.ndarray,
-    base: np.ndarray,
-    sigma: float,
-    k: int,
-    *,
-    index: str = "flat",
-    nprobe: int = 16,
-    self_rows: np.ndarray | None = None,
-) -> np.ndarray:
-    """TSDS kernel density ``Σ max(0, 1 − ‖x − y‖²/σ²)`` over the ``k`` nearest rows of ``base``.
-
-    Uses FAISS inner-product search on unit features (``‖x − y‖² = 2 − 2⟨x, y⟩``); each kernel
-    value is rounded to 1e-6, and a row's own term (``self_rows``) is exactly 1: its distance to
-    itself is 0 by definition, not the float32 ``2 − 2⟨x, x⟩`` (a few 1e-7, which the rounding
-    grid may or may not absorb depending on the SIMD kernel). With the exact ``flat`` index and
-    ``σ < 1.18`` it runs a range search for the pairs above the kernel's support threshold
-    ``1 − σ²/2`` (same result as the k-NN search: neighbours below it add 0), keeping the ``k``
-    largest per row.
-
-    Args:
-        queries: ``(R, D)`` float32 unit rows whose density is wanted (rows of ``base``).
-        base: ``(B, D)`` float32 unit rows the density is estimated from.
-        sigma: Kernel bandwidth (> 0).
-        k: Neighbours per row (capped at ``B``).
-        index: ``flat`` (exact), ``ivf`` or ``hnsw`` (approximate, for very large ``B``).
-        nprobe: IVF cells probed.
-        self_rows: ``(R,)`` row of ``base`` that each query is (or ``-1``), for the exact self term.
-
-    Returns:
-        ``(R,)`` float64 densities.
-
-    Example:
-        >>> x = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]], dtype=np.float32)
-        >>> kernel_density(x, x, 0.75, 3).tolist()
-        [2.0, 2.0, 1.0]
-    """
-    import faiss
-
-    k = int(min(k, base.shape[0]))
-    dim = base.shape[1]
-    if index == "flat":
-        ix: Any = faiss.IndexFlatIP(dim)
-    elif index == "ivf":
-        nlist = max(1, int(math.sqrt(base.shape[0])))
-        ix = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
-        ix.train(base)
-        ix.nprobe = nprobe
-    elif index == "hnsw":
-        ix = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-        ix.hnsw.efSearch = max(64, k)
-    else:
-        raise ConfigurationError(f"kde index must be flat, ivf or hnsw, got {index!r}")
-    ix.add(base)
-    out = np.empty(queries.shape[0], np.float64)
-    step = 4096
-    thr = 1.0 - sigma**2 / 2.0  # kernel > 0 exactly when the inner product exceeds this
-    if index == "flat" and thr > 0.3:
-        # Exact and cheaper than a k-NN search: only neighbours above the kernel threshold count, so
-        # a range search finds them (no k-heaps); rows with more than k of them keep their k best.
-        for start in range(0, queries.shape[0], step):
-            lims, sims, labels = ix.range_search(queries[start : start + step], thr)
-            lims = lims.astype(np.int64)
-            d2 = np.maximum(0.0, 2.0 - 2.0 * sims.astype(np.float64))
-            kern = np.round(np.maximum(0.0, 1.0 - d2 / sigma**2), 6)
-            counts = np.diff(lims)
-            if self_rows is not None:
-                owner = np.repeat(self_rows[start : start + counts.size], counts)
-                kern[labels.astype(np.int64) == owner] = 1.0
-            sums = np.add.reduceat(np.append(kern, 0.0), lims[:-1])  # padded: empty last rows stay in range
-            sums = np.where(counts > 0, sums, 0.0)
-            for r in np.flatnonzero(counts > k):
-                row = kern[lims[r] : lims[r + 1]]
-                sums[r] = np.sort(row)[-k:].sum()
-            out[start : start + counts.size] = sums
-        return out
-    for start in range(0, queries.shape[0], step):
-        sims, labels = ix.search(queries[start : start + step], k)
-        d2 = np.maximum(0.0, 2.0 - 2.0 * sims.astype(np.float64))
-        # rounded so that float32 noise in the inner products (a self-similarity of 0.99999994)
-        # cannot break ties between candidates whose densities are equal in exact arithmetic
-        kern = np.where(labels >= 0, np.round(np.maximum(0.0, 1.0 - d2 / sigma**2), 6), 0.0)
-        if self_rows is not None:
-            kern[labels == self_rows[start : start + labels.shape[0], None]] = 1.0
-        out[start : start + step] = kern.sum(axis=1)
-    return out
-
-
-def kernel_density_all(base: np.ndarray, sigma: float, k: int, block: int = 2048) -> np.ndarray:
-    """:func:`kernel_density` of every row of ``base`` against ``base``, using the symmetry.
-
-    Each pair is computed once (blocks ``j >= i`` of the Gram matrix, BLAS), halving the work of
-    a search of ``base`` against itself; same result as
-    ``kernel_density(base, base, sigma, k, self_rows=np.arange(len(base)))``.
-
-    Args:
-        base: ``(B, D)`` float32 unit rows.
-        sigma: Kernel bandwidth (``σ < 1.18``, so the kernel's support is an inner product > 0.3).
-        k: Neighbours per row.
-        block: Rows per Gram block.
-
-    Returns:
-        ``(B,)`` float64 densities.
-
-    Example:
-        >>> x = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]], dtype=np.float32)
-        >>> kernel_density_all(x, 0.75, 3).tolist()
-        [2.0, 2.0, 1.0]
-    """
-    n = base.shape[0]
-    k = int(min(k, n))
-    thr = np.float32(1.0 - sigma**2 / 2.0)
-    rows_hit: list[np.ndarray] = []
-    kern_hit: list[np.ndarray] = []
-    for i0 in range(0, n, block):
-        bi = base[i0 : i0 + block]
-        for j0 in range(i0, n, block):
-            g = bi @ base[j0 : j0 + block].T
-            r, c = np.nonzero(g > thr)
-            if not r.size:
-                continue
-            d2 = np.maximum(0.0, 2.0 - 2.0 * g[r, c].astype(np.float64))
-            kern = np.round(np.maximum(0.0, 1.0 - d2 / sigma**2), 6)
-            if j0 == i0:
-                kern[r == c] = 1.0  # a row's own term: distance 0 exactly (see kernel_density)
-            rows_hit.append(r + i0)
-            kern_hit.append(kern)
-            if j0 != i0:  # the mirrored pairs
-                rows_hit.append(c + j0)
-                kern_hit.append(kern)
-    if not rows_hit:
-        return np.zeros(n)
-    rows = np.concatenate(rows_hit)
-    kern = np.concatenate(kern_hit)
-    counts = np.bincount(rows, minlength=n)
-    out = np.bincount(rows, weights=kern, minlength=n)
-    over = np.flatnonzero(counts > k)
-    if over.size:  # rows with more than k neighbours in the kernel's support keep their k largest
-        order = np.lexsort((-kern, rows))
-        rows, kern = rows[order], kern[order]
-        starts = np.searchsorted(rows, over)
-        for r, a in zip(over, starts, strict=True):
-            out[r] = kern[a : a + k].sum()
-    return out
-
-
-def tsds_kde_mass(
-    dist: np.ndarray, rho: np.ndarray, alpha: float, c: float
-) -> tuple[np.ndarray, np.ndarray, float, bool]:
-    """The TSDS greedy mass assignment on sorted neighbour distances and densities.
-
-    Vectorised: the heap of the reference algorithm pops events ``(P_i[k], k, i)`` in
-    lexicographic order, and since ``P_i`` increases with ``k`` that is simply the sorted order of
-    all events; the running total cost is a cumulative sum of per-event increments.
-
-    Args:
-        dist: ``(M, D)`` float64 sorted distances of each query's ``D >= 2`` nearest candidates.
-        rho: ``(M, D)`` densities of those candidates (``>= 1``; ones for the uniform variant).
-        alpha: TSDS α in (0, 1).
-        c: TSDS C > 0.
-
-    Returns:
-        ``(probs (M, D), last (M,), level, stopped)``: the mass of each (query, neighbour),
-        each query's last saturated neighbour ``K_i`` (``-1`` when none), the level ``s``, and
-        whether the stopping rule fired (``False``: the depth ``D`` was exhausted).
-
-    Example:
-        >>> d = np.array([[0.1, 0.2, 0.9]])
-        >>> p, last, s, stopped = tsds_kde_mass(d, np.ones_like(d), alpha=0.5, c=0.5)
-        >>> p.round(3).tolist(), int(last[0]), stopped
-        ([[0.5, 0.5, 0.0]], 0, True)
-    """
-    m, depth = dist.shape
-    inv = 1.0 / rho.astype(np.float64)
-    levels = np.cumsum(inv[:, : depth - 1], axis=1)  # P_i[k], k = 0..D-2
-    wsum = np.cumsum(dist[:, : depth - 1] * inv[:, : depth - 1], axis=1)
-    cost = dist[:, 1:depth] * levels - wsum  # cost_i(k)
-    delta = np.diff(cost, axis=1, prepend=0.0)
-    # events laid out k-major (then query), so a stable sort on the level breaks ties by (k, query)
-    qq = np.tile(np.arange(m), depth - 1)
-    flat_levels = levels.T.ravel()
-    order = np.argsort(flat_levels, kind="stable")
-    total = np.cumsum(delta.T.ravel()[order])
-    hit = np.flatnonzero((alpha / c) * total >= (1.0 - alpha) * m)
-    stopped = hit.size > 0
-    b = int(hit[0]) if stopped else order.size
-    level = float(flat_levels[order[b if stopped else -1]])
-    last = np.bincount(qq[order[:b]], minlength=m) - 1
-    probs = np.zeros((m, depth), np.float64)
-    cols = np.arange(depth)[None, :]
-    full = cols <= last[:, None]
-    probs[full] = (inv / (m * level))[full]
-    rest = np.maximum(1.0 / m - probs.sum(axis=1), 0.0)
-    probs[np.arange(m), last + 1] += rest
-    return probs, last, level, stopped
 
 
 # ---------------------------------------------------------------------------------------- selectors
