@@ -174,6 +174,17 @@ def render_summary(df: pd.DataFrame, *, title: str = "targetsel report", versus:
         f"methods: {', '.join(dict.fromkeys(df[COLS.method].dropna())) or 'none'}."
     )
     out.append("")
+    out += _rho_section(df)
+    if versus is not None and not versus.empty:
+        out += _versus_section(versus)
+    out += _distance_section(df)
+    out += _budget_section(df)
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _rho_section(df: pd.DataFrame) -> list[str]:
+    """The Spearman ρ tables (bin vs metric), per experiment and metric."""
+    out: list[str] = []
     rho = spearman_tables(df)
     method_order = sorted(dict.fromkeys(rho["method"])) if not rho.empty else []
     if not rho.empty:
@@ -191,17 +202,28 @@ def render_summary(df: pd.DataFrame, *, title: str = "targetsel report", versus:
                 out += [f"### {experiment}: {metric}", ""]
                 rows = [[ds, *(_fmt_rho(float(v)) for v in mat.loc[ds])] for ds in mat.index]
                 out += [markdown_table(["dataset", *mat.columns], rows), ""]
-    if versus is not None and not versus.empty:
-        out += ["## Spearman ρ beside the reference", ""]
-        out.append("Ours vs the reference's ρ between distance quantile and metric, on paired tasks.")
-        out.append("")
-        for (experiment, metric), sub in versus.groupby(["experiment", "metric"], sort=False):
-            out += [f"### {experiment}: {metric}", ""]
-            rows = [
-                [r.dataset, r.reference_dataset, r.method, _fmt_rho(float(r.rho)), _fmt_rho(float(r.reference_rho))]
-                for r in sub.itertuples(index=False)
-            ]
-            out += [markdown_table(["dataset", "reference dataset", "method", "ρ (ours)", "ρ (reference)"], rows), ""]
+    return out
+
+
+def _versus_section(versus: pd.DataFrame) -> list[str]:
+    """Our ρ beside the reference's, per experiment and metric."""
+    out: list[str] = []
+    out += ["## Spearman ρ beside the reference", ""]
+    out.append("Ours vs the reference's ρ between distance quantile and metric, on paired tasks.")
+    out.append("")
+    for (experiment, metric), sub in versus.groupby(["experiment", "metric"], sort=False):
+        out += [f"### {experiment}: {metric}", ""]
+        rows = [
+            [r.dataset, r.reference_dataset, r.method, _fmt_rho(float(r.rho)), _fmt_rho(float(r.reference_rho))]
+            for r in sub.itertuples(index=False)
+        ]
+        out += [markdown_table(["dataset", "reference dataset", "method", "ρ (ours)", "ρ (reference)"], rows), ""]
+    return out
+
+
+def _distance_section(df: pd.DataFrame) -> list[str]:
+    """Distance vs loss over trained cells, per loss."""
+    out: list[str] = []
     dl = distance_loss_table(df)
     if not dl.empty:
         out += ["## Does distance predict loss?", ""]
@@ -220,6 +242,12 @@ def render_summary(df: pd.DataFrame, *, title: str = "targetsel report", versus:
             rows = [[ds, *("" if pd.isna(v) else v for v in mat.loc[ds])] for ds in mat.index]
             out += [f"### subset distance vs {metric}", ""]
             out += [markdown_table(["dataset", *mat.columns], rows), ""]
+    return out
+
+
+def _budget_section(df: pd.DataFrame) -> list[str]:
+    """The best method per budget (or, without budget rows, the zero-shot baseline)."""
+    out: list[str] = []
     budget_metrics = df.loc[(df[COLS.experiment] == "budget") & df[COLS.budget].notna(), COLS.metric]
     metrics = _metric_sort(list(dict.fromkeys(budget_metrics.dropna())))
     if metrics:
@@ -251,7 +279,7 @@ def render_summary(df: pd.DataFrame, *, title: str = "targetsel report", versus:
         means = zero_only.groupby([COLS.dataset, COLS.metric], sort=False)[COLS.value].mean()
         rows = [[d, m, _fmt(float(v))] for (d, m), v in means.items()]
         out += [markdown_table(["dataset", "metric", "Zero-shot"], rows), ""]
-    return "\n".join(out).rstrip() + "\n"
+    return out
 
 
 def write_summary(
