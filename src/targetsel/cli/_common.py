@@ -17,6 +17,7 @@ __all__ = [
     "QUIET",
     "build_representation",
     "default_store_dir",
+    "english_list",
     "load_data",
     "parse_shard",
     "representation_choices",
@@ -76,6 +77,18 @@ def validate_method_params(method: str, params: dict[str, Any]) -> dict[str, Any
     if method not in SELECTORS:
         return params
     return validate_params(SELECTORS[method], params, what=f"method {method!r}")
+
+
+def english_list(items: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``: names for a sentence.
+
+    Example:
+        >>> english_list(["x.csv", "y.csv", "z.md"])
+        'x.csv, y.csv and z.md'
+    """
+    if len(items) <= 2:
+        return " and ".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def default_store_dir() -> Path:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from targetsel.cli._app import app
+from targetsel.cli._common import english_list
 from targetsel.errors import ConfigurationError, InvalidDataError
 
 if TYPE_CHECKING:
@@ -116,4 +117,4 @@ def report_cmd(
 
     _print_rho(spearman, quiet)
     if not quiet:
-        typer.echo(f"Wrote {len(figures)} figures, {' and '.join(tables)} to {output}")
+        typer.echo(f"Wrote {len(figures)} figures, {english_list(tables)} to {output}")
