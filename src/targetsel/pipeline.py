@@ -181,6 +181,7 @@ def run_selection(
     Returns:
         :class:`SelectionResult`.
     """
+    # Over 80 lines by its docstring (every argument documented); the body is ~50 lines of steps.
     budgets = parse_budgets(budgets)
     if budgets[-1] > len(pool):
         raise ConfigurationError(
@@ -198,20 +199,9 @@ def run_selection(
     )
     top_k = _top_k(selector, top_k, len(queries), len(pool), budgets[-1], views.memory_bytes)
     reads_features = selector.requires_features != "never" or not selector.requires_scores
+    scores: Scores | None
     if selector.requires_scores:
-        scores: Scores | None = None
-        while True:
-            scores = views.score(top_k)
-            try:
-                ranking = selector.rank(scores, budgets[-1], views if reads_features else None)
-                break
-            except TopKTooSmallError:
-                # the knn selectors' neighbour lists (round-robin windows refill through the views
-                # instead, and never get here): one more pass with a 4x top_k, recorded in the provenance
-                if not top_k or top_k >= len(pool):
-                    raise
-                top_k = min(len(pool), 4 * top_k)
-                logger.info("rescoring with top_k=%d", top_k)
+        ranking, scores, top_k = _rank_scored(selector, views, top_k, budgets[-1], len(pool), reads_features)
         provenance = dict(scores.provenance)
     else:
         scores = None
@@ -227,13 +217,34 @@ def run_selection(
     )
     if scores is not None:
         result.summaries  # noqa: B018  (computed now, as before: the scores are at hand)
-    for b in budgets:
-        if output is not None:
+    if output is not None:
+        for b in budgets:
             target = Path(output) if len(budgets) == 1 else Path(output) / f"budget-{b}"
             result.outputs[b] = export(
                 pool, ranking[:b], target, format=export_format, queries=queries, provenance=provenance
             )
     return result
+
+
+def _rank_scored(
+    selector: Selector, views: FeatureViews, top_k: int | None, budget: int, n: int, reads_features: bool
+) -> tuple[Ranking, Scores, int | None]:
+    """Score and rank; a selector whose neighbour lists run dry gets one more pass with a 4x ``top_k``.
+
+    Returns:
+        ``(ranking, scores, top_k)``, ``top_k`` the one the scores were computed with.
+    """
+    while True:
+        scores = views.score(top_k)
+        try:
+            return selector.rank(scores, budget, views if reads_features else None), scores, top_k
+        except TopKTooSmallError:
+            # the knn selectors' neighbour lists (round-robin windows refill through the views
+            # instead, and never get here): one more pass with a 4x top_k, recorded in the provenance
+            if not top_k or top_k >= n:
+                raise
+            top_k = min(n, 4 * top_k)
+            logger.info("rescoring with top_k=%d", top_k)
 
 
 def _top_k(selector: Selector, top_k: int | None, m: int, n: int, budget: int, memory_bytes: int) -> int | None:
