@@ -124,7 +124,7 @@ def test_missing_files_and_yaml_errors(tmp_path, capsys):
         (
             {"representations": [{"name": "lexical", "params": {"nosuch": 1}}]},
             "representations[0].params: bad parameters for representation 'lexical': unknown parameter 'nosuch'; "
-            "valid parameters: dim, ngram, text_turns",
+            "valid parameters: dim, feature_dtype, ngram, text_turns",
         ),
         (
             {"representations": ["embed", {"name": "lexical", "params": {"dim": "abc"}}]},
