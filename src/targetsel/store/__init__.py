@@ -29,7 +29,8 @@ Example:
 from targetsel.atomic import atomic_write_bytes, atomic_write_text
 from targetsel.store.codecs import FEATURE_DTYPES, Codec, check_feature_dtype, get_codec
 from targetsel.store.compress import compress_store
-from targetsel.store.core import MANIFEST_NAME, STORE_FORMAT_VERSION, FeatureStore, StoreSpec
+from targetsel.store.core import FeatureStore, StoreSpec
+from targetsel.store.manifest import MANIFEST_NAME, STORE_FORMAT_VERSION
 from targetsel.store.memory import EncodedFeatures, FeatureSource, InMemoryFeatures
 
 __all__ = [

@@ -34,14 +34,12 @@ from targetsel.errors import (
     InvalidDataError,
     MissingArtifactError,
 )
-from targetsel.store.codecs import FEATURE_DTYPES, Codec, check_feature_dtype, get_codec
+from targetsel.store.codecs import Codec, check_feature_dtype, get_codec
+from targetsel.store.manifest import MANIFEST_NAME, MATCH_KEYS, STORE_FORMAT_VERSION, read_manifest
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["MANIFEST_NAME", "STORE_FORMAT_VERSION", "FeatureStore", "StoreSpec"]
-
-MANIFEST_NAME = "manifest.json"
-STORE_FORMAT_VERSION = 1
+__all__ = ["FeatureStore", "StoreSpec"]
 
 
 @dataclass(frozen=True)
@@ -80,10 +78,6 @@ class StoreSpec:
         d = asdict(self)
         d["params"] = json.loads(json.dumps(self.params, sort_keys=True))
         return d
-
-
-# Manifest keys that must agree for a store on disk to be reused for a request.
-_MATCH_KEYS = ("representation", "model", "dim", "num_rows", "fingerprint", "dtype", "params", "shard_size")
 
 
 class FeatureStore:
@@ -135,8 +129,8 @@ class FeatureStore:
             raise ConfigurationError(f"feature store path {path} exists and is not a directory")
         mpath = path / MANIFEST_NAME
         if mpath.exists():
-            old = _read_manifest(mpath)
-            diffs = [k for k in _MATCH_KEYS if old.get(k) != manifest.get(k)]
+            old = read_manifest(mpath)
+            diffs = [k for k in MATCH_KEYS if old.get(k) != manifest.get(k)]
             if not diffs:
                 return cls(path, old)
             if not overwrite:
@@ -172,7 +166,7 @@ class FeatureStore:
             raise MissingArtifactError(
                 f"no feature store at {path} (missing {MANIFEST_NAME}); run `targetsel encode` first"
             )
-        store = cls(path, _read_manifest(mpath))
+        store = cls(path, read_manifest(mpath))
         if require_complete and not store.is_complete:
             missing = store.missing_shards()
             raise IncompleteArtifactError(
@@ -406,44 +400,3 @@ class FeatureStore:
         for start, block in self.iter_chunks(self.shard_size):
             out[start : start + block.shape[0]] = block
         return out
-
-
-def _read_manifest(path: Path) -> dict[str, Any]:
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidDataError(f"cannot read store manifest {path}: {exc}") from exc
-    if not isinstance(manifest, dict):
-        raise InvalidDataError(f"store manifest {path} is not a JSON object")
-    version = manifest.get("format_version")
-    if version != STORE_FORMAT_VERSION:
-        raise ArtifactMismatchError(
-            f"store manifest {path} has format version {version!r}, this targetsel reads version "
-            f"{STORE_FORMAT_VERSION}; re-encode with --overwrite"
-        )
-    for key, kind in _MANIFEST_SCHEMA.items():
-        value = manifest.get(key)
-        if key not in manifest or not isinstance(value, kind) or isinstance(value, bool):
-            raise InvalidDataError(
-                f"store manifest {path}: {key!r} is missing or not a {kind.__name__}; re-encode with --overwrite"
-            )
-    rows, size = manifest["num_rows"], manifest["shard_size"]
-    if manifest["dtype"] not in FEATURE_DTYPES or manifest["dim"] <= 0 or rows < 0 or size <= 0:
-        raise InvalidDataError(f"store manifest {path} has an invalid dtype, dim, num_rows or shard_size; re-encode")
-    if manifest["num_shards"] != (-(-rows // size) if rows else 0):
-        raise InvalidDataError(f"store manifest {path}: num_shards does not match num_rows / shard_size; re-encode")
-    return manifest
-
-
-#: Required manifest keys and their JSON types (format version 1).
-_MANIFEST_SCHEMA: dict[str, type] = {
-    "representation": str,
-    "model": str,
-    "dim": int,
-    "num_rows": int,
-    "fingerprint": str,
-    "dtype": str,
-    "params": dict,
-    "shard_size": int,
-    "num_shards": int,
-}
