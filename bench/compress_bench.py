@@ -11,7 +11,8 @@ Two feature sets:
   20,000 candidates and 200 queries; ``--quick``: 5,000).
 
 For each task and dtype it reports, against float32 (queries always float32, the asymmetric
-estimator; ``bit+popcount`` also binarises the queries: ``query_dtype="bit"``): Pearson and
+estimator; ``int8+int_mm`` and ``bit+popcount`` also compress the queries: ``query_dtype="int8"``
+/ ``"bit"``): Pearson and
 Spearman of the query × candidate similarities, the overlap of the round-robin subset at budgets
 of 1%, 5% and 10% of the pool, the precision-by-source of that subset (real features: the share
 of picks from the task's own families) and the store bytes. Speed: one streaming scoring pass per
@@ -122,6 +123,7 @@ def fidelity(queries: list, candidates: dict[str, list], weights: list, relevant
     res = {}
     for name, (cands, qdtype) in {
         "int8": (candidates["int8"], "float"),
+        "int8+int_mm": (candidates["int8"], "int8"),
         "bit": (candidates["bit"], "float"),
         "bit+popcount": (candidates["bit"], "bit"),
     }.items():
@@ -155,6 +157,7 @@ def scoring_speed(queries: np.ndarray, stores: dict[str, list], top_k: int = 64)
         "float32": (stores["float32"], "float"),
         "float16": (stores["float16"], "float"),
         "int8": (stores["int8"], "float"),
+        "int8+int_mm": (stores["int8"], "int8"),
         "bit": (stores["bit"], "float"),
         "bit+popcount": (stores["bit"], "bit"),
     }.items():
