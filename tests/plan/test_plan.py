@@ -217,7 +217,7 @@ def test_plan_table_and_json_on_the_cli(
     assert set(out["stages"]) == {"warmup", "encode", "score", "select"}
     assert main([*base, "--quiet"]) == 0
     text = capsys.readouterr().out
-    for word in ("warmup", "encode", "score", "select", "GPU-hours", "float16 (chosen)", "A100"):
+    for word in ("warmup", "encode", "score", "select", "GPU time, sum", "wall, 8 GPU(s)", "float16 (chosen)", "A100"):
         assert word in text
 
 

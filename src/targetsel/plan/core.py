@@ -297,7 +297,8 @@ def _score_select(n: int, m: int, dim: int, views: int, thr: dict[str, Any], gpu
 
     flops = 2.0 * m * n * dim * views
     rate = matmul_flops_per_s(dim, rows=min(max(m, 1), 256))
-    budget = memory_budget()
+    # the scores and candidate chunks stay within the memory budget (less when the whole matrix is smaller)
+    budget = min(memory_budget(), 4 * m * n + 4 * min(n, 4096) * dim)
     query_bytes = m * dim * 4 * views
     gh, gw = _gpu(flops, thr, gpus)
     score = Stage(
@@ -321,7 +322,7 @@ def _score_select(n: int, m: int, dim: int, views: int, thr: dict[str, Any], gpu
         0,
         0.0,
         0,
-        budget,
+        min(memory_budget(), 8 * m * n),
         None,
         sel_s,
         None,

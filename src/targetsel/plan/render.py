@@ -16,6 +16,11 @@ def _count(x: float) -> str:
     return f"{x:.0f}"
 
 
+def _gpu_time(hours: float | None) -> str:
+    """GPU-hours as a duration (``--json`` keeps the number of hours)."""
+    return "-" if hours is None else human_seconds(hours * 3600.0)
+
+
 def plan_tables(plan: Plan) -> list[Any]:
     """Three ``rich`` tables for ``plan``: summary, stages, store bytes per dtype.
 
@@ -69,9 +74,9 @@ def plan_tables(plan: Plan) -> list[Any]:
         ("peak RAM", [human_bytes(s.peak_ram_bytes) for s in plan.stages], ""),
         ("peak VRAM", [human_bytes(s.peak_vram_bytes) for s in plan.stages], ""),
         ("this machine", [human_seconds(s.seconds) for s in plan.stages], human_seconds(total_s)),
-        ("GPU-hours", ["-" if s.gpu_hours is None else f"{s.gpu_hours:.3g}" for s in plan.stages], f"{total_gh:.3g}"),
+        ("GPU time, sum", [_gpu_time(s.gpu_hours) for s in plan.stages], _gpu_time(total_gh)),
         (
-            f"wall on {plan.settings.get('gpus', 1)} GPU(s)",
+            f"wall, {plan.settings.get('gpus', 1)} GPU(s)",
             [human_seconds(s.gpu_wall_seconds) for s in plan.stages],
             human_seconds(total_gw),
         ),
