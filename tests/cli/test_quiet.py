@@ -117,7 +117,10 @@ def test_quiet_runs_print_nothing_on_stderr(tmp_path: Path, tiny_llama_dir: Path
         ["encode", str(p["json"]), "-r", "lexical", "--store", str(tmp_path / "s2"), "--quiet"],
     ]
     env = {**os.environ, "HF_DATASETS_CACHE": str(tmp_path / "hf-datasets"), "TARGETSEL_CACHE": str(tmp_path / "c")}
-    env.pop("TQDM_DISABLE", None)
+    from targetsel.progress import _ENV
+
+    for key in [*_ENV, "TQDM_DISABLE"]:  # a quiet run earlier in this process may have set them
+        env.pop(key, None)
     proc = subprocess.run(
         [sys.executable, "-c", _SCRIPT, json.dumps(runs)], capture_output=True, text=True, env=env, timeout=600
     )
