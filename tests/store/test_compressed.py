@@ -239,9 +239,9 @@ def test_bit_queries_score_sign_agreement_exactly(tmp_path: Path) -> None:
     store = _float_store(tmp_path / "s", x, shard_size=32, dtype="bit")
     got = score(q, store, query_dtype="bit")
     sq, sx = np.where(q >= 0, 1, -1), np.where(x >= 0, 1, -1)
-    want = (sq @ sx.T) / 45.0
+    want = (sq @ sx.T).astype(np.float32) / np.float32(45)  # the integers, divided once in float32
     want[:, 3] = 0.0
-    np.testing.assert_array_equal(got.matrix, want.astype(np.float32))
+    np.testing.assert_array_equal(got.matrix, want)
     assert got.provenance["query_dtype"] == "bit" and "query_dtype" not in score(q, store).provenance
     # both kernels give the same integers
     qp, xp = np.packbits(q >= 0, axis=1), np.packbits(x >= 0, axis=1)
@@ -354,3 +354,12 @@ def test_numba_kernel_is_installed_with_the_test_extra() -> None:
 
     pytest.importorskip("numba", reason="numba is in the test extra; without it the int_mm kernel is used")
     assert numba_popcount() is not None
+
+
+@pytest.mark.parametrize("dtype", ["int8", "bit"])
+def test_integer_passes_weight_checkpoints(tmp_path: Path, dtype: str) -> None:
+    q1, q2, x1, x2 = _rows(4, 40, 16), _rows(4, 40, 17), _rows(70, 40, 18), _rows(70, 40, 19)
+    stores = [_float_store(tmp_path / f"x{i}", x, dtype=dtype) for i, x in enumerate((x1, x2))]
+    got = score([q1, q2], stores, weights=[0.25, 0.75], query_dtype=dtype).matrix
+    parts = [score(q, st, query_dtype=dtype).matrix for q, st in ((q1, stores[0]), (q2, stores[1]))]
+    np.testing.assert_allclose(got, 0.25 * parts[0] + 0.75 * parts[1], atol=1e-6)

@@ -207,10 +207,12 @@ def integer_blocks(
         else:
             ints, norms = data, _row_norms(data)
         queries.append(np.ascontiguousarray(ints))
-        q_scale.append(np.divide(1.0, norms, out=np.zeros(m), where=norms > 0))
+        q_scale.append(np.divide(1.0, norms, out=np.zeros(m), where=norms > 0).astype(np.float32))
     wf = [np.float32(x) for x in w]
     block_buf = np.empty(m * min(n, chunk_rows), dtype=np.float32) if matrix is None else None
     int_bufs: dict[int, np.ndarray] = {}
+    dots_buf = np.empty(m * min(n, chunk_rows), dtype=np.int32)
+    sim_buf = np.empty(m * min(n, chunk_rows), dtype=np.float32) if len(cs) > 1 or wf[0] != 1.0 else None
     for start in range(0, n, chunk_rows):
         stop = min(n, start + chunk_rows)
         width = stop - start
@@ -218,9 +220,9 @@ def integer_blocks(
         for v, c in enumerate(cs):
             data, aux = c.read_encoded(start, stop)  # type: ignore[attr-defined]
             if need == "bit":
-                x_norm = np.where(np.asarray(aux) > 0, np.sqrt(c.dim), 0.0)
+                x_zero = np.asarray(aux) == 0
                 if fast is not None:
-                    dots = np.empty((m, width), np.int32)
+                    dots = dots_buf[: m * width].reshape(m, width)
                     fast(queries[v], _words(np.asarray(data)), c.dim, dots)
                 elif mm is None:
                     dots = popcount_dots(queries[v], np.asarray(data), c.dim)
@@ -230,14 +232,21 @@ def integer_blocks(
             else:
                 ints = np.ascontiguousarray(data)
                 x_norm, dots = _row_norms(ints), mm(queries[v], ints)
-            x_scale = np.divide(1.0, x_norm, out=np.zeros(width), where=x_norm > 0)
-            sim = (dots * q_scale[v][:, None] * x_scale[None, :]).astype(np.float32)
-            if len(cs) == 1 and wf[0] == 1.0:
-                block[...] = sim
-            elif v == 0:
-                np.multiply(sim, wf[v], out=block)
+            sim = block if sim_buf is None else sim_buf[: m * width].reshape(m, width)
+            sim[...] = dots  # exact: |dots| <= d < 2**24
+            if need == "bit":  # (d - 2h) / d, one rounding; zero rows and columns score 0
+                sim /= np.float32(c.dim)
+                sim[q_scale[v] == 0] = 0.0
+                if x_zero.any():
+                    sim[:, x_zero] = 0.0
             else:
-                block += wf[v] * sim
+                sim *= q_scale[v][:, None]
+                sim *= np.divide(1.0, x_norm, out=np.zeros(width), where=x_norm > 0).astype(np.float32)[None, :]
+            if sim_buf is not None:
+                if v == 0:
+                    np.multiply(sim, wf[v], out=block)
+                else:
+                    block += wf[v] * sim
         mean = block.mean(axis=0, dtype=np.float64).astype(np.float32) if with_mean else None
         if exclude is not None:
             np.copyto(block, -np.inf, where=exclude[None, start:stop])
