@@ -111,8 +111,7 @@ _NUMBA_KERNEL: Callable[..., None] | None = None
 def numba_popcount() -> Callable[..., None] | None:
     """The numba-compiled XOR + popcount kernel ``(q words, x words, dim, out)``, or ``None`` without numba.
 
-    Compiled on first use (cached on disk by numba); candidates run in parallel, each one's
-    words stay in L1 while every query is compared with it.
+    Compiled on first use (cached on disk by numba); tiles of candidates run in parallel.
     """
     global _NUMBA_KERNEL
     if _NUMBA_KERNEL is not None:
@@ -124,19 +123,26 @@ def numba_popcount() -> Callable[..., None] | None:
     m1, m2, m4 = np.uint64(0x5555555555555555), np.uint64(0x3333333333333333), np.uint64(0x0F0F0F0F0F0F0F0F)
     h01, one, two, four, s56 = np.uint64(0x0101010101010101), np.uint64(1), np.uint64(2), np.uint64(4), np.uint64(56)
 
+    @numba.njit(inline="always")
+    def popcount(v: np.uint64) -> np.uint64:  # pragma: no cover - compiled
+        v = v - ((v >> one) & m1)  # SWAR popcount: LLVM emits the CPU's popcount instruction
+        v = (v & m2) + ((v >> two) & m2)
+        v = (v + (v >> four)) & m4
+        return (v * h01) >> s56
+
     @numba.njit(parallel=True, cache=True, nogil=True)
     def kernel(q: np.ndarray, x: np.ndarray, dim: int, out: np.ndarray) -> None:  # pragma: no cover - compiled
         m, w = q.shape
-        for j in numba.prange(x.shape[0]):
+        n = x.shape[0]
+        # tiles of 16 candidates (16 KB at d = 8192, kept in L1 while every query passes over them):
+        # 1.8x faster than one candidate at a time at 500 queries, the same at 64
+        for t in numba.prange((n + 15) // 16):
             for i in range(m):
-                acc = np.uint64(0)
-                for k in range(w):
-                    v = q[i, k] ^ x[j, k]  # SWAR popcount: LLVM emits the CPU's popcount instruction
-                    v = v - ((v >> one) & m1)
-                    v = (v & m2) + ((v >> two) & m2)
-                    v = (v + (v >> four)) & m4
-                    acc += (v * h01) >> s56
-                out[i, j] = dim - 2 * np.int32(acc)
+                for j in range(t * 16, min(n, t * 16 + 16)):
+                    acc = np.uint64(0)
+                    for k in range(w):
+                        acc += popcount(q[i, k] ^ x[j, k])
+                    out[i, j] = dim - 2 * np.int32(acc)
 
     _NUMBA_KERNEL = kernel
     return kernel
