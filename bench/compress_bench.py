@@ -58,32 +58,58 @@ def store_bytes(path: Path) -> int:
 
 
 def real_features(work: Path, rows: int) -> dict[str, Any]:
-    """LESS features of the demo pool sample and the three query sets (cached in ``work``)."""
+    """LESS features of the demo pool sample and the three query sets (cached in ``work``).
+
+    The store paths are written to ``work/features-<rows>.json`` once everything is encoded; a rerun
+    reads them back (a warmup rerun on another machine or thread count need not give the same
+    adapter bits, so the features are reused rather than re-derived).
+    """
     from targetsel.data import load_pool, load_queries
     from targetsel.demo import DEMO_TASKS, RELEVANT_SOURCES, demo_pool_path, demo_query_path
     from targetsel.represent import GradientRepresentation
+    from targetsel.train.checkpoints import find_checkpoints
     from targetsel.train.config import TrainConfig
     from targetsel.train.core import warmup
     from targetsel.train.demo import _sample
 
     pool = _sample(load_pool(demo_pool_path()), rows)
-    config = TrainConfig(epochs=1, effective_batch_size=8, per_device_batch_size=4, max_length=128, learning_rate=1e-4)
-    ckpts = warmup("smollm2-135m", pool, work / f"warmup-{len(pool)}", fraction=0.05, seed=0, config=config)
-    rep = GradientRepresentation("smollm2-135m", checkpoints=ckpts, dim=8192, max_length=128, batch_size=8)
-    stores = work / "stores"
-    t0 = time.perf_counter()
-    c_src, c_w = rep.encode_for_scoring(pool, role="candidate", store_dir=stores)
-    tasks = {}
-    for t in DEMO_TASKS:
-        queries = load_queries(demo_query_path(t, "dev"))
-        q_src, q_w = rep.encode_for_scoring(queries, role="query", store_dir=stores)
-        tasks[t] = {"queries": q_src, "weights": q_w, "relevant": RELEVANT_SOURCES[t]}
+    index = work / f"features-{rows}.json"
+    if index.is_file():
+        saved = json.loads(index.read_text())
+        c_src, c_w = [FeatureStore.open(p) for p in saved["candidates"]], saved["weights"]
+        queries = {t: ([FeatureStore.open(p) for p in q], saved["weights"]) for t, q in saved["queries"].items()}
+        encode_s = saved["encode_s"]
+    else:
+        out = work / f"warmup-{len(pool)}"
+        if (out / "final").is_dir():
+            ckpts = find_checkpoints(out)
+        else:
+            config = TrainConfig(
+                epochs=1, effective_batch_size=8, per_device_batch_size=4, max_length=128, learning_rate=1e-4
+            )
+            ckpts = warmup("smollm2-135m", pool, out, fraction=0.05, seed=0, config=config)
+        rep = GradientRepresentation("smollm2-135m", checkpoints=ckpts, dim=8192, max_length=128, batch_size=8)
+        stores = work / "stores"
+        t0 = time.perf_counter()
+        c_src, c_w = rep.encode_for_scoring(pool, role="candidate", store_dir=stores)
+        queries = {}
+        for t in DEMO_TASKS:
+            queries[t] = rep.encode_for_scoring(load_queries(demo_query_path(t, "dev")), role="query", store_dir=stores)
+        encode_s = time.perf_counter() - t0
+        saved = {
+            "candidates": [str(c.path) for c in c_src],
+            "weights": list(c_w),
+            "queries": {t: [str(q.path) for q in src] for t, (src, _) in queries.items()},
+            "encode_s": encode_s,
+        }
+        index.write_text(json.dumps(saved, indent=1))
+    tasks = {t: {"queries": q, "weights": w, "relevant": RELEVANT_SOURCES[t]} for t, (q, w) in queries.items()}
     return {
         "pool": pool,
         "candidates": c_src,
         "weights": c_w,
         "tasks": tasks,
-        "encode_s": time.perf_counter() - t0,
+        "encode_s": encode_s,
         "sources": np.asarray(pool.column("source")),
     }
 
