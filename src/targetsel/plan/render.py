@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from targetsel.plan.core import Plan, human_bytes, human_seconds
+from targetsel.plan.stages import Plan
+from targetsel.plan.units import human_bytes, human_seconds
 
 __all__ = ["plan_tables"]
 
