@@ -1,0 +1,113 @@
+"""Loading a pool or query set from a local file or directory, or a ``datasets`` name.
+
+Accepted inputs: a local ``.jsonl`` / ``.json`` (optionally ``.gz``) file, a ``.parquet`` file, an
+``.arrow`` file, or a directory written by ``datasets.Dataset.save_to_disk``; a name the
+``datasets`` library resolves (needs network), ``name:config`` selecting a config.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from targetsel.data.example_set import ExampleSet, build_example_set
+from targetsel.data.read import iter_dataset, iter_json_lines, pick_split
+from targetsel.errors import InvalidDataError, MissingArtifactError
+
+__all__ = ["load_examples", "load_pool", "load_queries"]
+
+
+def load_examples(
+    source: str | os.PathLike[str],
+    *,
+    split: str | None = None,
+    skip_invalid: bool = False,
+) -> ExampleSet:
+    """Load, validate and normalise a pool or query set.
+
+    Args:
+        source: Local file/directory, or a ``datasets`` name (``name`` or ``name:config``).
+        split: Split to take from a ``datasets`` name or ``DatasetDict`` directory (default: the
+            only split, or ``train``).
+        skip_invalid: Skip invalid rows (counted and logged) instead of stopping at the first one.
+
+    Raises:
+        MissingArtifactError: a local path that does not exist.
+        InvalidDataError: an invalid row (names the file and 1-based row), or no valid row.
+
+    Example:
+        >>> from targetsel.demo import demo_pool_path
+        >>> pool = load_examples(demo_pool_path())
+        >>> len(pool) > 2000
+        True
+    """
+    text = os.fspath(source)
+    path = Path(text)
+    rows = _local_rows(path, text, split) if path.exists() else _named_rows(text, split)
+    return build_example_set(rows, source=text, skip_invalid=skip_invalid)
+
+
+def _local_rows(path: Path, text: str, split: str | None) -> Iterator[tuple[int, Any]]:
+    """The numbered rows of an existing file or ``datasets`` directory, by its kind."""
+    import datasets
+
+    name = path.name.lower()
+    if path.is_dir():
+        try:
+            ds = datasets.load_from_disk(str(path))
+        except (FileNotFoundError, ValueError) as exc:
+            raise InvalidDataError(f"{path}: not a saved `datasets` directory ({exc})") from exc
+        return iter_dataset(pick_split(ds, split, text))
+    if name.endswith((".jsonl", ".json", ".jsonl.gz", ".json.gz", ".ndjson")):
+        return iter_json_lines(path)
+    if name.endswith((".parquet", ".arrow")):
+        try:
+            if name.endswith(".parquet"):
+                ds = datasets.Dataset.from_parquet(str(path))
+            else:
+                ds = datasets.Dataset.from_file(str(path))
+        except Exception as exc:
+            raise InvalidDataError(f"{path}: cannot read ({type(exc).__name__}: {exc})") from exc
+        return iter_dataset(ds)
+    raise InvalidDataError(f"{path}: unknown file type; use .jsonl, .json, .parquet, .arrow or a datasets directory")
+
+
+def _named_rows(text: str, split: str | None) -> Iterator[tuple[int, Any]]:
+    """The numbered rows of a name the ``datasets`` library resolves (``name`` or ``name:config``)."""
+    import datasets
+
+    looks_local = text.startswith((".", "/", "~")) or text.endswith((".jsonl", ".json", ".parquet", ".arrow", ".gz"))
+    if looks_local or text.count("/") != 1:
+        raise MissingArtifactError(f"{text}: no such file or directory")
+    repo, _, config = text.partition(":")
+    try:
+        ds = datasets.load_dataset(repo, config or None, split=split or "train")
+    except Exception as exc:
+        raise MissingArtifactError(
+            f"{text}: could not load it with the `datasets` library ({type(exc).__name__}: {exc})"
+        ) from exc
+    return iter_dataset(ds)
+
+
+def load_pool(source: str | os.PathLike[str], **kwargs: Any) -> ExampleSet:
+    """Load a candidate pool (see :func:`load_examples`).
+
+    Example:
+        >>> from targetsel.demo import demo_pool_path
+        >>> load_pool(demo_pool_path()).column_names[:2]
+        ['id', 'source']
+    """
+    return load_examples(source, **kwargs)
+
+
+def load_queries(source: str | os.PathLike[str], **kwargs: Any) -> ExampleSet:
+    """Load a target-task query set (see :func:`load_examples`).
+
+    Example:
+        >>> from targetsel.demo import demo_query_path
+        >>> len(load_queries(demo_query_path("math")))
+        50
+    """
+    return load_examples(source, **kwargs)
