@@ -63,6 +63,74 @@ def print_summaries(summaries: list[dict[str, Any]], title: str) -> None:
     Console().print(table)
 
 
+def _inputs(
+    pool: Path | None,
+    query: Path | None,
+    task: str,
+    budget: int | None,
+    budgets: str | None,
+    export_format: str,
+    method: str,
+) -> tuple[Path, Path, int | None]:
+    """Check the flags; the pool and query paths (the demo's without ``--pool``/``--query``) and the budget."""
+    from targetsel.errors import ConfigurationError
+
+    if (pool is None) != (query is None):
+        raise ConfigurationError("give both --pool and --query, or neither (to run on the bundled demo)")
+    if budget is not None and budgets is not None:
+        raise ConfigurationError("give --budget or --budgets, not both")
+    if export_format not in ("jsonl", "parquet"):
+        raise ConfigurationError(f"--format must be jsonl or parquet, got {export_format!r}")
+    if pool is None:
+        from targetsel.demo import demo_pool_path, demo_query_path
+
+        budget = budget if budget is not None or budgets is not None else 100
+        return demo_pool_path(), demo_query_path(task, "dev"), budget
+    if budget is None and budgets is None and method != "quantiles":
+        raise ConfigurationError("give --budget B or --budgets B1,B2,...")
+    return pool, query, budget  # type: ignore[return-value]
+
+
+def _method_params(method: str, method_param: list[str] | None, seed: int | None) -> dict[str, Any]:
+    """The selection method's parameters from ``--method-param`` and ``--seed``, checked."""
+    mparams = parse_options(method_param)
+    if seed is not None:
+        mparams["seed"] = seed
+    return validate_method_params(method, mparams)
+
+
+def _budget_list(
+    budget: int | None, budgets: str | None, quantile_params: dict[str, Any] | None, n_pool: int
+) -> list[int]:
+    """The budgets; with ``quantile_params`` (quantiles, no budget given) the ``q·n`` picks of its ranking."""
+    from targetsel.pipeline import parse_budgets
+
+    if quantile_params is not None:
+        # the quantile experiment's selection is the first q·n picks of its ranking
+        from targetsel.select import get_selector
+
+        qsel = get_selector("quantiles", **quantile_params)
+        budget = min(qsel.q * qsel.n, n_pool)  # type: ignore[attr-defined]
+    return parse_budgets(budgets if budgets is not None else budget)  # type: ignore[arg-type]
+
+
+def _write_html(
+    result: Any, output: Path, budget_list: list[int], pool_set: Any, query_set: Any, *, quiet: bool
+) -> None:
+    """One explorer page for every budget (prefixes of the largest), in the output folder."""
+    from targetsel.explore import write_page
+
+    page = write_page(
+        result.outputs[budget_list[-1]][1],
+        output / "explore.html" if len(budget_list) > 1 else None,
+        pool=pool_set,
+        queries=query_set,
+        budgets=budget_list,
+    )
+    if not quiet:
+        typer.echo(f"explorer page: {page}")
+
+
 @app.command("select", help=_HELP)
 def select_cmd(
     pool: Path | None = typer.Option(None, "--pool", help="Candidate pool (file, datasets directory or hub name)."),
@@ -102,39 +170,15 @@ def select_cmd(
     html: bool = typer.Option(False, "--html", help="Also write explore.html beside the subset (`targetsel explore`)."),
     quiet: bool = QUIET,
 ) -> None:
-    from targetsel.errors import ConfigurationError
-    from targetsel.pipeline import parse_budgets, run_selection
+    from targetsel.pipeline import run_selection
 
     apply_quiet(quiet)
-    if (pool is None) != (query is None):
-        raise ConfigurationError("give both --pool and --query, or neither (to run on the bundled demo)")
-    if budget is not None and budgets is not None:
-        raise ConfigurationError("give --budget or --budgets, not both")
-    if export_format not in ("jsonl", "parquet"):
-        raise ConfigurationError(f"--format must be jsonl or parquet, got {export_format!r}")
     quantile_default = method == "quantiles" and budget is None and budgets is None
-    if pool is None:
-        from targetsel.demo import demo_pool_path, demo_query_path
-
-        pool_path, query_path = demo_pool_path(), demo_query_path(task, "dev")
-        budget = budget if budget is not None or budgets is not None else 100
-    else:
-        pool_path, query_path = pool, query
-        if budget is None and budgets is None and method != "quantiles":
-            raise ConfigurationError("give --budget B or --budgets B1,B2,...")
-    mparams = parse_options(method_param)
-    if seed is not None:
-        mparams["seed"] = seed
-    mparams = validate_method_params(method, mparams)
+    pool_path, query_path, budget = _inputs(pool, query, task, budget, budgets, export_format, method)
+    mparams = _method_params(method, method_param, seed)
     pool_set = load_data(pool_path, split=split, skip_invalid=skip_invalid)
-    if quantile_default:
-        # the quantile experiment's selection is the first q·n picks of its ranking
-        from targetsel.select import get_selector
-
-        qsel = get_selector("quantiles", **mparams)
-        budget = min(qsel.q * qsel.n, len(pool_set))  # type: ignore[attr-defined]
-    budget_list = parse_budgets(budgets if budgets is not None else budget)  # type: ignore[arg-type]
-    query_set = load_data(query_path, split=split, skip_invalid=skip_invalid)  # type: ignore[arg-type]
+    budget_list = _budget_list(budget, budgets, mparams if quantile_default else None, len(pool_set))
+    query_set = load_data(query_path, split=split, skip_invalid=skip_invalid)
     rep = representation_from_cli(representation, model, param, checkpoints)
     result = run_selection(
         pool_set,
@@ -159,15 +203,4 @@ def select_cmd(
         for b, (subset, _) in result.outputs.items():
             typer.echo(f"budget {b}: {subset}")
     if html:
-        from targetsel.explore import write_page
-
-        # one page for every budget (prefixes of the largest), in the output folder
-        page = write_page(
-            result.outputs[budget_list[-1]][1],
-            output / "explore.html" if len(budget_list) > 1 else None,
-            pool=pool_set,
-            queries=query_set,
-            budgets=budget_list,
-        )
-        if not quiet:
-            typer.echo(f"explorer page: {page}")
+        _write_html(result, output, budget_list, pool_set, query_set, quiet=quiet)

@@ -292,6 +292,45 @@ def _composition(
     return by, labels, pool_counts, [code[k] for k in sub_labels]
 
 
+def _subset_of(selection: Selection) -> ExampleSet:
+    """The subset file's rows, checked to be the picks of ``selection.json`` (same count, same ids)."""
+    picks = selection.meta["picks"]
+    subset = load_examples(selection.subset_path)
+    ids = [p.get("id") for p in picks]
+    if len(subset) != len(picks) or (ids[0] is not None and subset.ids != ids):
+        raise InvalidDataError(
+            f"{selection.subset_path}: its {len(subset)} rows are not the {len(picks)} picks of "
+            f"{selection.meta_path.name}; re-run `targetsel select`"
+        )
+    return subset
+
+
+def _conversations(subset: ExampleSet) -> list[list[list[str]]]:
+    """One ``[role, content]`` list per pick, with a progress bar (pools of picks can be large)."""
+    conversations = []
+    with progress(total=len(subset), desc="explore: picks", unit="row") as bar:
+        for msgs in _values(subset, "messages") or []:
+            conversations.append([[m["role"], m["content"]] for m in msgs])
+            if len(conversations) % 4096 == 0:
+                bar.update(4096)
+        bar.update(len(conversations) % 4096)
+    return conversations
+
+
+def _note_diagnosis(meta: dict[str, Any], diagnosis: dict[str, Any] | None, notes: list[str]) -> None:
+    """Add a note when ``diagnosis`` was made for another method or number of picks."""
+    picks = meta["picks"]
+    info = (diagnosis or {}).get("info") or {}
+    if diagnosis is not None and (info.get("method"), info.get("n_picks")) not in (
+        (meta.get("method"), len(picks)),
+        (None, None),
+    ):
+        notes.append(
+            f"the diagnosis shown was made for {info.get('method')} with {info.get('n_picks')} picks, "
+            f"not this selection ({meta.get('method')}, {len(picks)} picks)"
+        )
+
+
 def page_data(
     selection: Selection,
     *,
@@ -323,38 +362,16 @@ def page_data(
     meta = selection.meta
     picks = meta["picks"]
     notes: list[str] = []
-    subset = load_examples(selection.subset_path)
-    ids = [p.get("id") for p in picks]
-    if len(subset) != len(picks) or (ids[0] is not None and subset.ids != ids):
-        raise InvalidDataError(
-            f"{selection.subset_path}: its {len(subset)} rows are not the {len(picks)} picks of "
-            f"{selection.meta_path.name}; re-run `targetsel select`"
-        )
+    subset = _subset_of(selection)
     pool_meta = meta.get("pool") or {}
     if pool is not None and pool_meta.get("fingerprint") and pool.fingerprint != pool_meta["fingerprint"]:
         notes.append(f"the pool given ({pool.source}) is not the one selection.json records: composition may differ")
     if queries is not None and len(queries) != ((meta.get("queries") or {}).get("rows") or len(queries)):
         notes.append(f"the query set given has {len(queries)} rows, selection.json records another size")
-
     by_shown, labels, pool_counts, label_codes = _composition(subset, pool, by, notes)
-
     extra_names = sorted({k for p in picks[:1] for k in p} - {"rank", "index", "id", "query_index", "score"})
-    conversations = []
-    with progress(total=len(subset), desc="explore: picks", unit="row") as bar:
-        for msgs in _values(subset, "messages") or []:
-            conversations.append([[m["role"], m["content"]] for m in msgs])
-            if len(conversations) % 4096 == 0:
-                bar.update(4096)
-        bar.update(len(conversations) % 4096)
-    info = (diagnosis or {}).get("info") or {}
-    if diagnosis is not None and (info.get("method"), info.get("n_picks")) not in (
-        (meta.get("method"), len(picks)),
-        (None, None),
-    ):
-        notes.append(
-            f"the diagnosis shown was made for {info.get('method')} with {info.get('n_picks')} picks, "
-            f"not this selection ({meta.get('method')}, {len(picks)} picks)"
-        )
+    conversations = _conversations(subset)
+    _note_diagnosis(meta, diagnosis, notes)
     query_index = [-1 if p.get("query_index") is None else int(p["query_index"]) for p in picks]
     if all(q < 0 for q in query_index):
         notes.append(f"{meta.get('method')} does not record which query chose each pick")
