@@ -26,7 +26,11 @@ def _select(tmp_path: Path, *args: str) -> int:
     [
         (
             ["-r", "lexical", "--param", "nosuch=1"],
-            ["representation 'lexical'", "unknown parameter 'nosuch'", "valid parameters: dim, feature_dtype, ngram, text_turns"],
+            [
+                "representation 'lexical'",
+                "unknown parameter 'nosuch'",
+                "valid parameters: dim, feature_dtype, ngram, text_turns",
+            ],
         ),
         (["-r", "lexical", "--param", "dim=abc"], ["representation 'lexical'", "dim must be an integer, got 'abc'"]),
         (["-r", "lexical", "--param", "text_turns=all_of_them"], ["text_turns must be one of 'all', 'user'"]),
