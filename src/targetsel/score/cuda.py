@@ -40,6 +40,9 @@ def blocks_cuda(
     same absolute ``block_cols``-candidate blocks as on the CPU (TF32 off: full float32 products), so
     two runs on one GPU give the same bits whatever ``chunk_rows``. The next chunk is read from
     the store by a background thread while the device works on this one.
+
+    One function on purpose (97 lines): the double-buffered reader, the pinned buffers and the
+    device loop share their state, and it only runs where a GPU is present.
     """
     import torch
 

@@ -31,6 +31,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -164,23 +165,8 @@ def _row_norms(x: np.ndarray) -> np.ndarray:
     return np.sqrt(np.einsum("ij,ij->i", xi, xi).astype(np.float64))
 
 
-def integer_blocks(
-    qs: list[FeatureSource],
-    cs: list[FeatureSource],
-    w: np.ndarray,
-    chunk_rows: int,
-    exclude: np.ndarray | None,
-    matrix: np.ndarray | None,
-    with_mean: bool,
-    query_dtype: str,
-    kernel: str | None = None,
-) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
-    """:func:`targetsel.score.stream._blocks` for ``query_dtype`` ``int8`` or ``bit`` (see the module docstring).
-
-    ``kernel``: ``popcount_numba``, ``int_mm`` or ``popcount`` (the last two: ``bit`` only);
-    ``None`` picks ``popcount_numba`` for bits when numba is installed, else ``int_mm``.
-    """
-    need = check_query_dtype(query_dtype)
+def _checked_kernels(cs: list[FeatureSource], need: str, kernel: str | None) -> tuple[Callable | None, Callable | None]:
+    """``(numba popcount, int_mm)``, one of them set, after checking the stores and the kernel name."""
     for i, c in enumerate(cs):
         codec = getattr(c, "codec", None)
         if codec is None or codec.name != need:
@@ -198,56 +184,86 @@ def integer_blocks(
     mm = _int_mm() if fast is None and kernel in (None, "int_mm") else None
     if mm is None and need != "bit":  # pragma: no cover - see _int_mm
         raise ConfigurationError("query_dtype=int8 needs torch._int_mm")
-    m, n = qs[0].num_rows, cs[0].num_rows
-    codec = get_codec(need)
-    queries, q_scale = [], []
-    for q in qs:
-        data, _ = codec.encode(np.asarray(q.to_array(), dtype=np.float32))
-        if need == "bit":
-            dim = q.dim
-            if mm is not None:
-                ints = sign_rows(data, dim, np.empty((m, dim), np.int8), 1, "int8")
-            else:
-                ints = _words(data) if fast is not None else data
-            norms = np.full(m, np.sqrt(dim)) * (np.abs(q.to_array()).max(axis=1) > 0)
+    return fast, mm
+
+
+def _queries(q: FeatureSource, need: str, fast: Callable | None, mm: Callable | None) -> tuple[np.ndarray, np.ndarray]:
+    """The compressed queries in the kernel's layout and their float32 ``1 / norm`` (0 for a zero row)."""
+    m, dim = q.num_rows, q.dim
+    data, _ = get_codec(need).encode(np.asarray(q.to_array(), dtype=np.float32))
+    if need == "bit":
+        if mm is not None:
+            ints = sign_rows(data, dim, np.empty((m, dim), np.int8), 1, "int8")
         else:
-            ints, norms = data, _row_norms(data)
-        queries.append(np.ascontiguousarray(ints))
-        q_scale.append(np.divide(1.0, norms, out=np.zeros(m), where=norms > 0).astype(np.float32))
+            ints = _words(data) if fast is not None else data
+        norms = np.full(m, np.sqrt(dim)) * (np.abs(q.to_array()).max(axis=1) > 0)
+    else:
+        ints, norms = data, _row_norms(data)
+    return np.ascontiguousarray(ints), np.divide(1.0, norms, out=np.zeros(m), where=norms > 0).astype(np.float32)
+
+
+def _similarities(
+    dots: np.ndarray, need: str, dim: int, q_scale: np.ndarray, aux: Any, x_ints: Any, out: np.ndarray
+) -> None:
+    """``out`` = cosines from the exact integer ``dots`` (``(d − 2h)/d`` for bits, one rounding)."""
+    out[...] = dots  # exact: |dots| <= d < 2**24
+    if need == "bit":  # zero rows and columns score 0
+        out /= np.float32(dim)
+        out[q_scale == 0] = 0.0
+        x_zero = np.asarray(aux) == 0
+        if x_zero.any():
+            out[:, x_zero] = 0.0
+    else:
+        x_norm = _row_norms(x_ints)
+        out *= q_scale[:, None]
+        out *= np.divide(1.0, x_norm, out=np.zeros(out.shape[1]), where=x_norm > 0).astype(np.float32)[None, :]
+
+
+def integer_blocks(
+    qs: list[FeatureSource],
+    cs: list[FeatureSource],
+    w: np.ndarray,
+    chunk_rows: int,
+    exclude: np.ndarray | None,
+    matrix: np.ndarray | None,
+    with_mean: bool,
+    query_dtype: str,
+    kernel: str | None = None,
+) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
+    """:func:`targetsel.score.stream._blocks` for ``query_dtype`` ``int8`` or ``bit`` (see the module docstring).
+
+    ``kernel``: ``popcount_numba``, ``int_mm`` or ``popcount`` (the last two: ``bit`` only);
+    ``None`` picks ``popcount_numba`` for bits when numba is installed, else ``int_mm``.
+    """
+    need = check_query_dtype(query_dtype)
+    fast, mm = _checked_kernels(cs, need, kernel)
+    m, n = qs[0].num_rows, cs[0].num_rows
+    queries, q_scale = zip(*(_queries(q, need, fast, mm) for q in qs), strict=True)
     wf = [np.float32(x) for x in w]
-    block_buf = np.empty(m * min(n, chunk_rows), dtype=np.float32) if matrix is None else None
+    rows = min(n, chunk_rows)
+    block_buf = np.empty(m * rows, dtype=np.float32) if matrix is None else None
     int_bufs: dict[int, np.ndarray] = {}
-    dots_buf = np.empty(m * min(n, chunk_rows), dtype=np.int32)
-    sim_buf = np.empty(m * min(n, chunk_rows), dtype=np.float32) if len(cs) > 1 or wf[0] != 1.0 else None
+    dots_buf = np.empty(m * rows, dtype=np.int32)
+    sim_buf = np.empty(m * rows, dtype=np.float32) if len(cs) > 1 or wf[0] != 1.0 else None
     for start in range(0, n, chunk_rows):
         stop = min(n, start + chunk_rows)
         width = stop - start
         block = block_buf[: m * width].reshape(m, width) if block_buf is not None else matrix[:, start:stop]
         for v, c in enumerate(cs):
             data, aux = c.read_encoded(start, stop)  # type: ignore[attr-defined]
-            if need == "bit":
-                x_zero = np.asarray(aux) == 0
-                if fast is not None:
-                    dots = dots_buf[: m * width].reshape(m, width)
-                    fast(queries[v], _words(np.asarray(data)), c.dim, dots)
-                elif mm is None:
-                    dots = popcount_dots(queries[v], np.asarray(data), c.dim)
-                else:
-                    buf = int_bufs.setdefault(v, np.empty((min(n, chunk_rows), c.dim), np.int8))
-                    dots = mm(queries[v], sign_rows(np.asarray(data), c.dim, buf[:width], 1, "int8"))
+            data = np.ascontiguousarray(data)
+            if fast is not None:
+                dots = dots_buf[: m * width].reshape(m, width)
+                fast(queries[v], _words(data), c.dim, dots)
+            elif need == "bit" and mm is None:
+                dots = popcount_dots(queries[v], data, c.dim)
+            elif need == "bit":
+                buf = int_bufs.setdefault(v, np.empty((rows, c.dim), np.int8))
+                dots = mm(queries[v], sign_rows(data, c.dim, buf[:width], 1, "int8"))
             else:
-                ints = np.ascontiguousarray(data)
-                x_norm, dots = _row_norms(ints), mm(queries[v], ints)
+                dots = mm(queries[v], data)
             sim = block if sim_buf is None else sim_buf[: m * width].reshape(m, width)
-            sim[...] = dots  # exact: |dots| <= d < 2**24
-            if need == "bit":  # (d - 2h) / d, one rounding; zero rows and columns score 0
-                sim /= np.float32(c.dim)
-                sim[q_scale[v] == 0] = 0.0
-                if x_zero.any():
-                    sim[:, x_zero] = 0.0
-            else:
-                sim *= q_scale[v][:, None]
-                sim *= np.divide(1.0, x_norm, out=np.zeros(width), where=x_norm > 0).astype(np.float32)[None, :]
+            _similarities(dots, need, c.dim, q_scale[v], aux, data, sim)
             if sim_buf is not None:
                 if v == 0:
                     np.multiply(sim, wf[v], out=block)
