@@ -34,6 +34,8 @@ shards `i, i+n, ...` so several processes or machines can fill one store.
   (LESS: one store per checkpoint, `stores/pool-grad/checkpoint-epoch-E`)
 * `targetsel encode q.jsonl --role query -r gradient --checkpoints warmup/ --store stores/q-grad`
 * `targetsel encode pool.jsonl -r hidden -m smollm2-135m --store stores/pool-rds --param batch_size=32`
+* `targetsel encode pool.jsonl -r gradient --checkpoints warmup/ --store s/ --param feature_dtype=bit`
+  (compressed stores: `int8` a quarter of the float32 bytes, `bit` 1/32; see `targetsel store compress`)
 * `torchrun --nproc-per-node 4 -m targetsel encode pool.jsonl -r gradient --checkpoints warmup/ --store s/`
   (each rank fills its own shards of the same stores)
 """
