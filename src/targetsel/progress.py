@@ -9,15 +9,17 @@ imported are switched off directly.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 from tqdm.auto import tqdm
 
-__all__ = ["THIRD_PARTY", "progress", "set_quiet"]
+__all__ = ["THIRD_PARTY", "advance_rows", "progress", "row_progress", "set_quiet"]
 
 _QUIET = os.environ.get("TARGETSEL_QUIET", "") not in ("", "0")
 
@@ -101,3 +103,34 @@ def progress(
     """
     disable = _QUIET if enabled is None else not enabled
     return tqdm(total=total, desc=desc, unit=unit, disable=disable, dynamic_ncols=True, leave=False, **kw)
+
+
+_ROW_BARS: list[dict[str, Any]] = []
+
+
+@contextlib.contextmanager
+def row_progress(bar: tqdm) -> Iterator[dict[str, Any]]:
+    """Let the code encoding a block of rows advance ``bar`` batch by batch (:func:`advance_rows`).
+
+    Yields a dict whose ``done`` counts the rows advanced inside, so the caller adds only the rest.
+
+    Example:
+        >>> with progress(total=4, enabled=False) as bar, row_progress(bar) as rows:
+        ...     advance_rows(3)
+        >>> rows["done"]
+        3
+    """
+    state: dict[str, Any] = {"bar": bar, "done": 0}
+    _ROW_BARS.append(state)
+    try:
+        yield state
+    finally:
+        _ROW_BARS.remove(state)
+
+
+def advance_rows(n: int) -> None:
+    """``n`` more rows are encoded: advance the innermost :func:`row_progress` bar (else nothing)."""
+    if _ROW_BARS:
+        state = _ROW_BARS[-1]
+        state["bar"].update(n)
+        state["done"] += n

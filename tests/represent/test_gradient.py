@@ -380,3 +380,28 @@ def test_torchrun_two_processes_fill_the_same_store(tiny_llama_dir, tiny_warmup_
         assert [p.name for p in a] == [p.name for p in b] and len(a) == 4
         for pa, pb in zip(a, b, strict=True):
             assert pa.read_bytes() == pb.read_bytes(), f"{name}/{pa.name} differs"
+
+
+@pytest.mark.parametrize("method", ["fast", "exact"])
+def test_encode_progress_advances_batch_by_batch(tiny_llama_dir, tiny_pool, tmp_path, monkeypatch, method):
+    """A shard's bar moves as batches finish, not once per shard; the rows add up exactly."""
+    import targetsel.represent.base as base
+
+    updates: list[int] = []
+
+    class Bar:
+        def update(self, n: int) -> None:
+            updates.append(n)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return None
+
+    monkeypatch.setattr(base, "progress", lambda **kw: Bar())
+    rows = tiny_pool.select(range(6))
+    rep = _rep(tiny_llama_dir, candidate_gradient="sgd", method=method, batch_size=2)
+    rep.encode(rows, role="candidate", store=tmp_path / "s", shard_size=4096)
+    assert sum(updates) == 6
+    assert updates.count(0) <= 1 and len([u for u in updates if u]) == (3 if method == "fast" else 6)

@@ -19,7 +19,7 @@ import numpy as np
 
 from targetsel.data import ExampleSet
 from targetsel.errors import ConfigurationError
-from targetsel.progress import progress
+from targetsel.progress import progress, row_progress
 from targetsel.registry import Registry
 from targetsel.store import EncodedFeatures, FeatureSource, FeatureStore, InMemoryFeatures, StoreSpec, get_codec
 
@@ -123,8 +123,9 @@ class Representation(ABC):
             with progress(total=len(examples), desc=desc, unit="ex") as bar:
                 for start in range(0, len(examples), shard_size):
                     stop = min(len(examples), start + shard_size)
-                    out[start:stop] = self._checked(examples, start, stop, role, spec.dim)
-                    bar.update(stop - start)
+                    with row_progress(bar) as rows:  # batched representations advance it per batch
+                        out[start:stop] = self._checked(examples, start, stop, role, spec.dim)
+                    bar.update(stop - start - rows["done"])
             if get_codec(spec.dtype).compressed:  # held as a compressed store holds it: same scores
                 return EncodedFeatures.from_float(out, spec.dtype, spec.to_dict())
             return InMemoryFeatures(out.astype(spec.dtype, copy=False), spec.to_dict())
@@ -141,8 +142,10 @@ class Representation(ABC):
         with progress(total=rows, desc=desc, unit="ex") as bar:
             for i in todo:
                 lo, hi = fs.shard_range(i)
-                fs.write_shard(i, self._checked(examples, lo, hi, role, spec.dim))
-                bar.update(hi - lo)
+                with row_progress(bar) as rows:  # batched representations advance it per batch
+                    feats = self._checked(examples, lo, hi, role, spec.dim)
+                fs.write_shard(i, feats)
+                bar.update(hi - lo - rows["done"])
         return fs
 
     def stored_spec(self, examples: ExampleSet, role: Role = "candidate") -> StoreSpec:

@@ -20,6 +20,7 @@ import numpy as np
 
 from targetsel.data import ExampleSet
 from targetsel.errors import ConfigurationError
+from targetsel.progress import advance_rows
 from targetsel.represent.base import Representation, Role, register_representation
 from targetsel.store import StoreSpec, check_feature_dtype
 
@@ -152,4 +153,5 @@ class HiddenRepresentation(Representation):
                 mask = batch["attention_mask"].to(device)
                 hidden = backbone(input_ids=batch["input_ids"].to(device), attention_mask=mask).last_hidden_state
                 out[rows] = position_weighted_mean(hidden, mask).cpu().numpy()
+                advance_rows(len(rows))
         return out

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from targetsel.errors import ConfigurationError
+from targetsel.progress import advance_rows
 from targetsel.represent.gradient.transform import transform_gradient
 from targetsel.represent.projection import Projector
 
@@ -114,6 +115,7 @@ def exact_features(
             blocks[n] = transform_gradient(kind, g.detach().float(), moments).reshape(1, -1)
         with torch.no_grad():
             out[i] = projector.project(blocks).cpu().numpy()[0]
+        advance_rows(1)
     return out
 
 
@@ -185,6 +187,7 @@ def fast_features(
             state.clear()
             pos += len(rows)
             done[0] = pos
+            advance_rows(len(rows))
     finally:
         for h in handles:
             h.remove()
