@@ -190,13 +190,14 @@ def _checked_kernels(cs: list[FeatureSource], need: str, kernel: str | None) -> 
 def _queries(q: FeatureSource, need: str, fast: Callable | None, mm: Callable | None) -> tuple[np.ndarray, np.ndarray]:
     """The compressed queries in the kernel's layout and their float32 ``1 / norm`` (0 for a zero row)."""
     m, dim = q.num_rows, q.dim
-    data, _ = get_codec(need).encode(np.asarray(q.to_array(), dtype=np.float32))
+    x = np.asarray(q.to_array(), dtype=np.float32)
+    data, _ = get_codec(need).encode(x)
     if need == "bit":
         if mm is not None:
             ints = sign_rows(data, dim, np.empty((m, dim), np.int8), 1, "int8")
         else:
             ints = _words(data) if fast is not None else data
-        norms = np.full(m, np.sqrt(dim)) * (np.abs(q.to_array()).max(axis=1) > 0)
+        norms = np.full(m, np.sqrt(dim)) * (np.abs(x).max(axis=1) > 0)
     else:
         ints, norms = data, _row_norms(data)
     return np.ascontiguousarray(ints), np.divide(1.0, norms, out=np.zeros(m), where=norms > 0).astype(np.float32)

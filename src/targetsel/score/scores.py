@@ -28,8 +28,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from targetsel.errors import ConfigurationError, InvalidDataError
-from targetsel.score.similarity import as_tensor
 from targetsel.score.topk import column_max_argmax, dense_topk
+from targetsel.store.codecs import as_tensor
 
 __all__ = ["DenseScores", "Scores", "StreamingScores"]
 

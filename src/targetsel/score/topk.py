@@ -25,8 +25,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from targetsel.score.keys import PAD_KEY, decode_keys, encode_keys
-from targetsel.score.similarity import as_tensor
 from targetsel.settings import temp_entries
+from targetsel.store.codecs import as_tensor
 
 __all__ = [
     "GROUP",

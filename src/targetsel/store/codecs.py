@@ -33,16 +33,58 @@ Example:
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+import warnings
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from targetsel.errors import ConfigurationError
 
-__all__ = ["FEATURE_DTYPES", "BitCodec", "Codec", "FloatCodec", "Int8Codec", "check_feature_dtype", "get_codec"]
+if TYPE_CHECKING:
+    import torch
+
+__all__ = [
+    "FEATURE_DTYPES",
+    "BitCodec",
+    "Codec",
+    "FloatCodec",
+    "Int8Codec",
+    "as_tensor",
+    "check_feature_dtype",
+    "get_codec",
+    "to_float32",
+]
 
 #: On-disk feature dtypes, in order of size.
 FEATURE_DTYPES = ("float32", "float16", "int8", "bit")
+
+
+def as_tensor(x: np.ndarray) -> torch.Tensor:
+    """A torch CPU tensor sharing ``x``'s memory (no copy); ``x`` must be contiguous.
+
+    torch warns about read-only (e.g. memory-mapped) arrays; the callers only read them.
+    """
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.from_numpy(x)
+
+
+def to_float32(block: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """float32 copy of ``block`` (into ``out`` when given, shape ``block.shape``).
+
+    Goes through torch's vectorised conversion: float16 → float32 is ~20x faster than numpy's
+    (which converts element by element); the values are the same (conversion is exact).
+    """
+    if out is None:
+        out = np.empty(block.shape, dtype=np.float32)
+    src = np.asarray(block)
+    if src.dtype in (np.float16, np.float32, np.float64, np.int8) and src.ndim == 2:
+        as_tensor(out).copy_(as_tensor(np.ascontiguousarray(src)))
+    else:
+        out[...] = src
+    return out
 
 
 def check_feature_dtype(name: str) -> str:

@@ -30,21 +30,12 @@ import numpy as np
 
 from targetsel.errors import ConfigurationError
 from targetsel.progress import progress
-from targetsel.store.codecs import check_feature_dtype, get_codec
+from targetsel.store.codecs import check_feature_dtype, get_codec, to_float32
 from targetsel.store.core import FeatureStore, StoreSpec
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["compress_store"]
-
-
-def _widen(block: np.ndarray) -> np.ndarray:
-    """float32 copy of a float16/float32 block (torch's vectorised conversion for float16)."""
-    if block.dtype == np.float16:
-        import torch
-
-        return torch.from_numpy(np.ascontiguousarray(block)).float().numpy()
-    return np.asarray(block, dtype=np.float32)
 
 
 def compress_store(
@@ -107,7 +98,8 @@ def compress_store(
             aux = np.empty(hi - lo, dtype=np.float32)
             shard = src.read_shard(i)
             for s in range(0, hi - lo, chunk_rows):
-                part, scale = codec.encode(_widen(shard[s : s + chunk_rows]))
+                rows = shard[s : s + chunk_rows]
+                part, scale = codec.encode(rows if rows.dtype == np.float32 else to_float32(rows))
                 data[s : s + part.shape[0]], aux[s : s + part.shape[0]] = part, scale
                 bar.update(part.shape[0])
             dst.write_encoded_shard(i, data, aux)

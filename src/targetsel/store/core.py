@@ -1,18 +1,4 @@
-"""The on-disk feature store: fixed-row-range ``.npy`` shards plus a ``manifest.json``.
-
-A store holds the features of one dataset in one representation. Rows are split into shards of
-``shard_size`` consecutive rows: shard ``i`` always covers rows ``[i * shard_size, (i + 1) *
-shard_size)``, whatever the batch size, worker count or number of processes that wrote it. Each
-shard is written to a temporary name and renamed when complete, so a shard file that exists is
-complete; a killed run resumes by computing only the missing shards. Reads are memory-mapped.
-
-Features are stored raw (e.g. unnormalised); the manifest says what was applied and the scoring
-code normalises when it reads. The manifest's ``dtype`` names the layout of the rows
-(:mod:`targetsel.store.codecs`): ``float32``, ``float16``, or the compressed ``int8`` and ``bit``,
-whose shards come with an auxiliary per-row file (``scale-NNNNN.npy`` / ``norm-NNNNN.npy``),
-written before the main shard file so a main file that exists always has its partner. Reads
-decode to float rows; :meth:`FeatureStore.read_encoded` gives the stored bytes.
-"""
+"""``FeatureStore`` and ``StoreSpec``: the store on disk (its layout: :mod:`targetsel.store`)."""
 
 from __future__ import annotations
 
@@ -328,7 +314,7 @@ class FeatureStore:
         if p is None:
             raise ConfigurationError(f"{self.feature_dtype} store {self.path} has no per-row values")
         try:
-            arr = np.load(p, allow_pickle=False)
+            arr = np.load(p, mmap_mode="r", allow_pickle=False)
         except (ValueError, OSError) as exc:
             raise IncompleteArtifactError(f"shard file {p} is missing or unreadable ({exc}); rerun encode") from exc
         if arr.shape != (stop - start,) or arr.dtype != np.float32:
@@ -368,31 +354,16 @@ class FeatureStore:
             aux = self.read_aux(i) if self.codec.aux else None
             base = i * self.shard_size
             for s in range(0, shard.shape[0], chunk_rows):
-                block = shard[s : s + chunk_rows]
-                if self.codec.compressed:
-                    block = self.codec.decode(block, None if aux is None else aux[s : s + chunk_rows], self.dim)
-                yield base + s, block
+                part = None if aux is None else aux[s : s + chunk_rows]
+                yield base + s, self.codec.decode(shard[s : s + chunk_rows], part, self.dim)
 
     def read_rows(self, start: int, stop: int) -> np.ndarray:
         """Rows ``[start, stop)``: a memory-mapped view when inside one shard, else a copy.
 
         Compressed stores decode into a new float32 array.
         """
-        if self.codec.compressed:
-            data, aux = self.read_encoded(start, stop)
-            return self.codec.decode(data, aux, self.dim)
-        start, stop = max(0, start), min(self.num_rows, stop)
-        if stop <= start:
-            return np.empty((0, self.dim), dtype=self.dtype)
-        first, last = start // self.shard_size, (stop - 1) // self.shard_size
-        if first == last:
-            base = first * self.shard_size
-            return self.read_shard(first)[start - base : stop - base]
-        parts = []
-        for i in range(first, last + 1):
-            base = i * self.shard_size
-            parts.append(self.read_shard(i)[max(start, base) - base : min(stop, base + self.shard_size) - base])
-        return np.concatenate(parts)
+        data, aux = self.read_encoded(start, stop)
+        return self.codec.decode(data, aux, self.dim)
 
     def to_array(self) -> np.ndarray:
         """All features in one in-memory array (only for small stores, e.g. query sets)."""
