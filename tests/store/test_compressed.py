@@ -45,6 +45,7 @@ def test_int8_format_is_symmetric_absmax_with_a_scale_shard(tmp_path: Path) -> N
     x = np.array([[0.5, -1.0, 0.25, 0.0], [0.0, 0.0, 0.0, 0.0], [2.0, 1.0, -0.5, 3.0]], dtype=np.float32)
     store = _float_store(tmp_path / "s", x, shard_size=2, dtype="int8")
     assert sorted(p.name for p in store.path.iterdir()) == [
+        ".lock",
         "manifest.json",
         "scale-00000.npy",
         "scale-00001.npy",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -12,20 +13,68 @@ from typing import Any
 
 import numpy as np
 
-from targetsel.atomic import atomic_path, atomic_write_text
+from targetsel.atomic import (
+    atomic_path,
+    atomic_write_text,
+    destination_of_temporary,
+    remove_stale_temporaries,
+)
 from targetsel.errors import (
     ArtifactMismatchError,
     ConfigurationError,
     IncompleteArtifactError,
     InvalidDataError,
     MissingArtifactError,
+    TargetselError,
 )
 from targetsel.store.codecs import Codec, check_feature_dtype, get_codec
 from targetsel.store.manifest import MANIFEST_NAME, MATCH_KEYS, STORE_FORMAT_VERSION, read_manifest
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["FeatureStore", "StoreSpec"]
+__all__ = ["LOCK_NAME", "LOCK_TIMEOUT_S", "FeatureStore", "StoreSpec"]
+
+#: The store's lock file: held while a process creates, reopens or replaces the store, and around
+#: each shard's rename, so workers started together never see one another's half-made state.
+LOCK_NAME = ".lock"
+
+#: How long a process waits for the store's lock before giving up (holders keep it for milliseconds).
+LOCK_TIMEOUT_S = 120.0
+
+
+def _is_store_file(name: str) -> bool:
+    """Whether ``name`` is a file the store writes (its manifest, shards and per-row files)."""
+    return name == MANIFEST_NAME or name.startswith(("shard-", "scale-", "norm-"))
+
+
+def _foreign_entries(path: Path) -> list[str]:
+    """Entries of ``path`` a new store must not mix with: anything but the lock and our temporaries."""
+    out = []
+    for p in path.iterdir():
+        dest = destination_of_temporary(p.name)
+        if p.name == LOCK_NAME or (dest is not None and _is_store_file(dest)):
+            continue
+        out.append(p.name)
+    return out
+
+
+@contextlib.contextmanager
+def _store_lock(path: Path) -> Iterator[None]:
+    """Hold the store's exclusive lock (``flock``; released by the kernel if the holder dies)."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(path / LOCK_NAME), timeout=LOCK_TIMEOUT_S)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise IncompleteArtifactError(
+            f"feature store {path} is locked by another process for over {LOCK_TIMEOUT_S:.0f} s; "
+            "wait for it to finish, or check that no other encode is stuck on this store"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 @dataclass(frozen=True)
@@ -113,11 +162,28 @@ class FeatureStore:
         }
         if path.exists() and not path.is_dir():
             raise ConfigurationError(f"feature store path {path} exists and is not a directory")
+        existed = path.is_dir()
+        path.mkdir(parents=True, exist_ok=True)
+        try:
+            with _store_lock(path):  # N workers may start together on one store
+                store = cls._create_locked(path, manifest, overwrite)
+        except BaseException:
+            if not existed and all(p.name == LOCK_NAME for p in path.iterdir()):  # leave no folder behind
+                (path / LOCK_NAME).unlink(missing_ok=True)
+                with contextlib.suppress(OSError):
+                    path.rmdir()
+            raise
+        return store
+
+    @classmethod
+    def _create_locked(cls, path: Path, manifest: dict[str, Any], overwrite: bool) -> FeatureStore:
+        """:meth:`create`'s decision, made while holding the store's lock."""
         mpath = path / MANIFEST_NAME
         if mpath.exists():
             old = read_manifest(mpath)
             diffs = [k for k in MATCH_KEYS if old.get(k) != manifest.get(k)]
             if not diffs:
+                cls._sweep(path)
                 return cls(path, old)
             if not overwrite:
                 detail = "; ".join(f"{k}: store has {old.get(k)!r}, request has {manifest.get(k)!r}" for k in diffs)
@@ -127,14 +193,14 @@ class FeatureStore:
                 )
             logger.info("overwriting feature store %s (%s differ)", path, ", ".join(diffs))
             cls._clear(path)
-        elif path.exists() and any(path.iterdir()):
+        elif _foreign_entries(path):
             if not overwrite:
                 raise ArtifactMismatchError(
                     f"{path} is a non-empty directory without a {MANIFEST_NAME}; "
                     "choose an empty or new store directory, or pass --overwrite to replace its shards"
                 )
             cls._clear(path)
-        path.mkdir(parents=True, exist_ok=True)
+        cls._sweep(path)
         atomic_write_text(mpath, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         return cls(path, manifest)
 
@@ -168,10 +234,18 @@ class FeatureStore:
 
     @staticmethod
     def _clear(path: Path) -> None:
+        """Delete this store's files (manifest, shards, per-row files, their temporaries); under the lock."""
         for p in path.iterdir():
-            ours = p.name == MANIFEST_NAME or p.name.lstrip(".").startswith(("shard-", "scale-", "norm-"))
-            if p.is_file() and ours:
-                p.unlink()
+            name = destination_of_temporary(p.name) or p.name
+            if p.is_file() and _is_store_file(name):
+                p.unlink(missing_ok=True)
+
+    @staticmethod
+    def _sweep(path: Path) -> None:
+        """Remove the temporaries that writers which died (``kill -9``, a lost node) left behind."""
+        removed = remove_stale_temporaries(path, _is_store_file)
+        if removed:
+            logger.info("%s: removed %d temporary file(s) left by an interrupted writer", path, len(removed))
 
     # ------------------------------------------------------------------ properties
     @property
@@ -280,10 +354,32 @@ class FeatureStore:
         if aux_path is not None:
             if aux is None or aux.shape != (stop - start,):
                 raise InvalidDataError(f"shard {index} of {self.path} needs {stop - start} per-row values")
-            with atomic_path(aux_path) as tmp, open(tmp, "wb") as fh:
+            with self._atomic(aux_path, index) as tmp, open(tmp, "wb") as fh:
                 np.save(fh, np.ascontiguousarray(aux, dtype=np.float32), allow_pickle=False)
-        with atomic_path(self.shard_path(index)) as tmp, open(tmp, "wb") as fh:
+        with self._atomic(self.shard_path(index), index) as tmp, open(tmp, "wb") as fh:
             np.save(fh, np.ascontiguousarray(data), allow_pickle=False)
+
+    def _atomic(self, dest: Path, index: int) -> contextlib.AbstractContextManager[Path]:
+        """An atomic write of one of shard ``index``'s files, renamed only while the store is still ours.
+
+        The rename happens under the store's lock, after checking that the manifest on disk is the
+        one this process opened: a run with ``--overwrite`` for other inputs that replaced the store
+        meanwhile makes this write fail instead of mixing old rows into the new store.
+        """
+
+        def still_ours() -> None:
+            mpath = self.path / MANIFEST_NAME
+            try:
+                now = read_manifest(mpath)
+            except TargetselError:
+                now = None
+            if now is None or any(now.get(k) != self._manifest.get(k) for k in MATCH_KEYS):
+                raise ArtifactMismatchError(
+                    f"feature store {self.path} was replaced by another run while this one was writing "
+                    f"shard {index}; the shard was not written (rerun with the inputs the store now has)"
+                )
+
+        return atomic_path(dest, guard=_store_lock(self.path), check=still_ours)
 
     def read_shard(self, index: int) -> np.ndarray:
         """Memory-mapped, read-only view of shard ``index``'s main file as stored.
