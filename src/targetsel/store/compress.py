@@ -5,7 +5,10 @@ bounded by a chunk and one encoded shard), quantises with the codec of the targe
 (:mod:`targetsel.store.codecs`) and writes the target store with the ordinary atomic,
 resumable shard writes: a killed conversion resumes with the shards it had not finished, and
 the bytes equal those of an ``encode`` with ``feature_dtype`` set to the target dtype (from a
-float32 source; a float16 source quantises its float16 values).
+float32 source; a float16 source quantises its float16 values). The source's shards are checked
+against its manifest before anything is written, and a conversion that fails with an error removes
+what it created (:func:`targetsel.cleanup.undo_on_failure`): the corrected rerun starts clean, and
+whatever was at the target before is left as it was.
 
 Example:
     >>> import numpy as np, tempfile
@@ -28,9 +31,10 @@ import os
 
 import numpy as np
 
+from targetsel.cleanup import undo_on_failure
 from targetsel.errors import ConfigurationError
 from targetsel.progress import progress
-from targetsel.store.codecs import check_feature_dtype, get_codec, to_float32
+from targetsel.store.codecs import Codec, check_feature_dtype, get_codec, to_float32
 from targetsel.store.core import FeatureStore, StoreSpec
 
 logger = logging.getLogger(__name__)
@@ -61,7 +65,8 @@ def compress_store(
     Raises:
         ConfigurationError: ``dtype`` is not a compressed dtype, the source is already compressed,
             or ``target`` is ``source``.
-        MissingArtifactError, IncompleteArtifactError: no complete store at ``source``.
+        MissingArtifactError, IncompleteArtifactError: no complete store at ``source``, or a
+            shard of it disagrees with its manifest (nothing is written then).
         ArtifactMismatchError: ``target`` holds another store and ``overwrite`` is false.
     """
     codec = get_codec(check_feature_dtype(dtype))
@@ -85,13 +90,29 @@ def compress_store(
         params=m["params"],
         normalized=bool(m.get("normalized", False)),
     )
+    for i in range(src.num_shards):  # shapes against the manifest (headers only), before anything is written
+        src.read_shard(i)
+    with undo_on_failure(target):  # a failed conversion leaves no store that would block the corrected rerun
+        _convert(src, target, spec, codec, chunk_rows=chunk_rows, overwrite=overwrite)
+    return FeatureStore.open(target)
+
+
+def _convert(
+    src: FeatureStore,
+    target: str | os.PathLike[str],
+    spec: StoreSpec,
+    codec: Codec,
+    *,
+    chunk_rows: int,
+    overwrite: bool,
+) -> None:
     dst = FeatureStore.create(target, spec, shard_size=src.shard_size, overwrite=overwrite)
     todo = dst.missing_shards()
     if len(todo) < dst.num_shards:
         logger.info("%s: %d of %d shards already done", target, dst.num_shards - len(todo), dst.num_shards)
     width = codec.width(src.dim)
     rows = sum(dst.shard_range(i)[1] - dst.shard_range(i)[0] for i in todo)
-    with progress(total=rows, desc=f"compress → {dtype}", unit="row") as bar:
+    with progress(total=rows, desc=f"compress → {spec.dtype}", unit="row") as bar:
         for i in todo:
             lo, hi = dst.shard_range(i)
             data = np.empty((hi - lo, width), dtype=codec.storage_dtype())
@@ -103,4 +124,3 @@ def compress_store(
                 data[s : s + part.shape[0]], aux[s : s + part.shape[0]] = part, scale
                 bar.update(part.shape[0])
             dst.write_encoded_shard(i, data, aux)
-    return FeatureStore.open(target)
