@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -11,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from targetsel.cleanup import undo_on_failure
 from targetsel.data import ExampleSet
 from targetsel.distributed import world_info
 from targetsel.errors import ConfigurationError, InvalidDataError
@@ -24,6 +26,7 @@ from targetsel.train.resume import (
     checkpoint_callback,
     find_resume_point,
     finish_run,
+    has_progress,
     prepare_resume,
     start_run,
 )
@@ -106,11 +109,10 @@ def run_settings(model: str, config: TrainConfig, examples: ExampleSet, world_si
     )
 
 
-def _begin(out: Path, settings: dict[str, Any], config: TrainConfig, resume: bool | None) -> ResumePoint | None:
-    """Decide between resuming and starting over, and get ``out`` ready for it (main process only)."""
-    point = find_resume_point(out, settings, resume=resume)  # reads only: errors leave `out` untouched
+def _begin(out: Path, point: ResumePoint | None, settings: dict[str, Any], config: TrainConfig) -> None:
+    """Get ``out`` ready to resume from ``point`` or to start over (main process only)."""
     if not _is_main_process():
-        return point
+        return
     out.mkdir(parents=True, exist_ok=True)
     if point is None:
         start_run(out, settings)
@@ -124,7 +126,13 @@ def _begin(out: Path, settings: dict[str, Any], config: TrainConfig, resume: boo
             point.max_steps,
         )
         prepare_resume(out, point, save_every_epoch=config.save_every_epoch)
-    return point
+
+
+def _output_guard(out: Path) -> contextlib.AbstractContextManager[None]:
+    """On the main process: an error before the run's first complete checkpoint removes what it created."""
+    if not _is_main_process():
+        return contextlib.nullcontext()
+    return undo_on_failure(out, keep_if=lambda: has_progress(out))
 
 
 def _training_arguments(config: TrainConfig, out: Path, device: str, world: int, quiet: bool) -> Any:
@@ -217,33 +225,39 @@ def train_model(
         raise InvalidDataError("cannot train on an empty set of examples")
     out = Path(output_dir)
     world = _world_size()
-    point = _begin(out, run_settings(model, config, examples, world), config, resume)
+    settings = run_settings(model, config, examples, world)
+    point = find_resume_point(out, settings, resume=resume)  # reads only: errors leave `out` untouched
+    # Everything that can fail at start-up (the model, the adapter, tokenising) runs before the
+    # first write, so a model that cannot be loaded leaves no output folder and no `resume/`.
     set_seed(config.seed)
     device = resolve_device(config.device)
     lm, tok = load_model_and_tokenizer(model, dtype=config.dtype, device=device)
     if config.lora:
         lm = build_lora_model(lm, config)
     lm.train()
-    callback = checkpoint_callback(out, save_every_epoch=config.save_every_epoch)
-    trainer = Trainer(
-        model=lm,
-        args=_training_arguments(config, out, device, world, quiet),
-        train_dataset=tokenize_dataset(tok, examples, max_length=config.max_length),
-        data_collator=ChatCollator(tok),
-        callbacks=[callback],
-    )
-    callback.trainer = trainer
-    if quiet:
-        from transformers.trainer_callback import PrinterCallback
+    dataset = tokenize_dataset(tok, examples, max_length=config.max_length)
+    with _output_guard(out):
+        _begin(out, point, settings, config)
+        callback = checkpoint_callback(out, save_every_epoch=config.save_every_epoch)
+        trainer = Trainer(
+            model=lm,
+            args=_training_arguments(config, out, device, world, quiet),
+            train_dataset=dataset,
+            data_collator=ChatCollator(tok),
+            callbacks=[callback],
+        )
+        callback.trainer = trainer
+        if quiet:
+            from transformers.trainer_callback import PrinterCallback
 
-        trainer.remove_callback(PrinterCallback)
-    with torch.random.fork_rng(devices=[]):
-        if point is not None and point.finished:
-            # Every step was done before the interruption. Trainer.train would take one step too
-            # many when max_steps ends inside an epoch, so only load the saved weights.
-            trainer._load_from_checkpoint(str(point.path))
-        else:
-            trainer.train(resume_from_checkpoint=str(point.path) if point is not None else None)
+            trainer.remove_callback(PrinterCallback)
+        with torch.random.fork_rng(devices=[]):
+            if point is not None and point.finished:
+                # Every step was done before the interruption. Trainer.train would take one step too
+                # many when max_steps ends inside an epoch, so only load the saved weights.
+                trainer._load_from_checkpoint(str(point.path))
+            else:
+                trainer.train(resume_from_checkpoint=str(point.path) if point is not None else None)
     final = out / "final"
     trainer.save_model(str(final))
     tok.save_pretrained(str(final))
@@ -316,10 +330,12 @@ def warmup(
     out = Path(output_dir)
     # the checks train_model makes first, before anything is written here
     find_resume_point(out, run_settings(model, config, subset, _world_size()), resume=resume)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(
-        out / "warmup_subset.json",
-        json.dumps({"fraction": fraction, "seed": seed, "indices": idx, "pool_fingerprint": pool.fingerprint}) + "\n",
-    )
-    train_model(model, subset, out, config, quiet=quiet, resume=resume)
+    with _output_guard(out):  # e.g. a model that cannot be loaded: no warmup_subset.json is left either
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(
+            out / "warmup_subset.json",
+            json.dumps({"fraction": fraction, "seed": seed, "indices": idx, "pool_fingerprint": pool.fingerprint})
+            + "\n",
+        )
+        train_model(model, subset, out, config, quiet=quiet, resume=resume)
     return find_checkpoints(out)

@@ -53,6 +53,7 @@ __all__ = [
     "checkpoint_callback",
     "find_resume_point",
     "finish_run",
+    "has_progress",
     "prepare_resume",
     "read_checkpoint_state",
     "start_run",
@@ -157,6 +158,24 @@ def _candidates(out: Path, manifest: dict[str, Any] | None) -> list[ResumePoint]
         if state is not None and state["global_step"] == step:
             found.append(_point(out / name, state))
     return found
+
+
+def has_progress(output_dir: str | os.PathLike[str]) -> bool:
+    """Whether ``output_dir`` holds a complete checkpoint of its current run (something to resume from).
+
+    A run that fails before its first complete checkpoint has nothing a rerun could continue
+    from, and leaves nothing behind (:func:`targetsel.cleanup.undo_on_failure`); one that fails
+    later keeps its checkpoints for the rerun.
+
+    Example:
+        >>> import tempfile
+        >>> out = Path(tempfile.mkdtemp())
+        >>> start_run(out, {"base_model": "m"})
+        >>> has_progress(out)  # a manifest, no checkpoint yet
+        False
+    """
+    out = Path(output_dir)
+    return bool(_candidates(out, _read_manifest(out)))
 
 
 def _differences(old: Any, new: Any, prefix: str = "") -> list[str]:
