@@ -23,6 +23,7 @@ import functools
 import importlib.util
 import logging
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -35,11 +36,16 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "BUILTIN_MODELS",
+    "DEVICES",
     "DTYPES",
+    "DTYPE_NAMES",
     "builtin_gguf",
+    "check_model_available",
     "load_model_and_tokenizer",
     "load_tokenizer",
     "model_cache_dir",
+    "model_load_error",
+    "model_not_found",
     "resolve_device",
     "resolve_dtype",
     "resolve_model_path",
@@ -47,6 +53,8 @@ __all__ = [
 
 DTYPES = ("float32", "bfloat16", "float16", "auto")
 _DTYPE_ALIASES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16", "half": "float16", "float": "float32"}
+#: Every name :func:`resolve_dtype` accepts.
+DTYPE_NAMES = (*DTYPES, *_DTYPE_ALIASES)
 
 # name -> (package, gguf file, description)
 BUILTIN_MODELS: dict[str, tuple[str, str, str]] = {
@@ -79,22 +87,44 @@ def resolve_dtype(dtype: str) -> Any:
     return "auto" if name == "auto" else getattr(torch, name)
 
 
-def resolve_device(device: str | None) -> str:
-    """``None``/``auto`` → ``cuda`` when available, else ``cpu``; otherwise validated as given.
+#: The devices a model or a scoring pass runs on (``cuda:N``: the GPU numbered N).
+DEVICES = ("cpu", "cuda", "cuda:N", "auto")
+_DEVICE = re.compile(r"cpu|cuda(:[0-9]+)?|auto")
+
+
+def resolve_device(device: str | None, *, what: str = "device") -> str:
+    """``None``/``auto`` → ``cuda`` when available, else ``cpu``; ``cpu``, ``cuda``, ``cuda:N`` checked.
+
+    Anything else (``gpu``, ``CUDA``, ``" cuda"``) is refused rather than run on the CPU, and so is
+    ``cuda``/``cuda:N`` where torch sees no such GPU. ``what`` names the setting in the message
+    (``--device`` in the command line).
 
     Example:
         >>> resolve_device("cpu")
         'cpu'
+        >>> resolve_device("gpu", what="--device")
+        Traceback (most recent call last):
+        ...
+        targetsel.errors.ConfigurationError: --device must be one of cpu, cuda, cuda:N or auto, got 'gpu'
     """
+    text = "auto" if device is None or device == "" else str(device)
+    if not _DEVICE.fullmatch(text):
+        raise ConfigurationError(f"{what} must be one of cpu, cuda, cuda:N or auto, got {text!r}")
+    if text == "cpu":
+        return text
     import torch
 
-    if device in (None, "", "auto"):
+    if text == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if str(device).startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigurationError(f"device {device!r} requested but CUDA is not available; use --device cpu")
-    if not (str(device) == "cpu" or str(device).startswith(("cuda", "mps"))):
-        raise ConfigurationError(f"device must be cpu, cuda, cuda:N or auto, got {device!r}")
-    return str(device)
+    if not torch.cuda.is_available():
+        raise ConfigurationError(
+            f"{what} {text}: CUDA is not available on this machine (torch {torch.__version__} sees no GPU); "
+            f"use {what} cpu"
+        )
+    index, count = int(text.partition(":")[2] or 0), torch.cuda.device_count()
+    if index >= count:
+        raise ConfigurationError(f"{what} {text}: this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}")
+    return text
 
 
 def builtin_gguf(name: str) -> tuple[Path, str]:
@@ -146,14 +176,110 @@ def _gguf_bar_off() -> Iterator[None]:
         gguf_utils.tqdm = bar
 
 
+def _hub_offline() -> bool:
+    """Whether the hub libraries are told not to download (``HF_HUB_OFFLINE``/``TRANSFORMERS_OFFLINE``)."""
+    from huggingface_hub import constants
+
+    env = (os.environ.get(k, "").strip().lower() for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+    return bool(constants.HF_HUB_OFFLINE) or any(v not in ("", "0", "false", "no", "off") for v in env)
+
+
+def _hub_cache() -> Path:
+    from huggingface_hub import constants
+
+    return Path(constants.HF_HUB_CACHE)
+
+
+def _in_hub_cache(model: str) -> bool:
+    """Whether a snapshot of hub model ``model`` (or ``sentence-transformers/model``) is in the cache."""
+    names = [model] if "/" in model else [model, f"sentence-transformers/{model}"]
+    for name in names:
+        snapshots = _hub_cache() / f"models--{name.replace('/', '--')}" / "snapshots"
+        if snapshots.is_dir() and any(snapshots.iterdir()):
+            return True
+    return False
+
+
+def _looks_local(model: str) -> bool:
+    """A path rather than a hub name (``org/name`` or ``name``)."""
+    return model.startswith((".", "/", "~")) or model.count("/") > 1 or "\\" in model
+
+
+def model_not_found(model: str) -> MissingArtifactError:
+    """The one-line error of a model that is neither a folder, a built-in nor in the hub cache.
+
+    Example:
+        >>> str(model_not_found("./my-model")).split(";")[0]
+        "model './my-model' not found: no folder ./my-model"
+    """
+    if _looks_local(model):
+        return MissingArtifactError(
+            f"model {model!r} not found: no folder {model}; give a model folder (with config.json), "
+            f"a built-in name ({', '.join(BUILTIN_MODELS)}) or a hub name"
+        )
+    where = f"model {model!r} not found: no folder ./{model} and not in the hub cache {_hub_cache()}"
+    if _hub_offline():
+        return MissingArtifactError(
+            f"{where}; fetch it with `hf download {model}`, or set HF_HUB_OFFLINE=0 with network access"
+        )
+    return MissingArtifactError(
+        f"{where}, and downloading it failed (no network, or no such model on the hub); "
+        f"fetch it with `hf download {model}` where there is network"
+    )
+
+
+def check_model_available(model: str) -> None:
+    """Refuse, before any work, a model that cannot be loaded without a download that will not happen.
+
+    A built-in name, an existing folder or a hub name with a snapshot in the hub cache passes; so
+    does any hub name when downloads are allowed (the library fetches it). A missing path, or a
+    hub name neither cached nor downloadable (``HF_HUB_OFFLINE=1``), raises one line saying where
+    the model was looked for and how to fetch it.
+
+    Raises:
+        MissingArtifactError: see above; also a file given where a model folder is expected.
+
+    Example:
+        >>> check_model_available("smollm2-135m")
+    """
+    if model in BUILTIN_MODELS:
+        return
+    path = Path(model).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise MissingArtifactError(f"model {model!r} is a file; give a model folder (with config.json)")
+        return
+    if _looks_local(model) or (_hub_offline() and not _in_hub_cache(model)):
+        raise model_not_found(model)
+
+
+def model_load_error(model: str, what: str, exc: BaseException) -> MissingArtifactError:
+    """One line for a failed ``from_pretrained``: not found (where it was looked for, how to fetch it), or the
+    library's reason on one line.
+
+    Example:
+        >>> str(model_load_error("smollm2-135m", "the config", OSError("bad\\nfile")))
+        "cannot load the config of 'smollm2-135m' (OSError: bad file)"
+    """
+    if not Path(model).expanduser().exists() and model not in BUILTIN_MODELS and not _in_hub_cache(model):
+        return model_not_found(model)
+    return MissingArtifactError(f"cannot load {what} of {model!r} ({type(exc).__name__}: {' '.join(str(exc).split())})")
+
+
 def resolve_model_path(model: str) -> str:
     """Local directory (or hub name) to load ``model`` from; builds built-in caches on first use.
 
+    Raises:
+        MissingArtifactError: :func:`check_model_available` refuses ``model``.
+
     Example:
-        >>> resolve_model_path("/path/to/local/model")
-        '/path/to/local/model'
+        >>> import tempfile
+        >>> folder = tempfile.mkdtemp()  # a local model folder is used as it is
+        >>> resolve_model_path(folder) == folder
+        True
     """
     if model not in BUILTIN_MODELS:
+        check_model_available(model)
         return model
     target = model_cache_dir() / model
     if (target / "config.json").is_file() and any(target.glob("*.safetensors")):
@@ -202,7 +328,7 @@ def load_tokenizer(model: str) -> Any:
     try:
         tok = AutoTokenizer.from_pretrained(path)
     except Exception as exc:
-        raise MissingArtifactError(f"cannot load the tokenizer of {model!r} ({type(exc).__name__}: {exc})") from exc
+        raise model_load_error(model, "the tokenizer", exc) from exc
     if tok.pad_token is None:
         if tok.eos_token is None:
             raise ConfigurationError(f"the tokenizer of {model!r} has neither a pad nor an eos token")
@@ -249,10 +375,7 @@ def load_model_and_tokenizer(
     try:
         lm = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype)
     except OSError as exc:
-        raise MissingArtifactError(
-            f"cannot load model {model!r} ({exc}); give a local model directory, a built-in name "
-            f"({', '.join(BUILTIN_MODELS)}), or a hub name with network access"
-        ) from exc
+        raise model_load_error(model, "the weights", exc) from exc
     if adapter is not None:
         from peft import PeftModel
 

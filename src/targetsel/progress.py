@@ -1,10 +1,12 @@
 """Progress bars for long work (tqdm), switched off globally with ``--quiet``.
 
-Quiet also silences the libraries underneath: the progress bars and info/warning lines of
-``datasets`` ("Generating train split"), ``transformers`` and ``huggingface_hub`` (weight
-loading), ``sentence-transformers``, ``peft`` and ``accelerate``, and the Python warnings those
-packages issue. Libraries imported later read the environment variables set here; those already
-imported are switched off directly.
+Quiet also silences the libraries underneath: the progress bars and every log line below
+CRITICAL of ``datasets`` ("Generating train split", the ERROR line it logs before raising on a
+corrupt Parquet file), ``transformers`` and ``huggingface_hub`` (weight loading, download
+retries), ``sentence-transformers``, ``peft`` and ``accelerate``, and the Python warnings those
+packages issue; a failure still ends in targetsel's own one-line error. Libraries imported later
+read the environment variables set here (their import resets their logger's level from them);
+those already imported are switched off directly.
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ THIRD_PARTY = ("datasets", "transformers", "huggingface_hub", "sentence_transfor
 _ENV = {
     "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",
-    "TRANSFORMERS_VERBOSITY": "error",
-    "DATASETS_VERBOSITY": "error",
+    "TRANSFORMERS_VERBOSITY": "critical",
+    "DATASETS_VERBOSITY": "critical",
+    "HF_HUB_VERBOSITY": "critical",
     "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1",
 }
 _saved: dict[str, Any] | None = None  # what set_quiet(True) changed, to put back on set_quiet(False)
@@ -49,7 +52,7 @@ def set_quiet(quiet: bool) -> None:
         for name in THIRD_PARTY:
             logger = logging.getLogger(name)
             _saved["levels"][name] = logger.level
-            logger.setLevel(logging.ERROR)
+            logger.setLevel(logging.CRITICAL)
         pattern = "|".join(THIRD_PARTY)
         warnings.filterwarnings("ignore", module=rf"({pattern})(\.|$)")
         _library_bars(enabled=False)
@@ -76,7 +79,7 @@ def _library_bars(*, enabled: bool) -> None:
             datasets.logging.set_verbosity_warning()
         else:
             datasets.disable_progress_bars()
-            datasets.logging.set_verbosity_error()
+            datasets.logging.set_verbosity(logging.CRITICAL)
     if "transformers" in sys.modules:
         from transformers.utils import logging as hf_logging
 
@@ -85,11 +88,13 @@ def _library_bars(*, enabled: bool) -> None:
             hf_logging.set_verbosity_warning()
         else:
             hf_logging.disable_progress_bar()
-            hf_logging.set_verbosity_error()
+            hf_logging.set_verbosity(logging.CRITICAL)
     if "huggingface_hub" in sys.modules:
         from huggingface_hub.utils import disable_progress_bars, enable_progress_bars
+        from huggingface_hub.utils import logging as hub_logging
 
         (enable_progress_bars if enabled else disable_progress_bars)()
+        hub_logging.set_verbosity(logging.WARNING if enabled else logging.CRITICAL)
 
 
 def progress(

@@ -246,3 +246,44 @@ def test_random_baseline_with_a_tiny_language_model(tiny_llama_dir, tmp_path):
         assert pa.random_z == pytest.approx(pb.random_z, abs=1e-3)
     c = diagnose_selection(meta, pool, q, rep, budgets=[6, 12], random_subsets=20, seed=3)
     assert c.points[0].random_mean != a.points[0].random_mean  # another seed, other subsets
+
+
+def test_random_subsets_are_capped_and_counted_by_a_progress_bar(tmp_path, capsys, monkeypatch):
+    """--random-subsets above the documented cap is one line before any work; the draws run under a
+    bar (total = budgets × subsets) that --quiet switches off."""
+    import targetsel.diagnose.core as core
+
+    assert core.MAX_RANDOM_SUBSETS == 10_000
+    main(["diagnose", "--help"])
+    assert "at most 10,000" in capsys.readouterr().out
+    sel = tmp_path / "sel"
+    assert main(["select", "-r", "lexical", "--budget", "12", "-o", str(sel), "--no-store", "-q"]) == 0
+    for n in ("1000000000000", "10001", "-1"):
+        out = tmp_path / f"diag{n}"
+        assert (
+            main(["diagnose", "-s", str(sel), "-r", "lexical", "--no-store", "-o", str(out), "--random-subsets", n])
+            == 2
+        )
+        err = capsys.readouterr().err
+        assert err == f"targetsel: error: --random-subsets must lie in 0..10000, got {n}\n"
+        assert not out.exists()
+    with pytest.raises(ConfigurationError, match=r"random_subsets must lie in 0\.\.10000"):
+        core.diagnose(np.eye(2, 3), np.eye(3), random_from=np.eye(3), random_subsets=10_001)
+
+    bars = []
+    real = core.progress
+
+    def spy(**kw):
+        bar = real(**kw)
+        bars.append((kw, bar, bar.disable))  # tqdm sets disable when the bar closes
+        return bar
+
+    monkeypatch.setattr(core, "progress", spy)
+    argv = ["diagnose", "-s", str(sel), "-r", "lexical", "--no-store", "--budgets", "6,12", "--random-subsets", "7"]
+    assert main([*argv, "-o", str(tmp_path / "d1")]) == 0
+    ((kw, bar, off),) = bars
+    assert kw["total"] == 14 and kw["desc"] == "random subsets" and bar.n == 14 and not off
+    assert "random subsets" in capsys.readouterr().err
+    bars.clear()
+    assert main([*argv, "-o", str(tmp_path / "d2"), "--quiet"]) == 0
+    assert bars[0][2] and capsys.readouterr().err == ""

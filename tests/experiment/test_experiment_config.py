@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -197,3 +198,84 @@ def test_config_models_keep_the_attribute_api_and_parse_number_text():
         "keep_models",
     ]
     assert list(cfg.to_dict()["tasks"][0]) == ["name", "query", "test", "answer_format"]
+
+
+def _dry_run(path: Path, out: Path, capsys, *extra: str) -> tuple[int, list[str], str]:
+    rc = main(["experiment", "run", str(path), "-o", str(out), "--dry-run", *extra])
+    captured = capsys.readouterr()
+    return rc, captured.out.splitlines(), captured.err
+
+
+def test_dry_run_marks_the_cells_the_real_run_would_refuse(tmp_path, capsys):
+    path = tmp_path / "exp.yaml"
+    out = tmp_path / "out"
+    path.write_text(yaml.safe_dump(base(pool_limit=50, budgets=[20, 80])))
+    rc, lines, err = _dry_run(path, out, capsys)
+    assert rc == 2 and not out.exists()
+    reason = "budget 80 exceeds the pool size 50; lower it or raise pool_limit"
+    assert lines == [
+        "todo     math/zero-shot",
+        "todo     math/random/b20-s0",
+        f"refused  math/random/b80-s0  ({reason})",
+        "todo     math/lexical-rr/b20-s0",
+        f"refused  math/lexical-rr/b80-s0  ({reason})",
+        "5 cells: 3 todo, 2 refused",
+    ]
+    assert err == f"targetsel: error: the real run would refuse 2 of 5 cells, first math/random/b80-s0: {reason}\n"
+    # the real run refuses the same config, before any work
+    assert main(["experiment", "run", str(path), "-o", str(out)]) == 2
+    assert reason in capsys.readouterr().err and not out.exists()
+    # quantile bins the pool cannot fill: every quantile cell is refused
+    path.write_text(
+        yaml.safe_dump(
+            base(pool_limit=50, grid="quantile", algorithms=[], budgets=[], quantile={"bins": 4, "per_bin": 20})
+        )
+    )
+    rc, lines, err = _dry_run(path, out, capsys)
+    assert rc == 2 and not out.exists() and "cannot hold per_bin=20" in err
+    assert sum(line.startswith("refused  math/lexical-rr/q") for line in lines) == 4
+
+
+def test_dry_run_marks_cells_finished_with_other_settings(tmp_path, capsys):
+    from targetsel.experiment.cells import _Runner
+
+    path = tmp_path / "exp.yaml"
+    out = tmp_path / "out"
+    raw = base(pool_limit=60, budgets=[20])
+    path.write_text(yaml.safe_dump(raw))
+    cfg = load_config(path)
+    cells = build_grid(cfg)
+    runner = _Runner(cfg, out, redo=False, hook=None, quiet=True)
+    for cell, digest in zip(cells[:2], [runner.digest(cells[0]), "0" * 16], strict=True):
+        folder = out / "cells" / cell.key
+        folder.mkdir(parents=True)
+        (folder / "done.json").write_text(json.dumps({"digest": digest, "key": cell.key, "seconds": 1.0}))
+    before = sorted(out.rglob("*"))
+    rc, lines, err = _dry_run(path, out, capsys)
+    assert rc == 2 and lines[0] == "done     math/zero-shot" and lines[1].startswith("refused  math/random/b20-s0  (")
+    assert "other settings" in lines[1] and err.count("\n") == 1 and "--redo" in err
+    rc, lines, err = _dry_run(path, out, capsys, "--redo")
+    assert rc == 0 and err == ""
+    assert lines == [
+        "done     math/zero-shot",
+        "redo     math/random/b20-s0",
+        "todo     math/lexical-rr/b20-s0",
+        "3 cells: 1 done, 1 todo, 1 redo",
+    ]
+    assert sorted(out.rglob("*")) == before  # nothing written
+
+
+def test_dry_run_reads_each_task_and_checks_the_model(tmp_path, capsys, monkeypatch):
+    (tmp_path / "q.jsonl").write_text('{"prompt": "1+1?", "completion": "#### 2", "answer": "2"}\n{"broken\n')
+    path = tmp_path / "exp.yaml"
+    out = tmp_path / "out"
+    path.write_text(yaml.safe_dump(base(tasks=[{"name": "toy", "query": "q.jsonl", "answer_format": "number"}])))
+    rc, lines, err = _dry_run(path, out, capsys)
+    assert rc == 2 and not out.exists()
+    assert all(line.startswith("refused  toy/") and "task toy: " in line for line in lines[:-1])
+    assert err.count("\n") == 1 and "row 2" in err
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    path.write_text(yaml.safe_dump(base(model="nobody/not-a-model")))
+    rc, lines, err = _dry_run(path, out, capsys)
+    assert rc == 2 and lines == [] and err.startswith("targetsel: error: model 'nobody/not-a-model' not found")
+    assert err.count("\n") == 1 and not out.exists()

@@ -238,10 +238,10 @@ def test_measured_mfu_from_a_gpu_bench_result(tmp_path: Path, capsys: pytest.Cap
 @pytest.mark.parametrize(
     "extra,message",
     [
-        (["--gpu", "tpu9"], "unknown GPU 'tpu9'"),
+        (["--gpu", "tpu9"], "--gpu must be one of h100,"),
         (["--checkpoints", "0"], "checkpoints must be positive"),
-        (["--feature-dtype", "int4"], "feature dtype must be one of"),
-        (["-r", "bm25"], "representation must be one of"),
+        (["--feature-dtype", "int4"], "--feature-dtype must be one of float32,"),
+        (["-r", "bm25"], "--representation must be one of gradient,"),
         (["--mfu", "1.5"], "MFU must be in (0, 1]"),
         (["--gpu-bench", "missing.json"], "no such file"),
     ],
@@ -259,3 +259,22 @@ def test_bad_input_is_one_line_exit_2(
 def test_missing_pool_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plan", "--pool", str(tmp_path / "nope.jsonl"), "-r", "lexical"]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "flag,value,message",
+    [
+        ("--max-length", "1", "plan: --max-length must be at least 2, got 1"),
+        ("--max-length", "0", "plan: --max-length must be at least 2, got 0"),
+        ("--num-queries", "0", "plan: --num-queries must be positive, got 0"),
+        ("--batch-size", "-2", "plan: --batch-size must be positive, got -2"),
+        ("--dim", "0", "plan: --dim must be positive, got 0"),
+    ],
+)
+def test_range_messages_speak_of_the_value_typed(
+    flag: str, value: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pool = _pool_file(tmp_path, 3)
+    assert main(["plan", "--pool", str(pool), "-r", "lexical", "--calibrate", "0", flag, value]) == 2
+    assert capsys.readouterr().err == f"targetsel: error: {message}\n"
+    assert main(["plan", "--pool", str(pool), "-r", "lexical", "--calibrate", "0", "--max-length", "2", "--json"]) == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,15 @@ from targetsel.represent.base import REPRESENTATIONS, Representation, get_repres
 __all__ = [
     "QUIET",
     "build_representation",
+    "check_choice",
+    "check_dtype",
+    "check_method",
+    "check_model",
+    "check_representation",
     "default_store_dir",
     "english_list",
     "load_data",
+    "parse_device",
     "parse_shard",
     "representation_choices",
     "validate_method_params",
@@ -33,6 +40,78 @@ def representation_choices() -> list[str]:
     return sorted(REPRESENTATIONS)
 
 
+def check_choice(flag: str, value: str, choices: Iterable[str]) -> str:
+    """``value`` when it is one of ``choices``, else one :class:`ConfigurationError` line listing them.
+
+    Every flag with a closed set of values goes through here (or :func:`parse_device`) before any
+    work, so a typo is refused instead of falling back to a default.
+
+    Example:
+        >>> check_choice("--format", "jsonl", ("jsonl", "parquet"))
+        'jsonl'
+        >>> check_choice("--format", "csv", ("jsonl", "parquet"))
+        Traceback (most recent call last):
+        ...
+        targetsel.errors.ConfigurationError: --format must be jsonl or parquet, got 'csv'
+    """
+    valid = list(choices)
+    if value not in valid:
+        if len(valid) == 2:
+            raise ConfigurationError(f"{flag} must be {valid[0]} or {valid[1]}, got {value!r}")
+        raise ConfigurationError(f"{flag} must be one of {', '.join(valid[:-1])} or {valid[-1]}, got {value!r}")
+    return value
+
+
+def parse_device(value: str | None, flag: str = "--device") -> str | None:
+    """``--device``: ``cpu``, ``cuda``, ``cuda:N`` or ``auto`` (resolved), checked against this machine.
+
+    ``None`` (the flag not given) stays ``None``: each verb keeps its own default. ``gpu``,
+    ``CUDA`` or ``" cuda"`` are refused, and so is a CUDA device that torch does not see.
+
+    Example:
+        >>> parse_device("cpu"), parse_device(None)
+        ('cpu', None)
+    """
+    from targetsel.models import resolve_device
+
+    return None if value is None else resolve_device(value, what=flag)
+
+
+def check_dtype(value: str, flag: str = "--dtype") -> str:
+    """``--dtype`` of a model: ``float32``, ``bfloat16``/``bf16``, ``float16``/``fp16``, ``auto``...
+
+    Example:
+        >>> check_dtype("bf16")
+        'bf16'
+    """
+    from targetsel.models import DTYPE_NAMES
+
+    return check_choice(flag, value, DTYPE_NAMES)
+
+
+def check_representation(name: str, flag: str = "--representation") -> str:
+    """``name`` when it is a registered representation (embed, gradient, hidden, lexical).
+
+    Example:
+        >>> check_representation("lexical")
+        'lexical'
+    """
+    return check_choice(flag, name, representation_choices())
+
+
+def check_method(name: str, flag: str = "--method") -> str:
+    """``name`` when it is a registered selection method.
+
+    Example:
+        >>> check_method("round_robin")
+        'round_robin'
+    """
+    import targetsel.select  # noqa: F401  (registers the built-in selectors)
+    from targetsel.select.base import SELECTORS
+
+    return check_choice(flag, name, sorted(SELECTORS))
+
+
 def apply_quiet(quiet: bool) -> None:
     set_quiet(quiet)
 
@@ -43,8 +122,30 @@ def load_data(path: str | Path, *, split: str | None = None, skip_invalid: bool 
 
 
 def build_representation(name: str, **options: Any) -> Representation:
-    """Instantiate a representation, passing only the options the user set."""
-    return get_representation(name, **{k: v for k, v in options.items() if v is not None})
+    """Instantiate a representation, passing only the options the user set (``device`` checked first)."""
+    check_representation(name)
+    if options.get("device") is not None:
+        options["device"] = parse_device(str(options["device"]), flag="--param device")
+    rep = get_representation(name, **{k: v for k, v in options.items() if v is not None})
+    if options.get("model") is not None:
+        check_model(str(options["model"]))
+    return rep
+
+
+def check_model(model: str) -> None:
+    """Refuse, before any work, a model that is neither a folder, a built-in, cached nor downloadable.
+
+    The bundled sentence-transformers model passes by its name. See
+    :func:`targetsel.models.check_model_available`.
+
+    Example:
+        >>> check_model("smollm2-135m")
+    """
+    from targetsel.models import check_model_available
+    from targetsel.represent.embed import DEFAULT_EMBED_MODEL
+
+    if model != DEFAULT_EMBED_MODEL:
+        check_model_available(model)
 
 
 def representation_from_cli(

@@ -7,7 +7,16 @@ from pathlib import Path
 import typer
 
 from targetsel.cli._app import app
-from targetsel.cli._common import QUIET, apply_quiet, build_representation, default_store_dir, parse_options
+from targetsel.cli._common import (
+    QUIET,
+    apply_quiet,
+    build_representation,
+    check_choice,
+    check_method,
+    check_representation,
+    default_store_dir,
+    parse_options,
+)
 
 __all__ = ["demo_cmd"]
 
@@ -48,10 +57,11 @@ def demo_cmd(
     from targetsel.pipeline import run_selection
 
     apply_quiet(quiet)
-    tasks = list(DEMO_TASKS) if task == "all" else [task]
-    for t in tasks:
-        if t not in DEMO_TASKS:
-            raise ConfigurationError(f"unknown demo task {t!r}; choose one of all, {', '.join(DEMO_TASKS)}")
+    tasks = list(DEMO_TASKS) if check_choice("--task", task, ("all", *DEMO_TASKS)) == "all" else [task]
+    check_representation(representation)
+    check_method(method)
+    if budget <= 0:
+        raise ConfigurationError(f"--budget must be at least 1, got {budget}")
     pool = load_pool(demo_pool_path())
     options = parse_options(param)
     if representation in ("gradient", "hidden"):  # LM features: a pool sample (+ a cached LESS warmup)

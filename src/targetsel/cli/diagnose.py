@@ -7,7 +7,14 @@ from pathlib import Path
 import typer
 
 from targetsel.cli._app import app
-from targetsel.cli._common import QUIET, apply_quiet, build_representation, load_data, parse_options
+from targetsel.cli._common import (
+    QUIET,
+    apply_quiet,
+    build_representation,
+    check_representation,
+    load_data,
+    parse_options,
+)
 
 __all__ = ["diagnose_cmd"]
 
@@ -18,7 +25,9 @@ subset and the query set (POT: exact EMD up to `--exact-limit` points, Sinkhorn 
 cost (1 − cos)/2, the Gaussian-kernel MMD and mean nearest-neighbour costs, the picks per query
 point and the composition by pool `source`, and compares the distance with that of
 `--random-subsets` seeded random subsets of the pool of the same size (mean ± std, the percentile
-of the selection among them and its z-score: "closer to my task than chance, and by how much").
+of the selection among them and its z-score: "closer to my task than chance, and by how much";
+at most 10,000 per budget: more draws no longer change the figures shown, and each one is a
+transport solve; a progress bar counts them, off with `--quiet`).
 Writes `diagnosis.json` and `diagnosis.png` (random subsets as a grey band) to `--output`.
 `--pool`/`--query` default to the paths recorded in `selection.json`.
 
@@ -56,7 +65,7 @@ def diagnose_cmd(
     no_store: bool = typer.Option(False, "--no-store", help="Encode only the picks, in memory."),
     exact_limit: int = typer.Option(3000, "--exact-limit", help="Exact EMD up to this many points, Sinkhorn beyond."),
     random_subsets: int = typer.Option(
-        20, "--random-subsets", help="Seeded random subsets per budget for the baseline (0: none)."
+        20, "--random-subsets", help="Seeded random subsets per budget for the baseline (0: none; at most 10,000)."
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of the random baseline."),
     split: str | None = typer.Option(None, "--split", help="Split of datasets directories or hub datasets."),
@@ -64,10 +73,13 @@ def diagnose_cmd(
 ) -> None:
     from targetsel.cli._common import default_store_dir
     from targetsel.diagnose import diagnose_selection, load_selection
+    from targetsel.diagnose.core import check_random_subsets
     from targetsel.errors import ConfigurationError
     from targetsel.pipeline import parse_budgets
 
     apply_quiet(quiet)
+    check_representation(representation)
+    check_random_subsets(random_subsets, "--random-subsets")
     if output.exists() and not output.is_dir():
         raise ConfigurationError(f"{output} exists and is not a folder; pass another --output")
     meta = load_selection(selection)

@@ -11,6 +11,8 @@ from targetsel.cli._app import app
 from targetsel.cli._common import (
     QUIET,
     apply_quiet,
+    check_choice,
+    check_representation,
     load_data,
     parse_shard,
     representation_from_cli,
@@ -65,11 +67,9 @@ def encode_cmd(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a store written for other inputs."),
     quiet: bool = QUIET,
 ) -> None:
-    from targetsel.errors import ConfigurationError
-
     apply_quiet(quiet)
-    if role not in ("candidate", "query"):
-        raise ConfigurationError(f"--role must be candidate or query, got {role!r}")
+    check_representation(representation)
+    check_choice("--role", role, ("candidate", "query"))
     examples = load_data(data, split=split, skip_invalid=skip_invalid)
     rep = representation_from_cli(representation, model, param, checkpoints)
     from targetsel.distributed import encode_sharded, world_info

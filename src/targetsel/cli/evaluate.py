@@ -7,7 +7,15 @@ from pathlib import Path
 import typer
 
 from targetsel.cli._app import app
-from targetsel.cli._common import QUIET, apply_quiet, load_data
+from targetsel.cli._common import (
+    QUIET,
+    apply_quiet,
+    check_choice,
+    check_dtype,
+    check_model,
+    load_data,
+    parse_device,
+)
 
 __all__ = ["evaluate_cmd"]
 
@@ -50,14 +58,23 @@ def evaluate_cmd(
         False, "--allow-code-execution", help="Run generated code for humaneval (unsafe outside a sandbox)."
     ),
     dtype: str = typer.Option("float32", "--dtype", help="float32, bfloat16 or float16."),
-    device: str | None = typer.Option(None, "--device", help="cpu, cuda or auto."),
+    device: str | None = typer.Option(
+        None, "--device", help="cpu, cuda, cuda:N or auto (default: cuda when there is one)."
+    ),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write metrics and predictions as JSON."),
     quiet: bool = QUIET,
 ) -> None:
     from targetsel.errors import ConfigurationError
-    from targetsel.evaluate import EvalConfig, evaluate_model
+    from targetsel.evaluate import ANSWER_FORMATS, METRICS, EvalConfig, evaluate_model
 
     apply_quiet(quiet)
+    check_dtype(dtype)
+    device = parse_device(device)
+    if answer_format is not None:
+        check_choice("--answer-format", answer_format, ANSWER_FORMATS)
+    check_model(model)
+    if max_length < 2:  # one prompt token and one token to score, checked before the model loads
+        raise ConfigurationError(f"--max-length must be at least 2, got {max_length}")
     if output is not None and output.is_dir():
         raise ConfigurationError(f"--output {output} is a folder; give a .json file path")
     if query is None and test is None:
@@ -69,7 +86,7 @@ def evaluate_cmd(
         if answer_format is None and task in ("humaneval", "codex") and not allow_code_execution:
             names.remove("true_metric")
     else:
-        names = [m.strip() for m in metrics.split(",") if m.strip()]
+        names = [check_choice("--metrics", m.strip(), METRICS) for m in metrics.split(",") if m.strip()]
     cfg = EvalConfig(
         metrics=tuple(names),
         max_length=max_length,

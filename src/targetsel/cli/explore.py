@@ -57,7 +57,7 @@ def explore_cmd(
     model: str | None = typer.Option(None, "--model", "-m", help="--diagnose: representation model name or path."),
     param: list[str] | None = typer.Option(None, "--param", "-p", help="--diagnose: representation key=value."),
     random_subsets: int = typer.Option(
-        20, "--random-subsets", help="--diagnose: seeded random subsets per budget (0: none)."
+        20, "--random-subsets", help="--diagnose: seeded random subsets per budget (0: none; at most 10,000)."
     ),
     seed: int = typer.Option(0, "--seed", help="--diagnose: seed of the random subsets."),
     store_dir: Path | None = typer.Option(
@@ -66,11 +66,20 @@ def explore_cmd(
     no_store: bool = typer.Option(False, "--no-store", help="--diagnose: encode in memory; write no feature store."),
     quiet: bool = QUIET,
 ) -> None:
-    from targetsel.cli._common import build_representation, default_store_dir, load_data, parse_options
+    from targetsel.cli._common import (
+        build_representation,
+        check_representation,
+        default_store_dir,
+        load_data,
+        parse_options,
+    )
+    from targetsel.diagnose.core import check_random_subsets
     from targetsel.errors import ConfigurationError
     from targetsel.explore import find_selection, recorded_path, write_page
 
     apply_quiet(quiet)
+    check_representation(representation)
+    check_random_subsets(random_subsets, "--random-subsets")
     if diagnose and diagnosis is not None:
         raise ConfigurationError("give --diagnose (compute now) or --diagnosis PATH (show a saved one), not both")
     sel = find_selection(selection_dir)

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from targetsel.cli._app import app
-from targetsel.cli._common import QUIET, apply_quiet, load_data
+from targetsel.cli._common import QUIET, apply_quiet, check_choice, check_model, load_data
 
 __all__ = ["plan_cmd"]
 
@@ -67,10 +67,17 @@ def plan_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the plan as one JSON object."),
     quiet: bool = QUIET,
 ) -> None:
-    from targetsel.plan import make_plan
-    from targetsel.plan.measure import default_bench_path
+    from targetsel.plan import PLAN_REPRESENTATIONS, make_plan
+    from targetsel.plan.measure import GPU_PEAK_TFLOPS, default_bench_path
+    from targetsel.store import FEATURE_DTYPES
 
     apply_quiet(quiet or as_json)
+    check_choice("--representation", representation, PLAN_REPRESENTATIONS)
+    check_choice("--feature-dtype", feature_dtype, FEATURE_DTYPES)
+    if peak_tflops is None:  # with --peak-tflops any name labels the GPU
+        check_choice("--gpu", gpu.lower(), GPU_PEAK_TFLOPS)
+    if model is not None:
+        check_model(model)
     if pool is None:
         from targetsel.demo import demo_pool_path
 
@@ -78,7 +85,8 @@ def plan_cmd(
     if gpu_bench is not None and not gpu_bench.is_file():
         from targetsel.errors import MissingArtifactError
 
-        raise MissingArtifactError(f"--gpu-bench {gpu_bench}: no such file")
+        what = "a folder, not a gpu_bench.py --json file" if gpu_bench.is_dir() else "no such file"
+        raise MissingArtifactError(f"--gpu-bench {gpu_bench}: {what}")
     examples = load_data(pool, split=split, skip_invalid=skip_invalid)
     queries = load_data(query, split=split, skip_invalid=skip_invalid) if query is not None else None
     plan = make_plan(

@@ -11,8 +11,12 @@ from targetsel.cli._app import app
 from targetsel.cli._common import (
     QUIET,
     apply_quiet,
+    check_choice,
+    check_method,
+    check_representation,
     default_store_dir,
     load_data,
+    parse_device,
     parse_options,
     representation_from_cli,
     validate_method_params,
@@ -63,13 +67,24 @@ def print_summaries(summaries: list[dict[str, Any]], title: str) -> None:
     Console().print(table)
 
 
+def _check_choices(task: str, representation: str, method: str, export_format: str, query_dtype: str) -> None:
+    """The flags with a closed set of values, before any work."""
+    from targetsel.demo import DEMO_TASKS
+    from targetsel.score.integer import QUERY_DTYPES
+
+    check_choice("--task", task, DEMO_TASKS)
+    check_representation(representation)
+    check_method(method)
+    check_choice("--format", export_format, ("jsonl", "parquet"))
+    check_choice("--query-dtype", query_dtype, QUERY_DTYPES)
+
+
 def _inputs(
     pool: Path | None,
     query: Path | None,
     task: str,
     budget: int | None,
     budgets: str | None,
-    export_format: str,
     method: str,
 ) -> tuple[Path, Path, int | None]:
     """Check the flags; the pool and query paths (the demo's without ``--pool``/``--query``) and the budget."""
@@ -79,8 +94,6 @@ def _inputs(
         raise ConfigurationError("give both --pool and --query, or neither (to run on the bundled demo)")
     if budget is not None and budgets is not None:
         raise ConfigurationError("give --budget or --budgets, not both")
-    if export_format not in ("jsonl", "parquet"):
-        raise ConfigurationError(f"--format must be jsonl or parquet, got {export_format!r}")
     if pool is None:
         from targetsel.demo import demo_pool_path, demo_query_path
 
@@ -163,7 +176,9 @@ def select_cmd(
     split: str | None = typer.Option(None, "--split", help="Split of datasets directories or hub datasets."),
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Skip invalid rows instead of stopping."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace feature stores written for other inputs."),
-    device: str | None = typer.Option(None, "--device", help="Scoring device: cpu or cuda."),
+    device: str | None = typer.Option(
+        None, "--device", help="Scoring device: cpu (default), cuda, cuda:N or auto (cuda when there is one)."
+    ),
     query_dtype: str = typer.Option(
         "float", "--query-dtype", help="float, or int8/bit: integer scoring of int8/bit stores (fastest)."
     ),
@@ -173,8 +188,10 @@ def select_cmd(
     from targetsel.pipeline import run_selection
 
     apply_quiet(quiet)
+    _check_choices(task, representation, method, export_format, query_dtype)
+    device = parse_device(device)
     quantile_default = method == "quantiles" and budget is None and budgets is None
-    pool_path, query_path, budget = _inputs(pool, query, task, budget, budgets, export_format, method)
+    pool_path, query_path, budget = _inputs(pool, query, task, budget, budgets, method)
     mparams = _method_params(method, method_param, seed)
     pool_set = load_data(pool_path, split=split, skip_invalid=skip_invalid)
     budget_list = _budget_list(budget, budgets, mparams if quantile_default else None, len(pool_set))

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 
 from targetsel.cli._app import app
-from targetsel.cli._common import QUIET, apply_quiet
+from targetsel.cli._common import QUIET, apply_quiet, check_choice
 
 __all__ = ["store_app"]
 
@@ -43,6 +43,7 @@ def compress_cmd(
     from targetsel.store import compress_store
 
     apply_quiet(quiet)
+    check_choice("--dtype", dtype, ("int8", "bit"))
     store = compress_store(source, target, dtype, chunk_rows=chunk_rows, overwrite=overwrite)
     if not quiet:
         src_bytes = sum(p.stat().st_size for p in source.glob("*.npy"))

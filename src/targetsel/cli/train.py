@@ -8,7 +8,15 @@ from typing import Any
 import typer
 
 from targetsel.cli._app import app
-from targetsel.cli._common import QUIET, apply_quiet, load_data
+from targetsel.cli._common import (
+    QUIET,
+    apply_quiet,
+    check_choice,
+    check_dtype,
+    check_model,
+    load_data,
+    parse_device,
+)
 
 __all__ = ["train_cmd", "warmup_cmd"]
 
@@ -59,8 +67,13 @@ _TRAIN_HELP = _TRAIN_HELP.replace("{resume}", _RESUME_HELP)
 
 
 def _config(**kw: Any) -> Any:
+    """The :class:`TrainConfig` of the flags; closed-set flags and the device checked first."""
     from targetsel.train import TrainConfig
+    from targetsel.train.config import _SCHEDULERS  # the names TrainConfig accepts
 
+    check_choice("--lr-scheduler", kw["lr_scheduler"], _SCHEDULERS)
+    check_dtype(kw["dtype"])
+    kw["device"] = parse_device(kw["device"])
     targets = kw.pop("target_modules")
     kw["target_modules"] = tuple(t.strip() for t in targets.split(",") if t.strip())
     return TrainConfig(**kw)
@@ -83,7 +96,7 @@ _SEED = typer.Option(0, "--seed", help="Training seed.")
 _MAXLEN = typer.Option(512, "--max-length", help="Maximum tokens per example.")
 _MAXSTEPS = typer.Option(-1, "--max-steps", help="Stop after this many optimizer steps (-1: all epochs).")
 _DTYPE = typer.Option("float32", "--dtype", help="float32, bf16 or fp16.")
-_DEVICE = typer.Option(None, "--device", help="cpu, cuda or auto.")
+_DEVICE = typer.Option(None, "--device", help="cpu, cuda, cuda:N or auto (default: cuda when there is one).")
 _SAVE_STEPS = typer.Option(
     50, "--save-steps", help="Save a resume checkpoint every N optimizer steps (0: only the epoch checkpoints)."
 )
@@ -149,6 +162,7 @@ def warmup_cmd(
         dtype=dtype,
         device=device,
     )
+    check_model(model)
     examples = load_data(pool, split=split)
     ckpts = warmup(model, examples, output, fraction=fraction, seed=subset_seed, config=cfg, quiet=quiet, resume=resume)
     if not quiet:
@@ -207,6 +221,7 @@ def train_cmd(
         dtype=dtype,
         device=device,
     )
+    check_model(model)
     examples = load_data(data, split=split)
     final = train_model(model, examples, output, cfg, quiet=quiet, resume=resume)
     if not quiet:

@@ -58,20 +58,43 @@ def _local_rows(path: Path, text: str, split: str | None) -> Iterator[tuple[int,
         try:
             ds = datasets.load_from_disk(str(path))
         except (FileNotFoundError, ValueError) as exc:
-            raise InvalidDataError(f"{path}: not a saved `datasets` directory ({exc})") from exc
+            raise InvalidDataError(f"{path}: not a saved `datasets` directory ({_one_line(exc)})") from exc
         return iter_dataset(pick_split(ds, split, text))
     if name.endswith((".jsonl", ".json", ".jsonl.gz", ".json.gz", ".ndjson")):
         return iter_json_lines(path)
     if name.endswith((".parquet", ".arrow")):
+        kind = "Parquet" if name.endswith(".parquet") else "Arrow"
+        _check_table_file(path, kind)
         try:
-            if name.endswith(".parquet"):
+            if kind == "Parquet":
                 ds = datasets.Dataset.from_parquet(str(path))
             else:
                 ds = datasets.Dataset.from_file(str(path))
         except Exception as exc:
-            raise InvalidDataError(f"{path}: cannot read ({type(exc).__name__}: {exc})") from exc
+            raise InvalidDataError(f"{path}: not a readable {kind} file ({_one_line(exc)})") from exc
         return iter_dataset(ds)
     raise InvalidDataError(f"{path}: unknown file type; use .jsonl, .json, .parquet, .arrow or a datasets directory")
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(f"{type(exc).__name__}: {exc}".split())
+
+
+def _check_table_file(path: Path, kind: str) -> None:
+    """Read the schema of a Parquet or Arrow file with pyarrow, so that an empty, truncated or
+    foreign file is one :class:`InvalidDataError` line (``datasets`` would log its own error first).
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        if kind == "Parquet":
+            pq.read_schema(path)
+        else:  # datasets writes the Arrow IPC stream format
+            with pa.memory_map(str(path)) as source:
+                pa.ipc.open_stream(source).schema  # noqa: B018  (reading it is the check)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise InvalidDataError(f"{path}: not a readable {kind} file ({_one_line(exc)})") from exc
 
 
 def _named_rows(text: str, split: str | None) -> Iterator[tuple[int, Any]]:
@@ -85,9 +108,7 @@ def _named_rows(text: str, split: str | None) -> Iterator[tuple[int, Any]]:
     try:
         ds = datasets.load_dataset(repo, config or None, split=split or "train")
     except Exception as exc:
-        raise MissingArtifactError(
-            f"{text}: could not load it with the `datasets` library ({type(exc).__name__}: {exc})"
-        ) from exc
+        raise MissingArtifactError(f"{text}: could not load it with the `datasets` library ({_one_line(exc)})") from exc
     return iter_dataset(ds)
 
 

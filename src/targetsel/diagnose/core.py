@@ -20,9 +20,34 @@ from targetsel.diagnose.distances import (
 )
 from targetsel.diagnose.result import Diagnosis, DiagnosisPoint
 from targetsel.errors import ConfigurationError, InvalidDataError
+from targetsel.progress import progress
 from targetsel.score.similarity import unit_rows, unit_weights
 
-__all__ = ["diagnose"]
+__all__ = ["MAX_RANDOM_SUBSETS", "check_random_subsets", "diagnose"]
+
+#: Most random subsets per budget. The baseline reports the mean, the spread, the percentile of the
+#: selection among the draws and its z-score: at 10,000 draws the percentile is resolved to 0.01%
+#: and the mean is known to 1% of the spread (1/sqrt(n)), so more draws change nothing that is
+#: shown; each draw is one transport solve (up to a second at a few thousand points), so 10,000
+#: draws per budget is already hours of work, and the pool sample they are drawn from grows with
+#: ``random_subsets × largest budget`` rows.
+MAX_RANDOM_SUBSETS = 10_000
+
+
+def check_random_subsets(n: int, what: str = "random_subsets") -> int:
+    """``n`` when it lies in ``0..MAX_RANDOM_SUBSETS``, else one :class:`ConfigurationError` line.
+
+    Example:
+        >>> check_random_subsets(20)
+        20
+        >>> check_random_subsets(10**12, "--random-subsets")
+        Traceback (most recent call last):
+        ...
+        targetsel.errors.ConfigurationError: --random-subsets must lie in 0..10000, got 1000000000000
+    """
+    if not 0 <= n <= MAX_RANDOM_SUBSETS:
+        raise ConfigurationError(f"{what} must lie in 0..{MAX_RANDOM_SUBSETS}, got {n}")
+    return n
 
 
 def diagnose(
@@ -57,7 +82,8 @@ def diagnose(
         info: Provenance copied into the result.
         random_from: Candidate features to draw random subsets from (the pool, or a uniform
             sample of it covering the draws), one per view; ``None``: no random baseline.
-        random_subsets: Random subsets per budget (``0``: none).
+        random_subsets: Random subsets per budget (``0``: none; at most :data:`MAX_RANDOM_SUBSETS`),
+            drawn under a progress bar (off with ``--quiet``).
         seed: Seed of the random subsets (each budget draws from ``(seed, budget)``).
 
     Returns:
@@ -80,29 +106,31 @@ def diagnose(
     qidx, coverage_from = _pick_queries(query_index, full_cost)
     rand = _random_views(random_from, random_subsets, qn)
     points = []
-    for b in bs:
-        cost = full_cost[:, :b]
-        w1, solver = wasserstein1(cost, exact_limit=exact_limit, reg=sinkhorn_reg)
-        baseline: dict[str, float | None] = {}
-        if rand is not None:
-            baseline = _random_baseline(w1, qn, rand, w, b, random_subsets, seed, exact_limit, sinkhorn_reg)
-        nn_q, nn_s = mean_nn_costs(cost)
-        cov = np.bincount(qidx[:b], minlength=n_q)
-        comp = dict(Counter(str(s) for s in sources[:b]).most_common()) if sources is not None else {}
-        points.append(
-            DiagnosisPoint(
-                budget=b,
-                w1=w1,
-                w1_solver=solver,
-                mmd=mmd(qn, [v[:b] for v in sn], w, mmd_sigma),
-                mean_nn_query=nn_q,
-                mean_nn_subset=nn_s,
-                coverage=[int(c) for c in cov],
-                covered_fraction=float((cov > 0).mean()),
-                composition=comp,
-                **baseline,
+    draws = len(bs) * random_subsets if rand is not None else 0
+    with progress(total=draws, desc="random subsets", unit="subset", enabled=None if draws else False) as bar:
+        for b in bs:
+            cost = full_cost[:, :b]
+            w1, solver = wasserstein1(cost, exact_limit=exact_limit, reg=sinkhorn_reg)
+            baseline: dict[str, float | None] = {}
+            if rand is not None:
+                baseline = _random_baseline(w1, qn, rand, w, b, random_subsets, seed, exact_limit, sinkhorn_reg, bar)
+            nn_q, nn_s = mean_nn_costs(cost)
+            cov = np.bincount(qidx[:b], minlength=n_q)
+            comp = dict(Counter(str(s) for s in sources[:b]).most_common()) if sources is not None else {}
+            points.append(
+                DiagnosisPoint(
+                    budget=b,
+                    w1=w1,
+                    w1_solver=solver,
+                    mmd=mmd(qn, [v[:b] for v in sn], w, mmd_sigma),
+                    mean_nn_query=nn_q,
+                    mean_nn_subset=nn_s,
+                    coverage=[int(c) for c in cov],
+                    covered_fraction=float((cov > 0).mean()),
+                    composition=comp,
+                    **baseline,
+                )
             )
-        )
     settings = {"exact_limit": exact_limit, "sinkhorn_reg": sinkhorn_reg, "mmd_sigma": mmd_sigma, "cost": "(1-S)/2"}
     if rand is not None:
         settings["random_baseline"] = {"subsets": random_subsets, "seed": seed, "drawn_from": int(rand[0].shape[0])}
@@ -132,8 +160,7 @@ def _pick_queries(query_index: Sequence[int] | np.ndarray | None, full_cost: np.
 
 def _random_views(random_from: Views | None, random_subsets: int, qn: list[np.ndarray]) -> list[np.ndarray] | None:
     """The unit-normalised views random subsets are drawn from, checked against the queries' (``None``: no baseline)."""
-    if random_subsets < 0:
-        raise ConfigurationError(f"random_subsets must be >= 0, got {random_subsets}")
+    check_random_subsets(random_subsets)
     if random_from is None or random_subsets == 0:
         return None
     rand = [unit_rows(v) for v in _views(random_from)]
@@ -152,8 +179,9 @@ def _random_baseline(
     seed: int,
     exact_limit: int,
     reg: float,
+    bar: Any = None,
 ) -> dict[str, float | None]:
-    """``w1`` of ``n_subsets`` seeded uniform random subsets of size ``budget`` of ``rand``."""
+    """``w1`` of ``n_subsets`` seeded uniform random subsets of size ``budget`` of ``rand`` (``bar`` counts them)."""
     n = rand[0].shape[0]
     size = min(budget, n)
     rng = np.random.default_rng([seed, budget])
@@ -162,6 +190,8 @@ def _random_baseline(
         rows = np.sort(rng.choice(n, size=size, replace=False))
         d, _ = wasserstein1(_unit_cost(qn, [r[rows] for r in rand], weights), exact_limit=exact_limit, reg=reg)
         dists.append(d)
+        if bar is not None:
+            bar.update(1)
     arr = np.asarray(dists, dtype=np.float64)
     mean, std = float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else 0.0
     return {

@@ -262,6 +262,27 @@ class ExperimentConfig(Section):
         return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def yaml_problem(exc: Exception) -> str:
+    """The parser's short problem and where it is, on one line: ``line 2, column 2: expected ',' or ']'...``.
+
+    Example:
+        >>> import yaml
+        >>> try:
+        ...     yaml.safe_load("a: [1, 2\\nb: x\\n")
+        ... except yaml.YAMLError as exc:
+        ...     yaml_problem(exc)
+        "line 2, column 2: expected ',' or ']', but got ':'"
+    """
+    if hasattr(exc, "position") and hasattr(exc, "reason"):  # yaml's ReaderError: a control character
+        ch = exc.character  # type: ignore[attr-defined]
+        label = f"#x{ch:04x}" if isinstance(ch, int) else repr(ch)
+        return f"character {label} at offset {exc.position}: {exc.reason}"  # type: ignore[attr-defined]
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or getattr(exc, "context", None) or str(exc)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return where + " ".join(str(problem).split())
+
+
 def load_config(path: str | os.PathLike[str]) -> ExperimentConfig:
     """Read and validate an experiment YAML file.
 
@@ -272,12 +293,18 @@ def load_config(path: str | os.PathLike[str]) -> ExperimentConfig:
     import yaml
 
     p = Path(path)
+    if p.is_dir():
+        raise ConfigurationError(f"{p} is a folder; give the experiment's YAML file")
     if not p.is_file():
         raise MissingArtifactError(f"{p}: no such experiment config file")
     try:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigurationError(f"{p}: not a YAML text file (not UTF-8 at byte {exc.start})") from exc
     except yaml.YAMLError as exc:
-        raise ConfigurationError(f"{p}: not valid YAML ({exc})") from exc
+        raise ConfigurationError(f"{p}: not valid YAML ({yaml_problem(exc)})") from exc
+    if data is None:
+        raise ConfigurationError(f"{p}: the file is empty; see examples/experiment_demo.yaml for a config")
     try:
         return ExperimentConfig.from_dict(data, base=p.resolve().parent)
     except ConfigurationError as exc:

@@ -41,9 +41,13 @@ def _check_settings(
     feature_dtype: str,
     dim: int | None,
     calibrate: int,
+    max_length: int,
     positive: dict[str, int],
 ) -> None:
-    """Raise :class:`ConfigurationError` on the first setting out of range (``positive``: name → value > 0)."""
+    """Raise :class:`ConfigurationError` on the first setting out of range (``positive``: name → value > 0).
+
+    Messages name the flag and the value as the user typed them.
+    """
     from targetsel.store import check_feature_dtype
 
     if representation not in PLAN_REPRESENTATIONS:
@@ -53,11 +57,13 @@ def _check_settings(
     check_feature_dtype(feature_dtype)
     for name, value in positive.items():
         if value <= 0:
-            raise ConfigurationError(f"plan: {name.replace('_', '-')} must be positive, got {value}")
+            raise ConfigurationError(f"plan: --{name.replace('_', '-')} must be positive, got {value}")
+    if max_length < 2:  # one prompt token and one token to predict, as tokenisation needs
+        raise ConfigurationError(f"plan: --max-length must be at least 2, got {max_length}")
     if calibrate < 0:
         raise ConfigurationError(f"plan: --calibrate must be >= 0, got {calibrate}")
     if dim is not None and dim <= 0:
-        raise ConfigurationError(f"plan: dim must be positive, got {dim}")
+        raise ConfigurationError(f"plan: --dim must be positive, got {dim}")
     if len(pool) == 0:
         raise ConfigurationError("plan: the pool is empty")
 
@@ -119,7 +125,6 @@ def make_plan(
         "shard_size": shard_size,
         "gpus": gpus,
         "num_queries": num_queries,
-        "max_length": max_length - 1,
     }
     _check_settings(
         pool,
@@ -127,6 +132,7 @@ def make_plan(
         feature_dtype=feature_dtype,
         dim=dim,
         calibrate=calibrate,
+        max_length=max_length,
         positive=positive,
     )
     thr = gpu_throughput(gpu, mfu=mfu, peak_tflops=peak_tflops, bench=bench)

@@ -27,14 +27,13 @@ DEFAULT_LM = "smollm2-135m"
 def _lm_setup(model: str, lora_r: int, lora_alpha: float) -> tuple[Any, Any, costs.ModelShapes]:
     from transformers import AutoConfig
 
-    from targetsel.errors import MissingArtifactError
-    from targetsel.models import load_tokenizer, resolve_model_path
+    from targetsel.models import load_tokenizer, model_load_error, resolve_model_path
 
     path = resolve_model_path(model)
     try:
         config = AutoConfig.from_pretrained(path)
     except Exception as exc:
-        raise MissingArtifactError(f"cannot read the config of model {model!r} ({type(exc).__name__}: {exc})") from exc
+        raise model_load_error(model, "the config", exc) from exc
     return config, load_tokenizer(model), costs.model_shapes(config, lora_r=lora_r, lora_alpha=lora_alpha)
 
 
