@@ -248,3 +248,15 @@ def test_a_refused_create_leaves_no_folder(tmp_path: Path, monkeypatch: pytest.M
     with pytest.raises(ArtifactMismatchError):
         FeatureStore.create(tmp_path / "new", _spec("float32"), shard_size=SHARD)
     assert not (tmp_path / "new").exists()
+
+
+def test_a_file_system_without_flock_falls_back_to_a_lock_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import filelock
+
+    def no_flock(self, *a, **k):  # type: ignore[no-untyped-def]
+        raise NotImplementedError("FileSystem does not appear to support flock")
+
+    monkeypatch.setattr(filelock.FileLock, "acquire", no_flock)
+    _fill(tmp_path / "s", _spec("float16"), _features(), None, False)
+    assert _stored(FeatureStore.open(tmp_path / "s")) == _reference(tmp_path, "float16")
+    assert not (tmp_path / "s" / f"{LOCK_NAME}.soft").exists()  # released: a later run is not blocked

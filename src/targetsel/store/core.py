@@ -52,7 +52,7 @@ def _foreign_entries(path: Path) -> list[str]:
     out = []
     for p in path.iterdir():
         dest = destination_of_temporary(p.name)
-        if p.name == LOCK_NAME or (dest is not None and _is_store_file(dest)):
+        if p.name in (LOCK_NAME, f"{LOCK_NAME}.soft") or (dest is not None and _is_store_file(dest)):
             continue
         out.append(p.name)
     return out
@@ -61,15 +61,20 @@ def _foreign_entries(path: Path) -> list[str]:
 @contextlib.contextmanager
 def _store_lock(path: Path) -> Iterator[None]:
     """Hold the store's exclusive lock (``flock``; released by the kernel if the holder dies)."""
-    from filelock import FileLock, Timeout
+    from filelock import FileLock, SoftFileLock, Timeout
 
-    lock = FileLock(str(path / LOCK_NAME), timeout=LOCK_TIMEOUT_S)
+    lock: FileLock | SoftFileLock = FileLock(str(path / LOCK_NAME), timeout=LOCK_TIMEOUT_S)
     try:
-        lock.acquire()
+        try:
+            lock.acquire()
+        except NotImplementedError:  # a file system without flock: a lock file made with O_EXCL
+            lock = SoftFileLock(str(path / f"{LOCK_NAME}.soft"), timeout=LOCK_TIMEOUT_S)
+            lock.acquire()
     except Timeout:
         raise IncompleteArtifactError(
             f"feature store {path} is locked by another process for over {LOCK_TIMEOUT_S:.0f} s; "
-            "wait for it to finish, or check that no other encode is stuck on this store"
+            "wait for it to finish (if none is running and the store's file system has no flock, "
+            f"delete {path / LOCK_NAME}.soft)"
         ) from None
     try:
         yield
