@@ -19,18 +19,141 @@ import logging
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from targetsel.atomic import atomic_path, atomic_write_text
 from targetsel.data import ExampleSet
 from targetsel.errors import ConfigurationError
+from targetsel.params import FieldError
+from targetsel.params.artifacts import check_artifact, describe_validation_error
 from targetsel.select.base import Ranking
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["check_output_dir", "export", "selection_metadata"]
+__all__ = ["DataRecord", "Pick", "SelectionFile", "check_output_dir", "export", "selection_metadata"]
 
 _FORMATS = ("jsonl", "parquet")
+
+#: What to do about a ``selection.json`` that fails :class:`SelectionFile`.
+SELECTION_FIX = "re-run `targetsel select` to write it again"
+
+_Count = Annotated[int, Field(ge=0)]
+
+
+class DataRecord(BaseModel):
+    """The pool or query set a selection was made from, as ``selection.json`` records it.
+
+    Unknown keys are tolerated and ignored (a newer targetsel may record more).
+    """
+
+    model_config = ConfigDict(strict=True, extra="allow")
+
+    source: str
+    rows: _Count
+    fingerprint: str
+
+
+class Pick(BaseModel):
+    """One pick of ``selection.json``: its rank, pool row, id, the query that chose it and its score.
+
+    Keys beyond these are the ranking's per-pick extras (``quantile``, ``quantile_rank``...), kept
+    as written.
+    """
+
+    model_config = ConfigDict(strict=True, extra="allow")
+
+    rank: _Count
+    index: _Count
+    id: str
+    query_index: _Count | None
+    score: float | None
+
+
+class _View(BaseModel):
+    """The keys of one feature view's provenance that readers use (a store manifest, see
+    :class:`targetsel.store.manifest.StoreManifest`); the others are kept as written."""
+
+    model_config = ConfigDict(strict=True, extra="allow")
+
+    representation: str | None = None
+    model: str | None = None
+    dim: int | None = None
+    dtype: str | None = None
+    params: dict[str, Any] | None = None
+
+
+class _Provenance(BaseModel):
+    """The keys of ``selection.json``'s ``representation`` that readers use; others kept as written."""
+
+    model_config = ConfigDict(strict=True, extra="allow")
+
+    queries: list[_View] | None = None
+    candidates: list[_View] | None = None
+    weights: list[float] | None = None
+    similarity: str | None = None
+    top_k: int | None = None
+
+
+class SelectionFile(BaseModel):
+    """``selection.json``: method, parameters, inputs and every pick; written by :func:`export`,
+    read back through :func:`targetsel.diagnose.load_selection`.
+
+    Types are strict (a score written as text, a pick that is a number, ``params`` that is not a
+    mapping are errors). Unknown keys are tolerated and ignored, at the top level and in
+    ``pool``/``queries`` (a newer targetsel may record more); in a pick they are the ranking's
+    per-pick extras. ``json_text_columns`` may be absent (files of older versions).
+    The checks across fields: at least one pick, ``budget`` equal to the number of picks, every
+    pick's ``index`` within the pool's recorded rows.
+
+    Example:
+        >>> meta = {"method": "random", "params": {}, "budget": 1, "representation": {},
+        ...         "pool": {"source": "p.jsonl", "rows": 3, "fingerprint": "f"}, "queries": None,
+        ...         "library_version": "0.1.0",
+        ...         "picks": [{"rank": 0, "index": 2, "id": "r2", "query_index": None, "score": None}]}
+        >>> SelectionFile.model_validate(meta).picks[0].id
+        'r2'
+    """
+
+    model_config = ConfigDict(strict=True, extra="allow")
+
+    method: str
+    params: dict[str, Any]
+    budget: int
+    pool: DataRecord
+    queries: DataRecord | None
+    representation: dict[str, Any]
+    json_text_columns: list[str] = Field(default_factory=list)
+    library_version: str
+    picks: list[Pick]
+
+    @field_validator("picks")
+    @classmethod
+    def _some_picks(cls, picks: list[Pick]) -> list[Pick]:
+        if not picks:
+            raise ValueError("must hold at least one pick")
+        return picks
+
+    @field_validator("representation")
+    @classmethod
+    def _known_provenance(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # Checked by its own model but kept as the dict written (its key order is the file's).
+        try:
+            _Provenance.model_validate(value)
+        except ValidationError as exc:
+            path, words = describe_validation_error(exc)
+            raise FieldError(path, words) from None
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SelectionFile:
+        if self.budget != len(self.picks):
+            raise FieldError("budget", f"must equal the number of picks ({len(self.picks)}), got {self.budget}")
+        for i, p in enumerate(self.picks):
+            if p.index >= self.pool.rows:
+                raise FieldError(f"picks[{i}].index", f"must be below the pool's {self.pool.rows} rows, got {p.index}")
+        return self
 
 
 def check_output_dir(path: str | os.PathLike[str]) -> None:
@@ -97,7 +220,9 @@ def selection_metadata(
         "library_version": __version__,
         "picks": picks,
     }
-    return meta
+    # through the model that reads it back: what is written is what a reader accepts
+    checked = check_artifact(SelectionFile, meta, source="selection.json", fix="this is a bug in targetsel")
+    return checked.model_dump()
 
 
 def export(

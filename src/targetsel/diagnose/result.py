@@ -6,12 +6,105 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from targetsel.errors import ConfigurationError
+from targetsel.params import FieldError
+from targetsel.params.artifacts import check_artifact, describe_validation_error, read_artifact
 from targetsel.store import atomic_write_text
 
-__all__ = ["Diagnosis", "DiagnosisPoint"]
+__all__ = ["DIAGNOSIS_FIX", "Diagnosis", "DiagnosisFile", "DiagnosisPoint", "read_diagnosis"]
+
+#: What to do about a ``diagnosis.json`` that fails :class:`DiagnosisFile`.
+DIAGNOSIS_FIX = "run `targetsel diagnose` again to rewrite it"
+
+
+class _PointRecord(BaseModel):
+    """One budget of ``diagnosis.json`` (:class:`DiagnosisPoint`'s fields, JSON types checked)."""
+
+    model_config = ConfigDict(strict=True, extra="allow")
+
+    budget: Annotated[int, Field(ge=1)]
+    w1: float
+    w1_solver: str
+    mmd: float
+    mean_nn_query: float
+    mean_nn_subset: float
+    coverage: list[Annotated[int, Field(ge=0)]]
+    covered_fraction: float
+    composition: dict[str, int] = Field(default_factory=dict)
+    random_mean: float | None = None
+    random_std: float | None = None
+    random_percentile: float | None = None
+    random_z: float | None = None
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(strict=True, extra="allow")
+
+    random_baseline: dict[str, Any] | None = None
+
+
+class _Info(BaseModel):
+    """The provenance keys readers use; declared in the order :func:`diagnose_selection` writes them."""
+
+    model_config = ConfigDict(strict=True, extra="allow")
+
+    method: str | None = None
+    params: dict[str, Any] | None = None
+    selection_representation: Any = None
+    representation: str | None = None
+    n_picks: Annotated[int, Field(ge=0)] | None = None
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("settings")
+    @classmethod
+    def _known_settings(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # Checked by its own model but kept as the dict written (its key order is the file's).
+        try:
+            _Settings.model_validate(value)
+        except ValidationError as exc:
+            path, words = describe_validation_error(exc)
+            raise FieldError(path, words) from None
+        return value
+
+
+class DiagnosisFile(BaseModel):
+    """``diagnosis.json``: what :meth:`Diagnosis.save` writes and :func:`read_diagnosis` reads back.
+
+    Types are strict (a distance written as text, a point that is not a mapping are errors);
+    ``random_*`` may be ``null``. Unknown keys are tolerated and ignored at every level (a newer
+    targetsel may record more); ``info`` keys other than ``method``, ``params``,
+    ``representation``, ``n_picks`` and ``settings`` are free-form provenance.
+
+    Example:
+        >>> DiagnosisFile.model_validate({"n_queries": 2, "coverage_from": "nearest", "points": []}).n_queries
+        2
+    """
+
+    model_config = ConfigDict(strict=True, extra="allow")
+
+    n_queries: Annotated[int, Field(ge=0)]
+    coverage_from: str
+    info: _Info = Field(default_factory=_Info)
+    points: list[_PointRecord]
+
+
+def read_diagnosis(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The ``diagnosis.json`` at ``path``, validated by :class:`DiagnosisFile`, as a plain dict.
+
+    Raises:
+        MissingArtifactError: no file at ``path``.
+        InvalidDataError: the file is cut, not JSON, or a field is missing or of the wrong type.
+
+    Example:
+        >>> read_diagnosis("no-such/diagnosis.json")  # doctest: +IGNORE_EXCEPTION_DETAIL
+        Traceback (most recent call last):
+        targetsel.errors.MissingArtifactError: ...
+    """
+    return read_artifact(path, DiagnosisFile, fix=DIAGNOSIS_FIX).model_dump(exclude_unset=True)
 
 
 @dataclass
@@ -73,13 +166,15 @@ class Diagnosis:
     info: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-serialisable form."""
-        return {
+        """JSON-serialisable form: :class:`DiagnosisFile`'s dump (what a reader accepts)."""
+        data = {
             "n_queries": self.n_queries,
             "coverage_from": self.coverage_from,
             "info": self.info,
             "points": [asdict(p) for p in self.points],
         }
+        checked = check_artifact(DiagnosisFile, data, source="diagnosis", fix="this is a bug in targetsel")
+        return checked.model_dump(exclude_unset=True)
 
     def save(self, output: str | os.PathLike[str], *, figure: bool = True) -> list[Path]:
         """Write ``diagnosis.json`` (and ``diagnosis.png``) into the folder ``output``, atomically.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,10 +14,12 @@ from targetsel.diagnose.core import diagnose
 from targetsel.diagnose.distances import DEFAULT_EXACT_LIMIT
 from targetsel.diagnose.result import Diagnosis
 from targetsel.errors import InvalidDataError, MissingArtifactError
+from targetsel.export import SELECTION_FIX, SelectionFile
+from targetsel.params.artifacts import check_artifact, read_artifact
 from targetsel.score.similarity import check_same_weights
 from targetsel.store import FeatureSource
 
-__all__ = ["diagnose_selection", "gather_rows", "load_selection"]
+__all__ = ["check_selection", "diagnose_selection", "gather_rows", "load_selection"]
 
 
 def gather_rows(source: np.ndarray | FeatureSource, indices: Sequence[int] | np.ndarray, chunk_rows: int = 16384):
@@ -54,6 +55,10 @@ def gather_rows(source: np.ndarray | FeatureSource, indices: Sequence[int] | np.
 def load_selection(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read ``selection.json`` (or the folder holding it), as written by :func:`targetsel.export.export`.
 
+    The content is validated by :class:`targetsel.export.SelectionFile` (anything malformed is one
+    :class:`~targetsel.errors.InvalidDataError` line naming the file and the field) and returned as
+    its plain dict (``model_dump``).
+
     Example:
         >>> load_selection("missing-dir")  # doctest: +IGNORE_EXCEPTION_DETAIL
         Traceback (most recent call last):
@@ -66,13 +71,18 @@ def load_selection(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise MissingArtifactError(
             f"{p}: no selection.json; pass the output folder of `targetsel select` (or its selection.json)"
         )
-    try:
-        meta = json.loads(p.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise InvalidDataError(f"{p}: not valid JSON ({exc.msg}); re-run the selection") from exc
-    if not isinstance(meta, dict) or not isinstance(meta.get("picks"), list) or not meta["picks"]:
-        raise InvalidDataError(f"{p}: no `picks` list; is this a selection.json written by targetsel?")
-    return meta
+    return read_artifact(p, SelectionFile, fix=SELECTION_FIX).model_dump()
+
+
+def check_selection(meta: dict[str, Any], source: str = "the selection") -> dict[str, Any]:
+    """``selection.json`` content given in memory, validated as :func:`load_selection` validates a file.
+
+    Example:
+        >>> check_selection({"method": "x"})  # doctest: +IGNORE_EXCEPTION_DETAIL
+        Traceback (most recent call last):
+        targetsel.errors.InvalidDataError: the selection: field 'params': missing; ...
+    """
+    return check_artifact(SelectionFile, meta, source=source, fix=SELECTION_FIX).model_dump()
 
 
 def _pick_indices(meta: dict[str, Any], pool: ExampleSet) -> np.ndarray:
@@ -138,7 +148,7 @@ def diagnose_selection(
         >>> d.coverage_from, len(d.points)
         ('query_index', 2)
     """
-    meta = selection if isinstance(selection, dict) else load_selection(selection)
+    meta = check_selection(selection) if isinstance(selection, dict) else load_selection(selection)
     idx = _pick_indices(meta, pool)
     q_src, q_w = representation.encode_for_scoring(queries, role="query", store_dir=store_dir)
     if store_dir is not None:

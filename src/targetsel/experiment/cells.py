@@ -13,18 +13,43 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict
 
 from targetsel.data import ExampleSet, load_examples
-from targetsel.errors import ArtifactMismatchError, ConfigurationError
+from targetsel.errors import ArtifactMismatchError, ConfigurationError, InvalidDataError
 from targetsel.experiment.config import AlgorithmSpec, ExperimentConfig, RepresentationSpec, TaskSpec
 from targetsel.experiment.grid import Cell
+from targetsel.params.artifacts import read_artifact
 from targetsel.report.results import RANDOM_METHOD
 from targetsel.select.base import Ranking
 from targetsel.store import atomic_write_text
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CellHook"]
+__all__ = ["CellHook", "WarmupDone"]
+
+
+class WarmupDone(BaseModel):
+    """``warmup_done.json``, written after a LESS warmup: the digest and the settings it ran with.
+
+    Types are strict; unknown keys are tolerated and ignored. A marker that fails this model is
+    treated as outdated: the warmup runs again (it is a cache, nothing is lost).
+    """
+
+    model_config = ConfigDict(strict=True, extra="allow")
+
+    digest: str
+    settings: dict[str, Any]
+
+
+def _warmup_digest(done: Path) -> str | None:
+    """The digest in a ``warmup_done.json``; ``None`` when it is unreadable or malformed."""
+    try:
+        return read_artifact(done, WarmupDone, fix="the warmup runs again").digest
+    except InvalidDataError:
+        logger.warning("%s is unreadable or malformed; the warmup runs again", done)
+        return None
+
 
 #: Called as ``hook(cell, stage)`` before each stage; tests use it to simulate a crash.
 CellHook = Callable[["Cell", str], None]
@@ -108,12 +133,13 @@ class _Runner:
         digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
         folder = self.output / "warmup" / re.sub(r"[^A-Za-z0-9_.-]+", "_", spec.display)
         done = folder / "warmup_done.json"
-        if done.is_file() and json.loads(done.read_text(encoding="utf-8")).get("digest") == digest:
+        if done.is_file() and _warmup_digest(done) == digest:
             return find_checkpoints(folder)
-        if done.is_file():  # other settings: train again
+        if done.is_file():  # other settings (or a corrupt marker): train again
             shutil.rmtree(folder)
         ckpts = warmup(model, self.pool, folder, fraction=fraction, seed=seed, config=tcfg, quiet=self.quiet)
-        atomic_write_text(done, json.dumps({"digest": digest, "settings": settings}, indent=1, default=str) + "\n")
+        marker = json.loads(json.dumps({"digest": digest, "settings": settings}, default=str))
+        atomic_write_text(done, json.dumps(WarmupDone.model_validate(marker).model_dump(), indent=1) + "\n")
         return ckpts
 
     # -- digests ----------------------------------------------------------------------------
@@ -274,7 +300,7 @@ class _Runner:
         if rep_index is not None:
             self._stage(cell, "diagnose")
             diag = diagnose_selection(
-                json.loads(meta_path.read_text(encoding="utf-8")),
+                meta_path,
                 data.pool,
                 data.dev,
                 self.rep(rep_index),

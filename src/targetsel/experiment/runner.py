@@ -28,20 +28,53 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from targetsel.errors import ArtifactMismatchError, ConfigurationError
+from pydantic import BaseModel, ConfigDict
+
+from targetsel.errors import ArtifactMismatchError, ConfigurationError, InvalidDataError
 from targetsel.experiment.cells import CellHook, _Runner
 from targetsel.experiment.config import ExperimentConfig
 from targetsel.experiment.grid import Cell, build_grid
+from targetsel.params.artifacts import read_artifact
 from targetsel.progress import progress
+from targetsel.report.tidy import TidyRow
 from targetsel.store import atomic_write_text
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DONE_FILE", "STAGES", "Cell", "RunSummary", "build_grid", "run_experiment"]
+__all__ = ["DONE_FILE", "STAGES", "Cell", "CellDone", "CellResults", "RunSummary", "build_grid", "run_experiment"]
 
 DONE_FILE = "done.json"
 RESULTS_FILE = "results.json"
 STAGES = ("select", "train", "evaluate", "diagnose")
+
+
+class CellDone(BaseModel):
+    """A cell's ``done.json``, written last: the digest of the settings it was computed with.
+
+    Types are strict; unknown keys are tolerated and ignored (a newer targetsel may record more).
+
+    Example:
+        >>> CellDone(digest="ab12", key="math/Random/b20-s0", seconds=1.5).model_dump_json()
+        '{"digest":"ab12","key":"math/Random/b20-s0","seconds":1.5}'
+    """
+
+    model_config = ConfigDict(strict=True, extra="allow")
+
+    digest: str
+    key: str
+    seconds: float
+
+
+class CellResults(BaseModel):
+    """A cell's ``results.json``: its identity and its tidy rows (:class:`targetsel.report.tidy.TidyRow`).
+
+    Types are strict; unknown top-level keys are tolerated and ignored, a row's are refused.
+    """
+
+    model_config = ConfigDict(strict=True, extra="allow")
+
+    cell: dict[str, Any]
+    rows: list[TidyRow]
 
 
 @dataclass
@@ -63,8 +96,31 @@ class RunSummary:
     report: list[Path] = field(default_factory=list)
 
 
+def _cell_fix(folder: Path) -> str:
+    return f"delete {folder} (or rerun with --redo) to compute the cell again"
+
+
+def _done_digest(folder: Path, *, redo: bool) -> str | None:
+    """The settings digest in ``folder``'s ``done.json``, or ``None`` when the cell is not done.
+
+    With ``redo`` a corrupt ``done.json`` counts as outdated (the cell is computed again); without
+    it, it is an error naming the file and the field.
+    """
+    done = folder / DONE_FILE
+    if not done.is_file():
+        return None
+    try:
+        return read_artifact(done, CellDone, fix=_cell_fix(folder)).digest
+    except InvalidDataError:
+        if redo:
+            return None
+        raise
+
+
 def _read_rows(folder: Path) -> list[dict[str, Any]]:
-    return json.loads((folder / RESULTS_FILE).read_text(encoding="utf-8"))["rows"]
+    """The tidy rows of a finished cell, validated by :class:`CellResults`."""
+    results = read_artifact(folder / RESULTS_FILE, CellResults, fix=_cell_fix(folder))
+    return [row.model_dump() for row in results.rows]
 
 
 def run_experiment(
@@ -121,20 +177,24 @@ def run_experiment(
         for cell in cells:
             folder = out / "cells" / cell.key
             done = folder / DONE_FILE
-            if done.is_file() and json.loads(done.read_text(encoding="utf-8")).get("digest") == digests[cell.key]:
-                all_rows[cell.key] = _read_rows(folder)
-                summary.skipped.append(cell.key)
-                bar.update(1)
-                continue
+            if _done_digest(folder, redo=redo) == digests[cell.key]:
+                try:
+                    all_rows[cell.key] = _read_rows(folder)
+                except InvalidDataError:
+                    if not redo:
+                        raise
+                else:
+                    summary.skipped.append(cell.key)
+                    bar.update(1)
+                    continue
             _clear_unfinished(folder, done)
             folder.mkdir(parents=True, exist_ok=True)
             t0 = time.perf_counter()
             rows = runner.run_cell(cell, folder)
-            atomic_write_text(folder / RESULTS_FILE, json.dumps({"cell": cell.identity(), "rows": rows}, indent=1))
-            atomic_write_text(
-                done,
-                json.dumps({"digest": digests[cell.key], "key": cell.key, "seconds": time.perf_counter() - t0}) + "\n",
-            )
+            results = CellResults.model_validate({"cell": cell.identity(), "rows": rows})
+            atomic_write_text(folder / RESULTS_FILE, json.dumps(results.model_dump(), indent=1))
+            marker = CellDone(digest=digests[cell.key], key=cell.key, seconds=time.perf_counter() - t0)
+            atomic_write_text(done, json.dumps(marker.model_dump()) + "\n")
             all_rows[cell.key] = rows
             summary.ran.append(cell.key)
             flush()
@@ -161,8 +221,8 @@ def _output_folder(config: ExperimentConfig, output: str | os.PathLike[str] | No
 def _refuse_other_settings(cells: list[Cell], out: Path, digests: dict[str, str]) -> None:
     """Refuse before any work when finished cells disagree with the config (unless redo)."""
     for c in cells:
-        done = out / "cells" / c.key / DONE_FILE
-        if done.is_file() and json.loads(done.read_text(encoding="utf-8")).get("digest") != digests[c.key]:
+        digest = _done_digest(out / "cells" / c.key, redo=False)
+        if digest is not None and digest != digests[c.key]:
             raise ArtifactMismatchError(
                 f"cell {c.key} in {out} was computed with other settings than this config; "
                 "use a new --output folder, or --redo to recompute such cells"

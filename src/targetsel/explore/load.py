@@ -158,8 +158,11 @@ def find_diagnosis(selection: Selection, path: str | os.PathLike[str] | None = N
 
     Raises:
         MissingArtifactError: ``path`` was given and holds no ``diagnosis.json``.
-        InvalidDataError: the file is not a diagnosis written by ``targetsel diagnose``.
+        InvalidDataError: the file is not a diagnosis written by ``targetsel diagnose`` (validated by
+            :class:`targetsel.diagnose.DiagnosisFile`: one line naming the file and the field).
     """
+    from targetsel.diagnose.result import read_diagnosis
+
     if path is not None:
         p = Path(path)
         p = p / "diagnosis.json" if p.is_dir() else p
@@ -170,12 +173,7 @@ def find_diagnosis(selection: Selection, path: str | os.PathLike[str] | None = N
         candidates = [selection.folder / "diagnosis.json", selection.folder / "diagnosis" / "diagnosis.json"]
     for p in candidates:
         if p.is_file():
-            try:
-                data = json.loads(p.read_text(encoding="utf-8"))
-            except json.JSONDecodeError as exc:
-                raise InvalidDataError(f"{p}: not valid JSON ({exc.msg}); run `targetsel diagnose` again") from exc
-            if not isinstance(data, dict) or not isinstance(data.get("points"), list):
-                raise InvalidDataError(f"{p}: no `points` list; is this a diagnosis.json written by targetsel?")
+            data = read_diagnosis(p)
             logger.info("showing the diagnosis in %s", p)
             return data
     return None

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict
 
 from targetsel.atomic import atomic_write_text
 from targetsel.errors import InvalidDataError, MissingArtifactError
@@ -44,6 +45,7 @@ __all__ = [
     "TIDY_COLUMNS",
     "ZERO_SHOT_METHOD",
     "TidyColumns",
+    "TidyRow",
     "is_lower_better",
     "read_results",
     "write_results",
@@ -82,6 +84,30 @@ class TidyColumns:
             self.metric,
             self.value,
         )
+
+
+class TidyRow(BaseModel):
+    """One measurement of the tidy table as JSON holds it (an experiment cell's ``results.json``).
+
+    Types are strict: ``budget``/``bin``/``seed`` integers or ``null``, ``value`` a number (``NaN``
+    allowed: a metric that could not be computed). Unknown keys are refused (the columns are fixed).
+
+    Example:
+        >>> TidyRow.model_validate({"experiment": "budget", "dataset": "math", "method": "Random",
+        ...     "budget": 20, "bin": None, "seed": 0, "metric": "dev_loss", "value": 1.5}).value
+        1.5
+    """
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    experiment: str
+    dataset: str
+    method: str
+    budget: int | None
+    bin: int | None
+    seed: int | None
+    metric: str
+    value: float
 
 
 COLS = TidyColumns()
@@ -130,6 +156,13 @@ def _coerce(frame: pd.DataFrame, source: str) -> pd.DataFrame:
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
             raise InvalidDataError(f"{source}: empty '{col}' in data row {row + 1}; every row needs a {col}.")
+    unknown = ~frame[COLS.experiment].isin(EXPERIMENTS)
+    if unknown.any():
+        row = int(np.flatnonzero(unknown.to_numpy())[0])
+        raise InvalidDataError(
+            f"{source}: 'experiment' must be one of {', '.join(EXPERIMENTS)} (or empty), "
+            f"got {frame[COLS.experiment].iloc[row]!r} in data row {row + 1}."
+        )
     for col in _INT_COLUMNS:
         numeric = pd.to_numeric(frame[col], errors="coerce")
         given = frame[col].notna() & (frame[col].astype("string").str.strip() != "")
@@ -213,6 +246,22 @@ def _from_paper(raw: pd.DataFrame, source: str, name: str) -> pd.DataFrame:
     return _coerce(long, source)
 
 
+def _check_row_lengths(path: Path, n_columns: int) -> None:
+    """Refuse a data row with fewer fields than the header (pandas would fill them in silently):
+    a row cut short, as by an interrupted copy, must not read as a row with empty values."""
+    import csv
+
+    with open(path, encoding="utf-8", newline="") as fh:
+        rows = (r for r in csv.reader(fh) if r)  # blank lines are skipped, as pandas does
+        next(rows, None)
+        for number, row in enumerate(rows, start=1):
+            if len(row) < n_columns:
+                raise InvalidDataError(
+                    f"{path}: data row {number} has {len(row)} of the header's {n_columns} columns "
+                    "(a row cut short?); repair the row or write the file again."
+                )
+
+
 def _read_one_file(path: Path) -> pd.DataFrame:
     try:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
@@ -223,6 +272,7 @@ def _read_one_file(path: Path) -> pd.DataFrame:
     except OSError as exc:
         raise InvalidDataError(f"{path}: cannot read the file ({exc}).") from exc
     raw.columns = [str(c).strip() for c in raw.columns]
+    _check_row_lengths(path, len(raw.columns))
     if COLS.metric in raw.columns or COLS.value in raw.columns:
         frame = _from_tidy(raw, str(path))
     else:
