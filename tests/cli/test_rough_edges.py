@@ -435,3 +435,29 @@ def test_invalid_yaml_is_one_line_with_line_and_column(
 ) -> None:
     (workdir / "bad.yaml").write_text(text)
     assert _refused(["experiment", "run", "bad.yaml", "-o", "out"], workdir, capsys) == f"targetsel: error: {expected}"
+
+
+def test_refusals_that_came_after_loading_the_model_come_first(
+    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import targetsel.models as models
+
+    def no_loading(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the model was loaded before the refusal")
+
+    monkeypatch.setattr(models, "load_model_and_tokenizer", no_loading)
+    evaluate = ["evaluate", "-m", "smollm2-135m", "--query", "q.jsonl", "-o", "e.json"]
+    err = _refused([*evaluate, "--task", "humaneval", "--metrics", "true_metric"], workdir, capsys)
+    assert err.endswith("pass --allow-code-execution (in a sandbox), or --metrics without true_metric")
+    err = _refused([*evaluate, "--max-length", "1"], workdir, capsys)
+    assert err == "targetsel: error: --max-length must be at least 2, got 1"
+
+
+def test_an_unknown_log_level_is_one_line(
+    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TARGETSEL_LOG", "verbose")
+    err = _refused(_SELECT, workdir, capsys)
+    assert (
+        err == "targetsel: error: TARGETSEL_LOG must be one of DEBUG, INFO, WARNING, ERROR or CRITICAL, got 'verbose'"
+    )

@@ -26,12 +26,18 @@ from targetsel.cli import demo, diagnose, encode, evaluate, experiment, explore,
 
 __all__ = ["app", "main"]
 
+#: The values of the ``TARGETSEL_LOG`` environment variable (any case).
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``targetsel`` console script; returns the exit status."""
-    logging.basicConfig(
-        level=os.environ.get("TARGETSEL_LOG", "WARNING").upper(), format="%(levelname)s %(name)s: %(message)s"
-    )
+    level = os.environ.get("TARGETSEL_LOG", "WARNING")
+    if level.upper() not in _LOG_LEVELS:
+        names = ", ".join(_LOG_LEVELS[:-1]) + " or " + _LOG_LEVELS[-1]
+        print(f"targetsel: error: TARGETSEL_LOG must be one of {names}, got {level!r}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=level.upper(), format="%(levelname)s %(name)s: %(message)s")
     try:
         rv = app(args=argv, prog_name="targetsel", standalone_mode=False)
     except NoArgsIsHelpError:  # typer has already printed the help

@@ -99,6 +99,12 @@ def evaluate_cmd(
         dtype=dtype,
         device=device,
     )
+    if "true_metric" in cfg.metrics and cfg.format_for(task) == "humaneval" and not allow_code_execution:
+        # the same refusal evaluate_model makes, before the model is loaded
+        raise ConfigurationError(
+            "true_metric on humaneval runs model-written code; pass --allow-code-execution (in a sandbox), "
+            "or --metrics without true_metric"
+        )
     dev_set = load_data(query) if query is not None else None
     test_set = load_data(test) if test is not None else None
     result = evaluate_model(model, trained=trained, dev=dev_set, test=test_set, task=task, config=cfg)
