@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 
 from targetsel.atomic import STALE_AFTER_S, atomic_path
+from targetsel.cli import main
 from targetsel.errors import ArtifactMismatchError
 from targetsel.store import FeatureStore, StoreSpec
 from targetsel.store.core import LOCK_NAME
@@ -138,16 +139,16 @@ def test_cli_workers_started_together(tmp_path: Path, busy_machine) -> None:
         "".join(f'{{"prompt": "task {i % 7} item {i}", "completion": "answer {i}"}}\n' for i in range(50)),
         encoding="utf-8",
     )
-    cmd = [sys.executable, "-m", "targetsel", "encode", str(pool), "--quiet", "-r", "lexical", "-p", "dim=32"]
-    one = tmp_path / "one"
-    subprocess.run([*cmd, "--store", str(one), "--shard-size", "8"], check=True, capture_output=True)
-    many = tmp_path / "many"
+    args = ["encode", str(pool), "--quiet", "-r", "lexical", "-p", "dim=32", "--shard-size", "8"]
+    one, many = tmp_path / "one", tmp_path / "many"
+    assert main([*args, "--store", str(one)]) == 0
     other = tmp_path / "other.jsonl"
     other.write_text('{"prompt": "something else", "completion": "x"}\n', encoding="utf-8")
-    subprocess.run([*cmd[:4], str(other), *cmd[5:], "--store", str(many)], check=True, capture_output=True)
+    assert main(["encode", str(other), "--quiet", "-r", "lexical", "-p", "dim=32", "--store", str(many)]) == 0
+    cmd = [sys.executable, "-m", "targetsel", *args]
     procs = [
         subprocess.Popen(
-            [*cmd, "--store", str(many), "--shard-size", "8", "--shard", f"{i}/4", "--overwrite"],
+            [*cmd, "--store", str(many), "--shard", f"{i}/4", "--overwrite"],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )

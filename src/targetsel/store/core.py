@@ -28,7 +28,7 @@ from targetsel.errors import (
     TargetselError,
 )
 from targetsel.store.codecs import Codec, check_feature_dtype, get_codec
-from targetsel.store.manifest import MANIFEST_NAME, MATCH_KEYS, STORE_FORMAT_VERSION, read_manifest
+from targetsel.store.manifest import MANIFEST_NAME, MATCH_KEYS, STORE_FORMAT_VERSION, manifest_text, read_manifest
 
 logger = logging.getLogger(__name__)
 
@@ -206,7 +206,7 @@ class FeatureStore:
                 )
             cls._clear(path)
         cls._sweep(path)
-        atomic_write_text(mpath, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        atomic_write_text(mpath, manifest_text(manifest))
         return cls(path, manifest)
 
     @classmethod
