@@ -88,6 +88,7 @@ def test_encode_killed_ten_times_resumes_to_identical_store(tmp_path: Path) -> N
     assert kills >= 3, "the runs finished before they could be killed; make the pool larger"
     final = run([*base, "--store", str(store)], env)
     assert final.wait(timeout=300) == 0
+    assert not list(store.glob(".*.tmp")), "temporaries of killed writers are removed by the rerun"
     assert shard_bytes(store) == shard_bytes(tmp_path / "ref")
     np.testing.assert_array_equal(FeatureStore.open(store).to_array(), FeatureStore.open(tmp_path / "ref").to_array())
 
