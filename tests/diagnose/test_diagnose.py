@@ -287,3 +287,19 @@ def test_random_subsets_are_capped_and_counted_by_a_progress_bar(tmp_path, capsy
     bars.clear()
     assert main([*argv, "-o", str(tmp_path / "d2"), "--quiet"]) == 0
     assert bars[0][2] and capsys.readouterr().err == ""
+
+
+def test_diagnose_selection_checks_the_cap_before_sampling_the_pool() -> None:
+    from targetsel.data import load_pool, load_queries
+    from targetsel.demo import demo_pool_path, demo_query_path
+    from targetsel.diagnose.selection import diagnose_selection
+    from targetsel.errors import ConfigurationError
+    from targetsel.export import selection_metadata
+    from targetsel.pipeline import run_selection
+    from targetsel.represent import LexicalRepresentation
+
+    pool, q = load_pool(demo_pool_path()), load_queries(demo_query_path("math"))
+    rep = LexicalRepresentation(dim=64)
+    meta = selection_metadata(pool, run_selection(pool, q, rep, budgets=[10]).ranking)
+    with pytest.raises(ConfigurationError, match="10000"):
+        diagnose_selection(meta, pool, q, rep, random_subsets=10**12)

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from targetsel.data import ExampleSet
-from targetsel.diagnose.core import diagnose
+from targetsel.diagnose.core import check_random_subsets, diagnose
 from targetsel.diagnose.distances import DEFAULT_EXACT_LIMIT
 from targetsel.diagnose.result import Diagnosis
 from targetsel.errors import InvalidDataError, MissingArtifactError
@@ -148,6 +148,7 @@ def diagnose_selection(
         >>> d.coverage_from, len(d.points)
         ('query_index', 2)
     """
+    check_random_subsets(random_subsets)  # before the pool sample it sizes
     meta = check_selection(selection) if isinstance(selection, dict) else load_selection(selection)
     idx = _pick_indices(meta, pool)
     q_src, q_w = representation.encode_for_scoring(queries, role="query", store_dir=store_dir)
