@@ -65,7 +65,9 @@ def set_quiet(quiet: bool) -> None:
         for name, level in _saved["levels"].items():
             logging.getLogger(name).setLevel(level)
         warnings.filters[:] = _saved["filters"]
-        _library_bars(enabled=True)
+        with warnings.catch_warnings():  # a user's own HF_*_DISABLE_PROGRESS_BARS=1 keeps priority, silently
+            warnings.simplefilter("ignore", UserWarning)
+            _library_bars(enabled=True)
         _saved = None
 
 
