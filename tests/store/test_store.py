@@ -21,8 +21,9 @@ def examples(n: int = 23) -> ExampleSet:
     )
 
 
-class Interrupt(Exception):
-    pass
+class Interrupt(KeyboardInterrupt):
+    """An interruption (Ctrl-C, like a kill): the store keeps what it has, to resume; an error
+    before the first shard would remove the store instead (tests/store/test_encode_cleanup.py)."""
 
 
 class FlakyLexical(LexicalRepresentation):

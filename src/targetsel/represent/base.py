@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from targetsel.cleanup import undo_on_failure
 from targetsel.data import ExampleSet
 from targetsel.errors import ConfigurationError
 from targetsel.progress import progress, row_progress
@@ -129,6 +130,23 @@ class Representation(ABC):
             if get_codec(spec.dtype).compressed:  # held as a compressed store holds it: same scores
                 return EncodedFeatures.from_float(out, spec.dtype, spec.to_dict())
             return InMemoryFeatures(out.astype(spec.dtype, copy=False), spec.to_dict())
+        # An error before the first finished shard (a model or checkpoint that cannot be loaded, a
+        # batch that cannot fit in memory) removes the store this call created: a manifest alone
+        # would block the corrected rerun. Finished shards are progress a rerun resumes from.
+        with undo_on_failure(store, keep_if=lambda: _has_finished_shards(store)):
+            return self._encode_store(examples, role, spec, store, shard_size, overwrite, shards, desc)
+
+    def _encode_store(
+        self,
+        examples: ExampleSet,
+        role: Role,
+        spec: StoreSpec,
+        store: str | os.PathLike[str],
+        shard_size: int,
+        overwrite: bool,
+        shards: tuple[int, int] | None,
+        desc: str,
+    ) -> FeatureStore:
         fs = FeatureStore.create(store, spec, shard_size=shard_size, overwrite=overwrite)
         todo = fs.missing_shards()
         if shards is not None:
@@ -197,3 +215,11 @@ class Representation(ABC):
                 f"{type(self).__name__}.encode_rows returned shape {feats.shape}, expected {(stop - start, dim)}"
             )
         return feats
+
+
+def _has_finished_shards(store: str | os.PathLike[str]) -> bool:
+    """Whether the store at ``store`` holds a finished shard (progress a rerun resumes from)."""
+    if not FeatureStore.exists(store):
+        return False
+    fs = FeatureStore.open(store, require_complete=False)
+    return len(fs.missing_shards()) < fs.num_shards

@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from targetsel.errors import ArtifactMismatchError, InvalidDataError, MissingArtifactError
+from targetsel.errors import ArtifactMismatchError, IncompleteArtifactError, InvalidDataError, MissingArtifactError
 
 __all__ = [
     "PARAM_NAMES_FILE",
@@ -152,8 +152,14 @@ def load_adam_moments(checkpoint: str | os.PathLike[str], params: dict[str, Any]
             f"{opt_path} is missing: Adam gradient features need the optimizer state saved with the checkpoint "
             "(use gradient type sgd, or re-run `targetsel warmup`)"
         )
-    state = torch.load(opt_path, map_location="cpu", weights_only=True)
-    index_order = [i for g in state["param_groups"] for i in g["params"]]
+    try:
+        state = torch.load(opt_path, map_location="cpu", weights_only=True)
+        index_order = [i for g in state["param_groups"] for i in g["params"]]
+    except Exception as exc:  # truncated or foreign file: torch raises pickle, runtime or key errors
+        raise IncompleteArtifactError(
+            f"cannot read the optimizer state {opt_path} ({type(exc).__name__}); the checkpoint is incomplete or "
+            "corrupt: re-run `targetsel warmup` (or use gradient type sgd)"
+        ) from exc
     names_file = ckpt / PARAM_NAMES_FILE
     if names_file.is_file():
         names = [canonical_param_name(n) for n in json.loads(names_file.read_text(encoding="utf-8"))]
