@@ -32,7 +32,11 @@ Measured:
     ``fast_over_exact_short`` and ``fast_over_exact_long`` (examples/s ratios);
 (c) peak device memory of the timed fast-path runs (CUDA: ``max_memory_allocated`` after the
     warm-up, so the batch-size search's failed attempts do not count; CPU: peak RSS of the
-    process) and the batch size used (``--batch-size auto`` halves on out-of-memory);
+    process) and the batch size used (``--batch-size auto`` halves on out-of-memory on CUDA; on
+    the CPU, where the kernel kills the process instead, every length is checked against the host's
+    available memory before the model is built, and ``auto`` is the largest batch that fits:
+    ``targetsel.represent.gradient.memory.cpu_batch_size``; a length or batch that cannot fit is
+    one ``error:`` line, exit 2);
 (d) on CUDA, scoring ``--score-queries`` × ``--score-candidates`` × 8192 float16 features from an
     on-disk store (``targetsel.score.score`` with ``top_k``) vs a bare ``torch.matmul`` over the
     same data already on the device: ``score_over_matmul_gpu`` (time of the matmul / time of the
@@ -217,6 +221,22 @@ def peak_gib(device: str) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
 
 
+def check_host_memory(size: str, dtype: str, seqs: list[int], long_: int, batch_size: int | str) -> None:
+    """On the CPU, before the model is built: every length must fit at its batch size (``auto``: at
+    batch 1) in the host memory left once the model is loaded, else one ``ConfigurationError`` line.
+    (The CPU has no out-of-memory exception: a batch that does not fit gets the process killed.)"""
+    from targetsel.represent.gradient.memory import cpu_batch_size, host_memory_limit, plan_memory
+
+    cfg = llama_config(size, max([*seqs, long_]))
+    kw = {"dtype": dtype, "lora_r": LORA_R, "lora_alpha": LORA_ALPHA, "target_modules": list(TARGETS), "dim": DIM}
+    one = plan_memory(cfg, batch_size=1, seq_len=8, **kw)
+    # building the random model holds about twice its weights and moments for a moment (initialisation)
+    limit = host_memory_limit() - 2 * (one["weights"] + one["moments"])
+    fast = [(seq, None if batch_size == "auto" else int(batch_size)) for seq in seqs]
+    for seq, requested in [*fast, (long_, None)]:  # the exact path runs one example at a time
+        cpu_batch_size(cfg, seq_len=seq, loss_tokens=seq - seq // 2, requested=requested, largest=8, limit=limit, **kw)
+
+
 def bench_scoring(device: str, n: int, m: int, dim: int) -> dict[str, float]:
     """``score`` from an on-disk float16 store vs a bare matmul of the same data on the device."""
     import numpy as np
@@ -296,6 +316,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"device cpu ({torch.get_num_threads()} threads): float32 matmul {mm * 1000:.1f} GFLOP/s", flush=True)
 
     longest = max([*seqs, long_])
+    if not device.startswith("cuda"):
+        check_host_memory(args.size, dtype, seqs, long_, batch_size)
     _, loaded = build(args.size, device, dtype, longest)
     rep = GradientRepresentation.__new__(GradientRepresentation)
     GradientRepresentation.__init__(rep, "bench", dim=DIM, batch_size=batch_size, max_length=longest)
@@ -366,4 +388,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from targetsel.errors import TargetselError
+
+    try:
+        sys.exit(main())
+    except TargetselError as exc:  # e.g. a length that cannot fit in host memory: one line, no traceback
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)

@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import threading
 import time
 from typing import Any
@@ -352,4 +353,10 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from targetsel.errors import TargetselError
+
+    try:
+        main()
+    except TargetselError as exc:  # e.g. a batch that cannot fit in host memory (CPU): one line, no traceback
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)

@@ -55,9 +55,14 @@ class GradientRepresentation(Representation):
         projector: ``sparse`` (fast, default) or ``dense`` (Rademacher, as LESS).
         seed: Projection seed (and fresh-adapter seed).
         method: ``fast`` (batched per-example gradients) or ``exact`` (one backward per example).
-        batch_size: Examples per forward/backward pass on the fast path, or ``auto``: start at 64 on
-            CUDA (8 on the CPU) and halve on out-of-memory until a batch fits (accelerate's
-            ``find_executable_batch_size``); the size found is kept for the next rows.
+        batch_size: Examples per forward/backward pass on the fast path, or ``auto``. On CUDA,
+            ``auto`` starts at 64 and halves on out-of-memory until a batch fits (accelerate's
+            ``find_executable_batch_size``); the size found is kept for the next rows. On the CPU
+            (no out-of-memory exception, only the kernel's killer) every batch is sized before it
+            runs: ``auto`` is the largest batch up to 8 whose predicted memory fits the host's
+            available memory (:func:`~targetsel.represent.gradient.memory.cpu_batch_size`), and an
+            explicit size, or a length that cannot fit at batch 1, is a ``ConfigurationError``
+            before any work.
         max_length: Maximum tokens per example.
         dtype: Model dtype (gradients are accumulated in float32 regardless).
         device: ``cpu``, ``cuda`` or ``None`` (auto).
@@ -121,6 +126,7 @@ class GradientRepresentation(Representation):
         self.method = method
         self.batch_size: int | str = batch_size
         self._auto_batch: int | None = None  # the size `auto` settled on, reused for the next rows
+        self._plans: dict[Any, int] = {}  # CPU working memory by (length, batch): see _cpu_batch
         self.max_length = int(max_length)
         self.dtype = dtype
         self.device = device
@@ -285,7 +291,41 @@ class GradientRepresentation(Representation):
 
     def _exact(self, loaded: _Loaded, encs: list[dict[str, Any]], kind: str) -> np.ndarray:
         """Plain definition: batch of one, one backward pass per example (:func:`exact_features`)."""
+        if loaded.device.type == "cpu":
+            self._cpu_batch(loaded, encs, 1)
         return exact_features(loaded, encs, kind, self._projector, self.dim)
+
+    def _cpu_batch(self, loaded: _Loaded, encs: list[dict[str, Any]], requested: int | None) -> int:
+        """The CPU batch size for ``encs`` (``requested`` checked, or ``auto``'s choice) from the
+        predicted memory of their longest example; see :func:`cpu_batch_size`."""
+        from targetsel.chat import IGNORE_INDEX
+        from targetsel.represent.gradient.memory import cpu_batch_size
+
+        lm = loaded.lm
+        peft = next(iter((getattr(lm, "peft_config", None) or {}).values()), None)
+        targets = getattr(peft, "target_modules", None)
+        targets = sorted(targets) if isinstance(targets, (set, list, tuple)) else list(self.target_modules)
+        seq = -(-max(len(e["input_ids"]) for e in encs) // 32) * 32  # rounded up: fewer distinct plans
+        loss = max(sum(1 for lab in e["labels"][1:] if lab != IGNORE_INDEX) for e in encs)
+        try:
+            return cpu_batch_size(
+                lm.get_base_model().config if hasattr(lm, "get_base_model") else lm.config,
+                seq_len=seq,
+                loss_tokens=min(seq, loss),
+                requested=requested,
+                largest=AUTO_START_CPU if requested is None else requested,
+                cache=self._plans,
+                dtype=str(next(lm.parameters()).dtype).removeprefix("torch."),
+                lora_r=int(peft.r) if peft is not None else self.lora_r,
+                lora_alpha=float(peft.lora_alpha) if peft is not None else self.lora_alpha,
+                target_modules=targets,
+                dim=self.dim,
+            )
+        except ConfigurationError:
+            raise
+        except Exception as exc:  # a model the meta-device plan cannot run: size as before, unchecked
+            logger.warning("cannot predict the CPU memory of this model (%s); batch size not checked", exc)
+            return requested or AUTO_START_CPU
 
     def _fast(self, loaded: _Loaded, encs: list[dict[str, Any]], kind: str) -> np.ndarray:
         """One forward/backward per padded batch; per-example gradients from layer inputs and output grads.
@@ -301,6 +341,13 @@ class GradientRepresentation(Representation):
         """
         order = sorted(range(len(encs)), key=lambda i: (len(encs[i]["input_ids"]), i))
         out = np.empty((len(encs), self.dim), dtype=np.float32)
+        if loaded.device.type == "cpu" and encs:
+            # no out-of-memory exception to wait for on the CPU (the kernel kills the process): the
+            # batch is sized from its predicted memory first; a size an allocation failure taught
+            # (``DefaultCPUAllocator: can't allocate memory``, halved below) is kept when smaller
+            fit = self._cpu_batch(loaded, encs, None if self.batch_size == "auto" else int(self.batch_size))
+            if self.batch_size == "auto":
+                self._auto_batch = min(self._auto_batch or fit, fit)
         if self.batch_size != "auto":
             self._fast_batches(loaded, encs, kind, order, out, [0], int(self.batch_size))
             return out
