@@ -50,3 +50,15 @@ def test_an_error_leaves_an_existing_store_folder_alone(tmp_path: Path) -> None:
     with pytest.raises(InvalidDataError):
         Failing(0).encode(examples(), store=tmp_path / "s", shard_size=5, overwrite=True)
     assert sorted(p.name for p in (tmp_path / "s").iterdir()) == ["README"]
+
+
+def test_a_failing_worker_of_several_leaves_the_shared_store(tmp_path: Path) -> None:
+    """``--shard i/n``: other workers may be filling the store; a failing one removes nothing."""
+    LexicalRepresentation(dim=32).encode(examples(), store=tmp_path / "s", shard_size=5, shards=(0, 2))
+    with pytest.raises(InvalidDataError):
+        Failing(0).encode(examples(), store=tmp_path / "s", shard_size=5, shards=(1, 2))
+    assert FeatureStore.open(tmp_path / "s", require_complete=False).missing_shards() == [1, 3]
+    fresh = tmp_path / "fresh"
+    with pytest.raises(InvalidDataError):
+        Failing(0).encode(examples(), store=fresh, shard_size=5, shards=(1, 2))
+    assert FeatureStore.exists(fresh)  # a worker that started first made it; the others reuse it

@@ -130,6 +130,8 @@ class Representation(ABC):
             if get_codec(spec.dtype).compressed:  # held as a compressed store holds it: same scores
                 return EncodedFeatures.from_float(out, spec.dtype, spec.to_dict())
             return InMemoryFeatures(out.astype(spec.dtype, copy=False), spec.to_dict())
+        if shards is not None:  # one of several workers on this store: never remove what others share
+            return self._encode_store(examples, role, spec, store, shard_size, overwrite, shards, desc)
         # An error before the first finished shard (a model or checkpoint that cannot be loaded, a
         # batch that cannot fit in memory) removes the store this call created: a manifest alone
         # would block the corrected rerun. Finished shards are progress a rerun resumes from.
