@@ -274,3 +274,24 @@ def test_save_steps_validation():
     for bad in (-1, 1.5, True):
         with pytest.raises(ValueError, match="save_steps"):
             TrainConfig(save_steps=bad)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"format": 1, "settings": {}, "epoch_checkpoints": [1]}', "field 'epoch_checkpoints': must be a mapping"),
+        ('{"format": 1, "epoch_checkpoints": {"checkpoint-epoch-1": "3"}}', "must be an integer, got '3'"),
+        ('{"format": 1, "settings": {}', "not valid JSON"),
+        ("[]", "must be a JSON object"),
+    ],
+)
+def test_a_corrupt_resume_manifest_is_one_line(tmp_path: Path, text: str, message: str) -> None:
+    from targetsel.errors import InvalidDataError
+    from targetsel.train.resume import RESUME_DIR, RESUME_MANIFEST, find_resume_point
+
+    (tmp_path / RESUME_DIR).mkdir()
+    (tmp_path / RESUME_DIR / RESUME_MANIFEST).write_text(text, encoding="utf-8")
+    with pytest.raises(InvalidDataError, match="--no-resume") as err:
+        find_resume_point(tmp_path, {})
+    assert message in str(err.value) and "\n" not in str(err.value)
+    assert find_resume_point(tmp_path, {}, resume=False) is None  # --no-resume still starts over

@@ -37,10 +37,13 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
 
 from targetsel.atomic import atomic_write_text
 from targetsel.errors import ArtifactMismatchError, InvalidDataError, MissingArtifactError
+from targetsel.params.artifacts import check_artifact, read_json_artifact
 from targetsel.train.checkpoints import PARAM_NAMES_FILE
 
 logger = logging.getLogger(__name__)
@@ -127,18 +130,30 @@ def _point(path: Path, state: dict[str, Any]) -> ResumePoint:
     )
 
 
+class ResumeManifest(BaseModel):
+    """``OUT/resume/targetsel_resume.json``: the run's settings and the epoch checkpoints it wrote.
+
+    Unknown keys are ignored (a newer targetsel may add some); the ones below are checked on read.
+    """
+
+    model_config = ConfigDict(strict=True, extra="allow")
+
+    format: Literal[1]
+    settings: dict[str, Any] | None = None
+    epoch_checkpoints: dict[str, int] = {}
+
+
+_RESUME_FIX = "pass --no-resume (resume=False) to discard the interrupted run"
+
+
 def _read_manifest(out: Path) -> dict[str, Any] | None:
     path = out / RESUME_DIR / RESUME_MANIFEST
     if not path.is_file():
         return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise InvalidDataError(
-            f"cannot read {path} ({exc}); pass --no-resume (resume=False) to discard the interrupted run"
-        ) from exc
-    if not isinstance(data, dict) or data.get("format") != _FORMAT:
-        raise InvalidDataError(f"{path} is not a targetsel resume manifest; pass --no-resume to start over")
+    data = read_json_artifact(path, fix=_RESUME_FIX)
+    if isinstance(data, dict) and data.get("format") != _FORMAT:
+        raise InvalidDataError(f"{path} is not a targetsel resume manifest; {_RESUME_FIX}")
+    check_artifact(ResumeManifest, data, source=path, fix=_RESUME_FIX)
     return data
 
 
