@@ -16,10 +16,16 @@ Which tokens of a turn count (``loss_tokens``):
 
 * ``assistant`` (default): the turn's content and its end-of-turn marker (``</s>``), for
   candidates and queries alike;
-* ``less``: LESS's conventions, in the Tulu format only (no chat template). A candidate turn's
-  loss also covers the newline after its ``</s>`` (LESS masks the other messages and keeps the rest;
-  the text is stripped, so the last turn ends at ``</s>``). A query is LESS's prompt + answer: the
-  final answer is not followed by ``</s>`` at all, and only its content carries loss.
+* ``less``: LESS's own encoding, in the Tulu format only (no chat template), token for token
+  as LESS's code computes it (``less/data_selection``). A candidate is LESS's
+  ``encode_with_messages_format``: the contents are stripped, the turns concatenated (each
+  assistant turn followed by ``</s>`` and a newline; the text itself is not stripped), and every
+  token carries loss except the non-assistant messages with the header of the assistant turn
+  that follows them, masked by the token counts of the conversation prefixes. So each
+  assistant turn's loss covers its content, its ``</s>`` and the newline after it, the last
+  turn's included. A query is LESS's validation ``tokenize``: prompt + answer, concatenated as
+  given (the answer is not stripped and not followed by ``</s>``), and the tokens after the
+  tokenised prompt carry loss.
 
 Example:
     >>> from targetsel.chat import format_chat
@@ -41,6 +47,7 @@ from targetsel.errors import ConfigurationError, InvalidDataError
 __all__ = [
     "IGNORE_INDEX",
     "LOSS_TOKENS",
+    "LOSS_TOKENS_REVISION",
     "ChatCollator",
     "LossOn",
     "LossTokens",
@@ -55,6 +62,11 @@ IGNORE_INDEX = -100
 LossOn = Literal["all_assistant", "last_assistant"]
 LossTokens = Literal["assistant", "less"]
 LOSS_TOKENS = ("assistant", "less")
+#: Revision of each loss-token rule changed since its first release, recorded with it in store
+#: manifests so that features encoded under an earlier rule are never taken for current ones.
+#: ``less`` 2: the last candidate turn's newline after ``</s>`` carries loss (LESS does not strip
+#: its text), a query's answer is not stripped, and boundaries are LESS's prefix token counts.
+LOSS_TOKENS_REVISION = {"less": 2}
 
 
 def _has_template(tokenizer: Any) -> bool:
@@ -140,32 +152,51 @@ def prompt_text(tokenizer: Any, messages: Sequence[dict[str, str]]) -> str:
     return text
 
 
-def _less_spans(
-    tokenizer: Any, messages: Sequence[dict[str, str]], loss_on: LossOn
-) -> tuple[str, list[tuple[int, int]]]:
-    """LESS's text and loss spans (see the module docstring): open-instruct's Tulu encoding,
-    contents stripped and the whole text stripped; queries end at their answer, with no ``</s>``."""
+def _bos_prefix(tokenizer: Any, text: str) -> str:
+    """The BOS text the Tulu format starts with (chat templates write their own)."""
+    bos = getattr(tokenizer, "bos_token", None)
+    return bos if not _has_template(tokenizer) and bos and not text.startswith(bos) else ""
+
+
+def _less_encode(tokenizer: Any, messages: Sequence[dict[str, str]], loss_on: LossOn) -> tuple[list[int], list[int]]:
+    """Token ids and labels by LESS's rules (module docstring), before truncation.
+
+    Boundaries are token counts of separately tokenised prefixes, as in LESS (not character
+    offsets), each with the BOS that LESS's Llama tokenizer adds to every text.
+    """
     if _has_template(tokenizer):
         raise ConfigurationError(
             "loss_tokens=less follows LESS's Tulu format, but the tokenizer has a chat template; "
             "use loss_tokens=assistant (or remove the template: tokenizer.chat_template = None)"
         )
     eos = getattr(tokenizer, "eos_token", None) or "</s>"
-    msgs = [{"role": m["role"], "content": m["content"].strip()} for m in messages]
-    turns = [i for i, m in enumerate(msgs) if m["role"] == "assistant"]
+    turns = [i for i, m in enumerate(messages) if m["role"] == "assistant"]
     if not turns:
         raise InvalidDataError("a conversation needs at least one assistant turn to carry loss")
+
+    def ids_of(text: str) -> list[int]:
+        return list(tokenizer(_bos_prefix(tokenizer, text) + text, add_special_tokens=False)["input_ids"])
+
+    msgs = [{"role": m["role"], "content": m["content"].strip()} for m in messages]
     if loss_on == "last_assistant":
+        # validation `tokenize`: the prompt ends with the assistant header; the answer follows as given
         last = turns[-1]
-        head = _tulu(msgs[:last], eos, generation_prompt=True)
-        return head + msgs[last]["content"], [(len(head), len(head) + len(msgs[last]["content"]))]
-    text = _tulu(msgs, eos).strip()
-    spans = []
-    for i in turns:
-        head = _tulu(msgs[:i], eos, generation_prompt=True)
-        upto = _tulu(msgs[: i + 1], eos)  # content, </s> and the newline after it
-        spans.append((len(head), min(len(upto), len(text))))
-    return text, spans
+        prompt = _tulu(msgs[:last], eos, generation_prompt=True)
+        ids = ids_of(prompt + messages[last]["content"])
+        n_prompt = len(ids_of(prompt))
+        return ids, [IGNORE_INDEX] * min(n_prompt, len(ids)) + ids[n_prompt:]
+    # `encode_with_messages_format`: mask each non-assistant message (and the header of the
+    # assistant turn after it) between the token counts of the prefixes around it
+    ids = ids_of(_tulu(msgs, eos))
+    labels = list(ids)
+    for i, m in enumerate(msgs):
+        if m["role"] == "assistant":
+            continue
+        start = 0 if i == 0 else len(ids_of(_tulu(msgs[:i], eos)))
+        header = i + 1 < len(msgs) and msgs[i + 1]["role"] == "assistant"
+        stop = len(ids_of(_tulu(msgs[: i + 1], eos, generation_prompt=header)))
+        labels[start:stop] = [IGNORE_INDEX] * len(labels[start:stop])
+    return ids, labels
 
 
 def assistant_spans(
@@ -173,14 +204,12 @@ def assistant_spans(
     messages: Sequence[dict[str, str]],
     *,
     loss_on: LossOn = "all_assistant",
-    loss_tokens: LossTokens = "assistant",
 ) -> tuple[str, list[tuple[int, int]]]:
-    """The formatted text and the character spans ``[start, stop)`` that carry loss.
+    """The formatted text and the character spans ``[start, stop)`` that carry loss (``loss_tokens="assistant"``).
 
-    With ``loss_tokens="assistant"`` a span covers an assistant turn's content and the
-    end-of-turn marker that follows it (so the model learns to stop), found by rendering the
-    conversation prefix up to that turn. ``loss_tokens="less"``: LESS's conventions (module
-    docstring).
+    A span covers an assistant turn's content and the end-of-turn marker that follows it (so
+    the model learns to stop), found by rendering the conversation prefix up to that turn.
+    (``loss_tokens="less"`` is defined on tokens, not characters: :func:`tokenize_example`.)
 
     Example:
         >>> class Tok:
@@ -193,10 +222,6 @@ def assistant_spans(
     """
     if loss_on not in ("all_assistant", "last_assistant"):
         raise ConfigurationError(f"loss_on must be all_assistant or last_assistant, got {loss_on!r}")
-    if loss_tokens not in LOSS_TOKENS:
-        raise ConfigurationError(f"loss_tokens must be one of {', '.join(LOSS_TOKENS)}, got {loss_tokens!r}")
-    if loss_tokens == "less":
-        return _less_spans(tokenizer, messages, loss_on)
     text = format_chat(tokenizer, messages)
     turns = [i for i, m in enumerate(messages) if m["role"] == "assistant"]
     if not turns:
@@ -249,14 +274,18 @@ def tokenize_example(
     """
     if max_length <= 1:
         raise ConfigurationError(f"max_length must be at least 2, got {max_length}")
-    text, spans = assistant_spans(tokenizer, messages, loss_on=loss_on, loss_tokens=loss_tokens)
-    bos = getattr(tokenizer, "bos_token", None)
-    prefix = ""
-    if not _has_template(tokenizer) and bos and not text.startswith(bos):
-        prefix = bos  # the Tulu format starts with BOS; templates write their own
-    ids, labels = _tokenize_with_labels(
-        tokenizer, prefix + text, [(a + len(prefix), b + len(prefix)) for a, b in spans]
-    )
+    if loss_tokens not in LOSS_TOKENS:
+        raise ConfigurationError(f"loss_tokens must be one of {', '.join(LOSS_TOKENS)}, got {loss_tokens!r}")
+    if loss_tokens == "less":
+        if loss_on not in ("all_assistant", "last_assistant"):
+            raise ConfigurationError(f"loss_on must be all_assistant or last_assistant, got {loss_on!r}")
+        ids, labels = _less_encode(tokenizer, messages, loss_on)
+    else:
+        text, spans = assistant_spans(tokenizer, messages, loss_on=loss_on)
+        prefix = _bos_prefix(tokenizer, text)
+        ids, labels = _tokenize_with_labels(
+            tokenizer, prefix + text, [(a + len(prefix), b + len(prefix)) for a, b in spans]
+        )
     if len(ids) > max_length:
         start = 0
         if not any(lab != IGNORE_INDEX for lab in labels[:max_length]):

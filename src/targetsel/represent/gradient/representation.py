@@ -70,10 +70,11 @@ class GradientRepresentation(Representation):
         feature_dtype: On-disk layout of candidate stores: ``float32``, ``float16``, ``int8`` or
             ``bit`` (:mod:`targetsel.store.codecs`; query sets stay float32).
         loss_tokens: Which tokens carry the loss (:mod:`targetsel.chat`): ``less`` (LESS's
-            conventions: a candidate turn's newline after ``</s>`` counts too; a query's answer
-            has no ``</s>``), ``assistant`` (content and ``</s>``), or ``None``: ``less`` where the
-            Tulu format is used (a tokenizer without a chat template), else ``assistant``.
-            Recorded in the store manifest.
+            encoding: a candidate turn's newline after ``</s>`` counts too, the last turn's
+            included; a query's answer has no ``</s>``), ``assistant`` (content and ``</s>``),
+            or ``None``: ``less`` where the Tulu format is used (a tokenizer without a chat
+            template), else ``assistant``. Recorded in the store manifest, with the rule's
+            revision where it has one (:data:`targetsel.chat.LOSS_TOKENS_REVISION`).
 
     Example:
         >>> rep = GradientRepresentation("smollm2-135m", checkpoints="warmup/", dim=8192)  # doctest: +SKIP
@@ -202,16 +203,20 @@ class GradientRepresentation(Representation):
                 "adam gradient features need a warmup checkpoint with optimizer state: run `targetsel warmup` "
                 "and pass --checkpoints, or use candidate_gradient=sgd"
             )
+        from targetsel.chat import LOSS_TOKENS_REVISION
         from targetsel.train.checkpoints import checkpoint_epoch
 
+        loss_tokens = self.resolved_loss_tokens()
         params: dict[str, Any] = {
             "gradient_type": kind,
             "loss_on": "all_assistant" if role == "candidate" else "last_assistant",
-            "loss_tokens": self.resolved_loss_tokens(),
+            "loss_tokens": loss_tokens,
             "max_length": self.max_length,
             "method": self.method,
             **self._projector.params(),
         }
+        if loss_tokens in LOSS_TOKENS_REVISION:  # a store of an earlier rule is then a mismatch, not reused
+            params["loss_tokens_revision"] = LOSS_TOKENS_REVISION[loss_tokens]
         if ckpt is None:
             params["fresh_lora"] = {"r": self.lora_r, "alpha": self.lora_alpha, "targets": list(self.target_modules)}
         else:
