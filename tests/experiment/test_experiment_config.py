@@ -77,7 +77,7 @@ def test_grid_shapes():
         ({"representations": ["nope"]}, "unknown representation"),
         ({"grid": "cube"}, "grid must be"),
         ({"seeds": [-1]}, "seeds"),
-        ({"tasks": ["gsm8k"]}, "needs `query:`"),
+        ({"tasks": ["my_task"]}, "needs `query:`"),
         ({"train": {"epochz": 2}}, "unknown setting"),
         ({"train": {"seed": 2}}, "seeds:"),
         ({"train": {"epochs": 0}}, "epochs"),

@@ -22,7 +22,8 @@ except ImportError:  # pragma: no cover - older typer uses click itself
     from click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 
 # Importing the verb modules registers their commands.
-from targetsel.cli import demo, diagnose, encode, evaluate, experiment, explore, plan, report, select, store, train  # noqa: F401  isort: skip
+from targetsel.cli import data, demo, diagnose, encode, evaluate, experiment, explore  # noqa: F401  isort: skip
+from targetsel.cli import plan, report, select, store, train  # noqa: F401  isort: skip
 
 __all__ = ["app", "main"]
 

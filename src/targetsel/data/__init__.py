@@ -4,6 +4,8 @@ Accepted inputs:
 
 * a local ``.jsonl`` / ``.json`` (optionally ``.gz``) file, a ``.parquet`` file, an ``.arrow`` file,
   or a directory written by ``datasets.Dataset.save_to_disk``;
+* a registered real data set fetched into the cache with :func:`fetch` (``evals-mix``,
+  ``gsm8k`` for its dev split, ``gsm8k:test``; see :mod:`~targetsel.data.real`);
 * a name the ``datasets`` library resolves (``Harvard-DCML/tulu-v2-197K-processed``; needs network);
   ``name:config`` selects a config and ``--split`` a split.
 
@@ -33,11 +35,14 @@ from __future__ import annotations
 from targetsel.data.example_set import ExampleSet
 from targetsel.data.load import load_examples, load_pool, load_queries
 from targetsel.data.messages import ROLES, TextTurns, normalize_row, render_text
+from targetsel.data.real import fetch, list_data
 
 __all__ = [
     "ROLES",
     "ExampleSet",
     "TextTurns",
+    "fetch",
+    "list_data",
     "load_examples",
     "load_pool",
     "load_queries",

