@@ -75,7 +75,11 @@ def _evals_files() -> dict[str, bytes]:
     files = {reg + f"{t}.yaml": spec.format(t=t, c=c).encode() for t, c in classes.items()}
     files[data + "task_a/samples.jsonl"] = _jsonl([_chat(i, "task_a") for i in range(40)])
     files[data + "task_a/fewshot.jsonl"] = _jsonl([_chat(99, "fewshot")])  # named by no spec: never read
-    files[data + "task_b/samples.jsonl"] = _jsonl([_chat(i, "task_b") for i in range(6)])
+    files[data + "task_b/samples.jsonl"] = _jsonl([_chat(i, "task_b") for i in range(3)])
+    files[data + "task_b/more/samples.jsonl"] = _jsonl([_chat(i, "task_b more") for i in range(3)])  # same stem
+    files[reg + "task_b_more.yaml"] = (
+        spec.format(t="task_b_more", c=classes["task_b"]).replace("task_b_more/samples", "task_b/more/samples").encode()
+    )
     files[data + "graded/samples.jsonl"] = _jsonl([_chat(i, "graded") for i in range(5)])
     files[data + "prog/samples.jsonl"] = _jsonl([{"seed": i} for i in range(5)])
     files[data + "not_chat/samples.jsonl"] = _jsonl([{"input": f"q{i}", "ideal": "x"} for i in range(5)])
@@ -238,6 +242,7 @@ def test_evals_mix_keeps_gold_chat_tasks_capped_and_labelled(cache) -> None:
     assert {r["license"] for r in by_task["task_b"]} == {"Creative Commons CC0 license"}
     assert row["messages"][-1] == {"role": "assistant", "content": row["answer"]} and row["answer"].startswith("a")
     assert not any("fewshot" in r["messages"][1]["content"] for r in rows)
+    assert len({r["id"] for r in rows}) == len(rows) and "evals/task_b/more/samples:1" in {r["id"] for r in rows}
     meta = json.loads((cache / "evals-mix-cap10" / "meta.json").read_text())
     assert meta["package"] == "evals" and meta["version"] == "3.0.1.post1" and meta["files"]["pool.jsonl"]["rows"] == 16
 

@@ -17,7 +17,7 @@ Read from the ``evals==3.0.1.post1`` wheel (MIT; per-dataset licenses in its ``L
 * **Size.** When the capped rows exceed ``size``, a seeded uniform sample of ``size`` of them is
   kept. Rows are written ordered by task and position in the task.
 
-Row: ``{"id": "evals/<task>/<file>:<line>", "source": "evals/<task>", "task": "<task>",
+Row: ``{"id": "evals/<task>/<file path in the task>:<line>", "source": "evals/<task>", "task": "<task>",
 "license", "messages": input + [assistant: ideal], "answer": ideal}``.
 """
 
@@ -163,7 +163,7 @@ def convert_evals_mix(zf: zipfile.ZipFile, options: dict[str, Any]) -> Rows:
                 turns, gold = parsed
                 kept.append(
                     {
-                        "id": f"evals/{task}/{path.rsplit('/', 1)[-1].removesuffix('.jsonl')}:{lineno}",
+                        "id": f"evals/{path[len(_DATA) :].removesuffix('.jsonl')}:{lineno}",
                         "source": f"evals/{task}",
                         "task": task,
                         "license": licenses.get(task, DATASETS_LICENSE),
