@@ -116,3 +116,12 @@ def test_cli_evaluate(tiny_llama_dir, tmp_path, capsys):
     assert data["info"]["trained"] is None
     assert main(["evaluate", "--model", str(tiny_llama_dir), "--query", str(q), "--metrics", "bleu"]) == 2
     assert "metrics" in capsys.readouterr().err
+
+
+def test_cli_evaluate_takes_a_fetched_targets_answer_format(tiny_llama_dir, tmp_path, capsys):
+    """``--task mbpp`` (a target of ``targetsel data``) is scored by running code, so it asks for consent."""
+    q = demo_query_path("dates", "dev")
+    argv = ["evaluate", "--model", str(tiny_llama_dir), "--query", str(q), "--task", "mbpp"]
+    assert main([*argv, "--metrics", "true_metric", "-o", str(tmp_path / "e.json")]) == 2
+    assert "true_metric on humaneval runs model-written code" in capsys.readouterr().err
+    assert not (tmp_path / "e.json").exists()

@@ -72,6 +72,12 @@ def evaluate_cmd(
     device = parse_device(device)
     if answer_format is not None:
         check_choice("--answer-format", answer_format, ANSWER_FORMATS)
+    else:  # a fetched target (targetsel data list) knows how its answers are scored
+        from targetsel.data.real.base import parse_variant
+
+        found = parse_variant(task.split(":", 1)[0])
+        if found is not None and found[0].answer_format is not None:
+            answer_format = found[0].answer_format
     check_model(model)
     if max_length < 2:  # one prompt token and one token to score, checked before the model loads
         raise ConfigurationError(f"--max-length must be at least 2, got {max_length}")
@@ -83,7 +89,8 @@ def evaluate_cmd(
         query, test = demo_query_path(task, "dev"), demo_query_path(task, "test")
     if metrics is None:
         names = [m for m, ok in (("dev_loss", query), ("test_loss", test), ("true_metric", True)) if ok]
-        if answer_format is None and task in ("humaneval", "codex") and not allow_code_execution:
+        code_task = answer_format == "humaneval" or (answer_format is None and task in ("humaneval", "codex"))
+        if code_task and not allow_code_execution:
             names.remove("true_metric")
     else:
         names = [check_choice("--metrics", m.strip(), METRICS) for m in metrics.split(",") if m.strip()]
