@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from targetsel.atomic import atomic_path, atomic_write_text
 from targetsel.data import ExampleSet
+from targetsel.decontaminate.result import DecontaminationRecord
 from targetsel.errors import ConfigurationError
 from targetsel.params import FieldError
 from targetsel.params.artifacts import check_artifact, describe_validation_error
@@ -104,6 +105,10 @@ class SelectionFile(BaseModel):
     mapping are errors). Unknown keys are tolerated and ignored, at the top level and in
     ``pool``/``queries`` (a newer targetsel may record more); in a pick they are the ranking's
     per-pick extras. ``json_text_columns`` may be absent (files of older versions).
+    ``decontamination`` (:class:`~targetsel.decontaminate.DecontaminationRecord`) is present only
+    when decontamination ran: a selection made with it off is written exactly as before it existed.
+    Pick indices are rows of the whole pool (removed rows included), so readers map picks to rows
+    as they always did.
     The checks across fields: at least one pick, ``budget`` equal to the number of picks, every
     pick's ``index`` within the pool's recorded rows.
 
@@ -126,6 +131,7 @@ class SelectionFile(BaseModel):
     representation: dict[str, Any]
     json_text_columns: list[str] = Field(default_factory=list)
     library_version: str
+    decontamination: DecontaminationRecord | None = None
     picks: list[Pick]
 
     @field_validator("picks")
@@ -150,6 +156,11 @@ class SelectionFile(BaseModel):
     def _consistent(self) -> SelectionFile:
         if self.budget != len(self.picks):
             raise FieldError("budget", f"must equal the number of picks ({len(self.picks)}), got {self.budget}")
+        d = self.decontamination
+        if d is not None and (d.pool_rows != self.pool.rows or d.removed > d.pool_rows):
+            raise FieldError(
+                "decontamination", f"must count the pool's {self.pool.rows} rows and remove no more of them"
+            )
         for i, p in enumerate(self.picks):
             if p.index >= self.pool.rows:
                 raise FieldError(f"picks[{i}].index", f"must be below the pool's {self.pool.rows} rows, got {p.index}")
@@ -179,8 +190,12 @@ def selection_metadata(
     *,
     queries: ExampleSet | None = None,
     provenance: dict[str, Any] | None = None,
+    decontamination: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The ``selection.json`` content: method, parameters, inputs and every pick.
+
+    ``decontamination`` (:meth:`targetsel.decontaminate.Contamination.block`) is recorded when
+    given; without it the key is left out.
 
     Example:
         >>> import numpy as np
@@ -218,11 +233,15 @@ def selection_metadata(
         "representation": provenance or {},
         "json_text_columns": pool.json_columns,
         "library_version": __version__,
+        "decontamination": decontamination,
         "picks": picks,
     }
     # through the model that reads it back: what is written is what a reader accepts
     checked = check_artifact(SelectionFile, meta, source="selection.json", fix="this is a bug in targetsel")
-    return checked.model_dump()
+    out = checked.model_dump()
+    if out["decontamination"] is None:
+        del out["decontamination"]  # off: the file is what it was before decontamination existed
+    return out
 
 
 def export(
@@ -233,6 +252,7 @@ def export(
     format: str | None = None,
     queries: ExampleSet | None = None,
     provenance: dict[str, Any] | None = None,
+    decontamination: dict[str, Any] | None = None,
 ) -> tuple[Path, Path]:
     """Write the selected rows (in ranking order, every original column) and their provenance.
 
@@ -244,6 +264,7 @@ def export(
         format: ``jsonl`` or ``parquet``; inferred from a file path, default ``jsonl``.
         queries: The query set, recorded by source and fingerprint.
         provenance: Representation/scoring provenance (``Scores.provenance``).
+        decontamination: The ``decontamination`` block (``Contamination.block()``), when it ran.
 
     Returns:
         ``(subset_path, selection_json_path)``. Both are written atomically.
@@ -268,7 +289,8 @@ def export(
     except OSError as exc:
         raise ConfigurationError(f"cannot create output directory {data_path.parent}: {exc.strerror}") from exc
 
-    meta = json.dumps(selection_metadata(pool, ranking, queries=queries, provenance=provenance), indent=1) + "\n"
+    meta = selection_metadata(pool, ranking, queries=queries, provenance=provenance, decontamination=decontamination)
+    meta = json.dumps(meta, indent=1) + "\n"
     with atomic_path(data_path) as tmp:
         if fmt == "jsonl":
             with open(tmp, "w", encoding="utf-8") as fh:

@@ -1,6 +1,18 @@
-"""The whole selection pipeline in one call: encode → score → select → export.
+"""The whole selection pipeline in one call: decontaminate → encode → score → select → export.
 
 This is what ``targetsel select`` runs; the experiment harness and users' scripts call it too.
+
+**Decontamination** (on by default, :mod:`targetsel.decontaminate`) removes, before ranking, every
+pool row that overlaps an evaluation item (the query set, plus ``evaluation`` sets such as test
+splits). Removal is exact: the selector ranks the clean pool, so the result is the selection on a
+pool from which those rows were deleted by hand. The pool is still encoded whole and its features
+read through a :class:`~targetsel.store.RowSubset` of the kept rows: a feature store keeps serving
+every selection from that pool whatever the evaluation files (a sub-pool ``ExampleSet`` would have
+its own fingerprint and be encoded again for each set of removed rows). A mask over the full pool's
+scores was the alternative; it would have to be honoured by every selector (each algorithm's
+candidate sweeps, refills and statistics) and by every summary, where a row view is invisible to
+them. Picks are mapped back to rows of the whole pool, so ``selection.json`` and its readers index
+the pool given, as before.
 
 Example:
     >>> from targetsel.demo import demo_pool_path, demo_query_path
@@ -25,12 +37,16 @@ from typing import Any
 import numpy as np
 
 from targetsel.data import ExampleSet
+from targetsel.decontaminate import CONTAMINATION_FILE, Contamination, DecontaminationSettings
+from targetsel.decontaminate.features import find_feature_contamination
+from targetsel.decontaminate.ngram import find_ngram_contamination
 from targetsel.errors import ConfigurationError
 from targetsel.export import check_output_dir, export
 from targetsel.represent.base import Representation
 from targetsel.score import FeatureViews, Scores
 from targetsel.select.base import Ranking, Selector, TopKTooSmallError, get_selector
 from targetsel.settings import DEFAULT_MEMORY_BYTES, dense_limit_bytes
+from targetsel.store import InMemoryFeatures, RowSubset
 
 logger = logging.getLogger(__name__)
 
@@ -50,16 +66,21 @@ class SelectionResult:
     ``--quiet`` does not).
 
     Attributes:
-        ranking: The ranking up to the largest budget.
+        ranking: The ranking up to the largest budget; indices are rows of the pool given.
         budgets: The budgets exported.
         provenance: Representation/scoring provenance (what ``Scores.provenance`` holds).
         outputs: ``budget -> (subset path, selection.json path)`` when an output was given.
+        contamination: What decontamination removed (``None`` when it was off). The scores'
+            candidates are the kept rows, ``contamination.clean_indices``, in order.
+        contamination_path: ``contamination.jsonl`` when an output was given.
     """
 
     ranking: Ranking
     budgets: list[int]
     provenance: dict[str, Any]
     outputs: dict[int, tuple[Path, Path]] = field(default_factory=dict)
+    contamination: Contamination | None = None
+    contamination_path: Path | None = None
     _scores: Scores | None = field(default=None, repr=False)
     _score_fn: Callable[[], Scores] | None = field(default=None, repr=False)
     _summarize: Callable[[Scores, int], dict[str, Any]] | None = field(default=None, repr=False)
@@ -150,8 +171,10 @@ def run_selection(
     device: str | None = None,
     memory_bytes: int | None = None,
     query_dtype: str = "float",
+    evaluation: Sequence[tuple[str, ExampleSet]] = (),
+    decontaminate: bool | DecontaminationSettings | Contamination = True,
 ) -> SelectionResult:
-    """Encode, score, select and (optionally) export in one call.
+    """Decontaminate, encode, score, select and (optionally) export in one call.
 
     What the selector declares it needs (:class:`~targetsel.select.base.Selector`) is acted on
     here, once: no scoring pass for a selector that reads no scores, the feature views passed to
@@ -177,11 +200,16 @@ def run_selection(
             ``$TARGETSEL_MEMORY_BYTES``).
         query_dtype: ``float`` (default), or ``int8``/``bit``: compress the queries like int8/bit
             candidate stores and score by exact integer products (:mod:`targetsel.score.integer`).
+        evaluation: ``(name, items)`` of the evaluation sets checked besides the query set (test
+            splits; the name is what ``contamination.jsonl`` records, e.g. the file path).
+        decontaminate: ``True`` (default: 13-gram test), ``False`` (off), the settings to use, or a
+            :class:`~targetsel.decontaminate.Contamination` already computed for this pool (used
+            as it is; ``evaluation`` is then not read).
 
     Returns:
         :class:`SelectionResult`.
     """
-    # Over 80 lines by its docstring (every argument documented); the body is ~50 lines of steps.
+    # Over 80 lines by its docstring (every argument documented); the body is a list of steps.
     budgets = parse_budgets(budgets)
     if budgets[-1] > len(pool):
         raise ConfigurationError(
@@ -192,38 +220,138 @@ def run_selection(
         check_output_dir(output)
     if store_dir is not None:
         check_output_dir(store_dir)
+    sets = [("query", queries), *evaluation]
+    contamination = _contamination(pool, sets, decontaminate)
+    if contamination is not None:
+        _check_clean_budget(budgets[-1], contamination)
     q_src, q_w = representation.encode_for_scoring(queries, role="query", store_dir=store_dir, overwrite=overwrite)
     c_src, c_w = representation.encode_for_scoring(pool, role="candidate", store_dir=store_dir, overwrite=overwrite)
+    if (
+        contamination is not None
+        and contamination.settings.threshold is not None
+        and isinstance(decontaminate, (bool, DecontaminationSettings))
+    ):
+        items_src = _item_features(representation, q_src, sets[1:], store_dir, overwrite)
+        views = FeatureViews.from_encoded(items_src, q_w, c_src, c_w, device=device, memory_bytes=memory_bytes)
+        found = find_feature_contamination(
+            views, pool, sets, contamination.settings.threshold, settings=contamination.settings
+        )
+        contamination = contamination.merged(found)
+        _check_clean_budget(budgets[-1], contamination)
+    clean = None
+    if contamination is not None and len(contamination.matches):
+        clean = contamination.clean_indices
+        c_src = [RowSubset(c, clean) for c in c_src]
+    sub_pool = pool if clean is None else pool.select(clean)
     views = FeatureViews.from_encoded(
         q_src, q_w, c_src, c_w, chunk_rows=chunk_rows, device=device, memory_bytes=memory_bytes, query_dtype=query_dtype
     )
-    top_k = _top_k(selector, top_k, len(queries), len(pool), budgets[-1], views.memory_bytes)
+    top_k = _top_k(selector, top_k, len(queries), len(sub_pool), budgets[-1], views.memory_bytes)
     reads_features = selector.requires_features != "never" or not selector.requires_scores
     scores: Scores | None
     if selector.requires_scores:
-        ranking, scores, top_k = _rank_scored(selector, views, top_k, budgets[-1], len(pool), reads_features)
+        ranking, scores, top_k = _rank_scored(selector, views, top_k, budgets[-1], len(sub_pool), reads_features)
         provenance = dict(scores.provenance)
     else:
         scores = None
         ranking = selector.rank(None, budgets[-1], views)
         provenance = views.provenance(top_k)
     result = SelectionResult(
-        ranking=ranking,
+        ranking=ranking if clean is None else _on_pool(ranking, clean, len(pool)),
         budgets=budgets,
         provenance=provenance,
+        contamination=contamination,
         _scores=scores,
         _score_fn=lambda: views.score(top_k),
-        _summarize=lambda sc, b: summarize(pool, ranking, sc, b),
+        _summarize=lambda sc, b: summarize(sub_pool, ranking, sc, b),
     )
     if scores is not None:
         result.summaries  # noqa: B018  (computed now, as before: the scores are at hand)
     if output is not None:
-        for b in budgets:
-            target = Path(output) if len(budgets) == 1 else Path(output) / f"budget-{b}"
-            result.outputs[b] = export(
-                pool, ranking[:b], target, format=export_format, queries=queries, provenance=provenance
-            )
+        _export(result, pool, queries, Path(output), export_format)
     return result
+
+
+def _contamination(
+    pool: ExampleSet, sets: list[tuple[str, ExampleSet]], decontaminate: bool | DecontaminationSettings | Contamination
+) -> Contamination | None:
+    """The n-gram part of decontamination (the feature part needs features: later), or ``None`` when off."""
+    if isinstance(decontaminate, Contamination):
+        if decontaminate.n_pool != len(pool):
+            raise ConfigurationError(
+                f"the contamination given was found on a pool of {decontaminate.n_pool} rows, "
+                f"not this one of {len(pool)}"
+            )
+        return decontaminate
+    if decontaminate is False or decontaminate is None:
+        return None
+    settings = DecontaminationSettings() if decontaminate is True else decontaminate
+    if settings.ngram is not None:
+        return find_ngram_contamination(pool, sets, settings)
+    return Contamination(n_pool=len(pool), settings=settings, sets=[(n, es.source, len(es)) for n, es in sets])
+
+
+def _check_clean_budget(budget: int, contamination: Contamination) -> None:
+    kept = contamination.n_pool - len(contamination.matches)
+    if budget > kept:
+        raise ConfigurationError(
+            f"budget {budget} exceeds the {kept} pool rows left after decontamination "
+            f"({len(contamination.matches)} of {contamination.n_pool} removed); choose a budget <= {kept}"
+        )
+
+
+def _item_features(
+    representation: Representation,
+    q_src: list[Any],
+    others: list[tuple[str, ExampleSet]],
+    store_dir: str | os.PathLike[str] | None,
+    overwrite: bool,
+) -> list[Any]:
+    """One source per view with every evaluation item's features: the queries', then each other set's."""
+    if not others:
+        return q_src
+    encoded = [
+        representation.encode_for_scoring(es, role="query", store_dir=store_dir, overwrite=overwrite)[0]
+        for _, es in others
+    ]
+    return [
+        InMemoryFeatures(np.concatenate([np.asarray(src.to_array(), dtype=np.float32) for src in (q, *rest)]))
+        for q, *rest in zip(q_src, *encoded, strict=True)
+    ]
+
+
+def _on_pool(ranking: Ranking, clean: np.ndarray, n: int) -> Ranking:
+    """A ranking of the clean pool as rows of the whole pool (``clean[i]`` for pick ``i``)."""
+    return Ranking(
+        clean[ranking.indices], ranking.query_index, ranking.scores, ranking.method, ranking.params, n, ranking.extra
+    )
+
+
+def _export(result: SelectionResult, pool: ExampleSet, queries: ExampleSet, output: Path, export_format: str) -> None:
+    """Every budget's files and, when decontamination ran, ``contamination.jsonl`` beside them."""
+    single = len(result.budgets) == 1
+    block = None
+    if result.contamination is not None:
+        if output.suffix.lower() in (".jsonl", ".parquet"):
+            path = output.with_name(f"{output.stem}.{CONTAMINATION_FILE}")
+        else:
+            path = output / CONTAMINATION_FILE
+        output_dir = path.parent
+        output_dir.mkdir(parents=True, exist_ok=True)
+        result.contamination.write(path)
+        result.contamination_path = path
+        block = result.contamination.block(path.name if single else f"../{path.name}")
+    for b in result.budgets:
+        target = output if single else output / f"budget-{b}"
+        result.outputs[b] = export(
+            pool,
+            result.ranking[:b],
+            target,
+            format=export_format,
+            queries=queries,
+            provenance=result.provenance,
+            decontamination=block,
+        )
 
 
 def _rank_scored(

@@ -173,7 +173,7 @@ def test_select_html_writes_the_page_beside_the_subset(tmp_path: Path) -> None:
     out = tmp_path / "out"
     args = ["select", "-r", "lexical", "--budgets", "10,30", "--no-store", "-o", str(out), "--html", "-q"]
     assert main(args) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["budget-10", "budget-30", "explore.html"]
+    assert sorted(p.name for p in out.iterdir()) == ["budget-10", "budget-30", "contamination.jsonl", "explore.html"]
     data = _embedded((out / "explore.html").read_text(encoding="utf-8"))
     assert data["header"]["budgets"] == [10, 30] and len(data["picks"]["id"]) == 30
     assert sum(data["pool_counts"]) == 2470 and len(data["queries"]) == 50

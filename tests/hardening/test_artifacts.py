@@ -192,8 +192,11 @@ class _Restore:
 #: Where selection.json may change and still be read: free-form or partly typed provenance and
 #: per-pick extras (tolerated, see ``targetsel.export.SelectionFile``).
 _SELECTION_FREE: list[Path_] = [("params",), ("representation",), ("picks", "*", "zz_unknown_key")]
-_SELECTION_OPTIONAL: list[Path_] = [("json_text_columns",)]
+_SELECTION_OPTIONAL: list[Path_] = [("json_text_columns",), ("decontamination",)]
 _SELECTION_NULLABLE: list[Path_] = [("queries",), ("picks", "*", "query_index"), ("picks", "*", "score")]
+_SELECTION_NULLABLE += [("decontamination",)] + [
+    ("decontamination", k) for k in ("n", "min_words", "parts", "threshold", "file")
+]
 
 
 def _must_fail(

@@ -47,6 +47,14 @@ With no `--pool`/`--query`, runs on the bundled demo pool and the demo task `--t
 * `targetsel select --method quantiles --method-param q=10 --method-param n=20` (one ranking: the
   `n` best of each of `q` round-robin distance quantiles; `quantile` is recorded per pick)
 * `targetsel select --budgets 20,50,100 -o out/ --html` (and open `out/explore.html`: see `targetsel explore`)
+* `targetsel select --pool pool.jsonl --query dev.jsonl --test test.jsonl -b 1000 -o out/` (pool rows sharing a
+  13-gram with a query or test item are removed before ranking and listed in `out/contamination.jsonl`)
+* `targetsel select ... --decontaminate-by ngram:8,features:0.97` (8-grams, and cosine >= 0.97 to an item in the
+  selection's representation); `--no-decontaminate` keeps every pool row
+
+Decontamination is on by default: every pool row that shares a normalised word 13-gram with a query item (or
+a `--test`/`--decontaminate` item; question or gold answer) is removed before ranking. Questions and answers
+shorter than 13 words are matched whole from 8 words; shorter ones are skipped and counted.
 
 Methods: round_robin, doubly_greedy, mean_sim, random, uot, knn_uniform, knn_kde, quantiles;
 their parameters go in `--method-param key=value` (see each class's docstring in `targetsel.select`).
@@ -127,6 +135,35 @@ def _budget_list(
     return parse_budgets(budgets if budgets is not None else budget)  # type: ignore[arg-type]
 
 
+def _decontamination(
+    test: list[Path] | None,
+    decontaminate: list[Path] | None,
+    decontaminate_by: list[str] | None,
+    no_decontaminate: bool,
+    split: str | None,
+    skip_invalid: bool,
+) -> tuple[Any, list[tuple[str, Any]]]:
+    """The decontamination settings (``False`` when off) and the evaluation sets besides the query set."""
+    from targetsel.decontaminate import parse_methods
+    from targetsel.errors import ConfigurationError
+
+    files = [*(test or []), *(decontaminate or [])]
+    if no_decontaminate:
+        given = [
+            f
+            for f, v in (("--test", test), ("--decontaminate", decontaminate), ("--decontaminate-by", decontaminate_by))
+            if v
+        ]
+        if given:
+            raise ConfigurationError(f"--no-decontaminate turns decontamination off; drop it or drop {given[0]}")
+        return False, []
+    settings = parse_methods(decontaminate_by)
+    sets: list[tuple[str, Any]] = []
+    for f in dict.fromkeys(files):
+        sets.append((str(f), load_data(f, split=split, skip_invalid=skip_invalid)))
+    return settings, sets
+
+
 def _write_html(
     result: Any, output: Path, budget_list: list[int], pool_set: Any, query_set: Any, *, quiet: bool
 ) -> None:
@@ -183,6 +220,20 @@ def select_cmd(
         "float", "--query-dtype", help="float, or int8/bit: integer scoring of int8/bit stores (fastest)."
     ),
     html: bool = typer.Option(False, "--html", help="Also write explore.html beside the subset (`targetsel explore`)."),
+    test: list[Path] | None = typer.Option(
+        None, "--test", help="Test split of the target task: its items are decontaminated against (repeatable)."
+    ),
+    decontaminate: list[Path] | None = typer.Option(
+        None, "--decontaminate", help="Another evaluation file whose items are decontaminated against (repeatable)."
+    ),
+    decontaminate_by: list[str] | None = typer.Option(
+        None,
+        "--decontaminate-by",
+        help="ngram[:N] (default ngram:13) and/or features:THRESHOLD (cosine); repeatable or a comma list.",
+    ),
+    no_decontaminate: bool = typer.Option(
+        False, "--no-decontaminate", help="Keep every pool row: no decontamination against query/test items."
+    ),
     quiet: bool = QUIET,
 ) -> None:
     from targetsel.pipeline import run_selection
@@ -193,6 +244,7 @@ def select_cmd(
     quantile_default = method == "quantiles" and budget is None and budgets is None
     pool_path, query_path, budget = _inputs(pool, query, task, budget, budgets, method)
     mparams = _method_params(method, method_param, seed)
+    decon, evaluation = _decontamination(test, decontaminate, decontaminate_by, no_decontaminate, split, skip_invalid)
     pool_set = load_data(pool_path, split=split, skip_invalid=skip_invalid)
     budget_list = _budget_list(budget, budgets, mparams if quantile_default else None, len(pool_set))
     query_set = load_data(query_path, split=split, skip_invalid=skip_invalid)
@@ -211,6 +263,8 @@ def select_cmd(
         export_format=export_format,
         device=device,
         query_dtype=query_dtype,
+        evaluation=evaluation,
+        decontaminate=decon,
     )
     if not quiet:
         print_summaries(
@@ -219,5 +273,7 @@ def select_cmd(
         )
         for b, (subset, _) in result.outputs.items():
             typer.echo(f"budget {b}: {subset}")
+        if result.contamination is not None:
+            typer.echo(result.contamination.summary(result.contamination_path))
     if html:
         _write_html(result, output, budget_list, pool_set, query_set, quiet=quiet)

@@ -16,6 +16,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from targetsel.data import ExampleSet, load_examples
+from targetsel.decontaminate import Contamination
 from targetsel.errors import ArtifactMismatchError, ConfigurationError, InvalidDataError
 from targetsel.experiment.config import AlgorithmSpec, ExperimentConfig, RepresentationSpec, TaskSpec
 from targetsel.experiment.grid import Cell
@@ -55,8 +56,16 @@ def _warmup_digest(done: Path) -> str | None:
 CellHook = Callable[["Cell", str], None]
 
 
+#: Decontamination of every cell's pool (the default n-gram test); part of each cell's digest.
+DECONTAMINATION = {"ngram": 13, "min_words": 8, "template_items": 5, "answers": True}
+
+
 class _TaskData:
-    """Pool, query and test sets of one task, loaded once, and the rankings computed on them."""
+    """Pool, query and test sets of one task, loaded once, and the rankings computed on them.
+
+    The pool rows that overlap the task's query or test items are found once
+    (:mod:`targetsel.decontaminate`) and left out of every selection of the task, random included.
+    """
 
     def __init__(self, config: ExperimentConfig, task: TaskSpec, pool: ExampleSet) -> None:
         self.task = task
@@ -64,6 +73,24 @@ class _TaskData:
         self.dev = load_examples(task.query)
         self.test = load_examples(task.test) if task.test else None
         self.rankings: dict[Any, tuple[Ranking, dict[str, Any]]] = {}
+        self._contamination: Contamination | None = None
+
+    def contamination(self, output: Path) -> Contamination:
+        """The task's contamination, found on first use and written to ``output/contamination-<task>.jsonl``."""
+        from targetsel.decontaminate import DecontaminationSettings
+        from targetsel.decontaminate.ngram import find_ngram_contamination
+
+        if self._contamination is None:
+            sets = [("query", self.dev)] + ([(str(self.task.test), self.test)] if self.test is not None else [])
+            found = find_ngram_contamination(
+                self.pool, sets, DecontaminationSettings(**DECONTAMINATION), desc=f"decontaminate {self.task.name}"
+            )
+            safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.task.name)
+            output.mkdir(parents=True, exist_ok=True)
+            found.write(output / f"contamination-{safe}.jsonl")
+            logger.info("task %s: %s", self.task.name, found.summary())
+            self._contamination = found
+        return self._contamination
 
 
 class _Runner:
@@ -155,6 +182,7 @@ class _Runner:
             "model": cfg.model,
             "task": [task.query, task.test, task.answer_format],
             "evaluate": cfg.eval_config(task).__dict__,
+            "decontaminate": DECONTAMINATION,
         }
         if cell.experiment != "zero_shot":
             parts.update(
@@ -189,8 +217,11 @@ class _Runner:
             key: Any = ("random", cell.seed)
             if key not in data.rankings:
                 budget = max(self.config.budgets) if self.config.grid == "budget" else self.config.quantile.per_bin
-                dummy = Scores.from_matrix(np.zeros((1, len(pool)), dtype=np.float32))
-                data.rankings[key] = (get_selector("random", seed=int(cell.seed or 0)).rank(dummy, budget), {})
+                clean = data.contamination(self.output).clean_indices
+                dummy = Scores.from_matrix(np.zeros((1, len(clean)), dtype=np.float32))
+                r = get_selector("random", seed=int(cell.seed or 0)).rank(dummy, budget)
+                r = Ranking(clean[r.indices], r.query_index, r.scores, r.method, r.params, len(pool), r.extra)
+                data.rankings[key] = (r, {})
             ranking, prov = data.rankings[key]
             return ranking[: cell.budget], prov
         assert cell.representation is not None
@@ -208,6 +239,7 @@ class _Runner:
                     method_params=alg.params,
                     budgets=[max(self.config.budgets)],
                     store_dir=self.store_dir,
+                    decontaminate=data.contamination(self.output),
                 )
                 data.rankings[key] = (res.ranking, dict(res.scores.provenance))
             ranking, prov = data.rankings[key]
@@ -221,8 +253,9 @@ class _Runner:
                 rep,
                 method="quantiles",
                 method_params={"q": q.bins, "n": q.per_bin, "focus": q.focus},
-                budgets=[len(pool)],
+                budgets=[len(data.contamination(self.output).clean_indices)],
                 store_dir=self.store_dir,
+                decontaminate=data.contamination(self.output),
             )
             data.rankings[key] = (res.ranking, dict(res.scores.provenance))
         ranking, prov = data.rankings[key]

@@ -41,6 +41,8 @@ PAGE_FORMAT = 1
 _BUDGET_DIR = re.compile(r"^budget-(\d+)$")
 _SUBSET_SUFFIXES = (".jsonl", ".parquet")
 _NO_LABEL = "(none)"
+#: Removed rows listed on the page (the count covers them all).
+CONTAMINATION_ROWS = 100
 
 
 @dataclass
@@ -315,6 +317,52 @@ def _conversations(subset: ExampleSet) -> list[list[list[str]]]:
     return conversations
 
 
+def _decontamination(selection: Selection, notes: list[str]) -> dict[str, Any] | None:
+    """The ``decontamination`` block of ``selection.json`` and the first removed rows of its file.
+
+    ``None`` when decontamination was off. A missing ``contamination.jsonl`` is a note, not an error
+    (the count is in ``selection.json``).
+
+    Raises:
+        InvalidDataError: a line of ``contamination.jsonl`` is not a JSON object.
+    """
+    block = selection.meta.get("decontamination")
+    if block is None:
+        return None
+    rows: list[dict[str, Any]] = []
+    path = selection.meta_path.parent / block["file"] if block.get("file") else None
+    if path is None or not path.is_file():
+        if block.get("removed"):
+            notes.append(
+                f"{block.get('file') or 'contamination.jsonl'} is not beside selection.json: removed rows not listed"
+            )
+        return {**block, "rows": rows}
+    with open(path, encoding="utf-8") as fh:
+        for number, line in enumerate(fh, start=1):
+            if number > CONTAMINATION_ROWS:
+                break
+            try:
+                row = json.loads(line)
+                item, evidence = row["item"], row["evidence"]
+                rows.append(
+                    {
+                        "pool_index": int(row["pool_index"]),
+                        "pool_id": str(row["pool_id"]),
+                        "item": f"{item.get('file')} #{item.get('index')} ({item.get('id')})",
+                        "method": str(row["method"]),
+                        "evidence": evidence.get("ngram")
+                        if "ngram" in evidence
+                        else f"cosine {evidence.get('cosine')}",
+                        "part": evidence.get("part"),
+                    }
+                )
+            except (ValueError, KeyError, TypeError, AttributeError):
+                raise InvalidDataError(
+                    f"{path}: line {number} is not a removed row targetsel writes; re-run `targetsel select`"
+                ) from None
+    return {**block, "rows": rows}
+
+
 def _note_diagnosis(meta: dict[str, Any], diagnosis: dict[str, Any] | None, notes: list[str]) -> None:
     """Add a note when ``diagnosis`` was made for another method or number of picks."""
     picks = meta["picks"]
@@ -350,8 +398,9 @@ def page_data(
     Returns:
         A dict with ``header``, ``by``, ``labels``, ``pool_counts``, ``picks`` (parallel lists
         ``label``/``query``/``score``/``id`` and ``extra`` columns), ``conversations`` (one list of
-        ``[role, content]`` per pick), ``queries`` (one per query, or ``None``), ``diagnosis`` and
-        ``notes``.
+        ``[role, content]`` per pick), ``queries`` (one per query, or ``None``), ``diagnosis``,
+        ``decontamination`` (``selection.json``'s block plus ``rows``, the first 100 removed rows of
+        ``contamination.jsonl``; ``None`` when it was off) and ``notes``.
 
     Raises:
         ConfigurationError: ``by`` names no column.
@@ -374,6 +423,7 @@ def page_data(
     if all(q < 0 for q in query_index):
         notes.append(f"{meta.get('method')} does not record which query chose each pick")
     n_queries = (meta.get("queries") or {}).get("rows") or (len(queries) if queries is not None else 0)
+    decontamination = _decontamination(selection, notes)
     return {
         "format": PAGE_FORMAT,
         "header": _header(selection, pool, queries),
@@ -393,5 +443,6 @@ def page_data(
         if queries is None
         else [[[m["role"], m["content"]] for m in msgs] for msgs in _values(queries, "messages") or []],
         "diagnosis": _diagnosis_view(diagnosis),
+        "decontamination": decontamination,
         "notes": notes,
     }

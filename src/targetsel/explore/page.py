@@ -75,6 +75,7 @@ def render_page(data: dict[str, Any]) -> str:
     return template.render(
         h=data.get("header") or {},
         notes=data.get("notes") or [],
+        d=data.get("decontamination"),
         data_json=Markup(embed_json(data)),
         style=Markup(_asset("explore.css")),
         script=Markup(_asset("explore.js")),

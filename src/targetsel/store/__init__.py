@@ -32,6 +32,7 @@ from targetsel.store.compress import compress_store
 from targetsel.store.core import FeatureStore, StoreSpec
 from targetsel.store.manifest import MANIFEST_NAME, STORE_FORMAT_VERSION
 from targetsel.store.memory import EncodedFeatures, FeatureSource, InMemoryFeatures
+from targetsel.store.rows import RowSubset
 
 __all__ = [
     "FEATURE_DTYPES",
@@ -42,6 +43,7 @@ __all__ = [
     "FeatureSource",
     "FeatureStore",
     "InMemoryFeatures",
+    "RowSubset",
     "StoreSpec",
     "atomic_write_bytes",
     "atomic_write_text",
