@@ -144,6 +144,9 @@ def test_cell_artifacts_and_report(finished_run):
     assert {p.name for p in pngs} >= {"budget_dev_loss.png", "budget_true_metric.png"}
     assert all(p.stat().st_size > 1000 for p in pngs)
     assert (out / "report" / "summary.md").read_text().count("LEXICAL (RR)") >= 1
+    # the task's pool rows overlapping its query/test items are listed and never picked
+    removed = [json.loads(x) for x in (out / "contamination-math.jsonl").read_text().splitlines()]
+    assert not {r["pool_id"] for r in removed} & {p["id"] for p in sel["picks"]}
 
 
 def test_cli_reuses_cells_and_rejects_changed_settings(finished_run, tmp_path, capsys):
