@@ -17,7 +17,7 @@ import numpy as np
 from targetsel.errors import InvalidDataError
 from targetsel.store.codecs import Codec, get_codec
 
-__all__ = ["EncodedFeatures", "FeatureSource", "InMemoryFeatures"]
+__all__ = ["EncodedFeatures", "FeatureSource", "InMemoryFeatures", "RowReader"]
 
 
 @runtime_checkable
@@ -38,6 +38,25 @@ class FeatureSource(Protocol):
     def read_rows(self, start: int, stop: int) -> np.ndarray: ...
 
     def to_array(self) -> np.ndarray: ...
+
+
+class RowReader:
+    """Chunks, the whole array and ``len`` from a source's ``num_rows`` and ``read_rows`` (a base for sources)."""
+
+    num_rows: int
+
+    def read_rows(self, start: int, stop: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def iter_chunks(self, chunk_rows: int) -> Iterator[tuple[int, np.ndarray]]:
+        for start in range(0, self.num_rows, chunk_rows):
+            yield start, self.read_rows(start, start + chunk_rows)
+
+    def to_array(self) -> np.ndarray:
+        return self.read_rows(0, self.num_rows)
+
+    def __len__(self) -> int:
+        return self.num_rows
 
 
 class InMemoryFeatures:
@@ -90,7 +109,7 @@ class InMemoryFeatures:
         return f"InMemoryFeatures(rows={self.num_rows}, dim={self.dim})"
 
 
-class EncodedFeatures:
+class EncodedFeatures(RowReader):
     """int8 or bit features held in memory exactly as a compressed store holds them.
 
     Reads decode (as :class:`FeatureStore` does), and :meth:`read_encoded` gives the stored bytes,
@@ -149,16 +168,6 @@ class EncodedFeatures:
     def read_rows(self, start: int, stop: int) -> np.ndarray:
         data, aux = self.read_encoded(start, stop)
         return self.codec.decode(data, aux, self._dim)
-
-    def iter_chunks(self, chunk_rows: int) -> Iterator[tuple[int, np.ndarray]]:
-        for start in range(0, self.num_rows, chunk_rows):
-            yield start, self.read_rows(start, start + chunk_rows)
-
-    def to_array(self) -> np.ndarray:
-        return self.read_rows(0, self.num_rows)
-
-    def __len__(self) -> int:
-        return self.num_rows
 
     def __repr__(self) -> str:
         return f"EncodedFeatures({self.codec.name}, rows={self.num_rows}, dim={self.dim})"

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from targetsel.errors import ConfigurationError
-from targetsel.store.memory import FeatureSource
+from targetsel.store.memory import FeatureSource, RowReader
 
 __all__ = ["RowSubset"]
 
@@ -30,7 +30,7 @@ __all__ = ["RowSubset"]
 _MAX_GAP = 64
 
 
-class RowSubset:
+class RowSubset(RowReader):
     """Rows ``rows`` (sorted, unique) of ``base``, as a :class:`~targetsel.store.FeatureSource`.
 
     Compressed sources (``int8``/``bit``) keep their codec: :meth:`read_encoded` gathers the stored
@@ -99,16 +99,6 @@ class RowSubset:
             return self.base.read_encoded(0, 0)  # type: ignore[attr-defined]
         values = None if aux[0] is None else np.concatenate(aux)  # type: ignore[arg-type]
         return np.concatenate(data), values
-
-    def iter_chunks(self, chunk_rows: int) -> Iterator[tuple[int, np.ndarray]]:
-        for start in range(0, self.num_rows, chunk_rows):
-            yield start, self.read_rows(start, start + chunk_rows)
-
-    def to_array(self) -> np.ndarray:
-        return self.read_rows(0, self.num_rows)
-
-    def __len__(self) -> int:
-        return self.num_rows
 
     def __repr__(self) -> str:
         return f"RowSubset({self.num_rows} of {self.base.num_rows} rows)"
