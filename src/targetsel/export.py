@@ -30,6 +30,7 @@ from targetsel.errors import ConfigurationError
 from targetsel.params import FieldError
 from targetsel.params.artifacts import check_artifact, describe_validation_error
 from targetsel.select.base import Ranking
+from targetsel.select.dedup import DedupRecord
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +108,8 @@ class SelectionFile(BaseModel):
     per-pick extras. ``json_text_columns`` may be absent (files of older versions).
     ``decontamination`` (:class:`~targetsel.decontaminate.DecontaminationRecord`) is present only
     when decontamination ran: a selection made with it off is written exactly as before it existed.
+    ``dedup`` (:class:`~targetsel.select.dedup.DedupRecord`) likewise, only when near-duplicate
+    control ran; its ``walked`` is ``budget + skipped``.
     Pick indices are rows of the whole pool (removed rows included), so readers map picks to rows
     as they always did.
     The checks across fields: at least one pick, ``budget`` equal to the number of picks, every
@@ -132,6 +135,7 @@ class SelectionFile(BaseModel):
     json_text_columns: list[str] = Field(default_factory=list)
     library_version: str
     decontamination: DecontaminationRecord | None = None
+    dedup: DedupRecord | None = None
     picks: list[Pick]
 
     @field_validator("picks")
@@ -161,6 +165,8 @@ class SelectionFile(BaseModel):
             raise FieldError(
                 "decontamination", f"must count the pool's {self.pool.rows} rows and remove no more of them"
             )
+        if self.dedup is not None and self.dedup.walked != self.budget + self.dedup.skipped:
+            raise FieldError("dedup.walked", f"must equal budget + skipped ({self.budget + self.dedup.skipped})")
         for i, p in enumerate(self.picks):
             if p.index >= self.pool.rows:
                 raise FieldError(f"picks[{i}].index", f"must be below the pool's {self.pool.rows} rows, got {p.index}")
@@ -191,6 +197,7 @@ def selection_metadata(
     queries: ExampleSet | None = None,
     provenance: dict[str, Any] | None = None,
     decontamination: dict[str, Any] | None = None,
+    dedup: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The ``selection.json`` content: method, parameters, inputs and every pick.
 
@@ -234,6 +241,7 @@ def selection_metadata(
         "json_text_columns": pool.json_columns,
         "library_version": __version__,
         "decontamination": decontamination,
+        "dedup": dedup,
         "picks": picks,
     }
     # through the model that reads it back: what is written is what a reader accepts
@@ -241,6 +249,8 @@ def selection_metadata(
     out = checked.model_dump()
     if out["decontamination"] is None:
         del out["decontamination"]  # off: the file is what it was before decontamination existed
+    if out["dedup"] is None:
+        del out["dedup"]  # likewise for near-duplicate control
     return out
 
 
@@ -253,6 +263,7 @@ def export(
     queries: ExampleSet | None = None,
     provenance: dict[str, Any] | None = None,
     decontamination: dict[str, Any] | None = None,
+    dedup: dict[str, Any] | None = None,
 ) -> tuple[Path, Path]:
     """Write the selected rows (in ranking order, every original column) and their provenance.
 
@@ -265,6 +276,7 @@ def export(
         queries: The query set, recorded by source and fingerprint.
         provenance: Representation/scoring provenance (``Scores.provenance``).
         decontamination: The ``decontamination`` block (``Contamination.block()``), when it ran.
+        dedup: The ``dedup`` block (``DedupResult.block(budget)``), when near-duplicate control ran.
 
     Returns:
         ``(subset_path, selection_json_path)``. Both are written atomically.
@@ -289,7 +301,9 @@ def export(
     except OSError as exc:
         raise ConfigurationError(f"cannot create output directory {data_path.parent}: {exc.strerror}") from exc
 
-    meta = selection_metadata(pool, ranking, queries=queries, provenance=provenance, decontamination=decontamination)
+    meta = selection_metadata(
+        pool, ranking, queries=queries, provenance=provenance, decontamination=decontamination, dedup=dedup
+    )
     meta = json.dumps(meta, indent=1) + "\n"
     with atomic_path(data_path) as tmp:
         if fmt == "jsonl":

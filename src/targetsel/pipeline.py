@@ -14,6 +14,15 @@ candidate sweeps, refills and statistics) and by every summary, where a row view
 them. Picks are mapped back to rows of the whole pool, so ``selection.json`` and its readers index
 the pool given, as before.
 
+**Near-duplicate control** (off by default, :mod:`targetsel.select.dedup`) walks the selector's
+finished ranking and skips a candidate too similar to an earlier kept pick. To meet the budget the
+selector is asked for a ranking a quarter longer than the largest budget, and for a longer one
+(twice as long, up to the whole pool) while the walk runs out before the budget: every selector's
+ranking for a budget is a prefix of its ranking for a larger one, so the walk continues where it
+stopped (it restarts, should a ranking not extend the previous one). When even the whole pool
+leaves fewer rows than the budget, the run fails before anything is written, naming how many rows
+remain.
+
 Example:
     >>> from targetsel.demo import demo_pool_path, demo_query_path
     >>> from targetsel.data import load_pool, load_queries
@@ -45,6 +54,7 @@ from targetsel.export import check_output_dir, export
 from targetsel.represent.base import Representation
 from targetsel.score import FeatureViews, Scores
 from targetsel.select.base import Ranking, Selector, TopKTooSmallError, get_selector
+from targetsel.select.dedup import DUPLICATES_FILE, DedupResult, DedupSettings, DedupWalk, pool_texts, source_reader
 from targetsel.settings import DEFAULT_MEMORY_BYTES, dense_limit_bytes
 from targetsel.store import InMemoryFeatures, RowSubset
 
@@ -73,6 +83,8 @@ class SelectionResult:
         contamination: What decontamination removed (``None`` when it was off). The scores'
             candidates are the kept rows, ``contamination.clean_indices``, in order.
         contamination_path: ``contamination.jsonl`` when an output was given.
+        dedup: What near-duplicate control skipped (``None`` when it was off); indices are pool rows.
+        dedup_path: ``duplicates.jsonl`` when an output was given.
     """
 
     ranking: Ranking
@@ -81,6 +93,8 @@ class SelectionResult:
     outputs: dict[int, tuple[Path, Path]] = field(default_factory=dict)
     contamination: Contamination | None = None
     contamination_path: Path | None = None
+    dedup: DedupResult | None = None
+    dedup_path: Path | None = None
     _scores: Scores | None = field(default=None, repr=False)
     _score_fn: Callable[[], Scores] | None = field(default=None, repr=False)
     _summarize: Callable[[Scores, int], dict[str, Any]] | None = field(default=None, repr=False)
@@ -173,6 +187,8 @@ def run_selection(
     query_dtype: str = "float",
     evaluation: Sequence[tuple[str, ExampleSet]] = (),
     decontaminate: bool | DecontaminationSettings | Contamination = True,
+    dedup: DedupSettings | None = None,
+    dedup_representation: Representation | None = None,
 ) -> SelectionResult:
     """Decontaminate, encode, score, select and (optionally) export in one call.
 
@@ -205,6 +221,9 @@ def run_selection(
         decontaminate: ``True`` (default: 13-gram test), ``False`` (off), the settings to use, or a
             :class:`~targetsel.decontaminate.Contamination` already computed for this pool (used
             as it is; ``evaluation`` is then not read).
+        dedup: Near-duplicate control (``None``: off), see :mod:`targetsel.select.dedup`.
+        dedup_representation: With ``dedup.by == "embed"``, the representation encoding the
+            walked rows (default :class:`~targetsel.represent.EmbedRepresentation`).
 
     Returns:
         :class:`SelectionResult`.
@@ -246,21 +265,22 @@ def run_selection(
     views = FeatureViews.from_encoded(
         q_src, q_w, c_src, c_w, chunk_rows=chunk_rows, device=device, memory_bytes=memory_bytes, query_dtype=query_dtype
     )
-    top_k = _top_k(selector, top_k, len(queries), len(sub_pool), budgets[-1], views.memory_bytes)
-    reads_features = selector.requires_features != "never" or not selector.requires_scores
-    scores: Scores | None
-    if selector.requires_scores:
-        ranking, scores, top_k = _rank_scored(selector, views, top_k, budgets[-1], len(sub_pool), reads_features)
-        provenance = dict(scores.provenance)
-    else:
-        scores = None
-        ranking = selector.rank(None, budgets[-1], views)
-        provenance = views.provenance(top_k)
+    length = budgets[-1] if dedup is None else _first_length(budgets[-1], len(sub_pool))
+    top_k = _top_k(selector, top_k, len(queries), len(sub_pool), length, views.memory_bytes)
+    ranker = _Ranker(selector, views, top_k, len(sub_pool))
+    ranking = ranker(length)
+    deduped = None
+    if dedup is not None:
+        walk = _walk(dedup, budgets[-1], sub_pool, c_src, c_w, dedup_representation)
+        ranking, deduped = _deduplicate(ranker, ranking, walk, budgets[-1], len(sub_pool))
+    scores, top_k = ranker.scores, ranker.top_k
+    provenance = dict(scores.provenance) if scores is not None else views.provenance(top_k)
     result = SelectionResult(
         ranking=ranking if clean is None else _on_pool(ranking, clean, len(pool)),
         budgets=budgets,
         provenance=provenance,
         contamination=contamination,
+        dedup=deduped if deduped is None or clean is None else deduped.on_rows(clean),
         _scores=scores,
         _score_fn=lambda: views.score(top_k),
         _summarize=lambda sc, b: summarize(sub_pool, ranking, sc, b),
@@ -270,6 +290,89 @@ def run_selection(
     if output is not None:
         _export(result, pool, queries, Path(output), export_format)
     return result
+
+
+@dataclass
+class _Ranker:
+    """The selector's ranking of the (clean) pool for a length, scoring once and again only when a
+    streaming ``top_k`` turns out too small (:func:`_rank_scored`)."""
+
+    selector: Selector
+    views: FeatureViews
+    top_k: int | None
+    n: int
+    scores: Scores | None = None
+
+    def __call__(self, length: int) -> Ranking:
+        s = self.selector
+        if not s.requires_scores:
+            return s.rank(None, length, self.views)
+        reads_features = s.requires_features != "never"
+        if self.scores is not None:
+            try:
+                return s.rank(self.scores, length, self.views if reads_features else None)
+            except TopKTooSmallError:
+                pass
+        ranking, self.scores, self.top_k = _rank_scored(s, self.views, self.top_k, length, self.n, reads_features)
+        return ranking
+
+
+def _first_length(budget: int, n: int) -> int:
+    """The ranking length asked of the selector first when dedup may skip rows: a quarter more."""
+    return min(n, budget + budget // 4 + 16)
+
+
+def _walk(
+    settings: DedupSettings,
+    budget: int,
+    pool: ExampleSet,
+    c_src: list[Any],
+    c_w: list[float],
+    representation: Representation | None,
+) -> DedupWalk:
+    """The dedup walk over ``pool`` (the clean pool: the ranking's index space)."""
+    features = None
+    if settings.threshold is not None and settings.by == "selection":
+        features = source_reader(c_src, c_w)
+    elif settings.threshold is not None:
+        if representation is None:
+            from targetsel.represent import EmbedRepresentation
+
+            representation = EmbedRepresentation()
+        rep = representation
+
+        def features(rows: np.ndarray) -> np.ndarray:  # only the rows walked are encoded
+            src, w = rep.encode_for_scoring(pool.select(rows), role="candidate")
+            return source_reader(src, w)(np.arange(len(rows)))
+
+    texts = pool_texts(pool) if settings.text_threshold is not None else None
+    read_rows = 4096 if settings.by == "embed" and settings.threshold is not None else 32768
+    return DedupWalk(settings, budget, features=features, texts=texts, read_rows=read_rows)
+
+
+def _deduplicate(
+    ranker: _Ranker, ranking: Ranking, walk: DedupWalk, budget: int, n: int
+) -> tuple[Ranking, DedupResult]:
+    """Walk the ranking, asking the selector for a longer one while the budget is not met."""
+    walk.feed(ranking.indices)
+    while not walk.done and len(ranking) < n:
+        length = min(n, max(2 * len(ranking), budget + 2 * len(walk.result().duplicates)))
+        logger.info("dedup: %d of %d rows kept; ranking %d rows", walk.kept, budget, length)
+        longer = ranker(length)
+        if not np.array_equal(longer.indices[: walk.walked], ranking.indices[: walk.walked]):
+            walk = walk.restarted()
+            walk.feed(longer.indices)
+        else:
+            walk.feed(longer.indices[walk.walked :])
+        ranking = longer
+    result = walk.result()
+    if not walk.done:
+        raise ConfigurationError(
+            f"budget {budget} cannot be met: only {walk.kept} of the {n} pool rows remain once rows with "
+            f"{walk.settings.describe()} to an earlier pick are skipped; choose a budget <= {walk.kept} "
+            "or a higher threshold"
+        )
+    return result.apply(ranking), result
 
 
 def _contamination(
@@ -328,8 +431,19 @@ def _on_pool(ranking: Ranking, clean: np.ndarray, n: int) -> Ranking:
 
 
 def _export(result: SelectionResult, pool: ExampleSet, queries: ExampleSet, output: Path, export_format: str) -> None:
-    """Every budget's files and, when decontamination ran, ``contamination.jsonl`` beside them."""
+    """Every budget's files and, when decontamination or dedup ran, its report beside them."""
+    # a pick the format cannot hold: fail before anything is written
     single = len(result.budgets) == 1
+    dedup_file = None
+    if result.dedup is not None:
+        if output.suffix.lower() in (".jsonl", ".parquet"):
+            path = output.with_name(f"{output.stem}.{DUPLICATES_FILE}")
+        else:
+            path = output / DUPLICATES_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        result.dedup.write(path, pool.ids)
+        result.dedup_path = path
+        dedup_file = path.name if single else f"../{path.name}"
     block = None
     if result.contamination is not None:
         if output.suffix.lower() in (".jsonl", ".parquet"):
@@ -351,6 +465,7 @@ def _export(result: SelectionResult, pool: ExampleSet, queries: ExampleSet, outp
             queries=queries,
             provenance=result.provenance,
             decontamination=block,
+            **({} if result.dedup is None else {"dedup": result.dedup.block(b, dedup_file)}),
         )
 
 

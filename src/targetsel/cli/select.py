@@ -51,6 +51,9 @@ With no `--pool`/`--query`, runs on the bundled demo pool and the demo task `--t
   13-gram with a query or test item are removed before ranking and listed in `out/contamination.jsonl`)
 * `targetsel select ... --decontaminate-by ngram:8,features:0.97` (8-grams, and cosine >= 0.97 to an item in the
   selection's representation); `--no-decontaminate` keeps every pool row
+* `targetsel select ... --budgets 500,1000 --dedup 0.95 -o out/` (a pick whose cosine to an earlier pick is >= 0.95
+  is skipped and the walk goes on down the ranking; skipped rows in `out/duplicates.jsonl`); `--dedup-by embed`
+  compares embed features of the walked rows instead, `--dedup-text 0.8` word 5-shingle Jaccard
 
 Decontamination is on by default: every pool row that shares a normalised word 13-gram with a query item (or
 a `--test`/`--decontaminate` item; question or gold answer) is removed before ranking. Questions and answers
@@ -164,6 +167,24 @@ def _decontamination(
     return settings, sets
 
 
+def _dedup(dedup: str | None, dedup_by: str | None, dedup_text: str | None) -> Any:
+    """The near-duplicate settings from ``--dedup``/``--dedup-by``/``--dedup-text`` (``None``: off), checked."""
+    from targetsel.errors import ConfigurationError
+    from targetsel.select.dedup import DEDUP_BY, DedupSettings, parse_threshold
+
+    if dedup_by is not None:
+        check_choice("--dedup-by", dedup_by, DEDUP_BY)
+        if dedup is None:
+            raise ConfigurationError("--dedup-by needs --dedup THRESHOLD (the cosine threshold)")
+    if dedup is None and dedup_text is None:
+        return None
+    return DedupSettings(
+        threshold=None if dedup is None else parse_threshold(dedup, "--dedup"),
+        by=dedup_by or "selection",
+        text_threshold=None if dedup_text is None else parse_threshold(dedup_text, "--dedup-text"),
+    )
+
+
 def _write_html(
     result: Any, output: Path, budget_list: list[int], pool_set: Any, query_set: Any, *, quiet: bool
 ) -> None:
@@ -234,6 +255,15 @@ def select_cmd(
     no_decontaminate: bool = typer.Option(
         False, "--no-decontaminate", help="Keep every pool row: no decontamination against query/test items."
     ),
+    dedup: str | None = typer.Option(
+        None, "--dedup", help="Skip a pick whose cosine to an earlier pick is >= THRESHOLD, in (0, 1] (e.g. 0.95)."
+    ),
+    dedup_by: str | None = typer.Option(
+        None, "--dedup-by", help="Features of --dedup: selection (default: the selection's own) or embed."
+    ),
+    dedup_text: str | None = typer.Option(
+        None, "--dedup-text", help="Skip a pick whose word 5-shingle Jaccard to an earlier pick is >= THRESHOLD."
+    ),
     quiet: bool = QUIET,
 ) -> None:
     from targetsel.pipeline import run_selection
@@ -244,6 +274,7 @@ def select_cmd(
     quantile_default = method == "quantiles" and budget is None and budgets is None
     pool_path, query_path, budget = _inputs(pool, query, task, budget, budgets, method)
     mparams = _method_params(method, method_param, seed)
+    dedup_settings = _dedup(dedup, dedup_by, dedup_text)
     decon, evaluation = _decontamination(test, decontaminate, decontaminate_by, no_decontaminate, split, skip_invalid)
     pool_set = load_data(pool_path, split=split, skip_invalid=skip_invalid)
     budget_list = _budget_list(budget, budgets, mparams if quantile_default else None, len(pool_set))
@@ -265,6 +296,7 @@ def select_cmd(
         query_dtype=query_dtype,
         evaluation=evaluation,
         decontaminate=decon,
+        dedup=dedup_settings,
     )
     if not quiet:
         print_summaries(
@@ -275,5 +307,7 @@ def select_cmd(
             typer.echo(f"budget {b}: {subset}")
         if result.contamination is not None:
             typer.echo(result.contamination.summary(result.contamination_path))
+        if result.dedup is not None:
+            typer.echo(result.dedup.summary(result.dedup_path))
     if html:
         _write_html(result, output, budget_list, pool_set, query_set, quiet=quiet)
