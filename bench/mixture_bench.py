@@ -1,0 +1,139 @@
+"""Speed and memory of "several targets, one budget": one section per part, one JSON line at the end.
+
+Sections (each a function returning its keys; ``--section NAME`` runs one, default all):
+
+* ``dedup``: near-duplicate control (:mod:`targetsel.select.dedup`) of a 100,000-pick ranking over
+  a pool of 1,000,000 × 256 float32 rows (``--quick``: 10,000 picks over 100,000 rows). The pool
+  is standard normal rows written to a memory-mapped ``.npy`` file (so the pool is not held in
+  process memory; the rows the walk reads are mapped in and count in the RSS). The ranking is a
+  random order of the pool; one pick in twenty, from position 1,000 on, is planted as a near-copy
+  (cosine ≈ 0.98) of an earlier non-planted pick. The walk runs at ``--dedup 0.9``: random
+  256-d rows have cosines near 0 (max ≈ 0.3 over all pairs walked), so the rows skipped must be
+  exactly the planted rows walked. Keys: ``dedup_s`` (the walk, reading the features included),
+  ``dedup_peak_mb`` (the highest RSS sampled every 20 ms during the walk), ``dedup_rss_before_mb``,
+  ``dedup_picks``, ``dedup_pool_rows``, ``dedup_dim``, ``dedup_walked``, ``dedup_skipped``,
+  ``dedup_planted_walked``, ``dedup_exact`` (skipped rows = planted rows walked).
+
+Add a section: write ``def bench_<name>(quick: bool, tmp: Path) -> dict`` with keys prefixed
+``<name>_`` and list it in ``SECTIONS``.
+
+Usage:
+    python bench/mixture_bench.py            # full sizes
+    python bench/mixture_bench.py --quick    # small sizes
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class _PeakSampler:
+    """The highest RSS seen while the ``with`` block runs (sampled every 20 ms by a thread)."""
+
+    def __enter__(self) -> _PeakSampler:
+        self.peak, self._stop = _rss_mb(), threading.Event()
+
+        def run() -> None:
+            while not self._stop.wait(0.02):
+                self.peak = max(self.peak, _rss_mb())
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, _rss_mb())
+
+
+def bench_dedup(quick: bool, tmp: Path) -> dict:
+    from targetsel.select.dedup import DedupSettings, DedupWalk, source_reader
+    from targetsel.store import InMemoryFeatures
+
+    n, d, picks = (100_000, 256, 10_000) if quick else (1_000_000, 256, 100_000)
+    rng = np.random.default_rng(0)
+    t0 = time.perf_counter()
+    pool = np.lib.format.open_memmap(tmp / "pool.npy", mode="w+", dtype=np.float32, shape=(n, d))
+    for s in range(0, n, 65536):
+        pool[s : s + 65536] = rng.standard_normal((min(65536, n - s), d), dtype=np.float32)
+    order = rng.permutation(n)
+    # plant near-copies of earlier, non-planted picks (cosine ≈ 0.98 after normalisation)
+    length = picks + picks // 5
+    planted = np.zeros(length, dtype=bool)
+    for p in range(1000, length, 20):
+        q = int(rng.integers(p))
+        while planted[q]:
+            q = int(rng.integers(p))
+        planted[p] = True
+        pool[order[p]] = pool[order[q]] + 0.2 * rng.standard_normal(d, dtype=np.float32)
+    pool.flush()
+    del pool
+    _log(f"dedup: generated {n} x {d} pool and a ranking in {time.perf_counter() - t0:.1f} s")
+
+    x = np.load(tmp / "pool.npy", mmap_mode="r")
+    walk = DedupWalk(DedupSettings(threshold=0.9), picks, features=source_reader([InMemoryFeatures(x)], [1.0]))
+    before = _rss_mb()
+    with _PeakSampler() as peak:
+        t0 = time.perf_counter()
+        walk.feed(order[:length])
+        seconds = time.perf_counter() - t0
+    result = walk.result()
+    skipped = sorted(dup.position for dup in result.duplicates)
+    planted_walked = np.flatnonzero(planted[: result.walked]).tolist()
+    _log(f"dedup: walked {result.walked}, kept {len(result.kept)}, skipped {len(skipped)} in {seconds:.1f} s")
+    return {
+        "dedup_s": round(seconds, 2),
+        "dedup_peak_mb": round(peak.peak, 1),
+        "dedup_rss_before_mb": round(before, 1),
+        "dedup_picks": len(result.kept),
+        "dedup_pool_rows": n,
+        "dedup_dim": d,
+        "dedup_walked": int(result.walked),
+        "dedup_skipped": len(skipped),
+        "dedup_planted_walked": len(planted_walked),
+        "dedup_exact": skipped == planted_walked and len(result.kept) == picks,
+    }
+
+
+#: The sections, in the order they run.
+SECTIONS: dict[str, Callable[[bool, Path], dict]] = {"dedup": bench_dedup}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes")
+    parser.add_argument("--section", choices=sorted(SECTIONS), action="append", help="run only these sections")
+    args = parser.parse_args()
+    out: dict = {"quick": args.quick}
+    for name, fn in SECTIONS.items():
+        if args.section and name not in args.section:
+            continue
+        with tempfile.TemporaryDirectory(prefix=f"mixture-bench-{name}-") as tmp:
+            out.update(fn(args.quick, Path(tmp)))
+    print(json.dumps(out), flush=True)
+
+
+if __name__ == "__main__":
+    main()
