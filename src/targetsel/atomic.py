@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import tempfile
 import time
@@ -28,6 +29,7 @@ from pathlib import Path
 __all__ = [
     "FILE_MODE",
     "STALE_AFTER_S",
+    "atomic_dir",
     "atomic_path",
     "atomic_write_bytes",
     "atomic_write_text",
@@ -105,6 +107,40 @@ def atomic_path(
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary folder next to ``path``; on success it replaces ``path`` (a folder or nothing).
+
+    On any exception the temporary folder is removed and ``path`` is untouched. Replacing an
+    existing folder takes two renames (the old one aside, the new one in), so a reader sees the
+    old folder, the new one, or for that instant none; never a partly written one.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> dest = pathlib.Path(tempfile.mkdtemp()) / "d"
+        >>> with atomic_dir(dest) as tmp:
+        ...     _ = (tmp / "f").write_text("x")
+        >>> (dest / "f").read_text()
+        'x'
+    """
+    dest = Path(path)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(dest), suffix=".tmp", dir=dest.parent))
+    try:
+        yield tmp
+        os.chmod(tmp, 0o755)  # mkdtemp's folder is owner-only
+        old = None
+        if dest.exists():
+            old = tmp.with_name(tmp.name + ".old")
+            os.replace(dest, old)
+        os.replace(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:

@@ -50,7 +50,7 @@ from targetsel.decontaminate import CONTAMINATION_FILE, Contamination, Decontami
 from targetsel.decontaminate.features import find_feature_contamination
 from targetsel.decontaminate.ngram import find_ngram_contamination
 from targetsel.errors import ConfigurationError
-from targetsel.export import check_output_dir, export
+from targetsel.export import check_exportable, check_output_dir, export
 from targetsel.represent.base import Representation
 from targetsel.score import FeatureViews, Scores
 from targetsel.select.base import Ranking, Selector, TopKTooSmallError, get_selector
@@ -209,7 +209,7 @@ def run_selection(
         overwrite: Replace stores written for other inputs.
         top_k: Streaming top-k per query (``None``: dense when the matrix fits the memory budget,
             else streaming with the selector's ``required_top_k`` for methods that support it).
-        export_format: ``jsonl`` or ``parquet``.
+        export_format: One of :data:`targetsel.export.EXPORT_FORMATS` (default ``jsonl``).
         chunk_rows: Candidate rows per scoring chunk.
         device: Scoring device (``cpu``/``cuda``).
         memory_bytes: Memory budget (default :mod:`targetsel.settings`: 1 GiB or
@@ -433,6 +433,7 @@ def _on_pool(ranking: Ranking, clean: np.ndarray, n: int) -> Ranking:
 def _export(result: SelectionResult, pool: ExampleSet, queries: ExampleSet, output: Path, export_format: str) -> None:
     """Every budget's files and, when decontamination or dedup ran, its report beside them."""
     # a pick the format cannot hold: fail before anything is written
+    check_exportable(pool, result.ranking[: result.budgets[-1]], export_format)
     single = len(result.budgets) == 1
     dedup_file = None
     if result.dedup is not None:

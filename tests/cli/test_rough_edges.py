@@ -166,7 +166,10 @@ def test_a_cuda_device_number_beyond_the_gpus_is_refused(monkeypatch: pytest.Mon
 @pytest.mark.parametrize(
     "argv,expected",
     [
-        ([*_SELECT, "--format", "csv"], "--format must be jsonl or parquet, got 'csv'"),
+        (
+            [*_SELECT, "--format", "csv"],
+            "--format must be one of jsonl, parquet, hf, llamafactory or axolotl, got 'csv'",
+        ),
         ([*_SELECT, "--query-dtype", "int4"], "--query-dtype must be one of float, int8 or bit, got 'int4'"),
         ([*_SELECT, "--task", "chess"], "--task must be one of math, dates or humaneval, got 'chess'"),
         (

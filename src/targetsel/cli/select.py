@@ -86,7 +86,9 @@ def _check_choices(task: str, representation: str, method: str, export_format: s
     check_choice("--task", task, DEMO_TASKS)
     check_representation(representation)
     check_method(method)
-    check_choice("--format", export_format, ("jsonl", "parquet"))
+    from targetsel.export import EXPORT_FORMATS
+
+    check_choice("--format", export_format, EXPORT_FORMATS)
     check_choice("--query-dtype", query_dtype, QUERY_DTYPES)
 
 
@@ -230,7 +232,12 @@ def select_cmd(
         None, "--store-dir", help="Feature-store cache (default ~/.cache/targetsel/stores)."
     ),
     no_store: bool = typer.Option(False, "--no-store", help="Encode in memory; write no feature store."),
-    export_format: str = typer.Option("jsonl", "--format", help="jsonl or parquet."),
+    export_format: str = typer.Option(
+        "jsonl",
+        "--format",
+        help="jsonl (TRL), parquet, hf (datasets.save_to_disk), llamafactory (+ dataset_info.json) or "
+        "axolotl (+ its datasets: block).",
+    ),
     split: str | None = typer.Option(None, "--split", help="Split of datasets directories or hub datasets."),
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Skip invalid rows instead of stopping."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace feature stores written for other inputs."),

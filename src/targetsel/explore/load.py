@@ -1,7 +1,8 @@
 """Gather what the explorer page shows from a selection's files on disk.
 
 A *selection* is what :func:`targetsel.export.export` (and ``targetsel select``) writes: the picked
-rows (``subset.jsonl`` / ``subset.parquet``) beside ``selection.json``, or with several budgets one
+rows in any export format (:data:`targetsel.export.SUBSET_FILES`, found by
+:func:`targetsel.export.find_subset`) beside ``selection.json``, or with several budgets one
 ``budget-<B>/`` folder each. Every budget is a prefix of one ranking, so the largest budget's files
 hold everything; the smaller budgets are positions on the page's budget slider.
 
@@ -27,8 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from targetsel.data import ExampleSet, load_examples
+from targetsel.data import ExampleSet
 from targetsel.errors import ConfigurationError, InvalidDataError, MissingArtifactError
+from targetsel.export import find_subset, load_subset
 from targetsel.progress import progress
 
 logger = logging.getLogger(__name__)
@@ -39,7 +41,6 @@ __all__ = ["PAGE_FORMAT", "Selection", "find_diagnosis", "find_selection", "page
 PAGE_FORMAT = 1
 
 _BUDGET_DIR = re.compile(r"^budget-(\d+)$")
-_SUBSET_SUFFIXES = (".jsonl", ".parquet")
 _NO_LABEL = "(none)"
 #: Removed rows listed on the page (the count covers them all).
 CONTAMINATION_ROWS = 100
@@ -52,7 +53,8 @@ class Selection:
     Attributes:
         root: The folder (or file) the user named.
         meta_path: The ``selection.json`` of the largest budget.
-        subset_path: The picked rows of the largest budget, in ranking order.
+        subset_path: The picked rows of the largest budget, in ranking order (a file, or the ``hf``
+            format's folder).
         meta: The parsed ``selection.json``.
         budgets: The budgets written (ascending); their prefixes are views of one ranking.
     """
@@ -73,21 +75,6 @@ class Selection:
         if self.root.is_dir() or self.root.name == "selection.json":
             return self.folder / "explore.html"
         return self.root.with_name(self.root.name.removesuffix(".selection.json").removesuffix(".json") + ".html")
-
-
-def _subset_beside(meta_path: Path) -> Path:
-    if meta_path.name == "selection.json":
-        candidates = [meta_path.with_name("subset" + s) for s in _SUBSET_SUFFIXES]
-    else:
-        stem = meta_path.name.removesuffix(".selection.json").removesuffix(".json")
-        candidates = [meta_path.with_name(stem + s) for s in _SUBSET_SUFFIXES]
-    for c in candidates:
-        if c.is_file():
-            return c
-    raise MissingArtifactError(
-        f"{meta_path.parent}: no {' or '.join(c.name for c in candidates)} beside {meta_path.name}; "
-        "the selection is incomplete, re-run `targetsel select`"
-    )
 
 
 def find_selection(path: str | os.PathLike[str]) -> Selection:
@@ -137,7 +124,7 @@ def find_selection(path: str | os.PathLike[str]) -> Selection:
     meta = load_selection(meta_path)
     n_picks = len(meta["picks"])
     budgets = [b for b in budgets if b <= n_picks] or [int(meta.get("budget") or n_picks)]
-    return Selection(root, meta_path, _subset_beside(meta_path), meta, budgets)
+    return Selection(root, meta_path, find_subset(meta_path), meta, budgets)
 
 
 def recorded_path(meta: dict[str, Any], key: str) -> Path | None:
@@ -295,7 +282,7 @@ def _composition(
 def _subset_of(selection: Selection) -> ExampleSet:
     """The subset file's rows, checked to be the picks of ``selection.json`` (same count, same ids)."""
     picks = selection.meta["picks"]
-    subset = load_examples(selection.subset_path)
+    subset = load_subset(selection.subset_path)
     ids = [p.get("id") for p in picks]
     if len(subset) != len(picks) or (ids[0] is not None and subset.ids != ids):
         raise InvalidDataError(
