@@ -73,6 +73,8 @@ __all__ = [
     "DataRecord",
     "Pick",
     "SelectionFile",
+    "TargetRecord",
+    "TargetsRecord",
     "check_exportable",
     "check_output_dir",
     "export",
@@ -124,6 +126,26 @@ class DataRecord(BaseModel):
     source: str
     rows: _Count
     fingerprint: str
+
+
+class TargetRecord(DataRecord):
+    """One target of a several-target selection: its query set, its share of the picks and its picks."""
+
+    name: str
+    share: float | None
+    picks: _Count
+
+
+class TargetsRecord(BaseModel):
+    """``selection.json``'s ``targets`` block (several targets only): the mix and each target.
+
+    Every pick then names its ``target``, and ``query_index`` is a query of that target's set.
+    """
+
+    model_config = ConfigDict(strict=True, extra="allow")
+
+    mix: str
+    targets: list[TargetRecord]
 
 
 class Pick(BaseModel):
@@ -178,7 +200,8 @@ class SelectionFile(BaseModel):
     ``decontamination`` (:class:`~targetsel.decontaminate.DecontaminationRecord`) is present only
     when decontamination ran: a selection made with it off is written exactly as before it existed.
     ``dedup`` (:class:`~targetsel.select.dedup.DedupRecord`) likewise, only when near-duplicate
-    control ran; its ``walked`` is ``budget + skipped``.
+    control ran; its ``walked`` is ``budget + skipped``. ``targets`` (:class:`TargetsRecord`) only
+    for a selection of several targets: every pick then names its ``target``, ``queries`` is ``null``.
     Pick indices are rows of the whole pool (removed rows included), so readers map picks to rows
     as they always did.
     The checks across fields: at least one pick, ``budget`` equal to the number of picks, every
@@ -205,6 +228,7 @@ class SelectionFile(BaseModel):
     library_version: str
     decontamination: DecontaminationRecord | None = None
     dedup: DedupRecord | None = None
+    targets: TargetsRecord | None = None
     picks: list[Pick]
 
     @field_validator("picks")
@@ -239,7 +263,22 @@ class SelectionFile(BaseModel):
         for i, p in enumerate(self.picks):
             if p.index >= self.pool.rows:
                 raise FieldError(f"picks[{i}].index", f"must be below the pool's {self.pool.rows} rows, got {p.index}")
+        if self.targets is not None:
+            self._check_targets(self.targets)
         return self
+
+    def _check_targets(self, targets: TargetsRecord) -> None:
+        rows = {t.name: t.rows for t in targets.targets}
+        if len(rows) != len(targets.targets):
+            raise FieldError("targets.targets", "must name each target once")
+        if sum(t.picks for t in targets.targets) != self.budget:
+            raise FieldError("targets.targets", f"picks must add up to the budget ({self.budget})")
+        for i, p in enumerate(self.picks):
+            name = getattr(p, "target", None)
+            if name not in rows:
+                raise FieldError(f"picks[{i}].target", f"must be one of the targets {', '.join(rows)}, got {name!r}")
+            if p.query_index is not None and p.query_index >= rows[name]:
+                raise FieldError(f"picks[{i}].query_index", f"must be below target {name!r}'s {rows[name]} queries")
 
 
 def check_output_dir(path: str | os.PathLike[str]) -> None:
@@ -267,6 +306,7 @@ def selection_metadata(
     provenance: dict[str, Any] | None = None,
     decontamination: dict[str, Any] | None = None,
     dedup: dict[str, Any] | None = None,
+    targets: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The ``selection.json`` content: method, parameters, inputs and every pick.
 
@@ -311,6 +351,7 @@ def selection_metadata(
         "library_version": __version__,
         "decontamination": decontamination,
         "dedup": dedup,
+        "targets": targets,
         "picks": picks,
     }
     # through the model that reads it back: what is written is what a reader accepts
@@ -320,6 +361,8 @@ def selection_metadata(
         del out["decontamination"]  # off: the file is what it was before decontamination existed
     if out["dedup"] is None:
         del out["dedup"]  # likewise for near-duplicate control
+    if out["targets"] is None:
+        del out["targets"]  # one target: as before several targets existed
     return out
 
 
@@ -333,6 +376,7 @@ def export(
     provenance: dict[str, Any] | None = None,
     decontamination: dict[str, Any] | None = None,
     dedup: dict[str, Any] | None = None,
+    targets: dict[str, Any] | None = None,
 ) -> tuple[Path, Path]:
     """Write the selected rows (in ranking order, every original column) and their provenance.
 
@@ -348,6 +392,7 @@ def export(
         provenance: Representation/scoring provenance (``Scores.provenance``).
         decontamination: The ``decontamination`` block (``Contamination.block()``), when it ran.
         dedup: The ``dedup`` block (``DedupResult.block(budget)``), when near-duplicate control ran.
+        targets: The ``targets`` block (:class:`TargetsRecord`), for a selection of several targets.
 
     Returns:
         ``(subset_path, selection_json_path)``. Every file is written atomically.
@@ -378,7 +423,13 @@ def export(
         raise ConfigurationError(f"cannot create output directory {data_path.parent}: {exc.strerror}") from exc
 
     meta = selection_metadata(
-        pool, ranking, queries=queries, provenance=provenance, decontamination=decontamination, dedup=dedup
+        pool,
+        ranking,
+        queries=queries,
+        provenance=provenance,
+        decontamination=decontamination,
+        dedup=dedup,
+        targets=targets,
     )
     meta = json.dumps(meta, indent=1) + "\n"
     _WRITERS[fmt](pool, [int(i) for i in ranking.indices], data_path)

@@ -38,7 +38,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,6 +55,7 @@ from targetsel.represent.base import Representation
 from targetsel.score import FeatureViews, Scores
 from targetsel.select.base import Ranking, Selector, TopKTooSmallError, get_selector
 from targetsel.select.dedup import DUPLICATES_FILE, DedupResult, DedupSettings, DedupWalk, pool_texts, source_reader
+from targetsel.select.mixture import MixSettings, interleave, merge_rankings
 from targetsel.settings import DEFAULT_MEMORY_BYTES, dense_limit_bytes
 from targetsel.store import InMemoryFeatures, RowSubset
 
@@ -85,6 +86,8 @@ class SelectionResult:
         contamination_path: ``contamination.jsonl`` when an output was given.
         dedup: What near-duplicate control skipped (``None`` when it was off); indices are pool rows.
         dedup_path: ``duplicates.jsonl`` when an output was given.
+        targets: With several targets, ``(name, query set)`` of each, in order (``None``: one target).
+        mix: With several targets, how they share the picks.
     """
 
     ranking: Ranking
@@ -95,6 +98,8 @@ class SelectionResult:
     contamination_path: Path | None = None
     dedup: DedupResult | None = None
     dedup_path: Path | None = None
+    targets: list[tuple[str, ExampleSet]] | None = None
+    mix: MixSettings | None = None
     _scores: Scores | None = field(default=None, repr=False)
     _score_fn: Callable[[], Scores] | None = field(default=None, repr=False)
     _summarize: Callable[[Scores, int], dict[str, Any]] | None = field(default=None, repr=False)
@@ -144,8 +149,17 @@ def parse_budgets(text: str | int | Sequence[int]) -> list[int]:
     return sorted(out)
 
 
-def summarize(pool: ExampleSet, ranking: Ranking, scores: Scores, budget: int, top: int = 5) -> dict[str, Any]:
+def summarize(
+    pool: ExampleSet,
+    ranking: Ranking,
+    scores: Scores,
+    budget: int,
+    top: int = 5,
+    targets: Sequence[str] | None = None,
+) -> dict[str, Any]:
     """Budget, top sources and similarity statistics of the first ``budget`` picks.
+
+    With several ``targets`` (names, in order), ``composition`` is ``[[name, picks], ...]``.
 
     Example:
         >>> import numpy as np
@@ -159,20 +173,25 @@ def summarize(pool: ExampleSet, ranking: Ranking, scores: Scores, budget: int, t
     best = scores.candidate_best()
     src = pool.column("source")
     top_sources = Counter(src[int(i)] for i in idx).most_common(top) if src is not None else []
-    return {
+    out: dict[str, Any] = {
         "budget": int(budget),
         "method": ranking.method,
         "mean_max_similarity": float(np.mean(best[idx])),
         "pool_mean_max_similarity": float(np.mean(best)),
         "top_sources": [[str(s), int(c)] for s, c in top_sources],
     }
+    if targets is not None:  # several targets: the picks each target took
+        counts = Counter(ranking.extra["target"][:budget].tolist())
+        out["composition"] = [[str(t), int(counts.get(t, 0))] for t in targets]
+    return out
 
 
 def run_selection(
     pool: ExampleSet,
-    queries: ExampleSet,
+    queries: ExampleSet | Mapping[str, ExampleSet],
     representation: Representation,
     *,
+    mix: str | MixSettings | None = None,
     method: str = "round_robin",
     method_params: dict[str, Any] | None = None,
     budgets: Sequence[int] = (1000,),
@@ -199,8 +218,11 @@ def run_selection(
 
     Args:
         pool: Candidate pool.
-        queries: Target-task query set.
+        queries: Target-task query set, or ``{name: query set}`` for several targets sharing the
+            budget (one entry: as a single query set).
         representation: How to encode both.
+        mix: With several targets, how they share the picks (:class:`~targetsel.select.mixture.MixSettings`
+            or its text: ``equal`` (default), ``proportional``, ``weights:a=2,b=1``, ``joint``).
         method: Registered selection method.
         method_params: Its parameters (e.g. ``{"seed": 1}`` for random).
         budgets: One or more budgets; one ranking serves all (its prefixes).
@@ -235,22 +257,28 @@ def run_selection(
             f"budget {budgets[-1]} exceeds the pool size {len(pool)}; choose a budget <= {len(pool)}"
         )
     selector = get_selector(method, **(method_params or {}))
+    targets, mix_settings, weights = _targets(queries, mix)
     if output is not None:
         check_output_dir(output)
     if store_dir is not None:
         check_output_dir(store_dir)
-    sets = [("query", queries), *evaluation]
+    sets = [("query", targets[0][1])] if len(targets) == 1 else list(targets)
+    sets += list(evaluation)
     contamination = _contamination(pool, sets, decontaminate)
     if contamination is not None:
         _check_clean_budget(budgets[-1], contamination)
-    q_src, q_w = representation.encode_for_scoring(queries, role="query", store_dir=store_dir, overwrite=overwrite)
+    encoded = [
+        representation.encode_for_scoring(es, role="query", store_dir=store_dir, overwrite=overwrite)
+        for _, es in targets
+    ]
+    q_src, q_w = encoded[0] if len(targets) == 1 else (_joined([src for src, _ in encoded]), encoded[0][1])
     c_src, c_w = representation.encode_for_scoring(pool, role="candidate", store_dir=store_dir, overwrite=overwrite)
     if (
         contamination is not None
         and contamination.settings.threshold is not None
         and isinstance(decontaminate, (bool, DecontaminationSettings))
     ):
-        items_src = _item_features(representation, q_src, sets[1:], store_dir, overwrite)
+        items_src = _item_features(representation, encoded[0][0], sets[1:], store_dir, overwrite)
         views = FeatureViews.from_encoded(items_src, q_w, c_src, c_w, device=device, memory_bytes=memory_bytes)
         found = find_feature_contamination(
             views, pool, sets, contamination.settings.threshold, settings=contamination.settings
@@ -262,12 +290,28 @@ def run_selection(
         clean = contamination.clean_indices
         c_src = [RowSubset(c, clean) for c in c_src]
     sub_pool = pool if clean is None else pool.select(clean)
-    views = FeatureViews.from_encoded(
-        q_src, q_w, c_src, c_w, chunk_rows=chunk_rows, device=device, memory_bytes=memory_bytes, query_dtype=query_dtype
-    )
+
+    def views_of(src: list[Any]) -> FeatureViews:
+        return FeatureViews.from_encoded(
+            src,
+            q_w,
+            c_src,
+            c_w,
+            chunk_rows=chunk_rows,
+            device=device,
+            memory_bytes=memory_bytes,
+            query_dtype=query_dtype,
+        )
+
+    views = views_of(q_src)
     length = budgets[-1] if dedup is None else _first_length(budgets[-1], len(sub_pool))
-    top_k = _top_k(selector, top_k, len(queries), len(sub_pool), length, views.memory_bytes)
-    ranker = _Ranker(selector, views, top_k, len(sub_pool))
+    n_queries = sum(len(es) for _, es in targets)
+    top_k = _top_k(selector, top_k, n_queries, len(sub_pool), length, views.memory_bytes)
+    ranker: _Ranker | _MixtureRanker = _Ranker(selector, views, top_k, len(sub_pool))
+    if len(targets) > 1:
+        joint = mix_settings.kind == "joint"
+        per_target = [] if joint else [views_of(src) for src, _ in encoded]
+        ranker = _MixtureRanker.build(ranker, per_target, targets, None if joint else weights)
     ranking = ranker(length)
     deduped = None
     if dedup is not None:
@@ -275,21 +319,143 @@ def run_selection(
         ranking, deduped = _deduplicate(ranker, ranking, walk, budgets[-1], len(sub_pool))
     scores, top_k = ranker.scores, ranker.top_k
     provenance = dict(scores.provenance) if scores is not None else views.provenance(top_k)
+    names = None if len(targets) == 1 else [name for name, _ in targets]
     result = SelectionResult(
         ranking=ranking if clean is None else _on_pool(ranking, clean, len(pool)),
         budgets=budgets,
         provenance=provenance,
         contamination=contamination,
         dedup=deduped if deduped is None or clean is None else deduped.on_rows(clean),
+        targets=None if names is None else targets,
+        mix=None if names is None else mix_settings,
         _scores=scores,
         _score_fn=lambda: views.score(top_k),
-        _summarize=lambda sc, b: summarize(sub_pool, ranking, sc, b),
+        _summarize=lambda sc, b: summarize(sub_pool, ranking, sc, b, targets=names),
     )
     if scores is not None:
         result.summaries  # noqa: B018  (computed now, as before: the scores are at hand)
     if output is not None:
-        _export(result, pool, queries, Path(output), export_format)
+        _export(result, pool, targets[0][1] if names is None else None, Path(output), export_format)
     return result
+
+
+def _targets(
+    queries: ExampleSet | Mapping[str, ExampleSet], mix: str | MixSettings | None
+) -> tuple[list[tuple[str, ExampleSet]], MixSettings, np.ndarray]:
+    """The targets as ``(name, query set)``, the mix and the targets' weights, checked."""
+    mix_settings = MixSettings.parse(mix)
+    if isinstance(queries, ExampleSet):
+        return [("query", queries)], mix_settings, np.ones(1)
+    targets = list(queries.items())
+    if not targets:
+        raise ConfigurationError("no query set given; give at least one target's queries")
+    seen: dict[str, str] = {}
+    for name, es in targets:
+        if es.fingerprint in seen:
+            raise ConfigurationError(
+                f"targets {seen[es.fingerprint]!r} and {name!r} have the same query set ({es.source}); give it once"
+            )
+        seen[es.fingerprint] = name
+    names = [name for name, _ in targets]
+    weights = mix_settings.weights_for(names, [len(es) for _, es in targets])
+    return targets, mix_settings, weights
+
+
+def _joined(sources: list[list[Any]]) -> list[Any]:
+    """Per view, the targets' query features one after the other (the union of the query sets)."""
+    return [
+        InMemoryFeatures(
+            np.concatenate([np.asarray(src.to_array(), dtype=np.float32) for src in per_target]),
+            per_target[0].manifest,
+        )
+        for per_target in zip(*sources, strict=True)
+    ]
+
+
+@dataclass
+class _MixtureRanker:
+    """Several targets' rankings merged by their weights (:func:`~targetsel.select.mixture.interleave`).
+
+    ``joint`` ranks the union of the query sets (``weights`` ``None``); otherwise each target is
+    ranked on its own queries. Dense scores are computed once, for the union, and each target
+    reads its rows; streaming scores are computed per target (their per-candidate statistics are
+    per query set). A target's ranking is asked for its share of the length and longer while the
+    merge runs it dry: never longer than the merged length, which always suffices (each row it
+    passes over was taken by another target).
+    """
+
+    joint: _Ranker
+    rankers: list[_Ranker] | None
+    names: np.ndarray
+    offsets: np.ndarray
+    weights: np.ndarray
+    _rankings: dict[int, Ranking] = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls,
+        joint: _Ranker,
+        views: list[FeatureViews],
+        targets: list[tuple[str, ExampleSet]],
+        weights: np.ndarray | None,
+    ) -> _MixtureRanker:
+        sizes = [len(es) for _, es in targets]
+        offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        names = np.asarray([name for name, _ in targets])
+        if weights is None:
+            return cls(joint, None, names, offsets, np.asarray(sizes, dtype=np.float64))
+        s = joint.selector
+        rankers = [_Ranker(s, v, joint.top_k, joint.n) for v in views]
+        if s.requires_scores and joint.top_k is None:  # dense: one pass for every target
+            joint.scores = joint.views.score(None)
+            matrix = joint.scores.dense()
+            for r, v, a, b in zip(rankers, views, offsets[:-1], offsets[1:], strict=True):
+                r.scores = Scores.from_matrix(matrix[a:b], provenance=v.provenance(None))
+        return cls(joint, rankers, names, offsets, np.asarray(weights, dtype=np.float64))
+
+    @property
+    def scores(self) -> Scores | None:
+        return self.joint.scores
+
+    @property
+    def top_k(self) -> int | None:
+        return self.joint.top_k
+
+    def __call__(self, length: int) -> Ranking:
+        if self.rankers is None:
+            r = self.joint(length)
+            target = np.searchsorted(self.offsets, r.query_index, side="right") - 1
+            extra = {**r.extra, "target": self.names[target]}
+            return Ranking(
+                r.indices, r.query_index - self.offsets[target], r.scores, r.method, r.params, r.n_candidates, extra
+            )
+        n = self.joint.n
+        share = self.weights / self.weights.sum()
+        lengths = [min(n, length, int(np.ceil(length * sh * 1.1)) + 16) for sh in share]
+        while True:
+            rankings = [self._ranking(t, k) for t, k in enumerate(lengths)]
+            merged = interleave([r.indices for r in rankings], self.weights, length, n)
+            if merged.dry is None or lengths[merged.dry] >= min(n, length):
+                break
+            lengths[merged.dry] = min(n, length, 2 * lengths[merged.dry])
+        out = merge_rankings(rankings, merged)
+        return Ranking(
+            out.indices,
+            out.query_index,
+            out.scores,
+            out.method,
+            out.params,
+            out.n_candidates,
+            {**out.extra, "target": self.names[out.extra["target"]]},
+        )
+
+    def _ranking(self, t: int, length: int) -> Ranking:
+        """Target ``t``'s ranking of at least ``length`` rows (the longest asked so far serves shorter asks)."""
+        have = self._rankings.get(t)
+        if have is None or len(have) < length:
+            assert self.rankers is not None
+            have = self._rankings[t] = self.rankers[t](length)
+        return have
 
 
 @dataclass
@@ -430,7 +596,9 @@ def _on_pool(ranking: Ranking, clean: np.ndarray, n: int) -> Ranking:
     )
 
 
-def _export(result: SelectionResult, pool: ExampleSet, queries: ExampleSet, output: Path, export_format: str) -> None:
+def _export(
+    result: SelectionResult, pool: ExampleSet, queries: ExampleSet | None, output: Path, export_format: str
+) -> None:
     """Every budget's files and, when decontamination or dedup ran, its report beside them."""
     # a pick the format cannot hold: fail before anything is written
     check_exportable(pool, result.ranking[: result.budgets[-1]], export_format)
@@ -458,6 +626,11 @@ def _export(result: SelectionResult, pool: ExampleSet, queries: ExampleSet, outp
         block = result.contamination.block(path.name if single else f"../{path.name}")
     for b in result.budgets:
         target = output if single else output / f"budget-{b}"
+        extra: dict[str, Any] = {}
+        if result.dedup is not None:
+            extra["dedup"] = result.dedup.block(b, dedup_file)
+        if result.targets is not None:
+            extra["targets"] = _targets_block(result, b)
         result.outputs[b] = export(
             pool,
             result.ranking[:b],
@@ -466,8 +639,30 @@ def _export(result: SelectionResult, pool: ExampleSet, queries: ExampleSet, outp
             queries=queries,
             provenance=result.provenance,
             decontamination=block,
-            **({} if result.dedup is None else {"dedup": result.dedup.block(b, dedup_file)}),
+            **extra,
         )
+
+
+def _targets_block(result: SelectionResult, budget: int) -> dict[str, Any]:
+    """``selection.json``'s ``targets`` block for ``budget``: the mix and each target's query set and picks."""
+    assert result.targets is not None and result.mix is not None
+    names = [name for name, _ in result.targets]
+    weights = result.mix.weights_for(names, [len(es) for _, es in result.targets])
+    counts = Counter(result.ranking.extra["target"][:budget].tolist())
+    return {
+        "mix": result.mix.describe(),
+        "targets": [
+            {
+                "name": name,
+                "source": es.source,
+                "rows": len(es),
+                "fingerprint": es.fingerprint,
+                "share": None if result.mix.kind == "joint" else round(float(w / weights.sum()), 7),
+                "picks": int(counts.get(name, 0)),
+            }
+            for (name, es), w in zip(result.targets, weights, strict=True)
+        ],
+    }
 
 
 def _rank_scored(

@@ -35,6 +35,9 @@ With no `--pool`/`--query`, runs on the bundled demo pool and the demo task `--t
 
 * `targetsel select` (bundled demo, math task, embed + round-robin, budget 100)
 * `targetsel select --pool pool.jsonl --query gsm8k_dev.jsonl --budget 1000 --output out/`
+* `targetsel select --pool evals-mix --query math=gsm8k --query code=mbpp --mix weights:math=2,code=1 -b 1000 -o out/`
+  (several targets, one budget: each ranked on its own queries, the rankings interleaved by share without
+  repeats; `--mix equal` (default), `proportional` (to query-set size) or `joint` (the union as one query set))
 * `targetsel select --pool pool.jsonl --query q.jsonl --budgets 500,1000,2500 --method doubly_greedy -o out/`
 * `targetsel select --task humaneval --representation lexical --method random --method-param seed=3`
 * `targetsel select --pool pool.jsonl --query q.jsonl -r gradient -m smollm2-135m --checkpoints warmup/ -b 1000 -o out/`
@@ -70,12 +73,50 @@ def print_summaries(summaries: list[dict[str, Any]], title: str) -> None:
     from rich.table import Table
 
     table = Table(title=title)
-    for col in ("budget", "mean max-sim (subset)", "mean max-sim (pool)", "top sources"):
+    mixture = any("composition" in s for s in summaries)
+    cols = ["budget", "mean max-sim (subset)", "mean max-sim (pool)", "top sources"]
+    for col in cols + (["targets"] if mixture else []):
         table.add_column(col)
     for s in summaries:
         srcs = ", ".join(f"{name} {n}" for name, n in s["top_sources"]) or "-"
-        table.add_row(str(s["budget"]), f"{s['mean_max_similarity']:.3f}", f"{s['pool_mean_max_similarity']:.3f}", srcs)
+        row = [str(s["budget"]), f"{s['mean_max_similarity']:.3f}", f"{s['pool_mean_max_similarity']:.3f}", srcs]
+        if mixture:
+            row.append(", ".join(f"{name} {n}" for name, n in s.get("composition", [])))
+        table.add_row(*row)
     Console().print(table)
+
+
+def _query_targets(query: list[str] | None) -> dict[str, Path] | Path | None:
+    """``--query``: one bare path (one target, as always), or ``NAME=PATH`` entries (several targets).
+
+    A value that exists as a file or folder is a path even when it holds ``=``. Bare paths cannot be
+    mixed with named ones.
+    """
+    import re
+
+    from targetsel.errors import ConfigurationError
+
+    if not query:
+        return None
+    named: dict[str, Path] = {}
+    bare: list[str] = []
+    for q in query:
+        m = re.fullmatch(r"([A-Za-z0-9_.-]+)=(.+)", q)
+        if m is None or Path(q).exists():
+            bare.append(q)
+            continue
+        name = m.group(1)
+        if name in named:
+            raise ConfigurationError(f"--query names target {name!r} twice; give each target one name")
+        named[name] = Path(m.group(2))
+    if bare and named:
+        raise ConfigurationError(
+            f"--query {bare[0]} has no name: with several query sets give each as NAME=PATH "
+            "(e.g. --query math=dev.jsonl)"
+        )
+    if bare:  # a bare --query given again replaces the earlier one, as a single option always did
+        return Path(bare[-1])
+    return named if len(named) > 1 else next(iter(named.values()))
 
 
 def _check_choices(task: str, representation: str, method: str, export_format: str, query_dtype: str) -> None:
@@ -94,12 +135,12 @@ def _check_choices(task: str, representation: str, method: str, export_format: s
 
 def _inputs(
     pool: Path | None,
-    query: Path | None,
+    query: Path | dict[str, Path] | None,
     task: str,
     budget: int | None,
     budgets: str | None,
     method: str,
-) -> tuple[Path, Path, int | None]:
+) -> tuple[Path, Path | dict[str, Path], int | None]:
     """Check the flags; the pool and query paths (the demo's without ``--pool``/``--query``) and the budget."""
     from targetsel.errors import ConfigurationError
 
@@ -204,10 +245,33 @@ def _write_html(
         typer.echo(f"explorer page: {page}")
 
 
+def _mix(mix: str | None, query: list[str] | None) -> Any:
+    """The ``--mix`` settings, checked before any work (``None``: the default, equal shares)."""
+    from targetsel.errors import ConfigurationError
+    from targetsel.select.mixture import MixSettings
+
+    if mix is None:
+        return None
+    if len(query or []) < 2:
+        raise ConfigurationError("--mix shares the budget among several targets: give --query NAME=PATH more than once")
+    return MixSettings.parse(mix)
+
+
 @app.command("select", help=_HELP)
 def select_cmd(
     pool: Path | None = typer.Option(None, "--pool", help="Candidate pool (file, datasets directory or hub name)."),
-    query: Path | None = typer.Option(None, "--query", help="Target-task query set."),
+    query: list[str] | None = typer.Option(
+        None,
+        "--query",
+        help="Target-task query set (file, folder or data name); repeat as NAME=PATH for several targets "
+        "sharing the budget.",
+    ),
+    mix: str | None = typer.Option(
+        None,
+        "--mix",
+        help="Several targets: equal (default), proportional (to query-set size), weights:NAME=W,... or "
+        "joint (their union as one query set).",
+    ),
     task: str = typer.Option("math", "--task", help="Demo task when no --pool/--query: math, dates or humaneval."),
     budget: int | None = typer.Option(
         None, "--budget", "-b", help="Number of examples to select (default 100 on the demo)."
@@ -279,18 +343,23 @@ def select_cmd(
     _check_choices(task, representation, method, export_format, query_dtype)
     device = parse_device(device)
     quantile_default = method == "quantiles" and budget is None and budgets is None
-    pool_path, query_path, budget = _inputs(pool, query, task, budget, budgets, method)
+    mix_settings = _mix(mix, query)
+    pool_path, query_path, budget = _inputs(pool, _query_targets(query), task, budget, budgets, method)
     mparams = _method_params(method, method_param, seed)
     dedup_settings = _dedup(dedup, dedup_by, dedup_text)
     decon, evaluation = _decontamination(test, decontaminate, decontaminate_by, no_decontaminate, split, skip_invalid)
     pool_set = load_data(pool_path, split=split, skip_invalid=skip_invalid)
     budget_list = _budget_list(budget, budgets, mparams if quantile_default else None, len(pool_set))
-    query_set = load_data(query_path, split=split, skip_invalid=skip_invalid)
+    if isinstance(query_path, dict):
+        query_set: Any = {n: load_data(p, split=split, skip_invalid=skip_invalid) for n, p in query_path.items()}
+    else:
+        query_set = load_data(query_path, split=split, skip_invalid=skip_invalid)
     rep = representation_from_cli(representation, model, param, checkpoints)
     result = run_selection(
         pool_set,
         query_set,
         rep,
+        mix=mix_settings,
         method=method,
         method_params=mparams,
         budgets=budget_list,
@@ -306,10 +375,14 @@ def select_cmd(
         dedup=dedup_settings,
     )
     if not quiet:
-        print_summaries(
-            result.summaries,
-            f"{representation} + {method}: {len(query_set)} queries, {len(pool_set)} candidates",
-        )
+        if result.targets is None:
+            title = f"{representation} + {method}: {len(query_set)} queries, {len(pool_set)} candidates"
+        else:
+            sizes = ", ".join(f"{n} {len(es)}" for n, es in result.targets)
+            title = (
+                f"{representation} + {method}, mix {result.mix.describe()}: queries {sizes}; {len(pool_set)} candidates"
+            )
+        print_summaries(result.summaries, title)
         for b, (subset, _) in result.outputs.items():
             typer.echo(f"budget {b}: {subset}")
         if result.contamination is not None:
@@ -317,4 +390,6 @@ def select_cmd(
         if result.dedup is not None:
             typer.echo(result.dedup.summary(result.dedup_path))
     if html:
-        _write_html(result, output, budget_list, pool_set, query_set, quiet=quiet)
+        # several targets: the page shows the picks; their query texts are in each target's file
+        queries_shown = None if isinstance(query_set, dict) else query_set
+        _write_html(result, output, budget_list, pool_set, queries_shown, quiet=quiet)
