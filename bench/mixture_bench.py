@@ -14,6 +14,19 @@ Sections (each a function returning its keys; ``--section NAME`` runs one, defau
   ``dedup_picks``, ``dedup_pool_rows``, ``dedup_dim``, ``dedup_walked``, ``dedup_skipped``,
   ``dedup_planted_walked``, ``dedup_exact`` (skipped rows = planted rows walked).
 
+* ``mixture``: a 3-target mixture (``--mix equal``, round-robin) over a pool of 1,000,000 × 256
+  float32 rows, memory-mapped (``--quick``: 100,000 rows), 64 queries a target, 100,000 picks
+  (``--quick``: 10,000), against each target selected alone (scoring and ranking, as
+  :func:`targetsel.pipeline.run_selection` does them). The targets' queries lie near three
+  different random directions, the pool rows near one of them or none, so the targets compete
+  for rows. Every time is the median of three runs. Keys: ``mixture_s``
+  (:func:`targetsel.pipeline.rank_targets`: one dense scoring pass
+  for the union, each target's ranking, the merge), ``mixture_single_s`` (each target alone),
+  ``mixture_over_single`` (``mixture_s`` over the slowest single-target time; the goal is ≤ 1.5),
+  ``mixture_composition``, ``mixture_distinct`` (every pick a distinct row); one untimed
+  single-target run first warms the scoring kernels and the page cache,
+  ``mixture_pool_rows``, ``mixture_picks``, ``mixture_queries``.
+
 Add a section: write ``def bench_<name>(quick: bool, tmp: Path) -> dict`` with keys prefixed
 ``<name>_`` and list it in ``SECTIONS``.
 
@@ -117,8 +130,68 @@ def bench_dedup(quick: bool, tmp: Path) -> dict:
     }
 
 
+def bench_mixture(quick: bool, tmp: Path) -> dict:
+    from targetsel.pipeline import rank_targets
+    from targetsel.score import FeatureViews
+    from targetsel.select import get_selector
+    from targetsel.store import InMemoryFeatures
+
+    n, d, m, picks = (100_000, 256, 64, 10_000) if quick else (1_000_000, 256, 64, 100_000)
+    names = ["math", "dates", "code"]
+    rng = np.random.default_rng(1)
+    centres = rng.standard_normal((len(names), d), dtype=np.float32)
+    t0 = time.perf_counter()
+    pool = np.lib.format.open_memmap(tmp / "pool.npy", mode="w+", dtype=np.float32, shape=(n, d))
+    for s in range(0, n, 65536):
+        k = min(65536, n - s)
+        near = rng.integers(0, len(names) + 1, size=k)  # the last value: near no target
+        rows = rng.standard_normal((k, d), dtype=np.float32)
+        has = near < len(names)
+        rows[has] += 0.5 * centres[near[has]]
+        pool[s : s + k] = rows
+    pool.flush()
+    del pool
+    x = np.load(tmp / "pool.npy", mmap_mode="r")
+    candidates = [InMemoryFeatures(x)]
+    views = []
+    for t in range(len(names)):
+        q = centres[t] + rng.standard_normal((m, d), dtype=np.float32)
+        views.append(FeatureViews.from_encoded([InMemoryFeatures(q)], [1.0], candidates, [1.0]))
+    _log(f"mixture: generated {n} x {d} pool and {len(names)} x {m} queries in {time.perf_counter() - t0:.1f} s")
+    selector = get_selector("round_robin")
+    selector.rank(views[0].score(None), picks, None)  # warm-up (first use of the scoring kernels, page cache)
+
+    def timed(fn: Callable[[], object]) -> tuple[float, object]:
+        """The median of three runs (the machine may be shared) and the last result."""
+        times = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            out = fn()
+            times.append(time.perf_counter() - t0)
+        return float(np.median(times)), out
+
+    single = []
+    for name, v in zip(names, views, strict=True):
+        single.append(timed(lambda v=v: selector.rank(v.score(None), picks, None))[0])
+        _log(f"mixture: {name} alone in {single[-1]:.2f} s")
+    seconds, ranking = timed(lambda: rank_targets(selector, views, names, [1.0] * len(names), picks))
+    targets = ranking.extra["target"].tolist()
+    composition = {name: targets.count(name) for name in names}
+    _log(f"mixture: {len(names)} targets in {seconds:.1f} s, composition {composition}")
+    return {
+        "mixture_s": round(seconds, 2),
+        "mixture_single_s": [round(t, 2) for t in single],
+        "mixture_over_single": round(seconds / max(single), 2),
+        "mixture_composition": composition,
+        "mixture_distinct": int(np.unique(ranking.indices).size) == picks,
+        "mixture_pool_rows": n,
+        "mixture_picks": picks,
+        "mixture_queries": m * len(names),
+    }
+
+
 #: The sections, in the order they run.
-SECTIONS: dict[str, Callable[[bool, Path], dict]] = {"dedup": bench_dedup}
+SECTIONS: dict[str, Callable[[bool, Path], dict]] = {"dedup": bench_dedup, "mixture": bench_mixture}
 
 
 def main() -> None:

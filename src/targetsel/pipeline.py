@@ -61,7 +61,7 @@ from targetsel.store import InMemoryFeatures, RowSubset
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DENSE_LIMIT_BYTES", "SelectionResult", "parse_budgets", "run_selection", "summarize"]
+__all__ = ["DENSE_LIMIT_BYTES", "SelectionResult", "parse_budgets", "rank_targets", "run_selection", "summarize"]
 
 #: Above this size of the dense (queries × candidates) float32 matrix, streaming-capable methods
 #: score in streaming top-k form instead (the default memory budget, see :mod:`targetsel.settings`).
@@ -311,7 +311,8 @@ def run_selection(
     if len(targets) > 1:
         joint = mix_settings.kind == "joint"
         per_target = [] if joint else [views_of(src) for src, _ in encoded]
-        ranker = _MixtureRanker.build(ranker, per_target, targets, None if joint else weights)
+        sizes = [len(es) for _, es in targets]
+        ranker = _MixtureRanker.build(ranker, per_target, [n for n, _ in targets], sizes, None if joint else weights)
     ranking = ranker(length)
     deduped = None
     if dedup is not None:
@@ -337,6 +338,45 @@ def run_selection(
     if output is not None:
         _export(result, pool, targets[0][1] if names is None else None, Path(output), export_format)
     return result
+
+
+def rank_targets(
+    selector: Selector,
+    views: Sequence[FeatureViews],
+    names: Sequence[str],
+    weights: Sequence[float] | None,
+    length: int,
+    top_k: int | None = None,
+) -> Ranking:
+    """The merged ranking of several targets over one pool: the ranking step of :func:`run_selection`.
+
+    Args:
+        selector: The selection method, run on each target's queries.
+        views: One :class:`~targetsel.score.FeatureViews` per target, all over the same candidates.
+        names: The targets' names (the ranking's ``target`` extra).
+        weights: The targets' weights (:meth:`~targetsel.select.mixture.MixSettings.weights_for`), or
+            ``None`` for ``joint`` (the union of the query sets ranked as one).
+        length: Picks wanted.
+        top_k: Streaming top-k per query (``None``: dense when the union's matrix fits the memory budget).
+
+    Example:
+        >>> import numpy as np
+        >>> from targetsel.score import FeatureViews
+        >>> c = [np.eye(4, dtype=np.float32)]
+        >>> v = [FeatureViews.from_encoded([np.eye(4, dtype=np.float32)[[i]]], [1.0], c, [1.0]) for i in (0, 1)]
+        >>> r = rank_targets(get_selector("round_robin"), v, ["a", "b"], [1.0, 1.0], 4)
+        >>> r.indices[:2].tolist(), r.extra["target"].tolist()
+        ([0, 1], ['a', 'b', 'a', 'b'])
+    """
+    from dataclasses import replace
+
+    joint_views = replace(views[0], queries=tuple(_joined([list(v.queries) for v in views])))
+    n = joint_views.n_candidates
+    sizes = [int(v.n_queries) for v in views]
+    top_k = _top_k(selector, top_k, sum(sizes), n, length, joint_views.memory_bytes)
+    joint = _Ranker(selector, joint_views, top_k, n)
+    w = None if weights is None else np.asarray(weights, dtype=np.float64)
+    return _MixtureRanker.build(joint, [] if w is None else list(views), names, sizes, w)(length)
 
 
 def _targets(
@@ -395,13 +435,13 @@ class _MixtureRanker:
     def build(
         cls,
         joint: _Ranker,
-        views: list[FeatureViews],
-        targets: list[tuple[str, ExampleSet]],
+        views: Sequence[FeatureViews],
+        names: Sequence[str],
+        sizes: Sequence[int],
         weights: np.ndarray | None,
     ) -> _MixtureRanker:
-        sizes = [len(es) for _, es in targets]
         offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-        names = np.asarray([name for name, _ in targets])
+        names = np.asarray(names)
         if weights is None:
             return cls(joint, None, names, offsets, np.asarray(sizes, dtype=np.float64))
         s = joint.selector

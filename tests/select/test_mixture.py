@@ -283,3 +283,22 @@ def test_cli_mix_kinds(mix: str, tmp_path: Path) -> None:
         assert counts == [18, 18, 14]  # 50 : 50 : 40 queries
     elif mix.startswith("weights"):
         assert counts == [30, 10, 10]
+
+
+def test_rank_targets_is_the_pipeline_merge(demo: tuple) -> None:
+    """The public ranking step gives run_selection's merged ranking (no decontamination, same views)."""
+    from targetsel.pipeline import rank_targets
+    from targetsel.score import FeatureViews
+    from targetsel.select import get_selector
+
+    pool, targets = demo
+    rep = LexicalRepresentation()
+    c_src, c_w = rep.encode_for_scoring(pool, role="candidate")
+    views = []
+    for name in TASKS:
+        q_src, q_w = rep.encode_for_scoring(targets[name], role="query")
+        views.append(FeatureViews.from_encoded(q_src, q_w, c_src, c_w))
+    merged = rank_targets(get_selector("round_robin"), views, list(TASKS), [1.0, 1.0, 1.0], 90)
+    r = _run(demo, budgets=[90], decontaminate=False)
+    assert merged.indices.tolist() == r.ranking.indices.tolist()
+    assert merged.extra["target"].tolist() == r.ranking.extra["target"].tolist()
