@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -29,7 +30,9 @@ of the selection among them and its z-score: "closer to my task than chance, and
 at most 10,000 per budget: more draws no longer change the figures shown, and each one is a
 transport solve; a progress bar counts them, off with `--quiet`).
 Writes `diagnosis.json` and `diagnosis.png` (random subsets as a grey band) to `--output`.
-`--pool`/`--query` default to the paths recorded in `selection.json`.
+`--pool`/`--query` default to the paths recorded in `selection.json`. A selection of several targets
+(`select --query NAME=PATH ...`) is measured against the union of their query sets, and a second table
+gives, per budget and target, the distance of that target's picks and of the whole prefix to its queries.
 
 **Examples**
 
@@ -47,6 +50,43 @@ def _recorded(meta: dict, key: str, flag: str) -> Path:
     if not src or src == "<memory>" or not Path(src).exists():
         raise ConfigurationError(f"selection.json does not record a readable {key} path; pass {flag}")
     return Path(src)
+
+
+def _query_sets(meta: dict, query: Path | None, split: str | None) -> Any:
+    """The query set (``--query`` or the recorded one); for several targets, each target's recorded set."""
+    from targetsel.errors import ConfigurationError
+
+    block = meta.get("targets")
+    if block is None:
+        return load_data(query or _recorded(meta, "queries", "--query"), split=split)
+    if query is not None:
+        raise ConfigurationError(
+            "this selection has several targets: their query sets are read from selection.json; drop --query"
+        )
+    out = {}
+    for t in block["targets"]:
+        src = t.get("source")
+        if not src or src == "<memory>" or not Path(src).exists():
+            raise ConfigurationError(f"selection.json does not record a readable query set for target {t['name']!r}")
+        out[t["name"]] = load_data(Path(src), split=split)
+    return out
+
+
+def _print_targets(points: list) -> None:
+    """Per budget and target: its picks and the distances of its picks and of the prefix to its queries."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="distance to each target's queries (W1 / NN q→s: its own picks; all: the whole prefix)")
+    for col in ("budget", "target", "picks", "W1", "NN q→s", "W1 all", "NN q→s all"):
+        table.add_column(col, justify="right")
+    for p in points:
+        for name, d in p.targets.items():
+            w1 = "-" if d["w1"] is None else f"{d['w1']:.4f}"
+            nn = "-" if d["mean_nn_query"] is None else f"{d['mean_nn_query']:.4f}"
+            row = [str(p.budget), name, str(d["picks"]), w1, nn, f"{d['w1_all']:.4f}", f"{d['mean_nn_query_all']:.4f}"]
+            table.add_row(*row)
+    Console().print(table)
 
 
 @app.command("diagnose", help=_HELP)
@@ -89,7 +129,7 @@ def diagnose_cmd(
             f"budget {budget_list[-1]} exceeds the {len(meta['picks'])} picks in the selection; choose smaller budgets"
         )
     pool_set = load_data(pool or _recorded(meta, "pool", "--pool"), split=split)
-    query_set = load_data(query or _recorded(meta, "queries", "--query"), split=split)
+    query_set = _query_sets(meta, query, split)
     rep = build_representation(representation, model=model, **parse_options(param))
     diagnosis = diagnose_selection(
         meta,
@@ -107,7 +147,8 @@ def diagnose_cmd(
         from rich.console import Console
         from rich.table import Table
 
-        table = Table(title=f"{meta.get('method')} — distances in {representation} ({len(query_set)} queries)")
+        n_queries = sum(len(q) for q in query_set.values()) if isinstance(query_set, dict) else len(query_set)
+        table = Table(title=f"{meta.get('method')} — distances in {representation} ({n_queries} queries)")
         cols = ["budget", "W1", "random W1", "pct / z", "MMD", "NN q→s", "covered", "top sources"]
         for col in cols:
             table.add_column(col, justify="right", overflow="fold")
@@ -128,4 +169,6 @@ def diagnose_cmd(
                 top,
             )
         Console().print(table)
+        if any(p.targets for p in diagnosis.points):
+            _print_targets(diagnosis.points)
         typer.echo(f"wrote {', '.join(str(p) for p in paths)}")

@@ -39,6 +39,7 @@ class _PointRecord(BaseModel):
     random_std: float | None = None
     random_percentile: float | None = None
     random_z: float | None = None
+    targets: dict[str, dict[str, Any]] | None = None
 
 
 class _Settings(BaseModel):
@@ -124,6 +125,9 @@ class DiagnosisPoint:
         random_mean, random_std: ``w1`` of seeded random subsets of the same size (mean, std).
         random_percentile: Share (%) of those random subsets with ``w1`` at most the selection's.
         random_z: ``(w1 - random_mean) / random_std`` (negative: closer than chance).
+        targets: A selection of several targets: per target, its picks in the prefix and the
+            distances of those picks (``w1``, ``mean_nn_query``) and of the whole prefix (``w1_all``,
+            ``mean_nn_query_all``) to its queries; empty (and not written) for one target.
     """
 
     budget: int
@@ -139,6 +143,7 @@ class DiagnosisPoint:
     random_std: float | None = None
     random_percentile: float | None = None
     random_z: float | None = None
+    targets: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -171,7 +176,8 @@ class Diagnosis:
             "n_queries": self.n_queries,
             "coverage_from": self.coverage_from,
             "info": self.info,
-            "points": [asdict(p) for p in self.points],
+            # one target: no ``targets`` key, the file is what it was before several targets existed
+            "points": [{k: v for k, v in asdict(p).items() if k != "targets" or v} for p in self.points],
         }
         checked = check_artifact(DiagnosisFile, data, source="diagnosis", fix="this is a bug in targetsel")
         return checked.model_dump(exclude_unset=True)

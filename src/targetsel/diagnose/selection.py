@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,15 +11,15 @@ import numpy as np
 
 from targetsel.data import ExampleSet
 from targetsel.diagnose.core import check_random_subsets, diagnose
-from targetsel.diagnose.distances import DEFAULT_EXACT_LIMIT
+from targetsel.diagnose.distances import DEFAULT_EXACT_LIMIT, cost_matrix, mean_nn_costs, wasserstein1
 from targetsel.diagnose.result import Diagnosis
-from targetsel.errors import InvalidDataError, MissingArtifactError
+from targetsel.errors import ConfigurationError, InvalidDataError, MissingArtifactError
 from targetsel.export import SELECTION_FIX, SelectionFile
 from targetsel.params.artifacts import check_artifact, read_artifact
 from targetsel.score.similarity import check_same_weights
 from targetsel.store import FeatureSource
 
-__all__ = ["check_selection", "diagnose_selection", "gather_rows", "load_selection"]
+__all__ = ["check_selection", "diagnose_selection", "gather_rows", "load_selection", "target_distances"]
 
 
 def gather_rows(source: np.ndarray | FeatureSource, indices: Sequence[int] | np.ndarray, chunk_rows: int = 16384):
@@ -103,7 +103,7 @@ def _pick_indices(meta: dict[str, Any], pool: ExampleSet) -> np.ndarray:
 def diagnose_selection(
     selection: str | os.PathLike[str] | dict[str, Any],
     pool: ExampleSet,
-    queries: ExampleSet,
+    queries: ExampleSet | Mapping[str, ExampleSet],
     representation: Any,
     *,
     budgets: Sequence[int] | None = None,
@@ -125,7 +125,10 @@ def diagnose_selection(
     Args:
         selection: A ``selection.json`` path, its folder, or its parsed content.
         pool: The pool the selection was made from.
-        queries: The query set.
+        queries: The query set; for a selection of several targets ``{name: query set}`` with every
+            target of its ``targets`` block. The distances are then to the union of the query sets,
+            and each point's ``targets`` holds, per target, the distance of its own picks and of the
+            whole prefix to that target's queries (:func:`target_distances`).
         representation: A :class:`targetsel.represent.Representation`.
         budgets: Prefix lengths (default: the selection's budget).
         store_dir: Feature-store cache folder.
@@ -151,7 +154,13 @@ def diagnose_selection(
     check_random_subsets(random_subsets)  # before the pool sample it sizes
     meta = check_selection(selection) if isinstance(selection, dict) else load_selection(selection)
     idx = _pick_indices(meta, pool)
-    q_src, q_w = representation.encode_for_scoring(queries, role="query", store_dir=store_dir)
+    named = _target_queries(meta, queries)
+    encoded = [representation.encode_for_scoring(es, role="query", store_dir=store_dir) for es in named.values()]
+    q_w = encoded[0][1]
+    q_views = [
+        np.concatenate([np.asarray(src.to_array() if isinstance(src, FeatureSource) else src) for src in per])
+        for per in zip(*(e[0] for e in encoded), strict=True)
+    ]
     if store_dir is not None:
         c_src, c_w = representation.encode_for_scoring(pool, role="candidate", store_dir=store_dir)
         subset = [gather_rows(s, idx) for s in c_src]
@@ -165,11 +174,17 @@ def diagnose_selection(
         random_from = _pool_sample(pool, representation, c_src if store_dir is not None else None, size, seed)
     src_col = pool.column("source")
     sources = [str(src_col[int(i)]) for i in idx] if src_col is not None else None
-    return diagnose(
-        [s.to_array() if isinstance(s, FeatureSource) else s for s in q_src],
+    query_index: list[int | None] = [p.get("query_index") for p in meta["picks"]]
+    picked_by = None
+    if meta.get("targets") is not None:  # a query of its target's set: an index into the union
+        offsets = dict(zip(named, np.cumsum([0, *(len(es) for es in named.values())]).tolist(), strict=False))
+        picked_by = [p["target"] for p in meta["picks"]]
+        query_index = [None if q is None else q + offsets[t] for q, t in zip(query_index, picked_by, strict=True)]
+    result = diagnose(
+        q_views,
         subset,
         budgets=budgets,
-        query_index=[p.get("query_index") for p in meta["picks"]],
+        query_index=query_index,
         sources=sources,
         weights=q_w,
         exact_limit=exact_limit,
@@ -180,6 +195,71 @@ def diagnose_selection(
         random_subsets=random_subsets,
         seed=seed,
     )
+    if picked_by is not None:
+        for name, (src, _) in zip(named, encoded, strict=True):
+            feats = [np.asarray(v.to_array() if isinstance(v, FeatureSource) else v) for v in src]
+            for point in result.points:
+                point.targets[name] = target_distances(
+                    feats, subset, q_w, point.budget, [t == name for t in picked_by], exact_limit, sinkhorn_reg
+                )
+    return result
+
+
+def target_distances(
+    queries: list[np.ndarray],
+    subset: list[np.ndarray],
+    weights: Sequence[float],
+    budget: int,
+    mine: Sequence[bool],
+    exact_limit: int = DEFAULT_EXACT_LIMIT,
+    sinkhorn_reg: float = 0.01,
+) -> dict[str, Any]:
+    """One target's distances at ``budget``: its own picks' and the whole prefix's to its queries.
+
+    Args:
+        queries: The target's query features, ``(n_queries, dim)`` per view.
+        subset: The picks' features in ranking order, ``(n_picks, dim)`` per view.
+        weights: Per-view weights.
+        budget: The prefix length.
+        mine: ``(n_picks,)`` whether each pick was taken by this target.
+
+    Returns:
+        ``{"picks", "w1", "mean_nn_query", "w1_all", "mean_nn_query_all"}`` (``w1``/``mean_nn_query``
+        ``None`` when the target has no pick in the prefix).
+
+    Example:
+        >>> import numpy as np
+        >>> d = target_distances([np.eye(2, 3)], [np.eye(3)], [1.0], 3, [True, True, False])
+        >>> d["picks"], d["w1"], round(d["w1_all"], 4)
+        (2, 0.0, 0.1667)
+    """
+    cost, _, _ = cost_matrix(queries, [v[:budget] for v in subset], weights)
+    own = np.flatnonzero(np.asarray(mine[:budget], dtype=bool))
+    w1_all, _ = wasserstein1(cost, exact_limit=exact_limit, reg=sinkhorn_reg)
+    out: dict[str, Any] = {"picks": int(own.size), "w1": None, "mean_nn_query": None}
+    if own.size:
+        out["w1"] = wasserstein1(cost[:, own], exact_limit=exact_limit, reg=sinkhorn_reg)[0]
+        out["mean_nn_query"] = mean_nn_costs(cost[:, own])[0]
+    out["w1_all"] = w1_all
+    out["mean_nn_query_all"] = mean_nn_costs(cost)[0]
+    return out
+
+
+def _target_queries(meta: dict[str, Any], queries: ExampleSet | Mapping[str, ExampleSet]) -> dict[str, ExampleSet]:
+    """``{name: query set}``: one entry for a selection of one target, each target's otherwise (checked)."""
+    block = meta.get("targets")
+    if block is None:
+        if not isinstance(queries, ExampleSet):
+            if len(queries) != 1:
+                raise ConfigurationError("this selection has one target; give one query set")
+            return dict(queries)
+        return {"query": queries}
+    names = [t["name"] for t in block["targets"]]
+    if isinstance(queries, ExampleSet) or list(queries) != names:
+        raise ConfigurationError(
+            f"this selection has several targets ({', '.join(names)}); give {{name: query set}} for each, in order"
+        )
+    return dict(queries)
 
 
 def _selection_info(meta: dict[str, Any], representation: Any, n_picks: int) -> dict[str, Any]:
