@@ -279,6 +279,37 @@ def _composition(
     return by, labels, pool_counts, [code[k] for k in sub_labels]
 
 
+def _targets_view(meta: dict[str, Any], budgets: list[int], diagnosis: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A selection of several targets: the mix, each target's share and query rows, and per budget the
+    picks each target took and (from a diagnosis) the distance of its picks and of the prefix to its
+    queries; ``None`` for one target."""
+    block = meta.get("targets")
+    if block is None:
+        return None
+    names = [t["name"] for t in block["targets"]]
+    picked = [p.get("target") for p in meta["picks"]]
+    measured = {p["budget"]: p.get("targets") or {} for p in (diagnosis or {}).get("points", [])}
+    rows = []
+    for b in sorted({*budgets, *(k for k in measured if k <= len(picked))}):
+        counts = Counter(picked[:b])
+        per = measured.get(b, {})
+        rows.append(
+            {
+                "budget": b,
+                "picks": [counts.get(n, 0) for n in names],
+                "w1": [_num((per.get(n) or {}).get("w1")) for n in names] if per else None,
+                "w1_all": [_num((per.get(n) or {}).get("w1_all")) for n in names] if per else None,
+            }
+        )
+    return {
+        "mix": block.get("mix"),
+        "names": names,
+        "shares": [t.get("share") for t in block["targets"]],
+        "queries": [t.get("rows") for t in block["targets"]],
+        "budgets": rows,
+    }
+
+
 def _subset_of(selection: Selection) -> ExampleSet:
     """The subset file's rows, checked to be the picks of ``selection.json`` (same count, same ids)."""
     picks = selection.meta["picks"]
@@ -387,7 +418,9 @@ def page_data(
         ``label``/``query``/``score``/``id`` and ``extra`` columns), ``conversations`` (one list of
         ``[role, content]`` per pick), ``queries`` (one per query, or ``None``), ``diagnosis``,
         ``decontamination`` (``selection.json``'s block plus ``rows``, the first 100 removed rows of
-        ``contamination.jsonl``; ``None`` when it was off) and ``notes``.
+        ``contamination.jsonl``; ``None`` when it was off), ``targets`` (a selection of several
+        targets: the mix, shares, and per budget each target's picks and distances; else ``None``)
+        and ``notes``.
 
     Raises:
         ConfigurationError: ``by`` names no column.
@@ -431,5 +464,6 @@ def page_data(
         else [[[m["role"], m["content"]] for m in msgs] for msgs in _values(queries, "messages") or []],
         "diagnosis": _diagnosis_view(diagnosis),
         "decontamination": decontamination,
+        "targets": _targets_view(meta, selection.budgets, diagnosis),
         "notes": notes,
     }

@@ -76,6 +76,7 @@ def render_page(data: dict[str, Any]) -> str:
         h=data.get("header") or {},
         notes=data.get("notes") or [],
         d=data.get("decontamination"),
+        t=data.get("targets"),
         data_json=Markup(embed_json(data)),
         style=Markup(_asset("explore.css")),
         script=Markup(_asset("explore.js")),
