@@ -34,39 +34,11 @@ import time
 
 import numpy as np
 
+from _rss import PeakSampler, rss_mb
+
 
 def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
-
-
-def _rss_mb() -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-class _PeakSampler:
-    """The highest RSS seen while the ``with`` block runs (sampled every 20 ms by a thread)."""
-
-    def __enter__(self) -> _PeakSampler:
-        import threading
-
-        self.peak, self._stop = _rss_mb(), threading.Event()
-
-        def run() -> None:
-            while not self._stop.wait(0.02):
-                self.peak = max(self.peak, _rss_mb())
-
-        self._thread = threading.Thread(target=run, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, _rss_mb())
 
 
 def _vocab(rng: np.random.Generator, size: int) -> np.ndarray:
@@ -192,9 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     pool, items, planted = build(n_pool, n_items)
     _log(f"built {len(pool):,} pool rows and {len(items):,} items in {time.perf_counter() - t0:.1f} s")
-    rss_before = _rss_mb()
+    rss_before = rss_mb()
     t0 = time.perf_counter()
-    with _PeakSampler() as sampler:
+    with PeakSampler() as sampler:
         found = find_contamination(pool, items)
     seconds = time.perf_counter() - t0
     removed = found.removed

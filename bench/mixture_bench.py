@@ -41,44 +41,17 @@ import argparse
 import json
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from _rss import PeakSampler, rss_mb
+
 
 def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
-
-
-def _rss_mb() -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-class _PeakSampler:
-    """The highest RSS seen while the ``with`` block runs (sampled every 20 ms by a thread)."""
-
-    def __enter__(self) -> _PeakSampler:
-        self.peak, self._stop = _rss_mb(), threading.Event()
-
-        def run() -> None:
-            while not self._stop.wait(0.02):
-                self.peak = max(self.peak, _rss_mb())
-
-        self._thread = threading.Thread(target=run, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, _rss_mb())
 
 
 def bench_dedup(quick: bool, tmp: Path) -> dict:
@@ -107,8 +80,8 @@ def bench_dedup(quick: bool, tmp: Path) -> dict:
 
     x = np.load(tmp / "pool.npy", mmap_mode="r")
     walk = DedupWalk(DedupSettings(threshold=0.9), picks, features=source_reader([InMemoryFeatures(x)], [1.0]))
-    before = _rss_mb()
-    with _PeakSampler() as peak:
+    before = rss_mb()
+    with PeakSampler() as peak:
         t0 = time.perf_counter()
         walk.feed(order[:length])
         seconds = time.perf_counter() - t0
