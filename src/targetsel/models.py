@@ -258,12 +258,23 @@ def model_load_error(model: str, what: str, exc: BaseException) -> MissingArtifa
     library's reason on one line.
 
     Example:
-        >>> str(model_load_error("smollm2-135m", "the config", OSError("bad\\nfile")))
+        >>> str(model_load_error("smollm2-135m", "the config", OSError("bad\\nfile"))).split("; ")[0]
         "cannot load the config of 'smollm2-135m' (OSError: bad file)"
     """
     if not Path(model).expanduser().exists() and model not in BUILTIN_MODELS and not _in_hub_cache(model):
         return model_not_found(model)
-    return MissingArtifactError(f"cannot load {what} of {model!r} ({type(exc).__name__}: {' '.join(str(exc).split())})")
+    reason = " ".join(str(exc).split())
+    return MissingArtifactError(
+        f"cannot load {what} of {model!r} ({type(exc).__name__}: {reason}); "
+        "its files may be incomplete or corrupt: fetch or save them again"
+    )
+
+
+def _unreadable_weights() -> tuple[type[BaseException], ...]:
+    """What loading a model or adapter raises for missing, truncated or corrupt weight files."""
+    from safetensors import SafetensorError
+
+    return (OSError, ValueError, RuntimeError, SafetensorError)
 
 
 def resolve_model_path(model: str) -> str:
@@ -374,7 +385,7 @@ def load_model_and_tokenizer(
     tok = load_tokenizer(model)
     try:
         lm = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype)
-    except OSError as exc:
+    except _unreadable_weights() as exc:
         raise model_load_error(model, "the weights", exc) from exc
     if adapter is not None:
         from peft import PeftModel
@@ -382,7 +393,10 @@ def load_model_and_tokenizer(
         adapter = Path(adapter)
         if not (adapter / "adapter_config.json").is_file():
             raise MissingArtifactError(f"{adapter} is not a peft adapter directory (no adapter_config.json)")
-        lm = PeftModel.from_pretrained(lm, str(adapter), is_trainable=trainable_adapter)
+        try:
+            lm = PeftModel.from_pretrained(lm, str(adapter), is_trainable=trainable_adapter)
+        except _unreadable_weights() as exc:
+            raise model_load_error(str(adapter), "the adapter", exc) from exc
     lm.to(dev)
     lm.eval()
     return lm, tok

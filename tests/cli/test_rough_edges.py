@@ -466,3 +466,26 @@ def test_an_unknown_log_level_is_one_line(
     assert (
         err == "targetsel: error: TARGETSEL_LOG must be one of DEBUG, INFO, WARNING, ERROR or CRITICAL, got 'verbose'"
     )
+
+
+@pytest.mark.parametrize("damage", ["garbage", "empty", "truncated"])
+def test_corrupt_model_weights_are_one_line(
+    damage: str, tiny_llama_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A model folder whose weights file is garbage, empty or cut short: one line naming it, exit 2."""
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_llama_dir, model)
+    weights = model / "model.safetensors"
+    data = weights.read_bytes()
+    weights.write_bytes({"garbage": b"garbage" * 10, "empty": b"", "truncated": data[: len(data) // 2]}[damage])
+    q = tmp_path / "q.jsonl"
+    q.write_text('{"prompt": "add 2 and 3", "completion": "5"}\n', encoding="utf-8")
+    out = tmp_path / "e.json"
+    argv = ["evaluate", "-m", str(model), "--query", str(q), "--metrics", "dev_loss", "-o", str(out), "-q"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("targetsel: error: cannot load the weights of"), err
+    assert "SafetensorError" in err and "fetch or save them again" in err
+    assert not out.exists()
