@@ -39,12 +39,14 @@ import logging
 import os
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from targetsel.cleanup import undo_on_failure
 from targetsel.data import ExampleSet
 from targetsel.decontaminate import CONTAMINATION_FILE, Contamination, DecontaminationSettings
 from targetsel.decontaminate.features import find_feature_contamination
@@ -336,7 +338,10 @@ def run_selection(
     if scores is not None:
         result.summaries  # noqa: B018  (computed now, as before: the scores are at hand)
     if output is not None:
-        _export(result, pool, targets[0][1] if names is None else None, Path(output), export_format)
+        out = Path(output)
+        # a failure half-way (a full disk, an unwritable folder) leaves no partial budget folders behind
+        with undo_on_failure(out) if out.suffix.lower() not in (".jsonl", ".parquet") else nullcontext():
+            _export(result, pool, targets[0][1] if names is None else None, out, export_format)
     return result
 
 

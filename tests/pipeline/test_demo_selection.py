@@ -82,3 +82,30 @@ def test_streaming_round_robin_refills_when_lists_run_out(tmp_path: Path) -> Non
     assert stream.scores.top_k == 2
     np.testing.assert_array_equal(stream.ranking.indices, dense.ranking.indices)
     np.testing.assert_array_equal(stream.ranking.query_index, dense.ranking.query_index)
+
+
+def test_an_export_failing_half_way_leaves_no_budget_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Several budgets, the second export fails (say, a full disk): nothing of this run is left."""
+    import targetsel.pipeline as pipeline
+    from targetsel.represent import LexicalRepresentation
+
+    pool, query = load_pool(demo_pool_path()), load_queries(demo_query_path("math"))
+    real_export, calls = pipeline.export, []
+
+    def failing_export(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return real_export(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "export", failing_export)
+    kept = tmp_path / "out"
+    kept.mkdir()
+    (kept / "notes.txt").write_text("mine")
+    with pytest.raises(OSError, match="No space left"):
+        run_selection(pool, query, LexicalRepresentation(dim=64), budgets=[10, 20], output=kept)
+    assert sorted(p.name for p in kept.iterdir()) == ["notes.txt"]  # what was there stays; nothing new
+    with pytest.raises(OSError):
+        calls.clear()
+        run_selection(pool, query, LexicalRepresentation(dim=64), budgets=[10, 20], output=tmp_path / "new")
+    assert not (tmp_path / "new").exists()
