@@ -134,7 +134,10 @@ def parse_budgets(text: str | int | Sequence[int]) -> list[int]:
     if isinstance(text, (int, np.integer)):
         items: list[Any] = [int(text)]
     elif isinstance(text, str):
-        items = [t.strip() for t in text.split(",") if t.strip()]
+        items = [t.strip() for t in text.split(",")]
+        if "" in items and any(items):  # "500,,1000" or "500,": a typo, not a request for fewer budgets
+            raise ConfigurationError(f"budgets {text!r} has an empty entry; give them as e.g. 500,1000,2500")
+        items = [t for t in items if t]
     else:
         items = list(text)
     out = set()

@@ -149,6 +149,8 @@ def test_bad_pool_exit_2_one_line_nothing_written(
         (["--budget", "2", "--format", "csv"], "--format"),
         (["--budget", "x"], "budget"),
         (["--budgets", "2,a"], "not an integer"),
+        (["--budgets", "1,,2"], "has an empty entry"),
+        (["--budgets", "2,"], "has an empty entry"),
         (["--method", "quantiles", "--method-param", "window=0"], "window must be a positive integer"),
     ],
 )
