@@ -43,14 +43,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from targetsel.atomic import atomic_dir, atomic_path, atomic_write_text
 from targetsel.data import ExampleSet
 from targetsel.decontaminate.result import DecontaminationRecord
 from targetsel.errors import ConfigurationError, InvalidDataError, MissingArtifactError
 from targetsel.params import FieldError
-from targetsel.params.artifacts import check_artifact, describe_validation_error
+from targetsel.params.artifacts import check_artifact, check_nested
 from targetsel.select.base import Ranking
 from targetsel.select.dedup import DedupRecord
 from targetsel.trainer_formats import (
@@ -241,13 +241,7 @@ class SelectionFile(BaseModel):
     @field_validator("representation")
     @classmethod
     def _known_provenance(cls, value: dict[str, Any]) -> dict[str, Any]:
-        # Checked by its own model but kept as the dict written (its key order is the file's).
-        try:
-            _Provenance.model_validate(value)
-        except ValidationError as exc:
-            path, words = describe_validation_error(exc)
-            raise FieldError(path, words) from None
-        return value
+        return check_nested(_Provenance, value)
 
     @model_validator(mode="after")
     def _consistent(self) -> SelectionFile:

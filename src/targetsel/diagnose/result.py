@@ -8,11 +8,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from targetsel.errors import ConfigurationError
-from targetsel.params import FieldError
-from targetsel.params.artifacts import check_artifact, describe_validation_error, read_artifact
+from targetsel.params.artifacts import check_artifact, check_nested, read_artifact
 from targetsel.store import atomic_write_text
 
 __all__ = ["DIAGNOSIS_FIX", "Diagnosis", "DiagnosisFile", "DiagnosisPoint", "read_diagnosis"]
@@ -63,13 +62,7 @@ class _Info(BaseModel):
     @field_validator("settings")
     @classmethod
     def _known_settings(cls, value: dict[str, Any]) -> dict[str, Any]:
-        # Checked by its own model but kept as the dict written (its key order is the file's).
-        try:
-            _Settings.model_validate(value)
-        except ValidationError as exc:
-            path, words = describe_validation_error(exc)
-            raise FieldError(path, words) from None
-        return value
+        return check_nested(_Settings, value)
 
 
 class DiagnosisFile(BaseModel):

@@ -29,7 +29,14 @@ from pydantic import BaseModel, ValidationError
 from targetsel.errors import InvalidDataError, MissingArtifactError, TargetselError
 from targetsel.params.fields import _TYPE_WORDS, FieldError, field_path
 
-__all__ = ["artifact_error", "check_artifact", "describe_validation_error", "read_artifact", "read_json_artifact"]
+__all__ = [
+    "artifact_error",
+    "check_artifact",
+    "check_nested",
+    "describe_validation_error",
+    "read_artifact",
+    "read_json_artifact",
+]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -161,3 +168,23 @@ def read_artifact(
     """The artifact at ``path``, parsed and validated by ``model`` (:func:`read_json_artifact`,
     then :func:`check_artifact`)."""
     return check_artifact(model, read_json_artifact(path, fix=fix, what=what), source=path, fix=fix, error=error)
+
+
+def check_nested(model: type[BaseModel], value: dict[str, Any]) -> dict[str, Any]:
+    """``value`` checked by ``model`` but returned as written (its key order is the file's), for a
+    field validator of an enclosing artifact model; a failure names the field inside ``value``.
+
+    Example:
+        >>> from pydantic import BaseModel, ConfigDict
+        >>> class Inner(BaseModel):
+        ...     model_config = ConfigDict(strict=True)
+        ...     n: int
+        >>> check_nested(Inner, {"n": 1, "z": 0})
+        {'n': 1, 'z': 0}
+    """
+    try:
+        model.model_validate(value)
+    except ValidationError as exc:
+        path, words = describe_validation_error(exc)
+        raise FieldError(path, words) from None
+    return value
