@@ -209,22 +209,39 @@ def _must_fail(
     return not (new is None and any(len(p) == len(path) and _under(path, [p]) for p in nullable))
 
 
+def _corrupt_json(
+    target: Path,
+    raw: bytes,
+    data: st.DataObject,
+    rules: tuple[list[Path_], list[Path_], list[Path_]],
+    *,
+    indent: int | None = 1,
+) -> tuple[bool, str, Path_]:
+    """Cut the JSON artifact ``target`` (its text ``raw``) short, or change one field of it.
+
+    Returns whether its reader must refuse it, given the ``(free, optional, nullable)`` rules, and
+    the mutation's kind and path (``"truncate"`` and ``()`` for a cut file).
+    """
+    doc = json.loads(raw)
+    if data.draw(st.booleans(), label="truncate"):
+        target.write_bytes(_cut(raw, data, raw.rindex(b"}")))
+        return True, "truncate", ()
+    kind, path, new = _mutate(doc, data)
+    if not path and kind == "type":
+        doc = new
+    _write_json(target, doc, indent=indent)
+    return _must_fail(kind, path, new, *rules), kind, path
+
+
 @SETTINGS
 @given(data=st.data())
 def test_corrupt_selection_json(made: dict[str, Path], data: st.DataObject, capsys: pytest.CaptureFixture[str]) -> None:
     meta_path = made["sel"] / "selection.json"
     out = made["root"] / "out"
     with _Restore(meta_path) as raw:
-        doc = json.loads(raw)
-        if data.draw(st.booleans(), label="truncate"):
-            meta_path.write_bytes(_cut(raw, data, raw.rindex(b"}")))
-            must_fail = True
-        else:
-            kind, path, new = _mutate(doc, data)
-            if not path and kind == "type":
-                doc = new
-            _write_json(meta_path, doc)
-            must_fail = _must_fail(kind, path, new, _SELECTION_FREE, _SELECTION_OPTIONAL, _SELECTION_NULLABLE)
+        must_fail, _, _ = _corrupt_json(
+            meta_path, raw, data, (_SELECTION_FREE, _SELECTION_OPTIONAL, _SELECTION_NULLABLE)
+        )
         command = data.draw(st.sampled_from(["explore", "diagnose"]), label="command")
         if command == "explore":
             argv = ["explore", str(made["sel"]), "-o", str(out / "page.html"), "--quiet"]
@@ -249,17 +266,8 @@ _DIAGNOSIS_NULLABLE += [("points", "*", "random_z")]
 def test_corrupt_diagnosis_json(made: dict[str, Path], data: st.DataObject, capsys: pytest.CaptureFixture[str]) -> None:
     diag = made["sel"] / "diagnosis.json"
     with _Restore(diag) as raw:
-        doc = json.loads(raw)
-        if data.draw(st.booleans(), label="truncate"):
-            diag.write_bytes(_cut(raw, data, raw.rindex(b"}")))
-            must_fail = True
-        else:
-            kind, path, new = _mutate(doc, data)
-            if not path and kind == "type":
-                doc = new
-            _write_json(diag, doc)
-            must_fail = _must_fail(kind, path, new, _DIAGNOSIS_FREE, _DIAGNOSIS_OPTIONAL, _DIAGNOSIS_NULLABLE)
-            # info's typed keys (method, n_picks, settings.random_baseline...) fail too; anything else there is free
+        # info's typed keys (method, n_picks, settings.random_baseline...) fail too; anything else there is free
+        must_fail, _, _ = _corrupt_json(diag, raw, data, (_DIAGNOSIS_FREE, _DIAGNOSIS_OPTIONAL, _DIAGNOSIS_NULLABLE))
         rc = _run(["explore", str(made["sel"]), "-o", str(made["root"] / "page.html"), "--quiet"], capsys)
         if must_fail:
             assert rc == 2
@@ -277,16 +285,9 @@ def test_corrupt_store_manifest(made: dict[str, Path], data: st.DataObject, caps
     manifests = sorted(made["stores"].glob("*/manifest.json"))
     manifest = data.draw(st.sampled_from(manifests), label="store")
     with _Restore(manifest) as raw:
-        doc = json.loads(raw)
-        if data.draw(st.booleans(), label="truncate"):
-            manifest.write_bytes(_cut(raw, data, raw.rindex(b"}")))
-            must_fail = True
-        else:
-            kind, path, new = _mutate(doc, data)
-            if not path and kind == "type":
-                doc = new
-            _write_json(manifest, doc, indent=2)
-            must_fail = _must_fail(kind, path, new, _MANIFEST_FREE, _MANIFEST_OPTIONAL, _MANIFEST_NULLABLE)
+        must_fail, _, _ = _corrupt_json(
+            manifest, raw, data, (_MANIFEST_FREE, _MANIFEST_OPTIONAL, _MANIFEST_NULLABLE), indent=2
+        )
         out = made["root"] / "reselect"
         argv = ["select", "-r", "lexical", "-p", "dim=256", "--store-dir", str(made["stores"]), "-b", "20"]
         rc = _run([*argv, "-o", str(out), "--quiet"], capsys)
@@ -346,20 +347,10 @@ def test_corrupt_experiment_cell_files(
     files = sorted(made["exp"].glob("cells/**/done.json")) + sorted(made["exp"].glob("cells/**/results.json"))
     target = data.draw(st.sampled_from(files), label="file")
     with _Restore(target) as raw:
-        doc = json.loads(raw)
-        if data.draw(st.booleans(), label="truncate"):
-            target.write_bytes(_cut(raw, data, raw.rindex(b"}")))
-            must_fail = True
-        else:
-            kind, path, new = _mutate(doc, data)
-            if not path and kind == "type":
-                doc = new
-            _write_json(target, doc)
-            # results.json rows refuse unknown keys; elsewhere unknown keys are ignored
-            must_fail = _must_fail(
-                kind, path, new, _DONE_FREE, [], [("rows", "*", k) for k in ("budget", "bin", "seed")]
-            )
-            must_fail = must_fail or (kind == "extra" and _under(path, [("rows", "*")]))
+        nullable = [("rows", "*", k) for k in ("budget", "bin", "seed")]
+        must_fail, kind, path = _corrupt_json(target, raw, data, (_DONE_FREE, [], nullable))
+        # results.json rows refuse unknown keys; elsewhere unknown keys are ignored
+        must_fail = must_fail or (kind == "extra" and _under(path, [("rows", "*")]))
         argv = ["experiment", "run", str(made["config"]), "-o", str(made["exp"]), "--no-report", "--quiet"]
         rc = _run(argv, capsys)
         if must_fail:
