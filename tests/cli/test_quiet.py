@@ -11,31 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
-
-_SCRIPT = r"""
-import json, os, sys, tempfile
-from targetsel.cli import main
-
-def run(argv):
-    with tempfile.TemporaryFile() as err:
-        saved = os.dup(2)
-        sys.stderr.flush()
-        os.dup2(err.fileno(), 2)
-        try:
-            rc = main(argv)
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-        err.seek(0)
-        return rc, err.read().decode("utf-8", "replace")
-
-out = [run(argv) for argv in json.loads(sys.argv[1])]
-print(json.dumps(out))
-"""
 
 
 def _rows(n: int, offset: int = 0) -> list[dict]:
@@ -70,7 +46,7 @@ def _inputs(tmp: Path) -> dict[str, Path]:
     return paths
 
 
-def test_quiet_runs_print_nothing_on_stderr(tmp_path: Path, tiny_llama_dir: Path) -> None:
+def test_quiet_runs_print_nothing_on_stderr(tmp_path: Path, tiny_llama_dir: Path, cli_in_fresh_process) -> None:
     p = _inputs(tmp_path)
     sel = ["select", "-b", "3", "--no-store"]
     runs = [
@@ -121,11 +97,7 @@ def test_quiet_runs_print_nothing_on_stderr(tmp_path: Path, tiny_llama_dir: Path
 
     for key in [*_ENV, "TQDM_DISABLE"]:  # a quiet run earlier in this process may have set them
         env.pop(key, None)
-    proc = subprocess.run(
-        [sys.executable, "-c", _SCRIPT, json.dumps(runs)], capture_output=True, text=True, env=env, timeout=600
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    results = json.loads(proc.stdout.strip().splitlines()[-1])
+    results = cli_in_fresh_process(runs, env, timeout=600)
     assert [rc for rc, _ in results] == [0] * len(runs), results
     assert "Generating train split" in results[0][1]  # the bar the quiet runs must not show
     for argv, (_, err) in zip(runs[1:], results[1:], strict=True):

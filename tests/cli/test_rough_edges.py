@@ -325,32 +325,9 @@ def test_a_broken_parquet_or_arrow_file_is_one_line(
         assert err.startswith(f"targetsel: error: bad/{name}: not a readable {kind} file ("), err
 
 
-_FD2_SCRIPT = r"""
-import json, os, sys, tempfile
-from targetsel.cli import main
-
-out = []
-for argv in json.loads(sys.argv[1]):
-    with tempfile.TemporaryFile() as err:
-        saved = os.dup(2)
-        os.dup2(err.fileno(), 2)
-        try:
-            rc = main(argv)
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-        err.seek(0)
-        out.append([rc, err.read().decode("utf-8", "replace")])
-print(json.dumps(out))
-"""
-
-
-def test_broken_table_files_print_no_library_log_lines(tmp_path: Path) -> None:
+def test_broken_table_files_print_no_library_log_lines(tmp_path: Path, cli_in_fresh_process) -> None:
     """Whole file descriptor 2 of a fresh process: the error line and nothing from ``datasets``."""
     import os
-    import subprocess
-    import sys
 
     _inputs(tmp_path)
     files = _table_files(tmp_path)
@@ -375,11 +352,7 @@ def test_broken_table_files_print_no_library_log_lines(tmp_path: Path) -> None:
                 ]
             )
     env = {**os.environ, "HF_DATASETS_CACHE": str(tmp_path / "hf"), "TARGETSEL_CACHE": str(tmp_path / "c")}
-    proc = subprocess.run(
-        [sys.executable, "-c", _FD2_SCRIPT, json.dumps(runs)], capture_output=True, text=True, env=env, timeout=300
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    for argv, (rc, err) in zip(runs, json.loads(proc.stdout.strip().splitlines()[-1]), strict=True):
+    for argv, (rc, err) in zip(runs, cli_in_fresh_process(runs, env, timeout=300), strict=True):
         assert rc == 2 and err.count("\n") == 1 and "not a readable" in err, (argv, err)
     assert not (tmp_path / "out").exists()
 
