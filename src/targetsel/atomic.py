@@ -91,18 +91,18 @@ def atomic_path(
     tmp = Path(name)
     try:
         yield tmp
+        gone: FileNotFoundError | None = None
         try:
             with open(tmp, "rb+") as fh:
                 os.fsync(fh.fileno())
             os.chmod(tmp, FILE_MODE)
-        except FileNotFoundError:  # removed under us: let ``check`` say why, if it knows
-            with guard if guard is not None else contextlib.nullcontext():
-                if check is not None:
-                    check()
-            raise
+        except FileNotFoundError as exc:  # removed under us: ``check`` says why, if it knows
+            gone = exc
         with guard if guard is not None else contextlib.nullcontext():
             if check is not None:
                 check()
+            if gone is not None:
+                raise gone
             os.replace(tmp, dest)
     except BaseException:
         tmp.unlink(missing_ok=True)
