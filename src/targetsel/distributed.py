@@ -113,7 +113,7 @@ def encode_sharded(
     try:
         if rank == 0:  # create or check the manifests once, before anyone writes a shard
             for r, s in targets:
-                FeatureStore.create(s, r.spec(examples, role), shard_size=shard_size, overwrite=overwrite)
+                r.create_store(examples, role, s, shard_size=shard_size, overwrite=overwrite)
         dist.barrier()
         out = encode_all(False, (rank, world))
         dist.barrier()

@@ -26,7 +26,7 @@ from targetsel.atomic import STALE_AFTER_S, atomic_path
 from targetsel.cli import main
 from targetsel.errors import ArtifactMismatchError
 from targetsel.store import FeatureStore, StoreSpec
-from targetsel.store.core import LOCK_NAME
+from targetsel.store.layout import LOCK_NAME
 
 DTYPES = ["float32", "float16", "int8", "bit"]
 WORKERS = 4
@@ -242,7 +242,7 @@ def test_an_overwrite_makes_an_older_writer_fail_instead_of_mixing_rows(tmp_path
 
 
 def test_a_refused_create_leaves_no_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(cls, path, manifest, overwrite):  # type: ignore[no-untyped-def]
+    def refuse(cls, *args):  # type: ignore[no-untyped-def]
         raise ArtifactMismatchError("refused")
 
     monkeypatch.setattr(FeatureStore, "_create_locked", classmethod(refuse))

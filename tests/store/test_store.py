@@ -81,8 +81,9 @@ def test_manifest_mismatch_is_refused_then_overwritten(tmp_path: Path) -> None:
     LexicalRepresentation(dim=32).encode(es, store=tmp_path / "s", shard_size=5)
     with pytest.raises(ArtifactMismatchError, match="--overwrite"):
         LexicalRepresentation(dim=64).encode(es, store=tmp_path / "s", shard_size=5)
-    with pytest.raises(ArtifactMismatchError, match="fingerprint"):
-        LexicalRepresentation(dim=32).encode(examples(22), store=tmp_path / "s", shard_size=5)
+    other = ExampleSet.from_records([{"prompt": f"another pool, row {i}", "completion": "x"} for i in range(23)])
+    with pytest.raises(ArtifactMismatchError, match="fingerprint"):  # no shard in common: not a grown pool
+        LexicalRepresentation(dim=32).encode(other, store=tmp_path / "s", shard_size=5)
     store = LexicalRepresentation(dim=64).encode(es, store=tmp_path / "s", shard_size=5, overwrite=True)
     assert store.dim == 64 and store.to_array().shape == (23, 64)
 

@@ -22,9 +22,12 @@ __all__ = ["encode_cmd"]
 
 _HELP = """Encode examples into a feature store (a directory of `.npy` shards + `manifest.json`).
 
-Rerunning the same command resumes an interrupted run (complete shards are kept); a store
-written for other inputs is refused unless `--overwrite` is given. `--shard i/n` encodes only
-shards `i, i+n, ...` so several processes or machines can fill one store.
+Rerunning the same command resumes an interrupted run (complete shards are kept). When the
+pool changed (rows appended, edited, reordered or removed) and every other setting is the same,
+only the shards whose rows changed are encoded again; the others are reused as they are. A store
+written for other settings (representation, model, parameters, checkpoints, dtype, shard size),
+or one none of whose shards can be reused, is refused unless `--overwrite` is given. `--shard
+i/n` encodes only shards `i, i+n, ...` so several processes or machines can fill one store.
 
 **Examples**
 
@@ -82,6 +85,7 @@ def encode_cmd(
             done = fs.num_shards - len(fs.missing_shards())
             Console().print(
                 f"[bold]{fs.path}[/]: {fs.num_rows} rows × {fs.dim} ({representation}), "
-                f"{done}/{fs.num_shards} shards complete"
+                f"{done}/{fs.num_shards} shards complete ({len(fs.written_shards)} encoded now, "
+                f"{len(fs.reused_shards)} reused from the previous pool)"
                 + (f", {len(examples.skipped)} invalid rows skipped" if examples.skipped else "")
             )

@@ -8,10 +8,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from targetsel.data.messages import TextTurns, canonical_json, render_text
+from targetsel.data.messages import TextTurns, canonical_messages_json, render_text
 from targetsel.data.validate import to_dataset, validate_rows
+from targetsel.errors import ConfigurationError
 
 __all__ = ["ExampleSet", "build_example_set"]
+
+#: Rows read from Arrow at a time while hashing (bounded memory, few round trips).
+_HASH_BLOCK_ROWS = 4096
 
 
 @dataclass
@@ -39,6 +43,7 @@ class ExampleSet:
     skipped: list[int] = field(default_factory=list)
     json_columns: list[str] = field(default_factory=list)
     _fingerprint: str | None = field(default=None, repr=False)
+    _shard_fingerprints: dict[int, list[str]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_records(
@@ -57,14 +62,63 @@ class ExampleSet:
     def fingerprint(self) -> str:
         """SHA-256 over ids and canonical message content, row by row; identifies the data exactly."""
         if self._fingerprint is None:
-            h = hashlib.sha256()
-            for i, msgs in enumerate(self.dataset["messages"]):
-                h.update(self.ids[i].encode("utf-8"))
-                h.update(b"\x00")
-                h.update(canonical_json(msgs).encode("utf-8"))
-                h.update(b"\x01")
-            self._fingerprint = h.hexdigest()
+            self._fingerprint = self._hash_rows(None)
         return self._fingerprint
+
+    def shard_fingerprints(self, shard_size: int) -> list[str]:
+        """Fingerprints of the consecutive row ranges ``[i * shard_size, (i + 1) * shard_size)``.
+
+        Each hashes the same row-by-row bytes as :attr:`fingerprint` (id, then canonical
+        messages), over its range only: a range covering every row has the set's fingerprint, and
+        a range whose rows (ids, content, order) are unchanged keeps its fingerprint when rows
+        elsewhere are added, removed or edited. A feature store records them to reuse its shards
+        when the pool grows (:mod:`targetsel.store.grow`).
+
+        Example:
+            >>> es = ExampleSet.from_records([{"prompt": f"q{i}", "completion": "a"} for i in range(5)])
+            >>> fps = es.shard_fingerprints(2)
+            >>> len(fps), es.shard_fingerprints(5) == [es.fingerprint]
+            (3, True)
+            >>> swapped = es.select([0, 1, 3, 2, 4]).shard_fingerprints(2)  # rows 2 and 3 swapped
+            >>> [a == b for a, b in zip(swapped, fps)]
+            [True, False, True]
+        """
+        if shard_size <= 0:
+            raise ConfigurationError(f"shard size must be positive, got {shard_size}")
+        if shard_size not in self._shard_fingerprints:
+            self._hash_rows(shard_size)
+        return list(self._shard_fingerprints[shard_size])
+
+    def _row_bytes(self) -> Iterator[bytes]:
+        """What is hashed of each row, in order: its id, NUL, its canonical messages, SOH.
+
+        Read from Arrow a block of rows at a time (:func:`canonical_messages_json`): iterating the
+        ``messages`` column row by row through ``datasets`` costs several times the hashing itself.
+        """
+        table = self.dataset.with_format("arrow")
+        for start in range(0, len(self.ids), _HASH_BLOCK_ROWS):
+            block = canonical_messages_json(table[start : start + _HASH_BLOCK_ROWS].column("messages"))
+            for i, text in enumerate(block, start):
+                yield b"".join((self.ids[i].encode("utf-8"), b"\x00", text.encode("utf-8"), b"\x01"))
+
+    def _hash_rows(self, shard_size: int | None) -> str:
+        """One pass over the rows: the set's fingerprint (returned) and, with ``shard_size``, its ranges'."""
+        whole = hashlib.sha256() if self._fingerprint is None else None
+        parts: list[str] = []
+        part = hashlib.sha256()
+        for i, row in enumerate(self._row_bytes()):
+            if whole is not None:
+                whole.update(row)
+            if shard_size is not None:
+                if i and i % shard_size == 0:
+                    parts.append(part.hexdigest())
+                    part = hashlib.sha256()
+                part.update(row)
+        fingerprint = whole.hexdigest() if whole is not None else str(self._fingerprint)
+        self._fingerprint = fingerprint
+        if shard_size is not None:
+            self._shard_fingerprints[shard_size] = [*parts, part.hexdigest()] if len(self) else []
+        return fingerprint
 
     @property
     def column_names(self) -> list[str]:

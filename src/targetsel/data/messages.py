@@ -10,12 +10,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
 from targetsel.errors import ConfigurationError
 
-__all__ = ["ROLES", "TextTurns", "canonical_json", "content_id", "normalize_row", "render_text"]
+__all__ = [
+    "ROLES",
+    "TextTurns",
+    "canonical_json",
+    "canonical_messages_json",
+    "content_id",
+    "normalize_row",
+    "render_text",
+]
 
 ROLES = ("system", "user", "assistant")
 TextTurns = Literal["all", "user", "assistant", "first_user"]
@@ -50,6 +58,57 @@ def canonical_json(obj: Any) -> str:
         '{"a":"é","b":1}'
     """
     return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+#: How :func:`canonical_json` writes a string (``json.dumps(s, ensure_ascii=False)``).
+_JSON_STRING = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def canonical_messages_json(column: Any) -> Iterator[str]:
+    """:func:`canonical_json` of each row of an Arrow ``messages`` column (chunked or not), in order.
+
+    Turns stored as ``{role, content}`` strings, the canonical layout, are written from Arrow's
+    string arrays without building a dict per turn (the cost of hashing a large pool); any other
+    layout goes through Python objects. Both give :func:`canonical_json`'s text exactly.
+
+    Example:
+        >>> import pyarrow as pa
+        >>> col = pa.array([[{"role": "user", "content": 'say "hé"'}, {"role": "assistant", "content": "hé"}]])
+        >>> list(canonical_messages_json(col)) == [canonical_json(col.to_pylist()[0])]
+        True
+    """
+    for chunk in getattr(column, "chunks", [column]):
+        fast = _plain_turns_json(chunk)
+        yield from (canonical_json(m) for m in chunk.to_pylist()) if fast is None else fast
+
+
+def _plain_turns_json(chunk: Any) -> list[str] | None:
+    """Each row's JSON when ``chunk`` is a null-free list of ``{role, content}`` string structs, else ``None``."""
+    import pyarrow as pa
+
+    kind = chunk.type
+    if not (pa.types.is_list(kind) or pa.types.is_large_list(kind)) or chunk.null_count:
+        return None
+    turn = kind.value_type
+    names = [turn.field(i).name for i in range(turn.num_fields)] if pa.types.is_struct(turn) else []
+    if sorted(names) != ["content", "role"]:
+        return None
+    turns = chunk.flatten()  # this chunk's turns (its slice offset applied)
+    fields = dict(zip(names, turns.flatten(), strict=True))
+    if turns.null_count or any(
+        a.null_count or not (pa.types.is_string(a.type) or pa.types.is_large_string(a.type)) for a in fields.values()
+    ):
+        return None
+    enc = _JSON_STRING  # sorted keys: content before role
+    text = [
+        f'{{"content":{enc(c)},"role":{enc(r)}}}'
+        for c, r in zip(fields["content"].to_pylist(), fields["role"].to_pylist(), strict=True)
+    ]
+    out, at = [], 0
+    for n in chunk.value_lengths().to_pylist():
+        out.append("[" + ",".join(text[at : at + n]) + "]")
+        at += n
+    return out
 
 
 def content_id(msgs: list[dict[str, str]]) -> str:

@@ -5,6 +5,12 @@ A representation turns examples into fixed-size vectors. It implements two thing
 :meth:`Representation.encode_rows` (raw features for a contiguous row range). The driver
 :meth:`Representation.encode` handles everything else: in-memory or on-disk output, shards,
 resume, a fixed subset of shards for multi-process runs, and progress.
+
+A pool that changed since its store was written (rows appended, edited, reordered or removed)
+re-encodes only the shards whose rows changed; the others are reused as they are
+(:mod:`targetsel.store.grow` gives the rule). ``encode_for_scoring`` (what ``select`` uses) keeps
+one store per pool version in its cache folder and links the reusable shards of an earlier
+version's store into a new one.
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ import dataclasses
 import logging
 import os
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -93,8 +101,13 @@ class Representation(ABC):
         overwrite: bool = False,
         shards: tuple[int, int] | None = None,
         progress_desc: str | None = None,
+        reuse_from: Sequence[str | os.PathLike[str]] = (),
     ) -> FeatureSource:
         """Encode ``examples``, in memory or into a resumable on-disk :class:`FeatureStore`.
+
+        A store written for another version of the pool with the same settings keeps the shards
+        whose rows did not change and encodes the rest; the returned store's ``reused_shards``
+        and ``written_shards`` say which were which.
 
         Args:
             examples: Validated examples.
@@ -106,6 +119,8 @@ class Representation(ABC):
                 (several processes or machines filling one store). The returned store may then be
                 incomplete.
             progress_desc: Label of the progress bar.
+            reuse_from: Stores (of earlier versions of the pool) whose reusable shards a new
+                ``store`` links in instead of encoding them.
 
         Returns:
             The features: :class:`InMemoryFeatures`, or the (possibly partial) :class:`FeatureStore`.
@@ -117,6 +132,8 @@ class Representation(ABC):
             >>> LexicalRepresentation(dim=64).encode(es).to_array().shape
             (1, 64)
         """
+        if store is not None:  # first: one pass over the rows hashes the pool and its shards
+            examples.shard_fingerprints(shard_size)
         spec = self.stored_spec(examples, role)
         desc = progress_desc or f"encode {self.name} ({role})"
         if store is None:
@@ -131,25 +148,59 @@ class Representation(ABC):
                 return EncodedFeatures.from_float(out, spec.dtype, spec.to_dict())
             return InMemoryFeatures(out.astype(spec.dtype, copy=False), spec.to_dict())
         if shards is not None:  # one of several workers on this store: never remove what others share
-            return self._encode_store(examples, role, spec, store, shard_size, overwrite, shards, desc)
+            return self._encode_store(examples, role, store, shard_size, overwrite, shards, desc, reuse_from)
         # An error before the first finished shard (a model or checkpoint that cannot be loaded, a
         # batch that cannot fit in memory) removes the store this call created: a manifest alone
         # would block the corrected rerun. Finished shards are progress a rerun resumes from.
         with undo_on_failure(store, keep_if=lambda: _has_finished_shards(store)):
-            return self._encode_store(examples, role, spec, store, shard_size, overwrite, shards, desc)
+            return self._encode_store(examples, role, store, shard_size, overwrite, shards, desc, reuse_from)
+
+    def create_store(
+        self,
+        examples: ExampleSet,
+        role: Role,
+        store: str | os.PathLike[str],
+        *,
+        shard_size: int = 4096,
+        overwrite: bool = False,
+        reuse_from: Sequence[str | os.PathLike[str]] = (),
+    ) -> FeatureStore:
+        """Create, resume or regrow the store of ``examples`` at ``store`` without encoding anything.
+
+        What :meth:`encode` does first (and rank 0 of a ``torchrun`` encode, before the others):
+        the manifest records the pool's fingerprint and the fingerprint of each shard's rows, and
+        a store of another version of the pool keeps its reusable shards (``reused_shards``).
+
+        Example:
+            >>> import tempfile
+            >>> from targetsel.data import ExampleSet
+            >>> from targetsel.represent import LexicalRepresentation
+            >>> es = ExampleSet.from_records([{"prompt": f"q {i}", "completion": "a"} for i in range(5)])
+            >>> fs = LexicalRepresentation(dim=8).create_store(es, "candidate", tempfile.mkdtemp(), shard_size=2)
+            >>> fs.missing_shards(), len(fs.manifest["shard_fingerprints"])
+            ([0, 1, 2], 3)
+        """
+        return FeatureStore.create(
+            store,
+            self.stored_spec(examples, role),
+            shard_size=shard_size,
+            overwrite=overwrite,
+            shard_fingerprints=examples.shard_fingerprints(shard_size),
+            reuse_from=reuse_from,
+        )
 
     def _encode_store(
         self,
         examples: ExampleSet,
         role: Role,
-        spec: StoreSpec,
         store: str | os.PathLike[str],
         shard_size: int,
         overwrite: bool,
         shards: tuple[int, int] | None,
         desc: str,
+        reuse_from: Sequence[str | os.PathLike[str]],
     ) -> FeatureStore:
-        fs = FeatureStore.create(store, spec, shard_size=shard_size, overwrite=overwrite)
+        fs = self.create_store(examples, role, store, shard_size=shard_size, overwrite=overwrite, reuse_from=reuse_from)
         todo = fs.missing_shards()
         if shards is not None:
             index, count = shards
@@ -157,13 +208,21 @@ class Representation(ABC):
                 raise ConfigurationError(f"--shard must be i/n with 0 <= i < n, got {index}/{count}")
             todo = [i for i in todo if i % count == index]
         if len(todo) < fs.num_shards:
-            logger.info("%s: %d of %d shards already done", store, fs.num_shards - len(todo), fs.num_shards)
+            reused = len(fs.reused_shards)
+            logger.info(
+                "%s: %d of %d shards reused from the previous pool, %d already done, %d to encode here",
+                store,
+                reused,
+                fs.num_shards,
+                fs.num_shards - len(fs.missing_shards()) - reused,
+                len(todo),
+            )
         rows = sum(fs.shard_range(i)[1] - fs.shard_range(i)[0] for i in todo)
         with progress(total=rows, desc=desc, unit="ex") as bar:
             for i in todo:
                 lo, hi = fs.shard_range(i)
                 with row_progress(bar) as rows:  # batched representations advance it per batch
-                    feats = self._checked(examples, lo, hi, role, spec.dim)
+                    feats = self._checked(examples, lo, hi, role, fs.dim)
                 fs.write_shard(i, feats)
                 bar.update(hi - lo - rows["done"])
         return fs
@@ -181,7 +240,14 @@ class Representation(ABC):
         return spec
 
     def store_name(self, examples: ExampleSet, role: Role) -> str:
-        """Directory name of this representation's store for ``examples`` inside a cache folder."""
+        """Directory name of this representation's store for ``examples`` inside a cache folder.
+
+        ``<name>-<role>-<pool fingerprint>-<settings key>``: one store per version of the pool.
+        """
+        return f"{self.name}-{role}-{examples.fingerprint[:12]}-{self._settings_key(examples, role)}"
+
+    def _settings_key(self, examples: ExampleSet, role: Role) -> str:
+        """The part of :meth:`store_name` that depends on the settings only (model, params, dtype)."""
         import hashlib
         import json
 
@@ -189,7 +255,7 @@ class Representation(ABC):
         key = hashlib.sha1(
             json.dumps([spec["model"], spec["params"], spec["dtype"]], sort_keys=True).encode()
         ).hexdigest()
-        return f"{self.name}-{role}-{examples.fingerprint[:12]}-{key[:8]}"
+        return key[:8]
 
     def encode_for_scoring(
         self,
@@ -204,10 +270,19 @@ class Representation(ABC):
 
         Single-vector representations return one source with weight 1. Representations with
         several views (LESS checkpoints) override this to return one source per view with its
-        weight. With ``store_dir`` the features go to (or are reused from) a store inside it.
+        weight. With ``store_dir`` the features go to (or are reused from) a store inside it; a
+        new store there links in the unchanged shards of this representation's stores of other
+        versions of the pool (:meth:`store_name` differs only in the pool's fingerprint).
         """
-        store = None if store_dir is None else os.path.join(os.fspath(store_dir), self.store_name(examples, role))
-        src = self.encode(examples, role=role, store=store, overwrite=overwrite, shard_size=shard_size)
+        if store_dir is None:
+            src = self.encode(examples, role=role, overwrite=overwrite, shard_size=shard_size)
+            return [src], [1.0]
+        examples.shard_fingerprints(shard_size)  # one pass over the rows hashes the pool and its shards
+        store = Path(store_dir) / self.store_name(examples, role)
+        siblings = sorted(Path(store_dir).glob(f"{self.name}-{role}-*-{self._settings_key(examples, role)}"))
+        src = self.encode(
+            examples, role=role, store=store, overwrite=overwrite, shard_size=shard_size, reuse_from=siblings
+        )
         return [src], [1.0]
 
     def _checked(self, examples: ExampleSet, start: int, stop: int, role: Role, dim: int) -> np.ndarray:

@@ -13,6 +13,10 @@ whose shards come with an auxiliary per-row file (``scale-NNNNN.npy`` / ``norm-N
 written before the main shard file so a main file that exists always has its partner. Reads
 decode to float rows; :meth:`FeatureStore.read_encoded` gives the stored bytes.
 
+The manifest also records the fingerprint of each shard's rows, so a store follows a pool that
+grows or changes: only the shards whose rows changed are encoded again (:mod:`targetsel.store.grow`
+states the rule). The file names and the lock are in :mod:`targetsel.store.layout`.
+
 Example:
     >>> import numpy as np, tempfile
     >>> from targetsel.store import FeatureStore, StoreSpec
@@ -29,8 +33,8 @@ Example:
 from targetsel.atomic import atomic_write_bytes, atomic_write_text
 from targetsel.store.codecs import FEATURE_DTYPES, Codec, check_feature_dtype, get_codec
 from targetsel.store.compress import compress_store
-from targetsel.store.core import FeatureStore, StoreSpec
-from targetsel.store.manifest import MANIFEST_NAME, STORE_FORMAT_VERSION
+from targetsel.store.core import FeatureStore
+from targetsel.store.manifest import MANIFEST_NAME, STORE_FORMAT_VERSION, StoreSpec
 from targetsel.store.memory import EncodedFeatures, FeatureSource, InMemoryFeatures
 from targetsel.store.rows import RowSubset
 

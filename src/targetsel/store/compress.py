@@ -35,7 +35,8 @@ from targetsel.cleanup import undo_on_failure
 from targetsel.errors import ConfigurationError
 from targetsel.progress import progress
 from targetsel.store.codecs import Codec, check_feature_dtype, get_codec, to_float32
-from targetsel.store.core import FeatureStore, StoreSpec
+from targetsel.store.core import FeatureStore
+from targetsel.store.manifest import StoreSpec
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +107,8 @@ def _convert(
     chunk_rows: int,
     overwrite: bool,
 ) -> None:
-    dst = FeatureStore.create(target, spec, shard_size=src.shard_size, overwrite=overwrite)
+    fps = src.manifest.get("shard_fingerprints")  # so the compressed store can follow a growing pool too
+    dst = FeatureStore.create(target, spec, shard_size=src.shard_size, overwrite=overwrite, shard_fingerprints=fps)
     todo = dst.missing_shards()
     if len(todo) < dst.num_shards:
         logger.info("%s: %d of %d shards already done", target, dst.num_shards - len(todo), dst.num_shards)

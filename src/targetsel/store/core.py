@@ -1,24 +1,17 @@
-"""``FeatureStore`` and ``StoreSpec``: the store on disk (its layout: :mod:`targetsel.store`)."""
+"""``FeatureStore``: the store on disk (its layout: :mod:`targetsel.store`)."""
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from targetsel.atomic import (
-    atomic_path,
-    atomic_write_text,
-    destination_of_temporary,
-    remove_stale_temporaries,
-)
+from targetsel.atomic import atomic_path, atomic_write_text, destination_of_temporary, remove_stale_temporaries
 from targetsel.errors import (
     ArtifactMismatchError,
     ConfigurationError,
@@ -27,109 +20,40 @@ from targetsel.errors import (
     MissingArtifactError,
     TargetselError,
 )
-from targetsel.store.codecs import Codec, check_feature_dtype, get_codec
-from targetsel.store.manifest import MANIFEST_NAME, MATCH_KEYS, STORE_FORMAT_VERSION, manifest_text, read_manifest
+from targetsel.store import grow
+from targetsel.store.codecs import Codec, get_codec
+from targetsel.store.layout import LOCK_NAME, foreign_entries, is_store_file, shard_complete, shard_files, store_lock
+from targetsel.store.manifest import (
+    MANIFEST_NAME,
+    MATCH_KEYS,
+    STORE_FORMAT_VERSION,
+    StoreSpec,
+    manifest_text,
+    read_manifest,
+)
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["LOCK_NAME", "LOCK_TIMEOUT_S", "FeatureStore", "StoreSpec"]
-
-#: The store's lock file: held while a process creates, reopens or replaces the store, and around
-#: each shard's rename, so workers started together never see one another's half-made state.
-LOCK_NAME = ".lock"
-
-#: How long a process waits for the store's lock before giving up (holders keep it for milliseconds).
-LOCK_TIMEOUT_S = 120.0
-
-
-def _is_store_file(name: str) -> bool:
-    """Whether ``name`` is a file the store writes (its manifest, shards and per-row files)."""
-    return name == MANIFEST_NAME or name.startswith(("shard-", "scale-", "norm-"))
-
-
-def _foreign_entries(path: Path) -> list[str]:
-    """Entries of ``path`` a new store must not mix with: anything but the lock and our temporaries."""
-    out = []
-    for p in path.iterdir():
-        dest = destination_of_temporary(p.name)
-        if p.name in (LOCK_NAME, f"{LOCK_NAME}.soft") or (dest is not None and _is_store_file(dest)):
-            continue
-        out.append(p.name)
-    return out
-
-
-@contextlib.contextmanager
-def _store_lock(path: Path) -> Iterator[None]:
-    """Hold the store's exclusive lock (``flock``; released by the kernel if the holder dies)."""
-    from filelock import FileLock, SoftFileLock, Timeout
-
-    lock: FileLock | SoftFileLock = FileLock(str(path / LOCK_NAME), timeout=LOCK_TIMEOUT_S)
-    try:
-        try:
-            lock.acquire()
-        except NotImplementedError:  # a file system without flock: a lock file made with O_EXCL
-            lock = SoftFileLock(str(path / f"{LOCK_NAME}.soft"), timeout=LOCK_TIMEOUT_S)
-            lock.acquire()
-    except Timeout:
-        raise IncompleteArtifactError(
-            f"feature store {path} is locked by another process for over {LOCK_TIMEOUT_S:.0f} s; "
-            "wait for it to finish (if none is running and the store's file system has no flock, "
-            f"delete {path / LOCK_NAME}.soft)"
-        ) from None
-    try:
-        yield
-    finally:
-        lock.release()
-
-
-@dataclass(frozen=True)
-class StoreSpec:
-    """What a store holds: the request a store on disk must match to be reused.
-
-    Attributes:
-        representation: Representation name (``embed``, ``gradient``, ``hidden``, ``lexical``...).
-        model: Model identifier (name or path) or ``"none"``.
-        dim: Feature dimension.
-        num_rows: Number of examples.
-        fingerprint: Dataset fingerprint (see :func:`targetsel.data.ExampleSet.fingerprint`).
-        dtype: On-disk layout: ``float32``, ``float16``, ``int8`` or ``bit`` (:mod:`targetsel.store.codecs`).
-        params: Representation parameters that change the features (JSON-serialisable).
-        normalized: Whether rows were L2-normalised before storing (scoring normalises anyway).
-    """
-
-    representation: str
-    model: str
-    dim: int
-    num_rows: int
-    fingerprint: str
-    dtype: str = "float32"
-    params: dict[str, Any] = field(default_factory=dict)
-    normalized: bool = False
-
-    def __post_init__(self) -> None:
-        check_feature_dtype(self.dtype)
-        if self.dim <= 0:
-            raise ConfigurationError(f"feature dimension must be positive, got {self.dim}")
-        if self.num_rows < 0:
-            raise ConfigurationError(f"row count must be non-negative, got {self.num_rows}")
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-serialisable form (with params normalised through JSON)."""
-        d = asdict(self)
-        d["params"] = json.loads(json.dumps(self.params, sort_keys=True))
-        return d
+__all__ = ["FeatureStore"]
 
 
 class FeatureStore:
     """A directory of fixed-row-range feature shards with a manifest.
 
     Use :meth:`create` to start (or resume) writing and :meth:`open` to read a finished store.
+
+    Attributes:
+        reused_shards: Shards :meth:`create` kept from a store written for another version of
+            the pool (:mod:`targetsel.store.grow`); empty when it reused none.
+        written_shards: Shards written through this object, in order.
     """
 
     def __init__(self, path: Path, manifest: dict[str, Any]) -> None:
         self.path = Path(path)
         self._manifest = manifest
         self.codec: Codec = get_codec(manifest["dtype"])
+        self.reused_shards: tuple[int, ...] = ()
+        self.written_shards: list[int] = []
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -140,18 +64,28 @@ class FeatureStore:
         *,
         shard_size: int = 4096,
         overwrite: bool = False,
+        shard_fingerprints: Sequence[str] | None = None,
+        reuse_from: Sequence[str | os.PathLike[str]] = (),
     ) -> FeatureStore:
         """Create a store for ``spec``, or reopen a matching one to resume it.
+
+        With ``shard_fingerprints``, a store at ``path`` written for another version of the pool
+        with the same settings keeps the shards whose rows are unchanged, and a new store takes
+        them from the best of ``reuse_from`` (the rule: :mod:`targetsel.store.grow`).
 
         Args:
             path: Store directory.
             spec: What the store must hold.
             shard_size: Rows per shard (fixed for the lifetime of the store).
-            overwrite: Replace an existing store that does not match ``spec``.
+            overwrite: Replace an existing store that does not match ``spec`` (and cannot be
+                regrown for it).
+            shard_fingerprints: The fingerprint of each shard's rows
+                (:meth:`targetsel.data.ExampleSet.shard_fingerprints` of ``shard_size``).
+            reuse_from: Other stores whose reusable shards a new store links in.
 
         Raises:
-            ArtifactMismatchError: a store exists at ``path`` for a different request and
-                ``overwrite`` is false.
+            ArtifactMismatchError: a store exists at ``path`` for a different request, cannot be
+                regrown for it, and ``overwrite`` is false.
         """
         if shard_size <= 0:
             raise ConfigurationError(f"shard size must be positive, got {shard_size}")
@@ -165,13 +99,19 @@ class FeatureStore:
             "num_shards": max(1, -(-spec.num_rows // shard_size)) if spec.num_rows else 0,
             "library_version": __version__,
         }
+        if shard_fingerprints is not None:
+            if len(shard_fingerprints) != manifest["num_shards"]:
+                raise ConfigurationError(
+                    f"{len(shard_fingerprints)} shard fingerprints for {manifest['num_shards']} shards"
+                )
+            manifest["shard_fingerprints"] = [str(f) for f in shard_fingerprints]
         if path.exists() and not path.is_dir():
             raise ConfigurationError(f"feature store path {path} exists and is not a directory")
         existed = path.is_dir()
         path.mkdir(parents=True, exist_ok=True)
         try:
-            with _store_lock(path):  # N workers may start together on one store
-                store = cls._create_locked(path, manifest, overwrite)
+            with store_lock(path):  # N workers may start together on one store
+                store = cls._create_locked(path, manifest, overwrite, reuse_from)
         except BaseException:
             if not existed and all(p.name == LOCK_NAME for p in path.iterdir()):  # leave no folder behind
                 (path / LOCK_NAME).unlink(missing_ok=True)
@@ -181,7 +121,9 @@ class FeatureStore:
         return store
 
     @classmethod
-    def _create_locked(cls, path: Path, manifest: dict[str, Any], overwrite: bool) -> FeatureStore:
+    def _create_locked(
+        cls, path: Path, manifest: dict[str, Any], overwrite: bool, reuse_from: Sequence[str | os.PathLike[str]] = ()
+    ) -> FeatureStore:
         """:meth:`create`'s decision, made while holding the store's lock."""
         mpath = path / MANIFEST_NAME
         if mpath.exists():
@@ -189,16 +131,27 @@ class FeatureStore:
             diffs = [k for k in MATCH_KEYS if old.get(k) != manifest.get(k)]
             if not diffs:
                 cls._sweep(path)
-                return cls(path, old)
+                store = cls(path, grow.with_shard_fingerprints(path, old, manifest))
+                if reuse_from and store.missing_shards():  # a run killed while it was linking them
+                    store.reused_shards = tuple(grow.seed_store(path, store.manifest, reuse_from))
+                return store
+            cls._sweep(path)
+            kept = grow.switch_pool(path, old, manifest, overwrite=overwrite)
+            if kept is not None:
+                store = cls(path, manifest)
+                store.reused_shards = tuple(kept)
+                return store
             if not overwrite:
                 detail = "; ".join(f"{k}: store has {old.get(k)!r}, request has {manifest.get(k)!r}" for k in diffs)
+                if not grow.setting_differences(old, manifest) and old.get("shard_fingerprints") is not None:
+                    detail += "; none of its finished shards holds the same rows as the new pool"
                 raise ArtifactMismatchError(
                     f"feature store {path} was written for other inputs ({detail}); "
                     "pass --overwrite (overwrite=True) to replace it, or choose another store directory"
                 )
             logger.info("overwriting feature store %s (%s differ)", path, ", ".join(diffs))
             cls._clear(path)
-        elif _foreign_entries(path):
+        elif foreign_entries(path):
             if not overwrite:
                 raise ArtifactMismatchError(
                     f"{path} is a non-empty directory without a {MANIFEST_NAME}; "
@@ -207,7 +160,10 @@ class FeatureStore:
             cls._clear(path)
         cls._sweep(path)
         atomic_write_text(mpath, manifest_text(manifest))
-        return cls(path, manifest)
+        store = cls(path, manifest)
+        if reuse_from:
+            store.reused_shards = tuple(grow.seed_store(path, manifest, reuse_from))
+        return store
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, require_complete: bool = True) -> FeatureStore:
@@ -242,13 +198,13 @@ class FeatureStore:
         """Delete this store's files (manifest, shards, per-row files, their temporaries); under the lock."""
         for p in path.iterdir():
             name = destination_of_temporary(p.name) or p.name
-            if p.is_file() and _is_store_file(name):
+            if p.is_file() and is_store_file(name):
                 p.unlink(missing_ok=True)
 
     @staticmethod
     def _sweep(path: Path) -> None:
         """Remove the temporaries that writers which died (``kill -9``, a lost node) left behind."""
-        removed = remove_stale_temporaries(path, _is_store_file)
+        removed = remove_stale_temporaries(path, is_store_file)
         if removed:
             logger.info("%s: removed %d temporary file(s) left by an interrupted writer", path, len(removed))
 
@@ -295,15 +251,14 @@ class FeatureStore:
 
     # ------------------------------------------------------------------ shards
     def shard_path(self, index: int) -> Path:
-        return self.path / f"shard-{index:05d}.npy"
+        return shard_files(self.path, index, None)[0]
 
     def aux_path(self, index: int) -> Path | None:
         """The auxiliary per-row file of shard ``index`` (``scale-``/``norm-``), ``None`` for float stores."""
-        return None if self.codec.aux is None else self.path / f"{self.codec.aux}-{index:05d}.npy"
+        return None if self.codec.aux is None else shard_files(self.path, index, self.codec.aux)[0]
 
     def _shard_done(self, index: int) -> bool:
-        aux = self.aux_path(index)
-        return self.shard_path(index).is_file() and (aux is None or aux.is_file())
+        return shard_complete(self.path, index, self.codec.aux)
 
     def shard_range(self, index: int) -> tuple[int, int]:
         """Rows ``[start, stop)`` covered by shard ``index``."""
@@ -363,6 +318,7 @@ class FeatureStore:
                 np.save(fh, np.ascontiguousarray(aux, dtype=np.float32), allow_pickle=False)
         with self._atomic(self.shard_path(index), index) as tmp, open(tmp, "wb") as fh:
             np.save(fh, np.ascontiguousarray(data), allow_pickle=False)
+        self.written_shards.append(index)
 
     def _atomic(self, dest: Path, index: int) -> contextlib.AbstractContextManager[Path]:
         """An atomic write of one of shard ``index``'s files, renamed only while the store is still ours.
@@ -384,7 +340,7 @@ class FeatureStore:
                     f"shard {index}; the shard was not written (rerun with the inputs the store now has)"
                 )
 
-        return atomic_path(dest, guard=_store_lock(self.path), check=still_ours)
+        return atomic_path(dest, guard=store_lock(self.path), check=still_ours)
 
     def read_shard(self, index: int) -> np.ndarray:
         """Memory-mapped, read-only view of shard ``index``'s main file as stored.
