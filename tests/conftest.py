@@ -136,3 +136,48 @@ def tiny_warmup_dir(tmp_path_factory, tiny_llama_dir, tiny_pool) -> Path:
     out = tmp_path_factory.mktemp("tiny-warmup")
     warmup(str(tiny_llama_dir), tiny_pool, out, fraction=0.4, seed=0, config=TrainConfig(**TINY_WARMUP), quiet=True)
     return out
+
+
+#: Three made-up topics of ten pool rows each, and each target's three queries (``{i}`` numbers them).
+TINY_TOPICS = {
+    "algebra": "solve the equation for x when two x plus {i} equals nine and check the answer",
+    "code": "write a python function that returns the sum of a list of {i} integers",
+    "chat": "tell me a short story about a friendly dog named rex number {i}",
+}
+TINY_TARGET_QUERIES = {
+    "math": [
+        "solve for x: three x plus {i} equals twelve",
+        "find x when x minus {i} equals four",
+        "solve two x equals {i}",
+    ],
+    "code": [
+        "write a python function to reverse a list of {i}",
+        "python function counting {i} words",
+        "sum a list {i}",
+    ],
+    "chat": ["tell a story about a dog {i}", "a friendly story about rex {i}", "short dog story number {i}"],
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_targets(tmp_path_factory) -> dict[str, Path]:
+    """Files of several targets on a tiny pool: ``pool`` (30 rows, ``source`` = topic), one query file
+    per target of :data:`TINY_TARGET_QUERIES` (3 rows each) and ``code_other`` (another code query
+    set, 1 row). Small enough that selecting, diagnosing and exploring take a second on lexical features."""
+    root = tmp_path_factory.mktemp("tiny-targets")
+
+    def write(name: str, rows: list[dict]) -> Path:
+        path = root / f"{name}.jsonl"
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+        return path
+
+    pool = [
+        {"prompt": text.format(i=i), "completion": f"answer {i}", "source": topic}
+        for topic, text in TINY_TOPICS.items()
+        for i in range(10)
+    ]
+    files = {"pool": write("pool", pool)}
+    for name, texts in TINY_TARGET_QUERIES.items():
+        files[name] = write(name, [{"prompt": t.format(i=7), "completion": "x"} for t in texts])
+    files["code_other"] = write("code_other", [{"prompt": "write python code", "completion": "y"}])
+    return files

@@ -13,7 +13,7 @@ from targetsel.data import load_pool, load_queries
 from targetsel.demo import demo_pool_path, demo_query_path
 from targetsel.diagnose import diagnose_selection, load_selection
 from targetsel.diagnose.distances import cost_matrix, wasserstein1
-from targetsel.diagnose.selection import target_distances
+from targetsel.diagnose.targets import target_distances
 from targetsel.errors import ConfigurationError
 from targetsel.pipeline import run_selection
 from targetsel.represent import LexicalRepresentation
@@ -53,11 +53,20 @@ def test_each_target_measured_on_its_queries(mixture: tuple) -> None:
         assert list(p.targets) == list(TASKS)
         assert sum(t["picks"] for t in p.targets.values()) == p.budget == 3 * p.targets["math"]["picks"]
     data = d.to_dict()
-    assert set(data["points"][0]["targets"]["dates"]) == {"picks", "w1", "mean_nn_query", "w1_all", "mean_nn_query_all"}
+    assert set(data["points"][0]["targets"]["dates"]) == {
+        *("picks", "w1", "mmd", "mean_nn_query", "composition"),
+        *("w1_all", "mmd_all", "mean_nn_query_all"),
+    }
     with pytest.raises(ConfigurationError, match="several targets"):
         diagnose_selection(out, pool, targets["math"], LexicalRepresentation(dim=256), random_subsets=0)
-    with pytest.raises(ConfigurationError, match="several targets"):
-        diagnose_selection(out, pool, dict(reversed(targets.items())), LexicalRepresentation(dim=256))
+    # the targets' sets in another order are the same targets: measured in the selection's order
+    reordered = diagnose_selection(
+        out, pool, dict(reversed(targets.items())), LexicalRepresentation(dim=256), budgets=[15, 45], random_subsets=0
+    )
+    assert reordered.to_dict() == data
+    renamed = {"maths" if n == "math" else n: q for n, q in targets.items()}
+    with pytest.raises(ConfigurationError, match="this selection's targets are math, dates, humaneval"):
+        diagnose_selection(out, pool, renamed, LexicalRepresentation(dim=256))
     assert load_selection(out)["targets"]["mix"] == "equal"
 
 

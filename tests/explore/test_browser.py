@@ -199,3 +199,66 @@ def test_100k_row_page_loads_fast_in_the_browser(browser, synthetic_selection, t
         f"query {query_ms:.0f} ms, first search {search_ms:.0f} ms (incl. the 120 ms debounce)"
     )
     assert timing["ready_since_navigation_ms"] < 20_000  # a generous bound: the figure above is the measurement
+
+
+def _visible(driver, css: str, attr: str) -> list[str]:
+    """``data-<attr>`` of the elements matching ``css`` that are laid out (not hidden)."""
+    return driver.execute_script(
+        "var css = arguments[0], key = arguments[1];"
+        "return Array.from(document.querySelectorAll(css)).filter(function (e) { return e.offsetParent !== null; })"
+        ".map(function (e) { return e.dataset[key]; });",
+        css,
+        attr,
+    )
+
+
+def test_target_selector_in_the_browser(browser, tiny_targets: dict[str, Path], tmp_path: Path) -> None:
+    """A selection of three targets: choosing one shows only its picks, queries, composition and distances."""
+    from selenium.webdriver.common.by import By
+
+    sel, page = tmp_path / "sel", tmp_path / "explore.html"
+    queries = [a for t in ("math", "code", "chat") for a in ("--query", f"{t}={tiny_targets[t]}")]
+    lexical = ["-r", "lexical", "-p", "dim=256", "--no-store"]
+    select = ["select", "--pool", str(tiny_targets["pool"]), *queries, "--mix", "weights:math=2,code=1,chat=1"]
+    assert main([*select, *lexical, "--budgets", "8,16", "--no-decontaminate", "-o", str(sel), "-q"]) == 0
+    assert main(["explore", str(sel), "-o", str(page), "--diagnose", *lexical, "--random-subsets", "0", "-q"]) == 0
+    _open(browser, page)
+    picks = json.loads((sel / "budget-16" / "selection.json").read_text(encoding="utf-8"))["picks"]
+    button = lambda name: browser.find_element(By.CSS_SELECTOR, f"#target-buttons button[data-target='{name}']")  # noqa: E731
+
+    # every target at first; the selector shows each target's picks within the budget
+    assert _texts(browser, "#target-buttons button") == ["all targets 16", "math 8", "code 4", "chat 4"]
+    assert browser.find_element(By.ID, "pick-count").text.startswith("16 picks")
+    assert len(_visible(browser, "#queries li.query", "target")) == 9
+
+    # one target: the picks table, the query list, the composition and the distances are its own
+    button("code").click()
+    assert "on" in button("code").get_attribute("class")
+    code = [p for p in picks if p["target"] == "code"]
+    assert [s["id"] for s in _picks_shown(browser)] == [p["id"] for p in code]
+    assert browser.find_element(By.ID, "pick-count").text.startswith("4 picks")
+    assert _visible(browser, "#queries li.query", "target") == ["code"] * 3
+    assert "the 4 picks of target code" in browser.find_element(By.ID, "composition-by").text
+    assert _texts(browser, "#composition-bars .num")[0].startswith("4 · 100.0%")  # the code topic only
+    assert "code picks" in _texts(browser, "#diagnosis-body .diag-table th")
+    rows = browser.find_elements(By.CSS_SELECTOR, "#diagnosis-body .diag-table tr")
+    assert [[td.text for td in r.find_elements(By.TAG_NAME, "td")][:2] for r in rows[1:]] == [["8", "2"], ["16", "4"]]
+    assert "of target code" in browser.find_element(By.ID, "diagnosis-target").text
+
+    # one of its queries (listed after math's three): the picks it chose, named in code's own numbering
+    q = code[0]["query_index"]
+    browser.find_element(By.CSS_SELECTOR, f"#queries li.query[data-query='{3 + q}']").click()
+    assert f"Query code #{q}" in browser.find_element(By.ID, "query-detail").text
+    assert [s["id"] for s in _picks_shown(browser)] == [p["id"] for p in code if p["query_index"] == q]
+
+    # the budget slider still applies; "all targets" brings every pick back
+    browser.find_element(By.CSS_SELECTOR, "#queries li.query-all").click()
+    assert "All picks of target code" in browser.find_element(By.ID, "query-detail").text
+    browser.find_element(By.CSS_SELECTOR, "#budget-marks button[data-budget='8']").click()
+    assert _texts(browser, "#target-buttons button")[2] == "code 2"
+    assert browser.find_element(By.ID, "pick-count").text.startswith("2 picks")
+    button("").click()
+    assert browser.find_element(By.ID, "pick-count").text.startswith("8 picks")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#diagnosis-body svg circle")) == 2  # union W1 per budget
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, errors

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ __all__ = [
     "english_list",
     "load_data",
     "parse_device",
+    "parse_query_targets",
     "parse_shard",
     "representation_choices",
     "validate_method_params",
@@ -234,3 +236,54 @@ def parse_options(items: list[str] | None) -> dict[str, Any]:
         except json.JSONDecodeError:
             out[key.strip().replace("-", "_")] = value
     return out
+
+
+_NAMED_QUERY = re.compile(r"([A-Za-z0-9_.-]+)=(.*)", re.DOTALL)
+
+
+def parse_query_targets(query: list[str] | None) -> dict[str, Path] | Path | None:
+    """``--query``: one bare path (one target, as always), or ``NAME=PATH`` entries (several targets).
+
+    A value that exists as a file or folder is a path even when it holds ``=``. A bare ``--query``
+    given again replaces the earlier one, as a single option always did; one ``NAME=PATH`` alone is
+    that one path. Refused, as one :class:`ConfigurationError` line each: bare paths mixed with
+    named ones, a name given twice, a name with no path (``math=``), one file under two names.
+
+    Example:
+        >>> parse_query_targets(["math=a.jsonl", "code=b.jsonl"])
+        {'math': PosixPath('a.jsonl'), 'code': PosixPath('b.jsonl')}
+        >>> parse_query_targets(["math=a.jsonl"]), parse_query_targets(None)
+        (PosixPath('a.jsonl'), None)
+        >>> parse_query_targets(["math=a.jsonl", "code=./a.jsonl"])  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        targetsel.errors.ConfigurationError: --query: targets 'math' and 'code' have the same query set ...
+    """
+    if not query:
+        return None
+    named: dict[str, Path] = {}
+    bare: list[str] = []
+    for q in query:
+        m = _NAMED_QUERY.fullmatch(q)
+        if m is None or Path(q).exists():
+            bare.append(q)
+            continue
+        name, path = m.group(1), m.group(2).strip()
+        if not path:
+            raise ConfigurationError(f"--query {q} names no query set; give NAME=PATH (e.g. --query {name}=dev.jsonl)")
+        if name in named:
+            raise ConfigurationError(f"--query names target {name!r} twice; give each target one name")
+        for other, seen in named.items():
+            if seen.resolve() == Path(path).resolve():
+                raise ConfigurationError(
+                    f"--query: targets {other!r} and {name!r} have the same query set ({seen}); give it once"
+                )
+        named[name] = Path(path)
+    if bare and named:
+        raise ConfigurationError(
+            f"--query {bare[0]} has no name: with several query sets give each as NAME=PATH "
+            "(e.g. --query math=dev.jsonl)"
+        )
+    if bare:
+        return Path(bare[-1])
+    return named if len(named) > 1 else next(iter(named.values()))

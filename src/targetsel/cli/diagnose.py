@@ -15,6 +15,7 @@ from targetsel.cli._common import (
     check_representation,
     load_data,
     parse_options,
+    parse_query_targets,
 )
 
 __all__ = ["diagnose_cmd"]
@@ -31,8 +32,11 @@ at most 10,000 per budget: more draws no longer change the figures shown, and ea
 transport solve; a progress bar counts them, off with `--quiet`).
 Writes `diagnosis.json` and `diagnosis.png` (random subsets as a grey band) to `--output`.
 `--pool`/`--query` default to the paths recorded in `selection.json`. A selection of several targets
-(`select --query NAME=PATH ...`) is measured against the union of their query sets, and a second table
-gives, per budget and target, the distance of that target's picks and of the whole prefix to its queries.
+(`select --query NAME=PATH ...`) is measured against the union of their query sets, and two more tables
+give, per budget and target, the distances (W1, MMD, NN) of the whole prefix and of that target's own
+picks to its queries, and the sources of its picks. `--query NAME=PATH`, repeated, gives the targets'
+query sets (each target of such a selection, under its name; or, for a selection of one target, any
+query sets to measure it against, each separately); a bare `--query PATH` is the one query set.
 
 **Examples**
 
@@ -40,6 +44,8 @@ gives, per budget and target, the distance of that target's picks and of the who
 * `targetsel diagnose --selection out/ --pool pool.jsonl --query q.jsonl --budgets 100,500,1000 -o diag/`
 * `targetsel diagnose --selection out/ --representation lexical --no-store -o diag/ --quiet`
 * `targetsel diagnose --selection out/ --random-subsets 50 --seed 1 -o diag/`
+* `targetsel diagnose --selection out/ --query math=gsm8k_test.jsonl --query code=mbpp_test.jsonl -o diag/`
+  (distances to each target's query set separately, and to their union)
 """
 
 
@@ -52,48 +58,85 @@ def _recorded(meta: dict, key: str, flag: str) -> Path:
     return Path(src)
 
 
-def _query_sets(meta: dict, query: Path | None, split: str | None) -> Any:
-    """The query set (``--query`` or the recorded one); for several targets, each target's recorded set."""
+def _query_sets(meta: dict, given: dict[str, Path] | Path | None, split: str | None) -> Any:
+    """The query set(s) to measure against: ``--query`` (parsed: one path, or ``{name: path}``), else the
+    recorded ones."""
     from targetsel.errors import ConfigurationError
 
+    if isinstance(given, dict):
+        return {name: load_data(path, split=split) for name, path in given.items()}
     block = meta.get("targets")
     if block is None:
-        return load_data(query or _recorded(meta, "queries", "--query"), split=split)
-    if query is not None:
+        return load_data(given or _recorded(meta, "queries", "--query"), split=split)
+    if given is not None:
         raise ConfigurationError(
-            "this selection has several targets: their query sets are read from selection.json; drop --query"
+            "this selection has several targets: give each as --query NAME=PATH, or drop --query to read "
+            "them from selection.json"
         )
     out = {}
     for t in block["targets"]:
         src = t.get("source")
         if not src or src == "<memory>" or not Path(src).exists():
-            raise ConfigurationError(f"selection.json does not record a readable query set for target {t['name']!r}")
+            raise ConfigurationError(
+                f"selection.json does not record a readable query set for target {t['name']!r}; "
+                f"pass --query {t['name']}=PATH for each target"
+            )
         out[t["name"]] = load_data(Path(src), split=split)
     return out
 
 
 def _print_targets(points: list) -> None:
-    """Per budget and target: its picks and the distances of its picks and of the prefix to its queries."""
+    """Per budget and target: the distances of the whole prefix to its queries and, when the picks name
+    their target, the target's picks, their distances and their top sources (two tables, to stay narrow)."""
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="distance to each target's queries (W1 / NN q→s: its own picks; all: the whole prefix)")
-    for col in ("budget", "target", "picks", "W1", "NN q→s", "W1 all", "NN q→s all"):
-        table.add_column(col, justify="right")
-    for p in points:
-        for name, d in p.targets.items():
-            w1 = "-" if d["w1"] is None else f"{d['w1']:.4f}"
-            nn = "-" if d["mean_nn_query"] is None else f"{d['mean_nn_query']:.4f}"
-            row = [str(p.budget), name, str(d["picks"]), w1, nn, f"{d['w1_all']:.4f}", f"{d['mean_nn_query_all']:.4f}"]
-            table.add_row(*row)
-    Console().print(table)
+    def num(x: float | None) -> str:
+        return "-" if x is None else f"{x:.4f}"
+
+    def table(title: str, caption: str, cols: list[str], rows: list[list[str]]) -> Table:
+        out = Table(title=title, caption=caption)
+        for col in cols:
+            out.add_column(col, justify="right", overflow="fold")
+        for row in rows:
+            out.add_row(*row)
+        return out
+
+    per = [(p.budget, name, d) for p in points for name, d in p.targets.items()]
+    console = Console()
+    console.print(
+        table(
+            "distance to each target's queries",
+            "of the whole prefix (every target's picks)",
+            ["budget", "target", "W1", "MMD", "NN q→s"],
+            [[str(b), n, num(d["w1_all"]), num(d["mmd_all"]), num(d["mean_nn_query_all"])] for b, n, d in per],
+        )
+    )
+    if all(d["picks"] is None for _, _, d in per):
+        return
+    rows = []
+    for b, n, d in per:
+        top = ", ".join(f"{k} {v}" for k, v in list((d.get("composition") or {}).items())[:2]) or "-"
+        rows.append([str(b), n, str(d["picks"]), num(d["w1"]), num(d["mmd"]), num(d["mean_nn_query"]), top])
+    console.print(
+        table(
+            "each target's own picks",
+            "distance to that target's queries; its top sources",
+            ["budget", "target", "picks", "W1", "MMD", "NN q→s", "top sources"],
+            rows,
+        )
+    )
 
 
 @app.command("diagnose", help=_HELP)
 def diagnose_cmd(
     selection: Path = typer.Option(..., "--selection", "-s", help="Selection folder or its selection.json."),
     pool: Path | None = typer.Option(None, "--pool", help="The pool the selection was made from."),
-    query: Path | None = typer.Option(None, "--query", help="The query set."),
+    query: list[str] | None = typer.Option(
+        None,
+        "--query",
+        help="The query set; repeat as NAME=PATH to measure against several targets' query sets, each separately.",
+    ),
     representation: str = typer.Option("embed", "--representation", "-r", help="Representation for distances."),
     model: str | None = typer.Option(None, "--model", "-m", help="Representation model name or path."),
     param: list[str] | None = typer.Option(None, "--param", "-p", help="Representation parameter key=value."),
@@ -120,6 +163,7 @@ def diagnose_cmd(
     apply_quiet(quiet)
     check_representation(representation)
     check_random_subsets(random_subsets, "--random-subsets")
+    given_queries = parse_query_targets(query)
     if output.exists() and not output.is_dir():
         raise ConfigurationError(f"{output} exists and is not a folder; pass another --output")
     meta = load_selection(selection)
@@ -129,7 +173,7 @@ def diagnose_cmd(
             f"budget {budget_list[-1]} exceeds the {len(meta['picks'])} picks in the selection; choose smaller budgets"
         )
     pool_set = load_data(pool or _recorded(meta, "pool", "--pool"), split=split)
-    query_set = _query_sets(meta, query, split)
+    query_set = _query_sets(meta, given_queries, split)
     rep = build_representation(representation, model=model, **parse_options(param))
     diagnosis = diagnose_selection(
         meta,

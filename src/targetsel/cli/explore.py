@@ -21,7 +21,10 @@ subsets of the same size when a `diagnosis.json` is in the folder (or with `--di
 computed now as `targetsel diagnose` does); and per query its text and the candidates it chose,
 in order, with scores: click a pick for its full conversation, search the picks by text.
 The pool and query files are the ones `selection.json` records (`--pool`/`--query` to override);
-without them the page shows the subset alone. Writes `SELECTION_DIR/explore.html` unless `-o`.
+without them the page shows the subset alone. A selection of several targets (`select --query NAME=PATH
+...`) gets a target selector beside the budget slider: one target's picks, queries, composition and
+distances, or all of them; its query sets are each target's recorded one (`--query NAME=PATH` each to
+override). Writes `SELECTION_DIR/explore.html` unless `-o`.
 
 **Examples**
 
@@ -49,7 +52,11 @@ def explore_cmd(
         None, "--diagnosis", help="A diagnosis.json (or its folder) to show (default: one in SELECTION_DIR)."
     ),
     pool: Path | None = typer.Option(None, "--pool", help="The pool (default: the path in selection.json)."),
-    query: Path | None = typer.Option(None, "--query", help="The query set (default: the path in selection.json)."),
+    query: list[str] | None = typer.Option(
+        None,
+        "--query",
+        help="The query set (default: the path in selection.json); several targets: NAME=PATH for each.",
+    ),
     split: str | None = typer.Option(None, "--split", help="Split of datasets directories or hub datasets."),
     representation: str = typer.Option(
         "embed", "--representation", "-r", help="--diagnose: representation of the distances."
@@ -72,26 +79,29 @@ def explore_cmd(
         default_store_dir,
         load_data,
         parse_options,
+        parse_query_targets,
     )
     from targetsel.diagnose.core import check_random_subsets
     from targetsel.errors import ConfigurationError
-    from targetsel.explore import find_selection, recorded_path, write_page
+    from targetsel.explore import find_selection, load_query_sets, recorded_path, write_page
 
     apply_quiet(quiet)
     check_representation(representation)
     check_random_subsets(random_subsets, "--random-subsets")
     if diagnose and diagnosis is not None:
         raise ConfigurationError("give --diagnose (compute now) or --diagnosis PATH (show a saved one), not both")
+    given_queries = parse_query_targets(query)
     sel = find_selection(selection_dir)
     pool_path = pool or recorded_path(sel.meta, "pool")
-    query_path = query or recorded_path(sel.meta, "queries")
-    if diagnose and (pool_path is None or query_path is None):
-        missing = "--pool" if pool_path is None else "--query"
-        raise ConfigurationError(
-            f"--diagnose needs the pool and the query set, not found where selection.json says: pass {missing}"
-        )
+    query_set = load_query_sets(given_queries, sel.meta, split)
+    if diagnose:
+        absent = [n for n, es in query_set.items() if es is None] if isinstance(query_set, dict) else []
+        if pool_path is None or query_set is None or absent:
+            missing = "--pool" if pool_path is None else f"--query {absent[0]}=PATH" if absent else "--query"
+            raise ConfigurationError(
+                f"--diagnose needs the pool and the query set, not found where selection.json says: pass {missing}"
+            )
     pool_set = load_data(pool_path, split=split) if pool_path is not None else None
-    query_set = load_data(query_path, split=split) if query_path is not None else None
     diag = None
     if diagnose:
         from targetsel.diagnose import diagnose_selection

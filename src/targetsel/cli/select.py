@@ -18,6 +18,7 @@ from targetsel.cli._common import (
     load_data,
     parse_device,
     parse_options,
+    parse_query_targets,
     representation_from_cli,
     validate_method_params,
 )
@@ -84,39 +85,6 @@ def print_summaries(summaries: list[dict[str, Any]], title: str) -> None:
             row.append(", ".join(f"{name} {n}" for name, n in s.get("composition", [])))
         table.add_row(*row)
     Console().print(table)
-
-
-def _query_targets(query: list[str] | None) -> dict[str, Path] | Path | None:
-    """``--query``: one bare path (one target, as always), or ``NAME=PATH`` entries (several targets).
-
-    A value that exists as a file or folder is a path even when it holds ``=``. Bare paths cannot be
-    mixed with named ones.
-    """
-    import re
-
-    from targetsel.errors import ConfigurationError
-
-    if not query:
-        return None
-    named: dict[str, Path] = {}
-    bare: list[str] = []
-    for q in query:
-        m = re.fullmatch(r"([A-Za-z0-9_.-]+)=(.+)", q)
-        if m is None or Path(q).exists():
-            bare.append(q)
-            continue
-        name = m.group(1)
-        if name in named:
-            raise ConfigurationError(f"--query names target {name!r} twice; give each target one name")
-        named[name] = Path(m.group(2))
-    if bare and named:
-        raise ConfigurationError(
-            f"--query {bare[0]} has no name: with several query sets give each as NAME=PATH "
-            "(e.g. --query math=dev.jsonl)"
-        )
-    if bare:  # a bare --query given again replaces the earlier one, as a single option always did
-        return Path(bare[-1])
-    return named if len(named) > 1 else next(iter(named.values()))
 
 
 def _check_choices(task: str, representation: str, method: str, export_format: str, query_dtype: str) -> None:
@@ -344,7 +312,7 @@ def select_cmd(
     device = parse_device(device)
     quantile_default = method == "quantiles" and budget is None and budgets is None
     mix_settings = _mix(mix, query)
-    pool_path, query_path, budget = _inputs(pool, _query_targets(query), task, budget, budgets, method)
+    pool_path, query_path, budget = _inputs(pool, parse_query_targets(query), task, budget, budgets, method)
     mparams = _method_params(method, method_param, seed)
     dedup_settings = _dedup(dedup, dedup_by, dedup_text)
     decon, evaluation = _decontamination(test, decontaminate, decontaminate_by, no_decontaminate, split, skip_invalid)
@@ -390,6 +358,4 @@ def select_cmd(
         if result.dedup is not None:
             typer.echo(result.dedup.summary(result.dedup_path))
     if html:
-        # several targets: the page shows the picks; their query texts are in each target's file
-        queries_shown = None if isinstance(query_set, dict) else query_set
-        _write_html(result, output, budget_list, pool_set, queries_shown, quiet=quiet)
+        _write_html(result, output, budget_list, pool_set, query_set, quiet=quiet)

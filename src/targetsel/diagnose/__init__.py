@@ -14,6 +14,8 @@ predicts the query loss. :func:`diagnose` measures, for every budget (a prefix o
 * ``coverage``: picks per query point, from the ranking's ``query_index`` when the algorithm
   recorded one (round-robin), else each pick's nearest query point;
 * ``composition``: picks per pool ``source``;
+* with several query sets (a selection of several targets, or ``{name: query set}``), per target
+  the same distances to that target's queries, of the whole prefix and of the target's own picks;
 * the **random baseline** (when candidate rows to sample from are given, e.g. the pool): ``w1``
   of ``random_subsets`` seeded random subsets of the same size, as ``random_mean``,
   ``random_std``, ``random_percentile`` (the share of random subsets at most as far from the
@@ -38,13 +40,14 @@ Example:
 from __future__ import annotations
 
 # One former module split by concern: ``result`` (the dataclasses), ``distances`` (cost, W1, MMD,
-# nearest-neighbour costs), ``core`` (``diagnose`` and the random baseline) and ``selection`` (an
-# exported selection diagnosed). Every name stays importable from here.
+# nearest-neighbour costs), ``core`` (``diagnose`` and the random baseline), ``selection`` (an
+# exported selection diagnosed) and ``targets`` (several query sets). Every name stays importable from here.
 from targetsel.diagnose.core import diagnose
 from targetsel.diagnose.distances import DEFAULT_EXACT_LIMIT, mean_nn_costs, mmd, wasserstein1
 from targetsel.diagnose.distances import cost_matrix as cost_matrix
 from targetsel.diagnose.result import Diagnosis, DiagnosisPoint
 from targetsel.diagnose.selection import diagnose_selection, gather_rows, load_selection
+from targetsel.diagnose.targets import target_distances, target_queries
 
 __all__ = [
     "DEFAULT_EXACT_LIMIT",
@@ -56,5 +59,7 @@ __all__ = [
     "load_selection",
     "mean_nn_costs",
     "mmd",
+    "target_distances",
+    "target_queries",
     "wasserstein1",
 ]

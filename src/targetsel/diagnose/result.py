@@ -118,9 +118,11 @@ class DiagnosisPoint:
         random_mean, random_std: ``w1`` of seeded random subsets of the same size (mean, std).
         random_percentile: Share (%) of those random subsets with ``w1`` at most the selection's.
         random_z: ``(w1 - random_mean) / random_std`` (negative: closer than chance).
-        targets: A selection of several targets: per target, its picks in the prefix and the
-            distances of those picks (``w1``, ``mean_nn_query``) and of the whole prefix (``w1_all``,
-            ``mean_nn_query_all``) to its queries; empty (and not written) for one target.
+        targets: Several query sets (a selection of several targets, or named query sets given):
+            per target, the distances of the whole prefix to its queries (``w1_all``, ``mmd_all``,
+            ``mean_nn_query_all``) and, when the picks name their target, its picks in the prefix,
+            their distances (``w1``, ``mmd``, ``mean_nn_query``) and ``composition`` by ``source``
+            (:func:`targetsel.diagnose.targets.target_distances`); empty (and not written) for one.
     """
 
     budget: int

@@ -11,15 +11,16 @@ import numpy as np
 
 from targetsel.data import ExampleSet
 from targetsel.diagnose.core import check_random_subsets, diagnose
-from targetsel.diagnose.distances import DEFAULT_EXACT_LIMIT, cost_matrix, mean_nn_costs, wasserstein1
+from targetsel.diagnose.distances import DEFAULT_EXACT_LIMIT
 from targetsel.diagnose.result import Diagnosis
-from targetsel.errors import ConfigurationError, InvalidDataError, MissingArtifactError
+from targetsel.diagnose.targets import target_distances, target_queries
+from targetsel.errors import InvalidDataError, MissingArtifactError
 from targetsel.export import SELECTION_FIX, SelectionFile
 from targetsel.params.artifacts import check_artifact, read_artifact
 from targetsel.score.similarity import check_same_weights
 from targetsel.store import FeatureSource
 
-__all__ = ["check_selection", "diagnose_selection", "gather_rows", "load_selection", "target_distances"]
+__all__ = ["check_selection", "diagnose_selection", "gather_rows", "load_selection"]
 
 
 def gather_rows(source: np.ndarray | FeatureSource, indices: Sequence[int] | np.ndarray, chunk_rows: int = 16384):
@@ -125,10 +126,15 @@ def diagnose_selection(
     Args:
         selection: A ``selection.json`` path, its folder, or its parsed content.
         pool: The pool the selection was made from.
-        queries: The query set; for a selection of several targets ``{name: query set}`` with every
-            target of its ``targets`` block. The distances are then to the union of the query sets,
-            and each point's ``targets`` holds, per target, the distance of its own picks and of the
-            whole prefix to that target's queries (:func:`target_distances`).
+        queries: The query set, or ``{name: query set}`` (checked by
+            :func:`~targetsel.diagnose.targets.target_queries`): for a selection of several targets
+            every target of its ``targets`` block (in any order), for a selection of one target any
+            number of named sets. With several, the distances are to the union of the query sets,
+            and each point's ``targets`` holds, per target, the distances of the whole prefix to that
+            target's queries and, for a selection of several targets, those of its own picks and
+            their composition (:func:`~targetsel.diagnose.targets.target_distances`). The recorded
+            ``query_index`` counts the coverage only when the query sets are the selection's own
+            (same fingerprints); otherwise each pick counts for its nearest query.
         representation: A :class:`targetsel.represent.Representation`.
         budgets: Prefix lengths (default: the selection's budget).
         store_dir: Feature-store cache folder.
@@ -154,7 +160,7 @@ def diagnose_selection(
     check_random_subsets(random_subsets)  # before the pool sample it sizes
     meta = check_selection(selection) if isinstance(selection, dict) else load_selection(selection)
     idx = _pick_indices(meta, pool)
-    named = _target_queries(meta, queries)
+    named = target_queries(meta, queries)
     encoded = [representation.encode_for_scoring(es, role="query", store_dir=store_dir) for es in named.values()]
     q_w = encoded[0][1]
     q_views = [
@@ -174,12 +180,8 @@ def diagnose_selection(
         random_from = _pool_sample(pool, representation, c_src if store_dir is not None else None, size, seed)
     src_col = pool.column("source")
     sources = [str(src_col[int(i)]) for i in idx] if src_col is not None else None
-    query_index: list[int | None] = [p.get("query_index") for p in meta["picks"]]
-    picked_by = None
-    if meta.get("targets") is not None:  # a query of its target's set: an index into the union
-        offsets = dict(zip(named, np.cumsum([0, *(len(es) for es in named.values())]).tolist(), strict=False))
-        picked_by = [p["target"] for p in meta["picks"]]
-        query_index = [None if q is None else q + offsets[t] for q, t in zip(query_index, picked_by, strict=True)]
+    query_index = _union_query_index(meta, named)
+    picked_by = [p["target"] for p in meta["picks"]] if meta.get("targets") is not None else None
     result = diagnose(
         q_views,
         subset,
@@ -190,87 +192,54 @@ def diagnose_selection(
         exact_limit=exact_limit,
         sinkhorn_reg=sinkhorn_reg,
         mmd_sigma=mmd_sigma,
-        info=_selection_info(meta, representation, len(idx)),
+        info=_selection_info(meta, representation, len(idx), named),
         random_from=random_from,
         random_subsets=random_subsets,
         seed=seed,
     )
-    if picked_by is not None:
+    if len(named) > 1:
         for name, (src, _) in zip(named, encoded, strict=True):
             feats = [np.asarray(v.to_array() if isinstance(v, FeatureSource) else v) for v in src]
+            mine = None if picked_by is None else [t == name for t in picked_by]
             for point in result.points:
                 point.targets[name] = target_distances(
-                    feats, subset, q_w, point.budget, [t == name for t in picked_by], exact_limit, sinkhorn_reg
+                    feats, subset, q_w, point.budget, mine, exact_limit, sinkhorn_reg, mmd_sigma, sources
                 )
     return result
 
 
-def target_distances(
-    queries: list[np.ndarray],
-    subset: list[np.ndarray],
-    weights: Sequence[float],
-    budget: int,
-    mine: Sequence[bool],
-    exact_limit: int = DEFAULT_EXACT_LIMIT,
-    sinkhorn_reg: float = 0.01,
-) -> dict[str, Any]:
-    """One target's distances at ``budget``: its own picks' and the whole prefix's to its queries.
+def _union_query_index(meta: dict[str, Any], named: dict[str, ExampleSet]) -> list[int | None] | None:
+    """Each pick's recorded query as a row of the union of ``named`` (``None``: not these query sets).
 
-    Args:
-        queries: The target's query features, ``(n_queries, dim)`` per view.
-        subset: The picks' features in ranking order, ``(n_picks, dim)`` per view.
-        weights: Per-view weights.
-        budget: The prefix length.
-        mine: ``(n_picks,)`` whether each pick was taken by this target.
-
-    Returns:
-        ``{"picks", "w1", "mean_nn_query", "w1_all", "mean_nn_query_all"}`` (``w1``/``mean_nn_query``
-        ``None`` when the target has no pick in the prefix).
-
-    Example:
-        >>> import numpy as np
-        >>> d = target_distances([np.eye(2, 3)], [np.eye(3)], [1.0], 3, [True, True, False])
-        >>> d["picks"], d["w1"], round(d["w1_all"], 4)
-        (2, 0.0, 0.1667)
+    A pick of a selection of several targets records a query of its target's set: offset by the
+    sizes of the sets before it. Query sets other than the ones the selection recorded (another
+    fingerprint, or several sets for a selection of one target) make the record meaningless here.
     """
-    cost, _, _ = cost_matrix(queries, [v[:budget] for v in subset], weights)
-    own = np.flatnonzero(np.asarray(mine[:budget], dtype=bool))
-    w1_all, _ = wasserstein1(cost, exact_limit=exact_limit, reg=sinkhorn_reg)
-    out: dict[str, Any] = {"picks": int(own.size), "w1": None, "mean_nn_query": None}
-    if own.size:
-        out["w1"] = wasserstein1(cost[:, own], exact_limit=exact_limit, reg=sinkhorn_reg)[0]
-        out["mean_nn_query"] = mean_nn_costs(cost[:, own])[0]
-    out["w1_all"] = w1_all
-    out["mean_nn_query_all"] = mean_nn_costs(cost)[0]
-    return out
-
-
-def _target_queries(meta: dict[str, Any], queries: ExampleSet | Mapping[str, ExampleSet]) -> dict[str, ExampleSet]:
-    """``{name: query set}``: one entry for a selection of one target, each target's otherwise (checked)."""
     block = meta.get("targets")
+    query_index: list[int | None] = [p.get("query_index") for p in meta["picks"]]
     if block is None:
-        if not isinstance(queries, ExampleSet):
-            if len(queries) != 1:
-                raise ConfigurationError("this selection has one target; give one query set")
-            return dict(queries)
-        return {"query": queries}
-    names = [t["name"] for t in block["targets"]]
-    if isinstance(queries, ExampleSet) or list(queries) != names:
-        raise ConfigurationError(
-            f"this selection has several targets ({', '.join(names)}); give {{name: query set}} for each, in order"
-        )
-    return dict(queries)
+        return query_index if len(named) == 1 else None
+    recorded = {t["name"]: t.get("fingerprint") for t in block["targets"]}
+    if any(recorded[n] not in (None, es.fingerprint) for n, es in named.items()):
+        return None
+    offsets = dict(zip(named, np.cumsum([0, *(len(es) for es in named.values())]).tolist(), strict=False))
+    return [None if q is None else q + offsets[p["target"]] for q, p in zip(query_index, meta["picks"], strict=True)]
 
 
-def _selection_info(meta: dict[str, Any], representation: Any, n_picks: int) -> dict[str, Any]:
-    """The provenance a diagnosis of an exported selection records."""
-    return {
+def _selection_info(
+    meta: dict[str, Any], representation: Any, n_picks: int, named: dict[str, ExampleSet]
+) -> dict[str, Any]:
+    """The provenance a diagnosis of an exported selection records (with several query sets, each one)."""
+    info = {
         "method": meta.get("method"),
         "params": meta.get("params"),
         "selection_representation": (meta.get("representation") or {}).get("queries", meta.get("representation")),
         "representation": representation.name,
         "n_picks": n_picks,
     }
+    if len(named) > 1:
+        info["targets"] = [{"name": n, "source": es.source, "rows": len(es)} for n, es in named.items()]
+    return info
 
 
 def _pool_sample(

@@ -24,12 +24,16 @@ import math
 import os
 import re
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from targetsel.data import ExampleSet
 from targetsel.errors import ConfigurationError, InvalidDataError, MissingArtifactError
+from targetsel.explore.decontamination import decontamination_view
+from targetsel.explore.targets import target_distances_view, target_query_messages, targets_view
+from targetsel.explore.values import cell, column_values, messages_of, num
 from targetsel.export import find_subset, load_subset
 from targetsel.progress import progress
 
@@ -42,8 +46,6 @@ PAGE_FORMAT = 1
 
 _BUDGET_DIR = re.compile(r"^budget-(\d+)$")
 _NO_LABEL = "(none)"
-#: Removed rows listed on the page (the count covers them all).
-CONTAMINATION_ROWS = 100
 
 
 @dataclass
@@ -176,33 +178,15 @@ def _label(value: Any) -> str:
     return str(value)
 
 
-def _values(es: ExampleSet, name: str) -> list[Any] | None:
-    """A whole column as Python values, read through Arrow (row-by-row reads cost ~10x more)."""
-    if name not in es.column_names:
-        return None
-    return es.dataset.with_format("arrow")[name].to_pylist()
-
-
 def _column(es: ExampleSet, name: str, what: str) -> list[Any]:
-    values = _values(es, name)
+    values = column_values(es, name)
     if values is None:
         cols = ", ".join(c for c in es.column_names if c != "messages")
         raise ConfigurationError(f"--by {name!r}: the {what} has no such column; choose one of: {cols}")
     return values
 
 
-def _num(x: Any, digits: int = 5) -> float | None:
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return None
-    return round(float(x), digits)
-
-
-def _cell(x: Any) -> Any:
-    """A per-pick extra value as JSON can hold it (no NaN or infinity)."""
-    return _num(x, 7) if isinstance(x, float) else x
-
-
-def _header(sel: Selection, pool: ExampleSet | None, queries: ExampleSet | None) -> dict[str, Any]:
+def _header(sel: Selection, pool: ExampleSet | None, queries: Any) -> dict[str, Any]:
     meta = sel.meta
     rep = meta.get("representation") or {}
     views = rep.get("candidates") or rep.get("queries") or []
@@ -224,16 +208,53 @@ def _header(sel: Selection, pool: ExampleSet | None, queries: ExampleSet | None)
             "top_k": rep.get("top_k"),
         },
         "pool": {**(meta.get("pool") or {}), "loaded": pool is not None},
-        "queries": {**(meta.get("queries") or {}), "loaded": queries is not None},
+        "queries": {**(meta.get("queries") or _union_queries(meta)), "loaded": queries is not None},
         "library_version": meta.get("library_version"),
         "selection": str(sel.meta_path),
     }
 
 
+def _union_queries(meta: dict[str, Any]) -> dict[str, Any]:
+    """The header's query facts of a selection of several targets: their rows together, each file."""
+    targets = (meta.get("targets") or {}).get("targets") or []
+    if not targets:
+        return {}
+    return {
+        "rows": sum(int(t.get("rows") or 0) for t in targets),
+        "source": "; ".join(f"{t['name']}: {t.get('source')}" for t in targets),
+    }
+
+
+def _query_view(meta: dict[str, Any], queries: Any, notes: list[str]) -> tuple[int, list[Any] | None]:
+    """``(n_queries, one [role, content] list per query or None)``: the page's query list.
+
+    For a selection of several targets the list is their query sets one after the other
+    (:func:`targetsel.explore.targets.target_query_messages`); ``queries`` is then ``{name: set}``.
+
+    Raises:
+        ConfigurationError: several query sets given for a selection of one target.
+    """
+    if meta.get("targets") is not None:
+        n = int(_union_queries(meta)["rows"])
+        if isinstance(queries, ExampleSet):
+            notes.append("this selection has several targets: give each target's query set for the query texts")
+            return n, None
+        return n, target_query_messages(meta, queries or {}, notes)
+    if queries is not None and not isinstance(queries, ExampleSet):
+        if len(queries) != 1:
+            raise ConfigurationError("this selection has one target; give one query set")
+        queries = next(iter(queries.values()))
+    recorded = (meta.get("queries") or {}).get("rows")
+    if queries is not None and len(queries) != (recorded or len(queries)):
+        notes.append(f"the query set given has {len(queries)} rows, selection.json records another size")
+    n = recorded or (len(queries) if queries is not None else 0)
+    return int(n), None if queries is None else messages_of(queries)
+
+
 def _diagnosis_view(diagnosis: dict[str, Any] | None) -> dict[str, Any] | None:
     if diagnosis is None:
         return None
-    keep = ("budget", "w1", "w1_solver", "mmd", "mean_nn_query", "covered_fraction")
+    keep: tuple[str, ...] = ("budget", "w1", "w1_solver", "mmd", "mean_nn_query", "covered_fraction")
     keep += ("random_mean", "random_std", "random_percentile", "random_z")
     info = diagnosis.get("info") or {}
     return {
@@ -242,7 +263,10 @@ def _diagnosis_view(diagnosis: dict[str, Any] | None) -> dict[str, Any] | None:
         "n_picks": info.get("n_picks"),
         "random": (info.get("settings") or {}).get("random_baseline"),
         "points": [
-            {k: (_num(p.get(k)) if k not in ("budget", "w1_solver") else p.get(k)) for k in keep}
+            {
+                **{k: (num(p.get(k)) if k not in ("budget", "w1_solver") else p.get(k)) for k in keep},
+                "targets": target_distances_view(p),
+            }
             for p in diagnosis["points"]
         ],
     }
@@ -257,7 +281,7 @@ def _composition(
     user chose must exist; the default ``source`` may be missing (a note says so).
     """
     explicit_by = by != "source"
-    sub_values = _values(subset, by)
+    sub_values = column_values(subset, by)
     if sub_values is None:
         if explicit_by:
             _column(subset, by, "subset")
@@ -265,7 +289,7 @@ def _composition(
         return None, [], None, []
     pool_values = None
     if pool is not None:
-        pool_values = _values(pool, by)
+        pool_values = column_values(pool, by)
         if pool_values is None and explicit_by:
             _column(pool, by, "pool")
         elif pool_values is None:
@@ -277,37 +301,6 @@ def _composition(
     code = {k: i for i, k in enumerate(labels)}
     pool_counts = [counts_pool.get(k, 0) for k in labels] if pool_values is not None else None
     return by, labels, pool_counts, [code[k] for k in sub_labels]
-
-
-def _targets_view(meta: dict[str, Any], budgets: list[int], diagnosis: dict[str, Any] | None) -> dict[str, Any] | None:
-    """A selection of several targets: the mix, each target's share and query rows, and per budget the
-    picks each target took and (from a diagnosis) the distance of its picks and of the prefix to its
-    queries; ``None`` for one target."""
-    block = meta.get("targets")
-    if block is None:
-        return None
-    names = [t["name"] for t in block["targets"]]
-    picked = [p.get("target") for p in meta["picks"]]
-    measured = {p["budget"]: p.get("targets") or {} for p in (diagnosis or {}).get("points", [])}
-    rows = []
-    for b in sorted({*budgets, *(k for k in measured if k <= len(picked))}):
-        counts = Counter(picked[:b])
-        per = measured.get(b, {})
-        rows.append(
-            {
-                "budget": b,
-                "picks": [counts.get(n, 0) for n in names],
-                "w1": [_num((per.get(n) or {}).get("w1")) for n in names] if per else None,
-                "w1_all": [_num((per.get(n) or {}).get("w1_all")) for n in names] if per else None,
-            }
-        )
-    return {
-        "mix": block.get("mix"),
-        "names": names,
-        "shares": [t.get("share") for t in block["targets"]],
-        "queries": [t.get("rows") for t in block["targets"]],
-        "budgets": rows,
-    }
 
 
 def _subset_of(selection: Selection) -> ExampleSet:
@@ -327,58 +320,12 @@ def _conversations(subset: ExampleSet) -> list[list[list[str]]]:
     """One ``[role, content]`` list per pick, with a progress bar (pools of picks can be large)."""
     conversations = []
     with progress(total=len(subset), desc="explore: picks", unit="row") as bar:
-        for msgs in _values(subset, "messages") or []:
+        for msgs in column_values(subset, "messages") or []:
             conversations.append([[m["role"], m["content"]] for m in msgs])
             if len(conversations) % 4096 == 0:
                 bar.update(4096)
         bar.update(len(conversations) % 4096)
     return conversations
-
-
-def _decontamination(selection: Selection, notes: list[str]) -> dict[str, Any] | None:
-    """The ``decontamination`` block of ``selection.json`` and the first removed rows of its file.
-
-    ``None`` when decontamination was off. A missing ``contamination.jsonl`` is a note, not an error
-    (the count is in ``selection.json``).
-
-    Raises:
-        InvalidDataError: a line of ``contamination.jsonl`` is not a JSON object.
-    """
-    block = selection.meta.get("decontamination")
-    if block is None:
-        return None
-    rows: list[dict[str, Any]] = []
-    path = selection.meta_path.parent / block["file"] if block.get("file") else None
-    if path is None or not path.is_file():
-        if block.get("removed"):
-            notes.append(
-                f"{block.get('file') or 'contamination.jsonl'} is not beside selection.json: removed rows not listed"
-            )
-        return {**block, "rows": rows}
-    with open(path, encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
-            if number > CONTAMINATION_ROWS:
-                break
-            try:
-                row = json.loads(line)
-                item, evidence = row["item"], row["evidence"]
-                rows.append(
-                    {
-                        "pool_index": int(row["pool_index"]),
-                        "pool_id": str(row["pool_id"]),
-                        "item": f"{item.get('file')} #{item.get('index')} ({item.get('id')})",
-                        "method": str(row["method"]),
-                        "evidence": evidence.get("ngram")
-                        if "ngram" in evidence
-                        else f"cosine {evidence.get('cosine')}",
-                        "part": evidence.get("part"),
-                    }
-                )
-            except (ValueError, KeyError, TypeError, AttributeError):
-                raise InvalidDataError(
-                    f"{path}: line {number} is not a removed row targetsel writes; re-run `targetsel select`"
-                ) from None
-    return {**block, "rows": rows}
 
 
 def _note_diagnosis(meta: dict[str, Any], diagnosis: dict[str, Any] | None, notes: list[str]) -> None:
@@ -399,7 +346,7 @@ def page_data(
     selection: Selection,
     *,
     pool: ExampleSet | None = None,
-    queries: ExampleSet | None = None,
+    queries: ExampleSet | Mapping[str, ExampleSet | None] | None = None,
     by: str = "source",
     diagnosis: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
@@ -408,7 +355,8 @@ def page_data(
     Args:
         selection: From :func:`find_selection`.
         pool: The pool the selection was made from, for its composition (``None``: subset only).
-        queries: The query set, for the query texts (``None``: queries shown by number).
+        queries: The query set, for the query texts (``None``: queries shown by number); for a
+            selection of several targets ``{name: query set}`` (a target left out: its queries by number).
         by: Column the composition counts by; must exist in the subset (and in the pool when given).
             When the default ``source`` is absent, the page has no composition chart.
         diagnosis: A ``diagnosis.json`` content (see :func:`find_diagnosis`), or ``None``.
@@ -416,11 +364,13 @@ def page_data(
     Returns:
         A dict with ``header``, ``by``, ``labels``, ``pool_counts``, ``picks`` (parallel lists
         ``label``/``query``/``score``/``id`` and ``extra`` columns), ``conversations`` (one list of
-        ``[role, content]`` per pick), ``queries`` (one per query, or ``None``), ``diagnosis``,
-        ``decontamination`` (``selection.json``'s block plus ``rows``, the first 100 removed rows of
-        ``contamination.jsonl``; ``None`` when it was off), ``targets`` (a selection of several
-        targets: the mix, shares, and per budget each target's picks and distances; else ``None``)
-        and ``notes``.
+        ``[role, content]`` per pick), ``n_queries`` and ``queries`` (one per query, or ``None``;
+        several targets: their query sets one after the other), ``diagnosis`` (per budget, and with
+        several targets each target's distances), ``decontamination`` (``selection.json``'s block
+        plus ``rows``, the first 100 removed rows of ``contamination.jsonl``; ``None`` when it was
+        off), ``targets`` (a selection of several targets: the mix, shares, each pick's target, where
+        each target's queries start in the query list, and per budget each target's picks and
+        distances: :func:`targetsel.explore.targets.targets_view`; else ``None``) and ``notes``.
 
     Raises:
         ConfigurationError: ``by`` names no column.
@@ -433,8 +383,6 @@ def page_data(
     pool_meta = meta.get("pool") or {}
     if pool is not None and pool_meta.get("fingerprint") and pool.fingerprint != pool_meta["fingerprint"]:
         notes.append(f"the pool given ({pool.source}) is not the one selection.json records: composition may differ")
-    if queries is not None and len(queries) != ((meta.get("queries") or {}).get("rows") or len(queries)):
-        notes.append(f"the query set given has {len(queries)} rows, selection.json records another size")
     by_shown, labels, pool_counts, label_codes = _composition(subset, pool, by, notes)
     extra_names = sorted({k for p in picks[:1] for k in p} - {"rank", "index", "id", "query_index", "score"})
     conversations = _conversations(subset)
@@ -442,8 +390,8 @@ def page_data(
     query_index = [-1 if p.get("query_index") is None else int(p["query_index"]) for p in picks]
     if all(q < 0 for q in query_index):
         notes.append(f"{meta.get('method')} does not record which query chose each pick")
-    n_queries = (meta.get("queries") or {}).get("rows") or (len(queries) if queries is not None else 0)
-    decontamination = _decontamination(selection, notes)
+    n_queries, query_messages = _query_view(meta, queries, notes)
+    decontamination = decontamination_view(selection.meta, selection.meta_path.parent, notes)
     return {
         "format": PAGE_FORMAT,
         "header": _header(selection, pool, queries),
@@ -454,16 +402,14 @@ def page_data(
             "id": [str(i) for i in subset.ids],
             "label": label_codes,
             "query": query_index,
-            "score": [_num(p.get("score")) for p in picks],
-            "extra": {name: [_cell(p.get(name)) for p in picks] for name in extra_names},
+            "score": [num(p.get("score")) for p in picks],
+            "extra": {name: [cell(p.get(name)) for p in picks] for name in extra_names},
         },
         "conversations": conversations,
-        "n_queries": int(n_queries),
-        "queries": None
-        if queries is None
-        else [[[m["role"], m["content"]] for m in msgs] for msgs in _values(queries, "messages") or []],
+        "n_queries": n_queries,
+        "queries": query_messages,
         "diagnosis": _diagnosis_view(diagnosis),
         "decontamination": decontamination,
-        "targets": _targets_view(meta, selection.budgets, diagnosis),
+        "targets": targets_view(meta, selection.budgets, diagnosis),
         "notes": notes,
     }

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ from targetsel.export import check_output_dir
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["embed_json", "render_page", "write_page", "write_page_file"]
+__all__ = ["embed_json", "load_query_sets", "render_page", "write_page", "write_page_file"]
 
 _TEMPLATES = "templates"
 # (str.replace per character: ~50x faster than str.translate on a 30 MB page)
@@ -103,7 +103,7 @@ def write_page(
     output: str | os.PathLike[str] | None = None,
     *,
     pool: ExampleSet | str | os.PathLike[str] | None = None,
-    queries: ExampleSet | str | os.PathLike[str] | None = None,
+    queries: ExampleSet | str | os.PathLike[str] | Mapping[str, Any] | None = None,
     by: str = "source",
     diagnosis: dict[str, Any] | str | os.PathLike[str] | None = None,
     split: str | None = None,
@@ -116,7 +116,8 @@ def write_page(
         output: The HTML file (default ``explore.html`` in the selection folder).
         pool: The pool (an :class:`ExampleSet` or a path); default: the one recorded in
             ``selection.json`` when it is still readable, else the page shows the subset alone.
-        queries: The query set, likewise, for the query texts.
+        queries: The query set, likewise, for the query texts; for a selection of several targets
+            ``{name: query set or path}``, default each target's set recorded in ``selection.json``.
         by: Column the composition counts by.
         diagnosis: A diagnosis (``Diagnosis.to_dict()``, or a ``diagnosis.json`` path or folder);
             default: a ``diagnosis.json`` found in the selection folder, if any.
@@ -142,7 +143,7 @@ def write_page(
         raise ConfigurationError(f"{out} is a folder; pass a file name for the page, e.g. -o {out / 'explore.html'}")
     check_output_dir(out.parent)
     pool_set = _examples(pool, sel.meta, "pool", split)
-    query_set = _examples(queries, sel.meta, "queries", split)
+    query_set = load_query_sets(queries, sel.meta, split)
     diag = diagnosis if isinstance(diagnosis, dict) or diagnosis is None else None
     if diag is None:
         diag = find_diagnosis(sel, None if diagnosis is None else diagnosis)  # type: ignore[arg-type]
@@ -155,3 +156,38 @@ def _examples(given: Any, meta: dict[str, Any], key: str, split: str | None) -> 
         return given
     path = Path(given) if given is not None else recorded_path(meta, key)
     return None if path is None else load_examples(path, split=split)
+
+
+def load_query_sets(given: Any, meta: dict[str, Any], split: str | None = None) -> Any:
+    """The query set(s) of a selection's page: ``given`` (a set or path; ``{name: set or path}`` for a
+    selection of several targets), else the recorded one, or ``None`` where it is no longer readable.
+
+    Returns:
+        An :class:`ExampleSet` or ``None`` for a selection of one target; ``{name: ExampleSet or
+        None}`` for one of several targets.
+
+    Raises:
+        ConfigurationError: one query set given for a selection of several targets, or several for
+            a selection of one.
+
+    Example:
+        >>> load_query_sets(None, {"queries": {"source": "<memory>"}}) is None
+        True
+    """
+    block = meta.get("targets")
+    if block is None:
+        if isinstance(given, Mapping):
+            if len(given) != 1:
+                raise ConfigurationError("this selection has one target; give one query set (--query PATH)")
+            given = next(iter(given.values()))
+        return _examples(given, meta, "queries", split)
+    if isinstance(given, Mapping):
+        return {name: _examples(es, meta, "queries", split) for name, es in given.items()}
+    if given is not None:
+        names = ", ".join(t["name"] for t in block["targets"])
+        raise ConfigurationError(
+            f"this selection has several targets ({names}): give each query set as --query NAME=PATH, or none "
+            "to read them from selection.json"
+        )
+    # each target's entry records its query set's ``source`` as the ``queries`` block of one target does
+    return {t["name"]: _examples(None, {"queries": t}, "queries", split) for t in block["targets"]}
