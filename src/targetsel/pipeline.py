@@ -57,7 +57,7 @@ from targetsel.represent.base import Representation
 from targetsel.score import FeatureViews, Scores
 from targetsel.select.base import Ranking, Selector, TopKTooSmallError, get_selector
 from targetsel.select.dedup import DUPLICATES_FILE, DedupResult, DedupSettings, DedupWalk, pool_texts, source_reader
-from targetsel.select.mixture import MixSettings, interleave, merge_rankings
+from targetsel.select.mixture import MixSettings, interleave, merge_rankings, targets_record
 from targetsel.settings import DEFAULT_MEMORY_BYTES, dense_limit_bytes
 from targetsel.store import InMemoryFeatures, RowSubset
 
@@ -678,7 +678,8 @@ def _export(
         if result.dedup is not None:
             extra["dedup"] = result.dedup.block(b, dedup_file)
         if result.targets is not None:
-            extra["targets"] = _targets_block(result, b)
+            assert result.mix is not None
+            extra["targets"] = targets_record(result.mix, result.targets, result.ranking.extra["target"], b)
         result.outputs[b] = export(
             pool,
             result.ranking[:b],
@@ -689,28 +690,6 @@ def _export(
             decontamination=block,
             **extra,
         )
-
-
-def _targets_block(result: SelectionResult, budget: int) -> dict[str, Any]:
-    """``selection.json``'s ``targets`` block for ``budget``: the mix and each target's query set and picks."""
-    assert result.targets is not None and result.mix is not None
-    names = [name for name, _ in result.targets]
-    weights = result.mix.weights_for(names, [len(es) for _, es in result.targets])
-    counts = Counter(result.ranking.extra["target"][:budget].tolist())
-    return {
-        "mix": result.mix.describe(),
-        "targets": [
-            {
-                "name": name,
-                "source": es.source,
-                "rows": len(es),
-                "fingerprint": es.fingerprint,
-                "share": None if result.mix.kind == "joint" else round(float(w / weights.sum()), 7),
-                "picks": int(counts.get(name, 0)),
-            }
-            for (name, es), w in zip(result.targets, weights, strict=True)
-        ],
-    }
 
 
 def _rank_scored(

@@ -27,15 +27,20 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from targetsel.errors import ConfigurationError
 from targetsel.select.base import Ranking
 
-__all__ = ["MIX_KINDS", "Interleaved", "MixSettings", "interleave", "merge_rankings", "slot_targets"]
+if TYPE_CHECKING:
+    from targetsel.data import ExampleSet
+
+__all__ = ["MIX_KINDS", "Interleaved", "MixSettings", "interleave", "merge_rankings", "slot_targets", "targets_record"]
 
 #: The ``--mix`` kinds: ``equal`` shares, ``proportional`` to query-set size, given ``weights``,
 #: or ``joint`` (the union of the query sets ranked as one query set).
@@ -225,3 +230,41 @@ def merge_rankings(rankings: Sequence[Ranking], merged: Interleaved) -> Ranking:
             extra[key][m] = r.extra[key][pos[m]]
     extra["target"] = tgt.astype(np.int64)
     return Ranking(merged.indices, q, s, first.method, first.params, first.n_candidates, extra)
+
+
+def targets_record(
+    mix: MixSettings, targets: Sequence[tuple[str, ExampleSet]], picked_by: np.ndarray, budget: int
+) -> dict[str, Any]:
+    """``selection.json``'s ``targets`` block for the first ``budget`` picks: the mix and, per target,
+    its query set, share and picks (``share`` is ``None`` for ``joint``, which has no set shares).
+
+    Args:
+        mix: How the targets shared the picks.
+        targets: ``(name, query set)`` of each target, in order.
+        picked_by: ``(n_picks,)`` the target name that took each pick (the ranking's ``target`` extra).
+        budget: The prefix length described.
+
+    Example:
+        >>> from targetsel.data import ExampleSet
+        >>> sets = [(n, ExampleSet.from_records([{"prompt": n, "completion": "a"}])) for n in ("a", "b")]
+        >>> block = targets_record(MixSettings.parse("equal"), sets, np.array(["a", "b", "a"]), 3)
+        >>> [(t["name"], t["share"], t["picks"]) for t in block["targets"]]
+        [('a', 0.5, 2), ('b', 0.5, 1)]
+    """
+    names = [name for name, _ in targets]
+    weights = mix.weights_for(names, [len(es) for _, es in targets])
+    counts = Counter(np.asarray(picked_by)[:budget].tolist())
+    return {
+        "mix": mix.describe(),
+        "targets": [
+            {
+                "name": name,
+                "source": es.source,
+                "rows": len(es),
+                "fingerprint": es.fingerprint,
+                "share": None if mix.kind == "joint" else round(float(w / weights.sum()), 7),
+                "picks": int(counts.get(name, 0)),
+            }
+            for (name, es), w in zip(targets, weights, strict=True)
+        ],
+    }
