@@ -64,6 +64,16 @@ def test_grid_shapes():
     assert {c.experiment for c in q} == {"zero_shot", "budget", "quantile"}
     focus = build_grid(ExperimentConfig.from_dict(base(grid="quantile", quantile={"bins": 2, "focus": True})))
     assert "quantile_focus" in {c.experiment for c in focus}
+    # mixture: each task's zero-shot, then per seed one cell per budget for Random and each method, for all tasks
+    mix = build_grid(ExperimentConfig.from_dict(base(grid="mixture", tasks=["math", "dates"], seeds=[0, 1])))
+    assert len(mix) == 2 + 2 * (2 + 2) and len({c.key for c in mix}) == len(mix)
+    assert [c.key for c in mix[:4]] == [
+        "math/zero-shot",
+        "dates/zero-shot",
+        "mixture/random/b20-s0",
+        "mixture/random/b40-s0",
+    ]
+    assert {c.targets for c in mix if c.experiment == "mixture"} == {("math", "dates")}
 
 
 @pytest.mark.parametrize(

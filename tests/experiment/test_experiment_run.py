@@ -136,6 +136,7 @@ def test_cell_artifacts_and_report(finished_run):
     assert (cell / "train" / "final" / "adapter_config.json").is_file()
     ev = json.loads((cell / "eval.json").read_text())
     assert set(ev["metrics"]) == {"dev_loss", "test_loss", "true_metric"}
+    assert not list(cell.glob("eval-*")) and not list(cell.glob("diagnosis-*"))  # per-task names: mixture cells only
     diag = json.loads((cell / "diagnosis" / "diagnosis.json").read_text())
     assert diag["coverage_from"] == "query_index" and sum(diag["points"][-1]["coverage"]) == 16
     assert [p["budget"] for p in diag["points"]] == [2, 4, 8, 16]  # the distance curve over prefixes

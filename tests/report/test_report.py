@@ -426,3 +426,37 @@ def test_cli_report_writes_spearman_vs_reference(paper_dir: Path, tmp_path: Path
     )
     assert isinstance(bad.exception, ConfigurationError) and "OURS=THEIRS" in str(bad.exception)
     assert not (tmp_path / "o2").exists()
+
+
+def _mixture_frame() -> pd.DataFrame:
+    """A mixture run: per (method, budget, seed) one subset for math and dates, rows per task."""
+    rows = [("zero_shot", t, "Zero-shot", None, None, None, "dev_loss", 3.0) for t in ("math", "dates")]
+    for seed in (0, 1):
+        for budget in (10, 20):
+            for method, base in (("Random", 2.5), ("EMBED (RR)", 2.0)):
+                for task in ("math", "dates"):
+                    loss = base - budget / 100 + seed / 10 + (task == "dates") / 5
+                    rows.append(("mixture", task, method, budget, None, seed, "dev_loss", loss))
+                    if method != "Random":
+                        share = 0.5 if budget == 20 else (0.6 if task == "math" else 0.4)
+                        rows.append(("mixture", task, method, budget, None, seed, "subset_share", share))
+    return pd.DataFrame(rows, columns=list(TIDY_COLUMNS))
+
+
+def test_mixture_rows_get_the_budget_figures_per_task_and_a_composition_table(tmp_path: Path) -> None:
+    df = read_results(write_results(_mixture_frame(), tmp_path / "results.csv"))
+    assert set(df["experiment"]) == {"mixture", "zero_shot"}
+    table = budget_table(df, "dev_loss", experiment="mixture")
+    embed = table[(table["method"] == "EMBED (RR)") & (table["dataset"] == "math") & (table["budget"] == 10)]
+    assert embed["mean"].item() == pytest.approx(1.95) and embed["n_seeds"].item() == 2
+    assert budget_table(df, "dev_loss")["budget"].isna().all()  # no budget-sweep rows: zero-shot only
+    paths = plot_budgets(df, tmp_path / "fig", experiment="mixture")
+    assert [p.name for p in paths] == ["mixture_dev_loss.png"]  # the composition is a table, not a figure
+    _assert_png(paths[0])
+    assert plot_budgets(df, tmp_path / "fig") == []
+    text = render_summary(df)
+    assert "## Several tasks trained together: best method per budget" in text
+    assert "## Best method per budget" not in text and "## Zero-shot baseline" not in text
+    assert "| math | 10 | EMBED (RR) | 1.950 ± 0.050 | 2.450 ± 0.050 | 3.000 |" in text
+    assert "### Share of each subset picked for each task" in text
+    assert "| EMBED (RR) | 10 | 0.60 | 0.40 |" in text and "subset_share (" not in text

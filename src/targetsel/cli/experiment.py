@@ -27,10 +27,14 @@ the same command after an interruption skips finished cells and redoes only the 
 Results go to `OUTPUT/results.csv` (tidy: experiment, dataset, method, budget, bin, seed, metric,
 value; methods named like the paper, e.g. `EMBED (RR)`), figures and `summary.md` to `OUTPUT/report/`.
 A finished cell computed with other settings stops the run (use a new `--output`, or `--redo`).
+With `grid: mixture` (several tasks trained together) each trained cell is one subset selected for
+every task's query set by the config's `mixture: {mix: ...}` (as `select --mix`), cached in
+`OUTPUT/cells/mixture/<method>/<budget-seed>/`, and evaluated on every task.
 
 **Examples**
 
 * `targetsel experiment run examples/experiment_demo.yaml -o runs/demo`
+* `targetsel experiment run examples/mixture_demo.yaml -o runs/mixture_demo` (several tasks, one model)
 * `targetsel experiment run my_grid.yaml` (output folder from the config's `output:`)
 * `targetsel experiment run my_grid.yaml -o runs/x --redo --quiet`
 * `targetsel experiment run my_grid.yaml -o runs/x --dry-run` (list the cells and their state)

@@ -1,9 +1,11 @@
 """Experiments: a YAML-described grid of representations × algorithms × budgets × seeds.
 
 Random and zero-shot baselines are always included; ``grid: quantile`` runs the paper's
-distance-quantile experiment. Every cell (select → train → evaluate → diagnose) is cached in its
-own folder, so an interrupted run resumes where it stopped; results go to one tidy CSV that
-``targetsel report`` (and the run itself) turns into the paper's figures.
+distance-quantile experiment; ``grid: mixture`` trains several tasks together (one subset selected
+for all their query sets by a ``--mix`` rule, one model, evaluated on every task). Every cell
+(select → train → evaluate → diagnose) is cached in its own folder, so an interrupted run resumes
+where it stopped; results go to one tidy CSV that ``targetsel report`` (and the run itself) turns
+into the paper's figures.
 
 Example:
     >>> from targetsel.experiment import ExperimentConfig, build_grid
@@ -22,6 +24,7 @@ from targetsel.experiment.config import (
     AlgorithmSpec,
     DiagnoseSpec,
     ExperimentConfig,
+    MixtureSpec,
     QuantileSpec,
     RepresentationSpec,
     TaskSpec,
@@ -40,6 +43,7 @@ __all__ = [
     "Cell",
     "DiagnoseSpec",
     "ExperimentConfig",
+    "MixtureSpec",
     "QuantileSpec",
     "RepresentationSpec",
     "RunSummary",

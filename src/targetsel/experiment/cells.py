@@ -1,96 +1,37 @@
 """The work of one grid cell: its data, representation (and LESS warmup), settings digest, subset,
-and the stages select → train → evaluate → diagnose."""
+and the stages select → train → evaluate → diagnose.
+
+A mixture cell (``grid: mixture``) goes through the same stages with every task's data
+(:class:`~targetsel.experiment.taskdata.MixtureData`): one selection for all tasks' query sets, one
+trained model, then the evaluation and the diagnosis once per task, each task's rows carrying its
+name and its share of the subset (``subset_share``)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
 
 from targetsel.data import ExampleSet, load_examples
-from targetsel.decontaminate import Contamination
-from targetsel.errors import ArtifactMismatchError, ConfigurationError, InvalidDataError
-from targetsel.experiment.config import AlgorithmSpec, ExperimentConfig, RepresentationSpec, TaskSpec
-from targetsel.experiment.grid import Cell
-from targetsel.params.artifacts import read_artifact
-from targetsel.report.results import RANDOM_METHOD
+from targetsel.errors import ArtifactMismatchError, ConfigurationError
+from targetsel.experiment.config import AlgorithmSpec, ExperimentConfig, RepresentationSpec
+from targetsel.experiment.grid import Cell, safe_name
+from targetsel.experiment.taskdata import DECONTAMINATION, MixtureData, TaskData
+from targetsel.experiment.warmup import less_warmup
+from targetsel.report.results import RANDOM_METHOD, SHARE_METRIC
 from targetsel.select.base import Ranking
-from targetsel.store import atomic_write_text
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CellHook", "WarmupDone"]
-
-
-class WarmupDone(BaseModel):
-    """``warmup_done.json``, written after a LESS warmup: the digest and the settings it ran with.
-
-    Types are strict; unknown keys are tolerated and ignored. A marker that fails this model is
-    treated as outdated: the warmup runs again (it is a cache, nothing is lost).
-    """
-
-    model_config = ConfigDict(strict=True, extra="allow")
-
-    digest: str
-    settings: dict[str, Any]
-
-
-def _warmup_digest(done: Path) -> str | None:
-    """The digest in a ``warmup_done.json``; ``None`` when it is unreadable or malformed."""
-    try:
-        return read_artifact(done, WarmupDone, fix="the warmup runs again").digest
-    except InvalidDataError:
-        logger.warning("%s is unreadable or malformed; the warmup runs again", done)
-        return None
+__all__ = ["CellHook"]
 
 
 #: Called as ``hook(cell, stage)`` before each stage; tests use it to simulate a crash.
 CellHook = Callable[["Cell", str], None]
-
-
-#: Decontamination of every cell's pool (the default n-gram test); part of each cell's digest.
-DECONTAMINATION = {"ngram": 13, "min_words": 8, "template_items": 5, "answers": True}
-
-
-class _TaskData:
-    """Pool, query and test sets of one task, loaded once, and the rankings computed on them.
-
-    The pool rows that overlap the task's query or test items are found once
-    (:mod:`targetsel.decontaminate`) and left out of every selection of the task, random included.
-    """
-
-    def __init__(self, config: ExperimentConfig, task: TaskSpec, pool: ExampleSet) -> None:
-        self.task = task
-        self.pool = pool
-        self.dev = load_examples(task.query)
-        self.test = load_examples(task.test) if task.test else None
-        self.rankings: dict[Any, tuple[Ranking, dict[str, Any]]] = {}
-        self._contamination: Contamination | None = None
-
-    def contamination(self, output: Path) -> Contamination:
-        """The task's contamination, found on first use and written to ``output/contamination-<task>.jsonl``."""
-        from targetsel.decontaminate import DecontaminationSettings
-        from targetsel.decontaminate.ngram import find_ngram_contamination
-
-        if self._contamination is None:
-            sets = [("query", self.dev)] + ([(str(self.task.test), self.test)] if self.test is not None else [])
-            found = find_ngram_contamination(
-                self.pool, sets, DecontaminationSettings(**DECONTAMINATION), desc=f"decontaminate {self.task.name}"
-            )
-            safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.task.name)
-            output.mkdir(parents=True, exist_ok=True)
-            found.write(output / f"contamination-{safe}.jsonl")
-            logger.info("task %s: %s", self.task.name, found.summary())
-            self._contamination = found
-        return self._contamination
 
 
 class _Runner:
@@ -104,7 +45,8 @@ class _Runner:
         self.quiet = quiet
         self.store_dir = Path(config.store_dir) if config.store_dir else output / "stores"
         self._pool: ExampleSet | None = None
-        self._tasks: dict[str, _TaskData] = {}
+        self._tasks: dict[str, TaskData] = {}
+        self._mixture: MixtureData | None = None
         self._reps: dict[int, Any] = {}
 
     # -- data -------------------------------------------------------------------------------
@@ -119,11 +61,20 @@ class _Runner:
             self._pool = pool
         return self._pool
 
-    def task_data(self, name: str) -> _TaskData:
+    def task_data(self, name: str) -> TaskData:
         if name not in self._tasks:
             task = next(t for t in self.config.tasks if t.name == name)
-            self._tasks[name] = _TaskData(self.config, task, self.pool)
+            self._tasks[name] = TaskData(task, self.pool)
         return self._tasks[name]
+
+    def data(self, cell: Cell) -> TaskData:
+        """The data of ``cell``: its task's, or for a mixture cell every task's together."""
+        if not cell.targets:
+            return self.task_data(cell.task)
+        if self._mixture is None:
+            parts = [self.task_data(name) for name in cell.targets]
+            self._mixture = MixtureData(parts, self.config.mix_settings())
+        return self._mixture
 
     def rep(self, index: int):
         if index not in self._reps:
@@ -138,50 +89,27 @@ class _Runner:
         return self._reps[index]
 
     def warmup(self, index: int) -> list[Path]:
-        """LESS warmup checkpoints of gradient representation ``index``, run once and cached.
-
-        ``OUT/warmup/<label>/`` holds the epoch checkpoints and ``warmup_done.json`` (the settings'
-        digest, written last): a finished warmup with the same settings is reused; an interrupted one
-        resumes from its last step checkpoint (:mod:`targetsel.train.resume`).
-        """
-        from targetsel.train import warmup
-        from targetsel.train.checkpoints import find_checkpoints
-
-        spec = self.config.representations[index]
-        fraction, seed, tcfg = spec.warmup_config()
-        model = spec.params.get("model", self.config.model)
-        settings = {
-            "model": model,
-            "pool": [self.config.pool, self.config.pool_limit, self.config.pool_seed],
-            "fraction": fraction,
-            "seed": seed,
-            "train": tcfg.to_dict(),
-        }
-        digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
-        folder = self.output / "warmup" / re.sub(r"[^A-Za-z0-9_.-]+", "_", spec.display)
-        done = folder / "warmup_done.json"
-        if done.is_file() and _warmup_digest(done) == digest:
-            return find_checkpoints(folder)
-        if done.is_file():  # other settings (or a corrupt marker): train again
-            shutil.rmtree(folder)
-        ckpts = warmup(model, self.pool, folder, fraction=fraction, seed=seed, config=tcfg, quiet=self.quiet)
-        marker = json.loads(json.dumps({"digest": digest, "settings": settings}, default=str))
-        atomic_write_text(done, json.dumps(WarmupDone.model_validate(marker).model_dump(), indent=1) + "\n")
-        return ckpts
+        """LESS warmup checkpoints of gradient representation ``index`` (run once, cached: ``less_warmup``)."""
+        return less_warmup(self.config, index, self.pool, self.output, quiet=self.quiet)
 
     # -- digests ----------------------------------------------------------------------------
     def digest(self, cell: Cell) -> str:
         cfg = self.config
-        task = next(t for t in cfg.tasks if t.name == cell.task)
+        tasks = [next(t for t in cfg.tasks if t.name == name) for name in cell.task_names]
         rep: RepresentationSpec | None = (
             None if cell.representation is None else cfg.representations[cell.representation]
         )
         alg: AlgorithmSpec | None = None if cell.algorithm is None else cfg.algorithms[cell.algorithm]
+        task_part: list[Any] = [tasks[0].query, tasks[0].test, tasks[0].answer_format]
+        eval_part: Any = cfg.eval_config(tasks[0]).__dict__
+        if cell.targets:  # a mixture cell: every task's files and evaluation (one task's cells as before)
+            task_part = [[t.name, t.query, t.test, t.answer_format] for t in tasks]
+            eval_part = [cfg.eval_config(t).__dict__ for t in tasks]
         parts: dict[str, Any] = {
             "cell": cell.identity(),
             "model": cfg.model,
-            "task": [task.query, task.test, task.answer_format],
-            "evaluate": cfg.eval_config(task).__dict__,
+            "task": task_part,
+            "evaluate": eval_part,
             "decontaminate": DECONTAMINATION,
         }
         if cell.experiment != "zero_shot":
@@ -193,6 +121,8 @@ class _Runner:
                 train=cfg.train_config(cell.seed or 0).to_dict(),
                 diagnose=[cfg.diagnose.__dict__, self._distance_rep_index(cell)],
             )
+        if cell.targets and alg is not None:  # how the tasks share the subset (Random does not read it)
+            parts["mix"] = cfg.mix_settings().describe()
         return cfg.digest(parts)
 
     def _distance_rep_index(self, cell: Cell) -> int | None:
@@ -211,12 +141,12 @@ class _Runner:
         from targetsel.score import Scores
         from targetsel.select.base import get_selector
 
-        data = self.task_data(cell.task)
+        data = self.data(cell)
         pool = data.pool
         if cell.method == RANDOM_METHOD:
             key: Any = ("random", cell.seed)
             if key not in data.rankings:
-                budget = max(self.config.budgets) if self.config.grid == "budget" else self.config.quantile.per_bin
+                budget = self.config.quantile.per_bin if self.config.grid == "quantile" else max(self.config.budgets)
                 clean = data.contamination(self.output).clean_indices
                 dummy = Scores.from_matrix(np.zeros((1, len(clean)), dtype=np.float32))
                 r = get_selector("random", seed=int(cell.seed or 0)).rank(dummy, budget)
@@ -233,8 +163,9 @@ class _Runner:
             if key not in data.rankings:
                 res = run_selection(
                     pool,
-                    data.dev,
+                    data.queries,
                     rep,
+                    mix=data.mix,
                     method=alg.name,
                     method_params=alg.params,
                     budgets=[max(self.config.budgets)],
@@ -278,20 +209,20 @@ class _Runner:
         logger.info("%s: %s", cell.key, stage)
 
     def run_cell(self, cell: Cell, folder: Path) -> list[dict[str, Any]]:
-        from targetsel.diagnose import diagnose_selection
+        """Run the cell's stages in ``folder``; its tidy rows (one ``dataset`` per task it is evaluated on)."""
         from targetsel.evaluate import evaluate_model
         from targetsel.export import export
+        from targetsel.select.mixture import targets_record
         from targetsel.train import train_model
 
-        data = self.task_data(cell.task)
-        ecfg = self.config.eval_config(data.task)
+        data = self.data(cell)
         rows: list[dict[str, Any]] = []
 
-        def add(metric: str, value: float) -> None:
+        def add(task: str, metric: str, value: float) -> None:
             rows.append(
                 {
                     "experiment": cell.experiment,
-                    "dataset": cell.task,
+                    "dataset": task,
                     "method": cell.method,
                     "budget": cell.budget,
                     "bin": cell.bin,
@@ -303,15 +234,22 @@ class _Runner:
 
         if cell.experiment == "zero_shot":
             self._stage(cell, "evaluate")
+            ecfg = self.config.eval_config(data.task)
             result = evaluate_model(self.config.model, dev=data.dev, test=data.test, task=cell.task, config=ecfg)
             result.save(folder / "eval.json")
             for k, v in result.metrics.items():
-                add(k, v)
+                add(cell.task, k, v)
             return rows
 
         self._stage(cell, "select")
         ranking, prov = self.subset(cell)
-        _, meta_path = export(data.pool, ranking, folder / "selection", queries=data.dev, provenance=prov)
+        targets = None
+        if isinstance(data, MixtureData) and "target" in ranking.extra:  # Random picks for no target
+            targets = targets_record(data.mix, list(data.queries.items()), ranking.extra["target"], len(ranking))
+        single = None if isinstance(data, MixtureData) else data.dev
+        _, meta_path = export(
+            data.pool, ranking, folder / "selection", queries=single, provenance=prov, targets=targets
+        )
 
         self._stage(cell, "train")
         tcfg = self.config.train_config(int(cell.seed or 0))
@@ -322,34 +260,53 @@ class _Runner:
             final = train_model(self.config.model, subset, folder / "train", tcfg, quiet=self.quiet, resume=False)
 
         self._stage(cell, "evaluate")
-        result = evaluate_model(
-            self.config.model, trained=final, dev=data.dev, test=data.test, task=cell.task, config=ecfg
-        )
-        result.save(folder / "eval.json")
-        for k, v in result.metrics.items():
-            add(k, v)
+        for part in data.parts:
+            ecfg = self.config.eval_config(part.task)
+            result = evaluate_model(
+                self.config.model, trained=final, dev=part.dev, test=part.test, task=part.name, config=ecfg
+            )
+            result.save(folder / _per_task("eval.json", part, data))
+            for k, v in result.metrics.items():
+                add(part.name, k, v)
 
         rep_index = self._distance_rep_index(cell)
         if rep_index is not None:
             self._stage(cell, "diagnose")
-            diag = diagnose_selection(
-                meta_path,
-                data.pool,
-                data.dev,
-                self.rep(rep_index),
-                budgets=_prefix_budgets(len(ranking)),
-                store_dir=self.store_dir,
-                exact_limit=self.config.diagnose.exact_limit,
-            )
-            diag.info["distance_representation"] = self.config.representations[rep_index].display
-            diag.save(folder / "diagnosis")
-            point = diag.points[-1]
-            add("subset_distance", point.w1)
-            add("subset_mmd_distance", point.mmd)
-            add("subset_nn_distance", point.mean_nn_query)
+            # a mixture's selection.json names several targets; each task measures the whole subset alone
+            selection: Any = meta_path if targets is None else _one_target(data.pool, ranking, prov)
+            for part in data.parts:
+                for metric, value in self._diagnose(selection, part, rep_index, len(ranking), folder, data):
+                    add(part.name, metric, value)
+        if targets is not None:  # each task's share of the subset's picks
+            for t in targets["targets"]:
+                add(t["name"], SHARE_METRIC, t["picks"] / len(ranking))
         if not self.config.keep_models:
             shutil.rmtree(folder / "train", ignore_errors=True)
         return rows
+
+    def _diagnose(
+        self, selection: Any, part: TaskData, rep_index: int, n: int, folder: Path, data: TaskData
+    ) -> list[tuple[str, float]]:
+        """The subset's distances to ``part``'s query set (saved in ``diagnosis/``, ``diagnosis-<task>/``)."""
+        from targetsel.diagnose import diagnose_selection
+
+        diag = diagnose_selection(
+            selection,
+            data.pool,
+            part.dev,
+            self.rep(rep_index),
+            budgets=_prefix_budgets(n),
+            store_dir=self.store_dir,
+            exact_limit=self.config.diagnose.exact_limit,
+        )
+        diag.info["distance_representation"] = self.config.representations[rep_index].display
+        diag.save(folder / _per_task("diagnosis", part, data))
+        point = diag.points[-1]
+        return [
+            ("subset_distance", point.w1),
+            ("subset_mmd_distance", point.mmd),
+            ("subset_nn_distance", point.mean_nn_query),
+        ]
 
     def check_sizes(self, cells: list[Cell]) -> None:
         n = len(self.pool)
@@ -364,6 +321,25 @@ class _Runner:
                     f"quantile: {q.bins} bins of {span // q.bins} pool rows cannot hold per_bin={q.per_bin}; "
                     "lower per_bin or bins, or use a larger pool"
                 )
+
+
+def _per_task(name: str, part: TaskData, data: TaskData) -> str:
+    """A cell's file or folder ``name`` for ``part``: as it is for one task, ``<stem>-<task>.<ext>`` in a mixture."""
+    if data.mix is None:
+        return name
+    stem, dot, ext = name.partition(".")
+    return f"{stem}-{safe_name(part.name)}{dot}{ext}"
+
+
+def _one_target(pool: ExampleSet, ranking: Ranking, provenance: dict[str, Any]) -> dict[str, Any]:
+    """``selection.json`` content of a mixture's picks as one selection (no targets, no per-pick query)."""
+    from targetsel.export import selection_metadata
+
+    n = len(ranking)
+    plain = Ranking(
+        ranking.indices, np.full(n, -1), ranking.scores, ranking.method, ranking.params, ranking.n_candidates
+    )
+    return selection_metadata(pool, plain, provenance=provenance)
 
 
 def _prefix_budgets(n: int) -> list[int]:

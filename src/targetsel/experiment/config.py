@@ -1,8 +1,10 @@
 """The experiment configuration: a YAML file loaded into validated pydantic models.
 
 A config names one base model, one candidate pool, one or more target tasks, and the grid:
-representations × algorithms × budgets × seeds (``grid: budget``) or representations × distance
-quantiles × seeds (``grid: quantile``). Random and zero-shot baselines are always added. Relative
+representations × algorithms × budgets × seeds (``grid: budget``), representations × distance
+quantiles × seeds (``grid: quantile``), or, with two or more tasks trained together on one subset
+selected for all of them, representations × algorithms × budgets × seeds (``grid: mixture``, its
+``mixture: {mix: ...}`` as ``--mix``). Random and zero-shot baselines are always added. Relative
 paths are resolved against the YAML file's folder; ``demo`` names the bundled demo data.
 
 Example:
@@ -20,7 +22,7 @@ import json
 import os
 from dataclasses import fields
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field, Strict, ValidationInfo, field_validator, model_validator
 
@@ -30,6 +32,7 @@ from targetsel.experiment.specs import (
     REPRESENTATION_LABELS,
     AlgorithmSpec,
     DiagnoseSpec,
+    MixtureSpec,
     QuantileSpec,
     RepresentationSpec,
     TaskSpec,
@@ -49,6 +52,9 @@ from targetsel.params import (
     validate_model,
 )
 
+if TYPE_CHECKING:
+    from targetsel.select.mixture import MixSettings
+
 __all__ = [
     "ALGORITHM_LABELS",
     "GRID_TYPES",
@@ -56,6 +62,7 @@ __all__ = [
     "AlgorithmSpec",
     "DiagnoseSpec",
     "ExperimentConfig",
+    "MixtureSpec",
     "QuantileSpec",
     "RepresentationSpec",
     "TaskSpec",
@@ -63,7 +70,7 @@ __all__ = [
     "method_label",
 ]
 
-GRID_TYPES = ("budget", "quantile")
+GRID_TYPES = ("budget", "quantile", "mixture")
 
 #: The paper's fine-tuning setting (issue: 2 epochs, lr 2e-5, linear, 3% warmup, batch 128, wd 0).
 PAPER_TRAIN = {
@@ -101,12 +108,14 @@ class ExperimentConfig(Section):
         pool_limit: Use a seeded random sample of this many pool rows (keeps CPU runs small).
         pool_seed: Seed of that sample.
         tasks: Target tasks.
-        grid: ``budget`` or ``quantile``.
+        grid: ``budget``, ``quantile`` or ``mixture`` (every task's queries share one subset per
+            cell; one model, evaluated on every task).
         representations: Representations of the grid.
-        algorithms: Algorithms of the budget grid (the quantile grid uses round-robin).
-        budgets: Budgets of the budget grid (sorted).
+        algorithms: Algorithms of the budget and mixture grids (the quantile grid uses round-robin).
+        budgets: Budgets of the budget and mixture grids (sorted).
         seeds: Seeds (training seed, and random-selection seed).
         quantile: Quantile-grid settings.
+        mixture: Mixture-grid settings (:class:`MixtureSpec`; only with ``grid: mixture``).
         train: :class:`targetsel.train.TrainConfig` overrides on top of the paper's setting.
         evaluate: :class:`targetsel.evaluate.EvalConfig` settings.
         diagnose: :class:`DiagnoseSpec`.
@@ -134,6 +143,7 @@ class ExperimentConfig(Section):
     budgets: list[PositiveInt] = Field(default_factory=list)
     seeds: _Seeds = Field(default_factory=lambda: [0])
     quantile: QuantileSpec = Field(default_factory=QuantileSpec)
+    mixture: MixtureSpec | None = None
     train: _Settings = Field(default_factory=dict)
     evaluate: _Settings = Field(default_factory=dict)
     diagnose: DiagnoseSpec = Field(default_factory=DiagnoseSpec)
@@ -205,11 +215,12 @@ class ExperimentConfig(Section):
 
     @model_validator(mode="after")
     def _consistent(self) -> ExperimentConfig:
-        if self.grid == "budget":
+        if self.grid != "quantile":
             if not self.algorithms:
-                raise FieldError("algorithms", "the budget grid needs at least one algorithm")
+                raise FieldError("algorithms", f"the {self.grid} grid needs at least one algorithm")
             if not self.budgets:
-                raise FieldError("budgets", "the budget grid needs at least one budget")
+                raise FieldError("budgets", f"the {self.grid} grid needs at least one budget")
+        self._check_mixture()
         rep = self.diagnose.representation
         if rep is not None and rep not in {r.name for r in self.representations}:
             raise ConfigurationError(f"diagnose.representation {rep!r} is not one of the grid's representations")
@@ -222,6 +233,34 @@ class ExperimentConfig(Section):
                     "true (in a sandbox) or evaluate.metrics without true_metric"
                 )
         return self
+
+    def _check_mixture(self) -> None:
+        """The mixture settings: only with ``grid: mixture``, two tasks or more, weights naming the tasks."""
+        if self.grid != "mixture":
+            if self.mixture is not None:
+                raise FieldError(
+                    "mixture",
+                    f"is read only with `grid: mixture` (grid is {self.grid!r}); remove it or set grid: mixture",
+                )
+            return
+        names = [t.name for t in self.tasks]
+        if len(names) < 2:
+            raise FieldError("tasks", f"the mixture grid trains several tasks together: give at least 2, got {names}")
+        mix = self.mix_settings()
+        if mix.kind == "weights":
+            unknown = [n for n in mix.weights if n not in names]
+            missing = [n for n in names if n not in mix.weights]
+            if unknown or missing:
+                what = (
+                    f"a weight for {unknown[0]!r}, which is not a task"
+                    if unknown
+                    else f"no weight for task {missing[0]!r}"
+                )
+                raise FieldError("mixture.mix", f"{what}; give one weight per task ({', '.join(names)})")
+
+    def mix_settings(self) -> MixSettings:
+        """How the tasks share each budget of the mixture grid (default ``equal``)."""
+        return (self.mixture or MixtureSpec()).settings()
 
     def train_config(self, seed: int):
         """The :class:`targetsel.train.TrainConfig` of a cell: the paper's setting, the config's overrides, ``seed``."""
@@ -254,8 +293,10 @@ class ExperimentConfig(Section):
         return [f"{r.display} ({a.display})" for r in self.representations for a in self.algorithms]
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-serialisable form."""
-        return json.loads(json.dumps(self.model_dump(), default=str))
+        """JSON-serialisable form (``mixture`` only when set: other grids' ``config.json`` is as it was)."""
+        return json.loads(
+            json.dumps(self.model_dump(exclude={"mixture"} if self.mixture is None else None), default=str)
+        )
 
     def digest(self, *parts: Any) -> str:
         """Stable hash of JSON-serialisable parts (used to key cells)."""

@@ -65,8 +65,9 @@ def preview_experiment(
     runner = _Runner(config, out, redo=redo, hook=None, quiet=True)
     cells = build_grid(config)
     len(runner.pool)  # loaded and validated, as the real run's size checks do before any work
-    task_problems = _task_problems(runner, {c.task for c in cells})
-    return [_preview(runner, cell, out, redo, task_problems.get(cell.task)) for cell in cells]
+    task_problems = _task_problems(runner, {name for c in cells for name in c.task_names})
+    problem = {c.key: next((task_problems[n] for n in c.task_names if n in task_problems), None) for c in cells}
+    return [_preview(runner, cell, out, redo, problem[cell.key]) for cell in cells]
 
 
 def _task_problems(runner: _Runner, tasks: set[str]) -> dict[str, str]:

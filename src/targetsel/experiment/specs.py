@@ -1,4 +1,4 @@
-"""The sections of an experiment config: representations, algorithms, tasks, quantile, diagnose.
+"""The sections of an experiment config: representations, algorithms, tasks, quantile, mixture, diagnose.
 
 Each is a pydantic model (:class:`targetsel.params.Section`: strict types, unknown keys named)
 that validates itself on load, so a mistake fails before hours of other cells: a representation's
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationInfo, field_validator, model_validator
 
@@ -32,11 +32,15 @@ from targetsel.params import (
     validate_params,
 )
 
+if TYPE_CHECKING:
+    from targetsel.select.mixture import MixSettings
+
 __all__ = [
     "ALGORITHM_LABELS",
     "REPRESENTATION_LABELS",
     "AlgorithmSpec",
     "DiagnoseSpec",
+    "MixtureSpec",
     "QuantileSpec",
     "RepresentationSpec",
     "TaskSpec",
@@ -310,6 +314,48 @@ class QuantileSpec(Section):
         if value < 2:
             raise ValueError(f"must be at least 2 for a correlation, got {value}")
         return value
+
+
+_MixText = Annotated[
+    str, Strict(), described("must be equal, proportional, joint or weights:NAME=W,... (as --mix), got {got}")
+]
+
+
+class MixtureSpec(Section):
+    """The mixture grid (``grid: mixture``): how the tasks' query sets share each budget.
+
+    ``mix`` takes what ``targetsel select --mix`` takes: ``equal``, ``proportional`` (to query-set
+    size), ``joint`` (the union of the query sets ranked as one) or ``weights:NAME=W,...`` (a weight
+    for every task). That the weights name the config's tasks is checked with the whole config.
+
+    Example:
+        >>> MixtureSpec.parse({"mix": "weights:math=2,dates=1"}).settings().weights
+        {'math': 2.0, 'dates': 1.0}
+        >>> MixtureSpec.parse({"mix": "half"}, "mixture")
+        Traceback (most recent call last):
+        ...
+        targetsel.errors.ConfigurationError: mixture.mix must be one of equal, proportional, weights, joint ...
+    """
+
+    _none_is_default = True
+    mix: _MixText = "equal"
+
+    @field_validator("mix")
+    @classmethod
+    def _parses(cls, value: str) -> str:
+        from targetsel.select.mixture import MixSettings
+
+        try:
+            MixSettings.parse(value)
+        except ConfigurationError as exc:  # its words name the CLI flag; here the field is named
+            raise ValueError(str(exc).replace("--mix ", "")) from None
+        return value
+
+    def settings(self) -> MixSettings:
+        """The :class:`~targetsel.select.mixture.MixSettings` of ``mix``."""
+        from targetsel.select.mixture import MixSettings
+
+        return MixSettings.parse(self.mix)
 
 
 class DiagnoseSpec(Section):

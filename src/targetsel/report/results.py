@@ -10,6 +10,7 @@ from targetsel.atomic import atomic_write_text
 from targetsel.report.tables import DISTANCE_METRIC as DISTANCE_METRIC
 from targetsel.report.tables import LOSS_METRICS as LOSS_METRICS
 from targetsel.report.tables import PAPER_TASKS as PAPER_TASKS
+from targetsel.report.tables import SHARE_METRIC as SHARE_METRIC
 from targetsel.report.tables import (
     budget_table,
     distance_loss_table,

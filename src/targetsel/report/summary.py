@@ -2,7 +2,8 @@
 
 Sections: the Spearman ρ tables (rows dataset, columns method) for every quantile-type experiment
 and metric, then per metric the best method at each (dataset, budget) next to the Random and
-Zero-shot baselines, which are always shown (``n/a`` where the results lack them).
+Zero-shot baselines, which are always shown (``n/a`` where the results lack them); the same for a
+mixture run (several tasks trained together on one subset), with each subset's share per task.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pandas as pd
 from targetsel.report.results import (
     COLS,
     RANDOM_METHOD,
+    SHARE_METRIC,
     ZERO_SHOT_METHOD,
     atomic_write_text,
     budget_table,
@@ -95,7 +97,7 @@ def rho_matrix(rho: pd.DataFrame, methods: Sequence[str] | None = None) -> pd.Da
     return rho.pivot(index="dataset", columns="method", values="rho").reindex(index=datasets, columns=methods)
 
 
-def best_methods(df: pd.DataFrame, metric: str) -> pd.DataFrame:
+def best_methods(df: pd.DataFrame, metric: str, experiment: str = "budget") -> pd.DataFrame:
     """Best method per (dataset, budget), with the Random and Zero-shot baselines beside it.
 
     Lower is better for losses and distances, higher otherwise (see
@@ -104,6 +106,7 @@ def best_methods(df: pd.DataFrame, metric: str) -> pd.DataFrame:
     Args:
         df: Tidy results.
         metric: Metric to compare.
+        experiment: ``budget``, or ``mixture`` (several tasks trained together).
 
     Returns:
         Columns ``dataset, budget, best_method, best_mean, best_sem, random_mean, random_sem,
@@ -125,7 +128,7 @@ def best_methods(df: pd.DataFrame, metric: str) -> pd.DataFrame:
         "random_sem",
         "zero_shot",
     ]
-    table = budget_table(df, metric)
+    table = budget_table(df, metric, experiment)
     sweep = table[table[COLS.budget].notna()]
     zero = table[table[COLS.method] == ZERO_SHOT_METHOD].set_index(COLS.dataset)["mean"]
     lower = is_lower_better(metric)
@@ -245,41 +248,73 @@ def _distance_section(df: pd.DataFrame) -> list[str]:
     return out
 
 
+_SWEEPS = {
+    "budget": ("Best method per budget", ""),
+    "mixture": (
+        "Several tasks trained together: best method per budget",
+        "One subset selected for every task's query set, one model trained on it, evaluated on each task. ",
+    ),
+}
+
+
 def _budget_section(df: pd.DataFrame) -> list[str]:
-    """The best method per budget (or, without budget rows, the zero-shot baseline)."""
+    """The best method per budget, of the budget and of the mixture sweep (or, with neither, the zero-shot baseline)."""
     out: list[str] = []
-    budget_metrics = df.loc[(df[COLS.experiment] == "budget") & df[COLS.budget].notna(), COLS.metric]
-    metrics = _metric_sort(list(dict.fromkeys(budget_metrics.dropna())))
-    if metrics:
-        out += ["## Best method per budget", ""]
-        out.append(
-            "Mean ± standard error over seeds. Random and Zero-shot (the base model without "
-            "fine-tuning) are always listed; `n/a` means the results do not include them."
-        )
-        out.append("")
-    for metric in metrics:
-        best = best_methods(df, metric)
-        direction = "lower" if is_lower_better(metric) else "higher"
-        out += [f"### {metric} ({direction} is better)", ""]
-        rows = [
-            [
-                r.dataset,
-                f"{r.budget:,}",
-                r.best_method or "n/a",
-                _fmt_mean(r.best_mean, r.best_sem),
-                _fmt_mean(r.random_mean, r.random_sem),
-                _fmt(r.zero_shot),
-            ]
-            for r in best.itertuples(index=False)
-        ]
-        out += [markdown_table(["dataset", "budget", "best method", "best", "Random", "Zero-shot"], rows), ""]
+    any_sweep = False
+    for experiment, (heading, intro) in _SWEEPS.items():
+        rows = (df[COLS.experiment] == experiment) & df[COLS.budget].notna() & (df[COLS.metric] != SHARE_METRIC)
+        metrics = _metric_sort(list(dict.fromkeys(df.loc[rows, COLS.metric].dropna())))
+        any_sweep = any_sweep or bool(metrics)
+        if metrics:
+            out += [f"## {heading}", ""]
+            out.append(
+                f"{intro}Mean ± standard error over seeds. Random and Zero-shot (the base model without "
+                "fine-tuning) are always listed; `n/a` means the results do not include them."
+            )
+            out.append("")
+        for metric in metrics:
+            out += _best_table(df, metric, experiment)
+        if experiment == "mixture":
+            out += _share_section(df)
     zero_only = df[(df[COLS.experiment] == "zero_shot") | (df[COLS.method] == ZERO_SHOT_METHOD)]
-    if not zero_only.empty and not metrics:
+    if not zero_only.empty and not any_sweep:
         out += ["## Zero-shot baseline", ""]
         means = zero_only.groupby([COLS.dataset, COLS.metric], sort=False)[COLS.value].mean()
         rows = [[d, m, _fmt(float(v))] for (d, m), v in means.items()]
         out += [markdown_table(["dataset", "metric", "Zero-shot"], rows), ""]
     return out
+
+
+def _best_table(df: pd.DataFrame, metric: str, experiment: str) -> list[str]:
+    """One metric's best-method table of a sweep."""
+    best = best_methods(df, metric, experiment)
+    direction = "lower" if is_lower_better(metric) else "higher"
+    rows = [
+        [
+            r.dataset,
+            f"{r.budget:,}",
+            r.best_method or "n/a",
+            _fmt_mean(r.best_mean, r.best_sem),
+            _fmt_mean(r.random_mean, r.random_sem),
+            _fmt(r.zero_shot),
+        ]
+        for r in best.itertuples(index=False)
+    ]
+    header = ["dataset", "budget", "best method", "best", "Random", "Zero-shot"]
+    return [f"### {metric} ({direction} is better)", "", markdown_table(header, rows), ""]
+
+
+def _share_section(df: pd.DataFrame) -> list[str]:
+    """A mixture's composition: per method and budget, each task's share of the subset (mean over seeds)."""
+    share = df[(df[COLS.experiment] == "mixture") & (df[COLS.metric] == SHARE_METRIC)]
+    if share.empty:
+        return []
+    means = share.groupby([COLS.method, COLS.budget, COLS.dataset], sort=False)[COLS.value].mean()
+    table = means.unstack(COLS.dataset)
+    tasks = list(dict.fromkeys(share[COLS.dataset]))
+    rows = [[m, f"{int(b):,}", *(_fmt(float(table.loc[(m, b), t]), 2) for t in tasks)] for m, b in table.index]
+    header = ["method", "budget", *tasks]
+    return ["### Share of each subset picked for each task", "", markdown_table(header, rows), ""]
 
 
 def write_summary(

@@ -14,6 +14,7 @@ __all__ = [
     "DISTANCE_METRIC",
     "LOSS_METRICS",
     "PAPER_TASKS",
+    "SHARE_METRIC",
     "budget_table",
     "distance_loss_table",
     "reference_table",
@@ -147,6 +148,8 @@ def reference_table(df: pd.DataFrame, reference: pd.DataFrame, datasets: dict[st
 DISTANCE_METRIC = "subset_distance"
 #: Losses correlated with it, when present.
 LOSS_METRICS = ("dev_loss", "test_loss")
+#: A mixture cell's composition: the fraction of its subset picked for the row's task (not a score).
+SHARE_METRIC = "subset_share"
 
 
 def distance_loss_table(df: pd.DataFrame, distance: str = DISTANCE_METRIC) -> pd.DataFrame:
@@ -196,12 +199,13 @@ def distance_loss_table(df: pd.DataFrame, distance: str = DISTANCE_METRIC) -> pd
     return pd.DataFrame.from_records(records, columns=out_cols)
 
 
-def budget_table(df: pd.DataFrame, metric: str = "dev_loss") -> pd.DataFrame:
+def budget_table(df: pd.DataFrame, metric: str = "dev_loss", experiment: str = "budget") -> pd.DataFrame:
     """Mean ± standard error over seeds per (dataset, method, budget), plus zero-shot rows.
 
     Args:
         df: Tidy results.
         metric: Metric to summarise.
+        experiment: The sweep's rows: ``budget``, or ``mixture`` (several tasks trained together).
 
     Returns:
         Columns ``dataset, method, budget, mean, sem, n_seeds``. Budget-sweep rows come first;
@@ -217,7 +221,7 @@ def budget_table(df: pd.DataFrame, metric: str = "dev_loss") -> pd.DataFrame:
     _check_columns(df, (COLS.experiment, COLS.dataset, COLS.method, COLS.budget, COLS.metric, COLS.value))
     out_cols = ["dataset", "method", "budget", "mean", "sem", "n_seeds"]
     sel = df[df[COLS.metric] == metric]
-    sweep = sel[(sel[COLS.experiment] == "budget") & sel[COLS.budget].notna()]
+    sweep = sel[(sel[COLS.experiment] == experiment) & sel[COLS.budget].notna()]
     zero = sel[(sel[COLS.experiment] == "zero_shot") | (sel[COLS.method] == ZERO_SHOT_METHOD)]
     zero = zero[zero[COLS.budget].isna()]
     parts = []

@@ -6,14 +6,17 @@ Every experiment result in targetsel lives in one long ("tidy") CSV with one mea
 column     meaning
 ========== =================================================================================
 experiment ``budget`` (budget sweep), ``quantile`` (distance-quantile experiment),
-           ``quantile_focus`` (quantile 0 split again into sub-quantiles) or ``zero_shot``
+           ``quantile_focus`` (quantile 0 split again into sub-quantiles), ``mixture`` (budget
+           sweep of one subset selected for several tasks together, one model, each row one
+           task's measurement) or ``zero_shot``
 dataset    target task (``gsm8k``, ``tydiqa``...)
 method     ``REPR (ALGO)`` like the paper (``LESS (RR)``, ``RDS+ (RR)``), ``Random`` or ``Zero-shot``
 budget     number of selected examples; set for budget rows, empty otherwise
 bin        distance quantile (0 = closest to the query set); set for quantile rows, empty otherwise
 seed       training/selection seed; may be empty
 metric     ``dev_loss`` (query-set cross-entropy), ``test_loss``, ``true_metric`` (downstream
-           score, higher is better), ``subset_distance`` (W1 subset-query distance)...
+           score, higher is better), ``subset_distance`` (W1 subset-query distance),
+           ``subset_share`` (mixture: the fraction of the subset picked for the row's task)...
 value      the measurement (float)
 ========== =================================================================================
 
@@ -113,7 +116,7 @@ class TidyRow(BaseModel):
 COLS = TidyColumns()
 TIDY_COLUMNS: tuple[str, ...] = COLS.as_tuple()
 REQUIRED_COLUMNS: tuple[str, ...] = (COLS.dataset, COLS.method, COLS.metric, COLS.value)
-EXPERIMENTS: tuple[str, ...] = ("budget", "quantile", "quantile_focus", "zero_shot")
+EXPERIMENTS: tuple[str, ...] = ("budget", "quantile", "quantile_focus", "mixture", "zero_shot")
 ZERO_SHOT_METHOD = "Zero-shot"
 RANDOM_METHOD = "Random"
 

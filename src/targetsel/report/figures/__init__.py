@@ -3,7 +3,8 @@
 * :func:`plot_quantiles` — metric vs distance quantile, one panel per dataset, one line per method
   with its Spearman ρ in the legend (the paper's Figures 2–3).
 * :func:`plot_budgets` — metric vs budget (log x), mean ± standard error over seeds, dashed
-  zero-shot line, Random drawn thick in black (Figures 4–5).
+  zero-shot line, Random drawn thick in black (Figures 4–5); for a mixture run (several tasks
+  trained together on one subset) the same figures, ``mixture_<metric>.png``, a panel per task.
 * :func:`plot_diagnosis` — the figure of one selection's diagnosis (``diagnosis.png``).
 
 Both accept ``reference=``, a second tidy frame (e.g. the paper's published tables) drawn dashed
@@ -33,7 +34,7 @@ def make_figures(
     *,
     reference: pd.DataFrame | None = None,
 ) -> list[Path]:
-    """Every figure the frame supports: quantile, quantile-focus and budget plots per metric.
+    """Every figure the frame supports: quantile, quantile-focus, budget and mixture plots per metric.
 
     Args:
         df: Tidy results.
@@ -52,4 +53,5 @@ def make_figures(
     paths = plot_quantiles(df, output_dir, experiment="quantile", reference=reference)
     paths += plot_quantiles(df, output_dir, experiment="quantile_focus", reference=reference)
     paths += plot_budgets(df, output_dir, reference=reference)
+    paths += plot_budgets(df, output_dir, reference=reference, experiment="mixture")
     return paths

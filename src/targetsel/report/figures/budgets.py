@@ -1,4 +1,5 @@
-"""Metric vs budget, mean ± standard error over seeds (the paper's Figures 4–5)."""
+"""Metric vs budget, mean ± standard error over seeds (the paper's Figures 4–5), for the budget sweep and
+for the mixture sweep (one subset for several tasks, each task's panel its own evaluation)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from targetsel.report.figures.style import (
     _save,
     metric_label,
 )
-from targetsel.report.results import COLS, RANDOM_METHOD, ZERO_SHOT_METHOD, budget_table
+from targetsel.report.results import COLS, RANDOM_METHOD, SHARE_METRIC, ZERO_SHOT_METHOD, budget_table
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -35,20 +36,23 @@ def plot_budgets(
     *,
     metrics: Sequence[str] | None = None,
     reference: pd.DataFrame | None = None,
+    experiment: str = "budget",
 ) -> list[Path]:
     """Metric vs budget (log x) with mean ± standard-error bands: one PNG per metric.
 
     One panel per dataset; the zero-shot value is a horizontal dashed line and ``Random`` is drawn
-    thick in black. Files are named ``budget_{metric}.png``.
+    thick in black. Files are named ``{experiment}_{metric}.png``.
 
     Args:
         df: Tidy results.
         output_dir: Folder for the PNGs (created if needed).
-        metrics: Metrics to plot; default every metric with budget rows.
+        metrics: Metrics to plot; default every metric with rows of ``experiment`` but a mixture's
+            composition (``subset_share``, tabulated in the summary instead).
         reference: Optional tidy frame whose means are drawn dashed and faded.
+        experiment: ``budget`` or ``mixture`` (one subset trained for every task; a panel per task).
 
     Returns:
-        The written paths (empty if ``df`` has no budget rows).
+        The written paths (empty if ``df`` has no rows of ``experiment``).
 
     Example:
         >>> from targetsel.report import read_results
@@ -58,17 +62,17 @@ def plot_budgets(
     """
     _check(df)
     out_dir = Path(output_dir)
-    mask = (df[COLS.experiment] == "budget") & df[COLS.budget].notna()
+    mask = (df[COLS.experiment] == experiment) & df[COLS.budget].notna() & (df[COLS.metric] != SHARE_METRIC)
     colors = _method_colors(
         list(df[COLS.method].dropna()) + ([] if reference is None else list(reference[COLS.method].dropna()))
     )
     written: list[Path] = []
     for metric in _metrics_for(df, mask, metrics):
-        table = budget_table(df, metric)
+        table = budget_table(df, metric, experiment)
         ref_table = None
         if reference is not None:
             _check(reference)
-            ref_table = budget_table(reference, metric)
+            ref_table = budget_table(reference, metric, experiment)
         sweep = table[table[COLS.budget].notna()]
         datasets = _ordered(sweep[COLS.dataset])
         fig, axes = _new_figure(len(datasets))
@@ -83,8 +87,9 @@ def plot_budgets(
                 ncol=min(len(handles), 6),
                 fontsize=8,
             )
-        fig.suptitle(f"{metric_label(metric)} vs budget (mean ± s.e. over seeds)")
-        written.append(_save(fig, out_dir / f"budget_{metric}.png"))
+        together = ", one subset for all tasks" if experiment == "mixture" else ""
+        fig.suptitle(f"{metric_label(metric)} vs budget{together} (mean ± s.e. over seeds)")
+        written.append(_save(fig, out_dir / f"{experiment}_{metric}.png"))
     return written
 
 

@@ -1,0 +1,118 @@
+"""The data a grid cell selects from and is evaluated on: one task's, or every task's of a mixture cell.
+
+:class:`TaskData` holds one task's query (dev) and test sets and the pool rows that overlap them;
+:class:`MixtureData` puts several tasks' together: their query sets are the targets of one
+selection (shared by the mix rule) and the pool rows overlapping any task's query or test items
+(the union) are left out of it. Each loads its files once and keeps the rankings computed on it,
+so every budget and seed of a (representation, algorithm) reads one ranking's prefixes.
+
+Example:
+    >>> from targetsel.experiment.config import TaskSpec
+    >>> from targetsel.select.mixture import MixSettings
+    >>> pool = ExampleSet.from_records([{"prompt": "What is 2 + 2?", "completion": "4"}])
+    >>> parts = [TaskData(TaskSpec.parse(name), pool) for name in ("math", "dates")]
+    >>> mixed = MixtureData(parts, MixSettings.parse("equal"))
+    >>> list(mixed.queries), mixed.mix.kind
+    (['math', 'dates'], 'equal')
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+from targetsel.data import ExampleSet, load_examples
+from targetsel.decontaminate import Contamination
+from targetsel.experiment.config import TaskSpec
+from targetsel.select.base import Ranking
+from targetsel.select.mixture import MixSettings
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["DECONTAMINATION", "MixtureData", "TaskData"]
+
+#: Decontamination of every cell's pool (the default n-gram test); part of each cell's digest.
+DECONTAMINATION = {"ngram": 13, "min_words": 8, "template_items": 5, "answers": True}
+
+
+class TaskData:
+    """Pool, query and test sets of one task, loaded once, and the rankings computed on them.
+
+    The pool rows that overlap the task's query or test items are found once
+    (:mod:`targetsel.decontaminate`) and left out of every selection of the task, random included.
+
+    Attributes:
+        name: The task's name (``contamination-<name>.jsonl``).
+        parts: The tasks evaluated: this one.
+        mix: ``None``: one target.
+    """
+
+    mix: MixSettings | None = None
+
+    def __init__(self, task: TaskSpec, pool: ExampleSet) -> None:
+        self.task = task
+        self.name = task.name
+        self.pool = pool
+        self.dev = load_examples(task.query)
+        self.test = load_examples(task.test) if task.test else None
+        self.parts: list[TaskData] = [self]
+        self.rankings: dict[Any, tuple[Ranking, dict[str, Any]]] = {}
+        self._contamination: Contamination | None = None
+
+    @property
+    def queries(self) -> ExampleSet | dict[str, ExampleSet]:
+        """What the selection ranks for (``run_selection``'s ``queries``): the task's query set."""
+        return self.dev
+
+    def evaluation_sets(self) -> list[tuple[str, ExampleSet]]:
+        """The sets whose items are removed from the pool: ``("query", dev)`` and the test split."""
+        return [("query", self.dev)] + ([(str(self.task.test), self.test)] if self.test is not None else [])
+
+    def contamination(self, output: Path) -> Contamination:
+        """The contamination, found on first use and written to ``output/contamination-<name>.jsonl``."""
+        from targetsel.decontaminate import DecontaminationSettings
+        from targetsel.decontaminate.ngram import find_ngram_contamination
+
+        if self._contamination is None:
+            found = find_ngram_contamination(
+                self.pool,
+                self.evaluation_sets(),
+                DecontaminationSettings(**DECONTAMINATION),
+                desc=f"decontaminate {self.name}",
+            )
+            safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.name)
+            output.mkdir(parents=True, exist_ok=True)
+            found.write(output / f"contamination-{safe}.jsonl")
+            logger.info("task %s: %s", self.name, found.summary())
+            self._contamination = found
+        return self._contamination
+
+
+class MixtureData(TaskData):
+    """Several tasks trained together: their query sets are the targets of one selection, shared by ``mix``.
+
+    The pool rows overlapping any task's query or test items are removed (``contamination-mixture.jsonl``),
+    exactly as ``run_selection`` with these targets and the tasks' test splits as ``evaluation`` would.
+    """
+
+    mix: MixSettings
+
+    def __init__(self, parts: list[TaskData], mix: MixSettings) -> None:
+        self.name = "mixture"
+        self.pool = parts[0].pool
+        self.parts = list(parts)
+        self.mix = mix
+        self.rankings = {}
+        self._contamination = None
+
+    @property
+    def queries(self) -> dict[str, ExampleSet]:
+        """``{task: query set}``, in the config's task order."""
+        return {p.name: p.dev for p in self.parts}
+
+    def evaluation_sets(self) -> list[tuple[str, ExampleSet]]:
+        """Every task's query set (named by the task, as ``run_selection`` names targets), then every test split."""
+        tests = [(str(p.task.test), p.test) for p in self.parts if p.test is not None]
+        return list(self.queries.items()) + tests
