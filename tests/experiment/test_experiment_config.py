@@ -12,6 +12,14 @@ from targetsel.cli import main
 from targetsel.errors import ConfigurationError, MissingArtifactError
 from targetsel.experiment import ExperimentConfig, build_grid, load_config, method_label
 
+
+@pytest.fixture(autouse=True)
+def _builtin_model_may_be_fetched(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The configs name the built-in smollm2-135m, which passes the up-front model check where it
+    may be fetched on first use; these tests never load it, so nothing is downloaded."""
+    monkeypatch.delenv("TARGETSEL_OFFLINE", raising=False)
+
+
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "experiment_demo.yaml"
 
 
