@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -141,7 +140,8 @@ def check_model(model: str) -> None:
     :func:`targetsel.models.check_model_available`.
 
     Example:
-        >>> check_model("smollm2-135m")
+        >>> import tempfile
+        >>> check_model(tempfile.mkdtemp())  # a model folder
     """
     from targetsel.models import check_model_available
     from targetsel.represent.embed import DEFAULT_EMBED_MODEL
@@ -196,8 +196,9 @@ def english_list(items: list[str]) -> str:
 
 def default_store_dir() -> Path:
     """Feature-store cache: ``$TARGETSEL_CACHE/stores`` or ``~/.cache/targetsel/stores``."""
-    root = os.environ.get("TARGETSEL_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "targetsel")
-    return Path(root) / "stores"
+    from targetsel.fetching import cache_dir
+
+    return cache_dir("stores")
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:
