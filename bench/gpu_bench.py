@@ -225,10 +225,12 @@ def check_host_memory(size: str, dtype: str, seqs: list[int], long_: int, batch_
     """On the CPU, before the model is built: every length must fit at its batch size (``auto``: at
     batch 1) in the host memory left once the model is loaded, else one ``ConfigurationError`` line.
     (The CPU has no out-of-memory exception: a batch that does not fit gets the process killed.)"""
+    from targetsel.lora import LoraSettings
     from targetsel.represent.gradient.memory import cpu_batch_size, host_memory_limit, plan_memory
 
     cfg = llama_config(size, max([*seqs, long_]))
-    kw = {"dtype": dtype, "lora_r": LORA_R, "lora_alpha": LORA_ALPHA, "target_modules": list(TARGETS), "dim": DIM}
+    lora = LoraSettings(lora_r=LORA_R, lora_alpha=LORA_ALPHA, lora_dropout=0.0, target_modules=TARGETS)
+    kw = {"dtype": dtype, "lora": lora, "dim": DIM}
     one = plan_memory(cfg, batch_size=1, seq_len=8, **kw)
     # building the random model holds about twice its weights and moments for a moment (initialisation)
     limit = host_memory_limit() - 2 * (one["weights"] + one["moments"])

@@ -16,6 +16,7 @@ import pytest
 from targetsel.cli import main
 from targetsel.data import load_pool
 from targetsel.demo import demo_pool_path, demo_query_path
+from targetsel.lora import LoraSettings
 from targetsel.plan import make_plan, npy_header_bytes, store_file_bytes
 from targetsel.plan.costs import ModelShapes, gradient_flops, model_shapes, padded_lengths
 
@@ -59,9 +60,8 @@ def test_store_bytes_equal_a_real_gradient_store(tmp_path: Path, tiny_llama_dir:
         representation="gradient",
         model=str(tiny_llama_dir),
         checkpoints=1,
-        dim=40,
+        params={"dim": 40, "batch_size": 4},
         shard_size=4,
-        batch_size=4,
         calibrate=0,
     )
     for dtype in ("float32", "int8"):  # float16 and bit: the lexical test below
@@ -93,7 +93,7 @@ def test_store_bytes_equal_a_real_gradient_store(tmp_path: Path, tiny_llama_dir:
 
 def test_store_bytes_equal_a_real_lexical_store_of_many_shards(tmp_path: Path) -> None:
     pool = _pool_file(tmp_path, 50)
-    plan = make_plan(load_pool(pool), representation="lexical", dim=100, shard_size=16, calibrate=0)
+    plan = make_plan(load_pool(pool), representation="lexical", params={"dim": 100}, shard_size=16, calibrate=0)
     for dtype in ("float16", "bit"):
         store = tmp_path / f"lex-{dtype}"
         argv = [
@@ -128,10 +128,7 @@ def test_gradient_plan_counts_tokens_params_and_stages(tiny_llama_dir: Path, tin
         model=str(tiny_llama_dir),
         query=query,
         checkpoints=2,
-        dim=32,
-        batch_size=4,
-        lora_r=8,
-        lora_alpha=32.0,
+        params={"dim": 32, "batch_size": 4, "lora_r": 8, "lora_alpha": 32.0},
         calibrate=4,
         gpus=8,
         gpu="h100",
@@ -142,7 +139,7 @@ def test_gradient_plan_counts_tokens_params_and_stages(tiny_llama_dir: Path, tin
         for m in pool.dataset["messages"]
     ]
     assert plan.tokens == sum(lengths) and plan.examples == 12 and plan.queries == 3
-    shapes = model_shapes(AutoConfig.from_pretrained(tiny_llama_dir), lora_r=8, lora_alpha=32.0)
+    shapes = model_shapes(AutoConfig.from_pretrained(tiny_llama_dir), lora=LoraSettings(lora_r=8, lora_alpha=32.0))
     assert (plan.params, plan.lora_params) == (shapes.params, shapes.lora_params)
     assert plan.lora_params == 2 * 8 * 4 * (64 + 64)  # two layers, q/k/v/o all 64 → 64
     assert [s.name for s in plan.stages] == ["warmup", "encode", "score", "select"]
@@ -278,3 +275,89 @@ def test_range_messages_speak_of_the_value_typed(
     assert main(["plan", "--pool", str(pool), "-r", "lexical", "--calibrate", "0", flag, value]) == 2
     assert capsys.readouterr().err == f"targetsel: error: {message}\n"
     assert main(["plan", "--pool", str(pool), "-r", "lexical", "--calibrate", "0", "--max-length", "2", "--json"]) == 0
+
+
+# ------------------------------------------------------------------ -p: the representation's parameters
+@pytest.fixture
+def _fixed_rates(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Measured matmul rates replaced by a constant, so two plans of the same settings are equal."""
+    import targetsel.plan.calibrate
+    import targetsel.plan.stages
+
+    for module in (targetsel.plan.stages, targetsel.plan.calibrate):
+        monkeypatch.setattr(module, "matmul_flops_per_s", lambda *a, **k: 1e10)
+
+
+def _plan_json(argv: list[str], capsys: pytest.CaptureFixture[str]) -> dict:
+    assert main([*argv, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.usefixtures("_fixed_rates")
+def test_old_flags_and_p_give_the_same_plan(
+    tiny_llama_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pool = _pool_file(tmp_path, 6)
+    base = ["plan", "--pool", str(pool), "-m", str(tiny_llama_dir), "--calibrate", "0", "--checkpoints", "2"]
+    flags = ["--dim", "48", "--batch-size", "2", "--max-length", "100", "--feature-dtype", "int8"]
+    params = ["-p", "dim=48", "-p", "batch_size=2", "-p", "max_length=100", "-p", "feature_dtype=int8"]
+    old = _plan_json([*base, *flags], capsys)
+    assert old["dim"] == 48 and old["feature_dtype"] == "int8" and old["settings"]["batch_size"] == 2
+    assert _plan_json([*base, *params], capsys) == old
+    assert _plan_json([*base, *flags[:4], *params[4:], "-p", "dim=48"], capsys) == old  # mixed, agreeing
+    lexical = ["plan", "--pool", str(pool), "-r", "lexical", "--calibrate", "0"]
+    assert _plan_json([*lexical, "--dim", "64"], capsys) == _plan_json([*lexical, "-p", "dim=64"], capsys)
+
+
+@pytest.mark.usefixtures("_fixed_rates")
+def test_p_sets_the_lora_adapter_of_the_gradient_plan(
+    tiny_llama_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pool = _pool_file(tmp_path, 4)
+    base = ["plan", "--pool", str(pool), "-m", str(tiny_llama_dir), "--calibrate", "0"]
+    default = _plan_json(base, capsys)
+    assert (default["settings"]["lora_r"], default["settings"]["lora_alpha"]) == (128, 512.0)
+    assert default["lora_params"] == 2 * 128 * 4 * (64 + 64)  # two layers, q/k/v/o all 64 → 64
+    small = _plan_json([*base, "-p", "lora_r=8", "-p", "lora_alpha=32", "-p", 'target_modules=["q_proj"]'], capsys)
+    assert (small["settings"]["lora_r"], small["settings"]["lora_alpha"]) == (8, 32)
+    assert small["lora_params"] == 2 * 8 * (64 + 64)
+    assert small["stages"]["encode"]["peak_vram_bytes"] < default["stages"]["encode"]["peak_vram_bytes"]
+
+
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        (["--dim", "64", "-p", "dim=32"], "--dim 64 and -p dim=32 disagree; give the value once"),
+        (["-p", "dims=64"], "bad parameters for representation 'lexical': unknown parameter 'dims'; valid parameters:"),
+        (["-p", "dim=wide"], "bad parameters for representation 'lexical': dim must be an integer, got 'wide'"),
+        (["-p", "batch_size=many"], "bad parameters for representation 'lexical': batch_size must be an integer"),
+        (["-p", "feature_dtype=int4"], "feature"),
+        (["-p", "dim=0"], "plan: --dim must be positive, got 0"),
+        (["-p", "dim"], "expected key=value, got 'dim'"),
+    ],
+)
+def test_bad_p_is_one_line_exit_2(
+    extra: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pool = _pool_file(tmp_path, 3)
+    assert main(["plan", "--pool", str(pool), "-r", "lexical", "--calibrate", "0", *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("targetsel: error: ") and message in err and err.count("\n") == 1, err
+
+
+def test_batch_size_auto_cannot_be_planned(
+    tiny_llama_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pool = _pool_file(tmp_path, 3)
+    argv = ["plan", "--pool", str(pool), "-m", str(tiny_llama_dir), "--calibrate", "0", "-p", "batch_size=auto"]
+    assert main(argv) == 2
+    assert "plan: --batch-size must be a positive integer, got 'auto'" in capsys.readouterr().err
+
+
+def test_parameters_the_plan_does_not_model_are_reported(caplog: pytest.LogCaptureFixture) -> None:
+    from targetsel.plan import plan_params
+
+    with caplog.at_level("WARNING", logger="targetsel.plan.core"):
+        assert plan_params("gradient", {"seed": 3, "lora_r": 8}) == {"seed": 3, "lora_r": 8}
+    assert "seed not modelled by the gradient plan" in caplog.text
+    assert plan_params("lexical", {"max_length": 64}) == {"max_length": 64}  # a plan setting lexical has no use for

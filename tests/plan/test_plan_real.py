@@ -27,7 +27,7 @@ def test_planned_encode_time_and_bytes_match_a_real_encode(tmp_path: Path, smoll
     opts = {"dim": 8192, "batch_size": 8}
     t0 = time.perf_counter()
     plan = make_plan(
-        load_pool(pool), representation="gradient", model="smollm2-135m", checkpoints=1, calibrate=16, **opts
+        load_pool(pool), representation="gradient", model="smollm2-135m", checkpoints=1, calibrate=16, params=opts
     )
     plan_s = time.perf_counter() - t0
     planned = plan.stage("encode").seconds

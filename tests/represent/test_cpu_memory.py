@@ -95,7 +95,17 @@ def test_batch_one_that_cannot_fit_is_refused() -> None:
     from transformers import LlamaConfig
 
     from targetsel.errors import ConfigurationError
+    from targetsel.lora import LoraSettings
 
     cfg = LlamaConfig(vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4)
     with pytest.raises(ConfigurationError, match="one example of 64 tokens needs about"):
-        cpu_batch_size(cfg, seq_len=64, loss_tokens=32, requested=None, largest=8, limit=1 << 20, dim=64, lora_r=4)
+        cpu_batch_size(
+            cfg,
+            seq_len=64,
+            loss_tokens=32,
+            requested=None,
+            largest=8,
+            limit=1 << 20,
+            dim=64,
+            lora=LoraSettings(lora_r=4),
+        )

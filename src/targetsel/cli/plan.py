@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from targetsel.cli._app import app
-from targetsel.cli._common import QUIET, apply_quiet, check_choice, check_model, load_data
+from targetsel.cli._common import QUIET, apply_quiet, check_choice, check_model, load_data, parse_options
+from targetsel.errors import ConfigurationError
+from targetsel.plan.stages import PLAN_DEFAULTS
 
 __all__ = ["plan_cmd"]
 
@@ -22,10 +25,18 @@ time is FLOPs / (peak bf16 FLOP/s × MFU), the MFU stated (`--mfu`, default 0.40
 `bench/gpu_bench.py --json` (`--gpu-bench`, default `$TARGETSEL_CACHE/gpu_bench.json`). Store
 bytes are exact: shard files as the feature store writes them, for every feature dtype.
 
+`-p key=value` takes the representation's parameters as `encode` and `select` do (`lora_r`,
+`lora_alpha` and `target_modules` for `gradient`'s adapter; `ngram` for `lexical`; ...): unknown
+names and wrong types are refused, and parameters that do not change the plan (`seed`) are
+reported as left out. `--dim`, `--batch-size`, `--max-length` and `--feature-dtype` are the same
+as `-p dim=...` and so on; given both ways with different values, the command stops. A
+representation without one of these parameters (`lexical` has no batch size) leaves it unused.
+
 **Examples**
 
 * `targetsel plan` (the demo pool, LESS with SmolLM2-135M)
 * `targetsel plan --pool pool.jsonl --model smollm2-135m -r gradient --checkpoints 4 --dim 8192`
+* `targetsel plan --pool pool.jsonl -r gradient -p dim=8192 -p lora_r=64 -p lora_alpha=256 -p feature_dtype=bit`
 * `targetsel plan --pool pool.jsonl -m meta-llama/Llama-2-7b-hf --feature-dtype float16 --gpus 8 --gpu h100`
 * `targetsel plan --pool pool.parquet --query dev.jsonl -r hidden -m smollm2-135m --json`
 * `targetsel plan --pool pool.jsonl -r embed` / `-r lexical` (encode, score, select only)
@@ -44,12 +55,30 @@ def plan_cmd(
     ),
     model: str | None = typer.Option(None, "--model", "-m", help="Model name or path (default: the representation's)."),
     checkpoints: int = typer.Option(4, "--checkpoints", help="gradient: warmup checkpoints (= epochs)."),
-    dim: int | None = typer.Option(None, "--dim", help="Feature dimension (gradient 8192, lexical 4096)."),
-    feature_dtype: str = typer.Option(
-        "float32", "--feature-dtype", help="Pool store dtype: float32, float16, int8, bit."
+    param: list[str] | None = typer.Option(
+        None, "--param", "-p", help="Representation parameter key=value, as for encode (repeatable)."
     ),
-    batch_size: int = typer.Option(8, "--batch-size", help="Examples per forward/backward pass."),
-    max_length: int = typer.Option(512, "--max-length", help="Maximum tokens per example."),
+    dim: int | None = typer.Option(
+        None, "--dim", help="-p dim=N: feature dimension.", show_default="the representation's"
+    ),
+    feature_dtype: str | None = typer.Option(
+        None,
+        "--feature-dtype",
+        help="-p feature_dtype=D: pool store dtype, float32, float16, int8 or bit.",
+        show_default="float32",
+    ),
+    batch_size: int | None = typer.Option(
+        None,
+        "--batch-size",
+        help="-p batch_size=N: examples per forward/backward pass.",
+        show_default=f"{PLAN_DEFAULTS['batch_size']}; embed: the representation's",
+    ),
+    max_length: int | None = typer.Option(
+        None,
+        "--max-length",
+        help="-p max_length=N: maximum tokens per example.",
+        show_default=str(PLAN_DEFAULTS["max_length"]),
+    ),
     shard_size: int = typer.Option(4096, "--shard-size", help="Rows per store shard."),
     warmup_fraction: float = typer.Option(0.05, "--warmup-fraction", help="gradient: share of the pool warmed up on."),
     gpus: int = typer.Option(1, "--gpus", help="Number of GPUs."),
@@ -73,7 +102,10 @@ def plan_cmd(
 
     apply_quiet(quiet or as_json)
     check_choice("--representation", representation, PLAN_REPRESENTATIONS)
-    check_choice("--feature-dtype", feature_dtype, FEATURE_DTYPES)
+    if feature_dtype is not None:
+        check_choice("--feature-dtype", feature_dtype, FEATURE_DTYPES)
+    aliases = {"dim": dim, "feature_dtype": feature_dtype, "batch_size": batch_size, "max_length": max_length}
+    params = with_aliases(parse_options(param), aliases)
     if peak_tflops is None:  # with --peak-tflops any name labels the GPU
         check_choice("--gpu", gpu.lower(), GPU_PEAK_TFLOPS)
     if model is not None:
@@ -96,10 +128,7 @@ def plan_cmd(
         query=queries,
         num_queries=num_queries,
         checkpoints=checkpoints,
-        dim=dim,
-        feature_dtype=feature_dtype,
-        batch_size=batch_size,
-        max_length=max_length,
+        params=params,
         shard_size=shard_size,
         warmup_fraction=warmup_fraction,
         gpus=gpus,
@@ -119,3 +148,29 @@ def plan_cmd(
     console = Console()
     for table in plan_tables(plan):
         console.print(table)
+
+
+def with_aliases(params: dict[str, Any], aliases: dict[str, Any]) -> dict[str, Any]:
+    """``params`` (from ``-p``) with the alias flags given (not ``None``) added under their key.
+
+    Raises:
+        ConfigurationError: an alias and ``-p`` give the same key different values.
+
+    Example:
+        >>> with_aliases({"dim": 64}, {"dim": 64, "batch_size": 4, "max_length": None})
+        {'dim': 64, 'batch_size': 4}
+        >>> with_aliases({"dim": 64}, {"dim": 32})
+        Traceback (most recent call last):
+        ...
+        targetsel.errors.ConfigurationError: --dim 32 and -p dim=64 disagree; give the value once
+    """
+    out = dict(params)
+    for key, value in aliases.items():
+        if value is None:
+            continue
+        if key in out and out[key] != value:
+            raise ConfigurationError(
+                f"--{key.replace('_', '-')} {value} and -p {key}={out[key]} disagree; give the value once"
+            )
+        out[key] = value
+    return out

@@ -31,6 +31,7 @@ __all__ = [
     "DTYPES",
     "DTYPE_NAMES",
     "check_model_available",
+    "dtype_name",
     "load_model_and_tokenizer",
     "load_tokenizer",
     "model_load_error",
@@ -46,6 +47,19 @@ _DTYPE_ALIASES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16", "hal
 DTYPE_NAMES = (*DTYPES, *_DTYPE_ALIASES)
 
 
+def dtype_name(dtype: str) -> str:
+    """The canonical name of a model dtype (``bf16`` → ``bfloat16``), checked without importing torch.
+
+    Example:
+        >>> dtype_name("bf16")
+        'bfloat16'
+    """
+    name = _DTYPE_ALIASES.get(dtype, dtype)
+    if name not in DTYPES:
+        raise ConfigurationError(f"dtype must be one of {', '.join(DTYPES)} (or bf16/fp16/fp32), got {dtype!r}")
+    return name
+
+
 def resolve_dtype(dtype: str) -> Any:
     """Map a dtype name (``float32``, ``bfloat16``/``bf16``, ``float16``/``fp16``, ``auto``) to torch.
 
@@ -55,9 +69,7 @@ def resolve_dtype(dtype: str) -> Any:
     """
     import torch
 
-    name = _DTYPE_ALIASES.get(dtype, dtype)
-    if name not in DTYPES:
-        raise ConfigurationError(f"dtype must be one of {', '.join(DTYPES)} (or bf16/fp16/fp32), got {dtype!r}")
+    name = dtype_name(dtype)
     return "auto" if name == "auto" else getattr(torch, name)
 
 

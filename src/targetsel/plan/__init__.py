@@ -9,14 +9,15 @@ Example:
     >>> from targetsel.plan import make_plan
     >>> from targetsel.data import load_pool
     >>> from targetsel.demo import demo_pool_path
-    >>> plan = make_plan(load_pool(demo_pool_path()).select(range(20)), representation="lexical", dim=128, calibrate=4)
+    >>> pool = load_pool(demo_pool_path()).select(range(20))
+    >>> plan = make_plan(pool, representation="lexical", params={"dim": 128}, calibrate=4)
     >>> [s.name for s in plan.stages]
     ['encode', 'score', 'select']
 """
 
 from __future__ import annotations
 
-from targetsel.plan.core import PLAN_REPRESENTATIONS, Plan, Stage, human_bytes, human_seconds, make_plan
+from targetsel.plan.core import PLAN_REPRESENTATIONS, Plan, Stage, human_bytes, human_seconds, make_plan, plan_params
 from targetsel.plan.costs import npy_header_bytes, store_file_bytes
 from targetsel.plan.measure import DEFAULT_MFU, GPU_PEAK_TFLOPS, gpu_throughput
 
@@ -31,5 +32,6 @@ __all__ = [
     "human_seconds",
     "make_plan",
     "npy_header_bytes",
+    "plan_params",
     "store_file_bytes",
 ]

@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from targetsel.lora import LESS_LORA, LoraSettings
+
 __all__ = [
     "ModelShapes",
     "forward_flops",
@@ -112,14 +114,8 @@ class ModelShapes:
     vocab: int
 
 
-def model_shapes(
-    config: Any,
-    *,
-    lora_r: int = 128,
-    lora_alpha: float = 512.0,
-    target_modules: Sequence[str] = ("q_proj", "k_proj", "v_proj", "o_proj"),
-) -> ModelShapes:
-    """Parameter counts of ``config``'s model and its LoRA adapter, built on the ``meta`` device.
+def model_shapes(config: Any, *, lora: LoraSettings = LESS_LORA) -> ModelShapes:
+    """Parameter counts of ``config``'s model and its LoRA adapter (default LESS's), built on the ``meta`` device.
 
     No weights are allocated or read: only shapes exist on the ``meta`` device.
 
@@ -127,14 +123,14 @@ def model_shapes(
         >>> from transformers import LlamaConfig
         >>> cfg = LlamaConfig(vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
         ...                   num_attention_heads=4, num_key_value_heads=2)
-        >>> s = model_shapes(cfg, lora_r=4)
+        >>> s = model_shapes(cfg, lora=LoraSettings(lora_r=4))
         >>> s.lora_params == 2 * 4 * ((32 + 32) + (32 + 16) + (32 + 16) + (32 + 32)), s.linear_params
         (True, 18432)
     """
     import warnings
 
     import torch
-    from peft import LoraConfig, get_peft_model
+    from peft import get_peft_model
     from transformers import AutoModelForCausalLM
 
     with torch.device("meta"), warnings.catch_warnings():
@@ -146,7 +142,7 @@ def model_shapes(
             m.weight.numel() for m in lm.get_decoder().modules() if isinstance(m, torch.nn.Linear) and m is not head
         )
         vocab, hidden = (int(x) for x in lm.get_output_embeddings().weight.shape)
-        peft = get_peft_model(lm, LoraConfig(r=lora_r, lora_alpha=lora_alpha, target_modules=list(target_modules)))
+        peft = get_peft_model(lm, lora.peft_config())
         lora = sum(p.numel() for n, p in peft.named_parameters() if "lora_" in n)
     layers = int(getattr(config, "num_hidden_layers", 0) or getattr(config, "n_layer", 0))
     return ModelShapes(int(params), int(linear), int(lora), hidden, layers, vocab)

@@ -13,7 +13,12 @@ from targetsel.plan.calibrate import calibration, uncalibrated_rate
 from targetsel.plan.measure import count_text_tokens
 from targetsel.plan.stages import Plan, Work, finish_plan
 
-__all__ = ["plan_embed", "plan_lexical"]
+__all__ = ["EMBED_PARAMS", "LEXICAL_PARAMS", "plan_embed", "plan_lexical"]
+
+#: The ``embed`` parameters its plan models (``dtype`` is its older name of ``feature_dtype``).
+EMBED_PARAMS = ("batch_size", "max_seq_length", "text_turns", "feature_dtype", "dtype")
+#: The ``lexical`` parameters its plan models.
+LEXICAL_PARAMS = ("dim", "ngram", "text_turns", "feature_dtype")
 
 
 def plan_embed(
@@ -21,18 +26,20 @@ def plan_embed(
     query: ExampleSet | None,
     *,
     model: str | None,
+    params: dict[str, Any],
     shard_size: int,
     gpus: int,
     thr: dict[str, Any],
     calibrate: int,
     **kw: Any,
 ) -> Plan:
-    """The plan of a sentence-transformer encode (its own batch size and maximum length), score and select."""
+    """The plan of a sentence-transformer encode, score and select (:data:`EMBED_PARAMS` modelled;
+    batch size and maximum length the representation's unless given)."""
     import torch
 
     from targetsel.represent.embed import DEFAULT_EMBED_MODEL, EmbedRepresentation
 
-    rep = EmbedRepresentation(model or DEFAULT_EMBED_MODEL)
+    rep = EmbedRepresentation(model or DEFAULT_EMBED_MODEL, **{k: v for k, v in params.items() if k in EMBED_PARAMS})
     st = rep._load()
     batch = rep.batch_size
     auto = st[0].auto_model
@@ -79,7 +86,7 @@ def plan_embed(
         ram=4 * params + 4 * act,
         warmup=None,
         settings=settings,
-        feature_dtype=kw["feature_dtype"],
+        feature_dtype=rep.dtype,
         num_queries=kw["num_queries"],
     )
 
@@ -88,17 +95,18 @@ def plan_lexical(
     pool: ExampleSet,
     query: ExampleSet | None,
     *,
-    dim: int | None,
+    params: dict[str, Any],
     shard_size: int,
     gpus: int,
     thr: dict[str, Any],
     calibrate: int,
     **kw: Any,
 ) -> Plan:
-    """The plan of a hashed n-gram encode (cost in words, on the CPU), score and select."""
+    """The plan of a hashed n-gram encode (cost in words, on the CPU), score and select
+    (:data:`LEXICAL_PARAMS` modelled)."""
     from targetsel.represent.lexical import LexicalRepresentation
 
-    rep = LexicalRepresentation(dim=dim or 4096)
+    rep = LexicalRepresentation(**{k: v for k, v in params.items() if k in LEXICAL_PARAMS})
 
     def work_of(examples: ExampleSet) -> Work:
         words = count_text_tokens(examples, None, max_length=None, turns=rep.text_turns)
@@ -137,6 +145,6 @@ def plan_lexical(
         ram=8 * rep.dim * min(len(pool), shard_size),
         warmup=None,
         settings=settings,
-        feature_dtype=kw["feature_dtype"],
+        feature_dtype=rep.feature_dtype,
         num_queries=kw["num_queries"],
     )

@@ -13,18 +13,33 @@ from typing import Any
 import numpy as np
 
 from targetsel.data import ExampleSet
+from targetsel.lora import LESS_LORA, LoraSettings
 from targetsel.plan import costs
 from targetsel.plan.calibrate import calibration, uncalibrated_rate
 from targetsel.plan.measure import count_tokens
-from targetsel.plan.stages import Plan, Stage, Work, finish_plan, gpu_time
+from targetsel.plan.stages import PLAN_DEFAULTS, Plan, Stage, Work, finish_plan, gpu_time
 
-__all__ = ["plan_gradient", "plan_hidden"]
+__all__ = ["GRADIENT_PARAMS", "HIDDEN_PARAMS", "plan_gradient", "plan_hidden"]
 
 #: The model both LM representations plan for when none is named.
 DEFAULT_LM = "smollm2-135m"
 
+#: The ``gradient`` parameters its plan models (the others do not change the figures it gives).
+GRADIENT_PARAMS = (
+    "dim",
+    "batch_size",
+    "max_length",
+    "feature_dtype",
+    "loss_tokens",
+    "lora_r",
+    "lora_alpha",
+    "target_modules",
+)
+#: The ``hidden`` parameters its plan models.
+HIDDEN_PARAMS = ("batch_size", "max_length", "feature_dtype")
 
-def _lm_setup(model: str, lora_r: int, lora_alpha: float) -> tuple[Any, Any, costs.ModelShapes]:
+
+def _lm_setup(model: str, lora: LoraSettings) -> tuple[Any, Any, costs.ModelShapes]:
     from transformers import AutoConfig
 
     from targetsel.models import load_tokenizer, model_load_error, resolve_model_path
@@ -34,7 +49,7 @@ def _lm_setup(model: str, lora_r: int, lora_alpha: float) -> tuple[Any, Any, cos
         config = AutoConfig.from_pretrained(path)
     except Exception as exc:
         raise model_load_error(model, "the config", exc) from exc
-    return config, load_tokenizer(model), costs.model_shapes(config, lora_r=lora_r, lora_alpha=lora_alpha)
+    return config, load_tokenizer(model), costs.model_shapes(config, lora=lora)
 
 
 def _lm_cost(
@@ -94,24 +109,16 @@ def _planned_peak(plan_memory: Any, config: Any, mem: dict[str, Any], dtype: str
         return int(plan_memory(config, dtype=dtype, **mem)["peak"])
 
 
-def _gradient_rep(model: str, dim: int, settings: dict[str, Any]) -> Any:
-    """The gradient representation as the encode will run it, on the CPU (for the calibration)."""
+def _gradient_rep(model: str, params: dict[str, Any]) -> Any:
+    """The gradient representation as the encode will run it (``params`` given, the plan's defaults
+    for the rest), on the CPU and with a fresh adapter (for the calibration)."""
     from targetsel.represent.gradient import GradientRepresentation
 
-    return GradientRepresentation(
-        model,
-        candidate_gradient="sgd",
-        dim=dim,
-        batch_size=settings["batch_size"],
-        max_length=settings["max_length"],
-        lora_r=settings["lora_r"],
-        lora_alpha=settings["lora_alpha"],
-        device="cpu",
-        loss_tokens=settings["loss_tokens"],
-    )
+    given = {k: v for k, v in params.items() if k in GRADIENT_PARAMS}
+    return GradientRepresentation(model, candidate_gradient="sgd", device="cpu", **{**PLAN_DEFAULTS, **given})
 
 
-def _encode_peaks(config: Any, work: Work, dim: int, settings: dict[str, Any]) -> tuple[int, int]:
+def _encode_peaks(config: Any, work: Work, dim: int, lora: LoraSettings, settings: dict[str, Any]) -> tuple[int, int]:
     """``(peak VRAM in bfloat16, peak RAM in float32)`` of the gradient encode's longest batch."""
     from targetsel.represent.gradient import plan_memory
 
@@ -121,8 +128,7 @@ def _encode_peaks(config: Any, work: Work, dim: int, settings: dict[str, Any]) -
         "batch_size": batch_size,
         "seq_len": seq,
         "loss_tokens": int(work.losses.max()),
-        "lora_r": settings["lora_r"],
-        "lora_alpha": settings["lora_alpha"],
+        "lora": lora,
         "dim": dim,
     }
     return _planned_peak(plan_memory, config, mem, "bfloat16"), _planned_peak(plan_memory, config, mem, "float32")
@@ -137,6 +143,7 @@ def _warmup_stage(
     cal: dict[str, Any],
     thr: dict[str, Any],
     checkpoints: int,
+    lora: LoraSettings,
     settings: dict[str, Any],
 ) -> Stage:
     """LoRA training (batch of one per device, every position through the LM head) on a seeded fraction."""
@@ -148,8 +155,7 @@ def _warmup_stage(
     wtok = int(work.lengths[rows].sum())
     wflops = checkpoints * float(np.sum(costs.training_flops(shapes, work.lengths[rows])))  # type: ignore[arg-type]
     wmax = int(work.lengths[rows].max())
-    lora = {"lora_r": settings["lora_r"], "lora_alpha": settings["lora_alpha"]}
-    wmem = {"batch_size": 1, "seq_len": wmax, "loss_tokens": wmax, **lora, "dim": 1}
+    wmem = {"batch_size": 1, "seq_len": wmax, "loss_tokens": wmax, "lora": lora, "dim": 1}
     gh, gw = gpu_time(wflops, thr, settings["gpus"])
     return Stage(
         "warmup",
@@ -171,43 +177,46 @@ def plan_gradient(
     query: ExampleSet | None,
     *,
     model: str | None,
+    params: dict[str, Any],
     checkpoints: int,
-    dim: int | None,
-    batch_size: int,
-    max_length: int,
     shard_size: int,
     warmup_fraction: float,
-    lora_r: int,
-    lora_alpha: float,
     gpus: int,
     thr: dict[str, Any],
     calibrate: int,
     **kw: Any,
 ) -> Plan:
-    """The LESS plan: warmup, then encode and score once per checkpoint."""
+    """The LESS plan: warmup, then encode and score once per checkpoint.
+
+    ``params`` are the gradient representation's (:data:`GRADIENT_PARAMS` modelled); the LoRA
+    adapter is :class:`~targetsel.lora.LoraSettings` of them.
+    """
     model = model or DEFAULT_LM
-    dim = dim or 8192
-    config, tok, shapes = _lm_setup(model, lora_r, lora_alpha)
-    loss_tokens = "assistant" if getattr(tok, "chat_template", None) else "less"
+    lora = LoraSettings.pick(params)
+    config, tok, shapes = _lm_setup(model, lora)
+    loss_tokens = params.get("loss_tokens") or ("assistant" if getattr(tok, "chat_template", None) else "less")
+    rep = _gradient_rep(model, {**params, "loss_tokens": loss_tokens})
+    batch_size, max_length, dim = rep.batch_size, rep.max_length, rep.dim
     settings = {
         "batch_size": batch_size,
         "max_length": max_length,
         "shard_size": shard_size,
-        "lora_r": lora_r,
-        "lora_alpha": lora_alpha,
+        "lora_r": lora.lora_r,
+        "lora_alpha": lora.lora_alpha,
         "warmup_fraction": warmup_fraction,
         "loss_tokens": loss_tokens,
         "gpus": gpus,
     }
     cost_of = _lm_cost(shapes, "gradient", batch_size=batch_size, shard_size=shard_size)
     work, qwork = _lm_works(pool, query, tok, cost_of, loss_tokens=loss_tokens, max_length=max_length)
-    rep = _gradient_rep(model, dim, settings)
     fallback = uncalibrated_rate(shapes.hidden)
     cal = calibration(
         rep, pool, work, calibrate, batch_size=batch_size, fallback_rate=fallback, unit="FLOP", cost_of=cost_of
     )
-    vram, ram = _encode_peaks(config, work, dim, settings)
-    warm = _warmup_stage(pool, work, shapes, config, cal=cal, thr=thr, checkpoints=checkpoints, settings=settings)
+    vram, ram = _encode_peaks(config, work, dim, lora, settings)
+    warm = _warmup_stage(
+        pool, work, shapes, config, cal=cal, thr=thr, checkpoints=checkpoints, lora=lora, settings=settings
+    )
     return finish_plan(
         "gradient",
         model,
@@ -226,7 +235,7 @@ def plan_gradient(
         ram=ram,
         warmup=warm,
         settings=settings,
-        feature_dtype=kw["feature_dtype"],
+        feature_dtype=rep.feature_dtype,
         num_queries=kw["num_queries"],
     )
 
@@ -236,22 +245,23 @@ def plan_hidden(
     query: ExampleSet | None,
     *,
     model: str | None,
-    batch_size: int,
-    max_length: int,
+    params: dict[str, Any],
     shard_size: int,
     gpus: int,
     thr: dict[str, Any],
     calibrate: int,
     **kw: Any,
 ) -> Plan:
-    """The RDS+ plan: one forward pass per row, then score and select."""
+    """The RDS+ plan: one forward pass per row, then score and select (:data:`HIDDEN_PARAMS` modelled)."""
     from targetsel.represent.hidden import HiddenRepresentation
 
     model = model or DEFAULT_LM
-    config, tok, shapes = _lm_setup(model, kw["lora_r"], kw["lora_alpha"])
+    given = {k: v for k, v in params.items() if k in HIDDEN_PARAMS}
+    rep = HiddenRepresentation(model, device="cpu", **{**PLAN_DEFAULTS, **given})
+    batch_size, max_length = rep.batch_size, rep.max_length
+    config, tok, shapes = _lm_setup(model, LESS_LORA)
     cost_of = _lm_cost(shapes, "hidden", batch_size=batch_size, shard_size=shard_size)
     work, qwork = _lm_works(pool, query, tok, cost_of, loss_tokens="assistant", max_length=max_length)
-    rep = HiddenRepresentation(model, batch_size=batch_size, max_length=max_length, device="cpu")
     fallback = uncalibrated_rate(shapes.hidden)
     cal = calibration(
         rep, pool, work, calibrate, batch_size=batch_size, fallback_rate=fallback, unit="FLOP", cost_of=cost_of
@@ -278,6 +288,6 @@ def plan_hidden(
         ram=4 * shapes.params + 4 * act,
         warmup=None,
         settings=settings,
-        feature_dtype=kw["feature_dtype"],
+        feature_dtype=rep.feature_dtype,
         num_queries=kw["num_queries"],
     )

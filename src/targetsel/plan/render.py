@@ -29,7 +29,7 @@ def plan_tables(plan: Plan) -> list[Any]:
         >>> from targetsel.plan import make_plan
         >>> from targetsel.data import ExampleSet
         >>> pool = ExampleSet.from_records([{"prompt": "add 2 and 3", "completion": "5"}] * 3)
-        >>> [t.title for t in plan_tables(make_plan(pool, representation="lexical", dim=16, calibrate=1))]
+        >>> [t.title for t in plan_tables(make_plan(pool, representation="lexical", params={"dim": 16}, calibrate=1))]
         ['plan: lexical', 'stages', 'feature stores']
     """
     from rich.table import Table

@@ -16,10 +16,27 @@ from targetsel.data import ExampleSet
 from targetsel.plan import costs
 from targetsel.plan.measure import matmul_flops_per_s
 
-__all__ = ["SELECT_SECONDS_PER_SCORE", "Plan", "Stage", "Work", "finish_plan", "gpu_time", "score_select_stages"]
+__all__ = [
+    "PLAN_DEFAULTS",
+    "PLAN_SETTINGS",
+    "SELECT_SECONDS_PER_SCORE",
+    "Plan",
+    "Stage",
+    "Work",
+    "finish_plan",
+    "gpu_time",
+    "score_select_stages",
+]
 
 #: Rough seconds per score entry of one selection pass (streaming top-k admission, on this kind of CPU).
 SELECT_SECONDS_PER_SCORE = 5e-9
+
+#: Representation parameters every plan takes (``targetsel plan --dim``, ``--batch-size``,
+#: ``--max-length``, ``--feature-dtype``), also for a representation without one of them.
+PLAN_SETTINGS = ("dim", "batch_size", "max_length", "feature_dtype")
+
+#: Batch size and maximum length the ``gradient`` and ``hidden`` plans assume when none is given.
+PLAN_DEFAULTS: dict[str, int] = {"batch_size": 8, "max_length": 512}
 
 
 @dataclass

@@ -16,6 +16,7 @@ from targetsel.cleanup import undo_on_failure
 from targetsel.data import ExampleSet
 from targetsel.distributed import world_info
 from targetsel.errors import ConfigurationError, InvalidDataError
+from targetsel.lora import LoraSettings
 from targetsel.store import atomic_write_text
 from targetsel.train.checkpoints import find_checkpoints
 from targetsel.train.config import LESS_WARMUP, TrainConfig
@@ -53,25 +54,18 @@ def tokenize_dataset(tokenizer: Any, examples: ExampleSet, *, max_length: int, l
     return [tokenize_example(tokenizer, m, max_length=max_length, loss_on=loss_on) for m in examples.iter_messages()]
 
 
-def build_lora_model(model: Any, config: TrainConfig) -> Any:
+def build_lora_model(model: Any, config: TrainConfig | LoraSettings) -> Any:
     """Wrap a causal LM in a fresh peft LoRA adapter with ``config``'s rank, alpha, dropout and targets."""
-    from peft import LoraConfig, get_peft_model
+    from peft import get_peft_model
 
+    lora = config if isinstance(config, LoraSettings) else config.lora_settings
     names = {n.rsplit(".", 1)[-1] for n, _ in model.named_modules()}
-    absent = [t for t in config.target_modules if t not in names]
+    absent = [t for t in lora.target_modules if t not in names]
     if absent:
         raise ConfigurationError(
             f"LoRA target modules {absent} do not exist in the model; it has e.g. {sorted(names)[:12]}"
         )
-    lcfg = LoraConfig(
-        r=config.lora_r,
-        lora_alpha=config.lora_alpha,
-        lora_dropout=config.lora_dropout,
-        target_modules=list(config.target_modules),
-        task_type="CAUSAL_LM",
-        bias="none",
-    )
-    return get_peft_model(model, lcfg)
+    return get_peft_model(model, lora.peft_config(task_type="CAUSAL_LM", bias="none"))
 
 
 def _is_main_process() -> bool:

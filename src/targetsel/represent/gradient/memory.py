@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from targetsel.errors import ConfigurationError
+from targetsel.lora import LESS_LORA, LoraSettings
 from targetsel.settings import MEMORY_ENV, memory_budget
 
 if TYPE_CHECKING:
@@ -57,9 +57,7 @@ def plan_memory(
     seq_len: int,
     loss_tokens: int | None = None,
     dtype: str = "bfloat16",
-    lora_r: int = 128,
-    lora_alpha: float = 512.0,
-    target_modules: Sequence[str] = ("q_proj", "k_proj", "v_proj", "o_proj"),
+    lora: LoraSettings = LESS_LORA,
     dim: int = 8192,
 ) -> dict[str, int]:
     """Planned peak device memory of the fast gradient path, from a model config, allocating nothing.
@@ -78,7 +76,7 @@ def plan_memory(
         batch_size, seq_len: The batch planned for.
         loss_tokens: Tokens with loss per example (default ``seq_len``).
         dtype: Model dtype.
-        lora_r, lora_alpha, target_modules: The LoRA adapter (LESS: 128, 512, q/k/v/o).
+        lora: The LoRA adapter (default LESS's: r=128, alpha=512 on q/k/v/o).
         dim: Projection dimension.
 
     Returns:
@@ -89,23 +87,23 @@ def plan_memory(
         >>> from transformers import LlamaConfig
         >>> cfg = LlamaConfig(vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
         ...                   num_attention_heads=4, num_key_value_heads=2)
-        >>> plan = plan_memory(cfg, batch_size=2, seq_len=16, dtype="float32", lora_r=4)
+        >>> plan = plan_memory(cfg, batch_size=2, seq_len=16, dtype="float32", lora=LoraSettings(lora_r=4))
         >>> plan["peak"] > plan["weights"] > 0
         True
     """
     import torch
-    from peft import LoraConfig, get_peft_model
+    from peft import get_peft_model
     from transformers import AutoModelForCausalLM
 
     loss_tokens = seq_len if loss_tokens is None else int(loss_tokens)
     tdtype = getattr(torch, dtype)
     with torch.device("meta"):
         lm = AutoModelForCausalLM.from_config(config, dtype=tdtype)
-        lm = get_peft_model(lm, LoraConfig(r=lora_r, lora_alpha=lora_alpha, target_modules=list(target_modules)))
+        lm = get_peft_model(lm, lora.peft_config())
     lm.eval()
     weights = sum(p.numel() * p.element_size() for p in lm.parameters())
-    lora = [(n, p) for n, p in lm.named_parameters() if "lora_" in n]
-    lora_numel = sum(p.numel() for _, p in lora)
+    adapter = [p for n, p in lm.named_parameters() if "lora_" in n]
+    lora_numel = sum(p.numel() for p in adapter)
     moments = 2 * 4 * lora_numel
     saved = _saved_activation_bytes(lm, config, batch_size=batch_size, seq_len=seq_len)
     from targetsel.lmloss import CHUNK_TOKENS
@@ -118,7 +116,7 @@ def plan_memory(
     # its float32 copy, and that copy's gradient)
     elem = torch.finfo(tdtype).bits // 8
     logit_bytes = n_loss * hidden * elem + min(n_loss, CHUNK_TOKENS) * vocab * (elem + 4 + 4)
-    largest = max(p.numel() for _, p in lora)
+    largest = max(p.numel() for p in adapter)
     per_example = 3 * 4 * batch_size * largest
     features = 4 * batch_size * dim
     plan = {
@@ -266,7 +264,7 @@ def cpu_batch_size(
         largest: The largest batch ``auto`` may choose.
         limit: Bytes a batch may use (default :func:`host_memory_limit`).
         cache: Per-representation cache of plans (keyed by length and batch).
-        plan_kw: ``dtype``, ``lora_r``, ``lora_alpha``, ``target_modules``, ``dim`` of :func:`plan_memory`.
+        plan_kw: ``dtype``, ``lora``, ``dim`` of :func:`plan_memory`.
 
     Raises:
         ConfigurationError: ``requested`` does not fit, or a batch of one does not.
@@ -275,7 +273,7 @@ def cpu_batch_size(
         >>> from transformers import LlamaConfig
         >>> cfg = LlamaConfig(vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
         ...                   num_attention_heads=4, num_key_value_heads=2)
-        >>> kw = dict(seq_len=64, loss_tokens=32, dtype="float32", lora_r=4, dim=64)
+        >>> kw = dict(seq_len=64, loss_tokens=32, dtype="float32", lora=LoraSettings(lora_r=4), dim=64)
         >>> cpu_batch_size(cfg, requested=None, largest=8, limit=4 << 30, **kw)
         8
         >>> cpu_batch_size(cfg, requested=None, largest=8, limit=(256 << 20) + (1 << 20), **kw) < 8

@@ -18,6 +18,7 @@ import numpy as np
 
 from targetsel.data import ExampleSet
 from targetsel.errors import ConfigurationError, InvalidDataError
+from targetsel.lora import LESS_LORA, LoraSettings
 from targetsel.represent.base import Representation, Role, register_representation
 from targetsel.represent.gradient.engine import _Loaded, exact_features, fast_features
 from targetsel.represent.gradient.transform import GRADIENT_TYPES
@@ -66,7 +67,8 @@ class GradientRepresentation(Representation):
         max_length: Maximum tokens per example.
         dtype: Model dtype (gradients are accumulated in float32 regardless).
         device: ``cpu``, ``cuda`` or ``None`` (auto).
-        lora_r, lora_alpha, target_modules: Fresh-adapter settings when ``checkpoints`` is ``None``.
+        lora_r, lora_alpha, target_modules: Fresh-adapter settings when ``checkpoints`` is ``None``
+            (:class:`~targetsel.lora.LoraSettings`; default LESS's).
         feature_dtype: On-disk layout of candidate stores: ``float32``, ``float16``, ``int8`` or
             ``bit`` (:mod:`targetsel.store.codecs`; query sets stay float32).
         loss_tokens: Which tokens carry the loss (:mod:`targetsel.chat`): ``less`` (LESS's
@@ -98,9 +100,9 @@ class GradientRepresentation(Representation):
         max_length: int = 512,
         dtype: str = "float32",
         device: str | None = None,
-        lora_r: int = 128,
-        lora_alpha: float = 512.0,
-        target_modules: Sequence[str] = ("q_proj", "k_proj", "v_proj", "o_proj"),
+        lora_r: int = LESS_LORA.lora_r,
+        lora_alpha: float = LESS_LORA.lora_alpha,
+        target_modules: Sequence[str] = LESS_LORA.target_modules,
         feature_dtype: str = "float32",
         loss_tokens: str | None = None,
     ) -> None:
@@ -131,7 +133,7 @@ class GradientRepresentation(Representation):
         self.max_length = int(max_length)
         self.dtype = dtype
         self.device = device
-        self.lora_r, self.lora_alpha, self.target_modules = lora_r, lora_alpha, tuple(target_modules)
+        self.lora = LoraSettings(lora_r=lora_r, lora_alpha=lora_alpha, target_modules=tuple(target_modules))
         self.feature_dtype = check_feature_dtype(feature_dtype)
         self.loss_tokens = loss_tokens
         self._loss_tokens: str | None = None  # resolved from the tokenizer (see resolved_loss_tokens)
@@ -218,7 +220,8 @@ class GradientRepresentation(Representation):
         if loss_tokens in LOSS_TOKENS_REVISION:  # a store of an earlier rule is then a mismatch, not reused
             params["loss_tokens_revision"] = LOSS_TOKENS_REVISION[loss_tokens]
         if ckpt is None:
-            params["fresh_lora"] = {"r": self.lora_r, "alpha": self.lora_alpha, "targets": list(self.target_modules)}
+            lora = self.lora
+            params["fresh_lora"] = {"r": lora.lora_r, "alpha": lora.lora_alpha, "targets": list(lora.target_modules)}
         else:
             params["checkpoint"] = {
                 "name": ckpt.name,
@@ -250,14 +253,12 @@ class GradientRepresentation(Representation):
             # cuBLAS is deterministic on one stream only with a fixed workspace (read at its first use)
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         if ckpt is None:
-            from targetsel.train.config import TrainConfig
             from targetsel.train.core import build_lora_model
 
             lm, tok = load_model_and_tokenizer(self.model, dtype=self.dtype, device=self.device)
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(self.seed)
-                cfg = TrainConfig(lora_r=self.lora_r, lora_alpha=self.lora_alpha, target_modules=self.target_modules)
-                lm = build_lora_model(lm, cfg)
+                lm = build_lora_model(lm, self.lora)
         else:
             lm, tok = load_model_and_tokenizer(self.model, dtype=self.dtype, device=self.device, adapter=ckpt)
         lm.eval()  # dropout off: features must be deterministic
@@ -308,8 +309,15 @@ class GradientRepresentation(Representation):
 
         lm = loaded.lm
         peft = next(iter((getattr(lm, "peft_config", None) or {}).values()), None)
-        targets = getattr(peft, "target_modules", None)
-        targets = sorted(targets) if isinstance(targets, (set, list, tuple)) else list(self.target_modules)
+        lora = self.lora
+        if peft is not None:  # the loaded adapter's own settings
+            targets = getattr(peft, "target_modules", None)
+            lora = LoraSettings(
+                lora_r=int(peft.r),
+                lora_alpha=float(peft.lora_alpha),
+                lora_dropout=float(peft.lora_dropout),
+                target_modules=sorted(targets) if isinstance(targets, (set, list, tuple)) else lora.target_modules,
+            )
         seq = -(-max(len(e["input_ids"]) for e in encs) // 32) * 32  # rounded up: fewer distinct plans
         loss = max(sum(1 for lab in e["labels"][1:] if lab != IGNORE_INDEX) for e in encs)
         try:
@@ -321,9 +329,7 @@ class GradientRepresentation(Representation):
                 largest=AUTO_START_CPU if requested is None else requested,
                 cache=self._plans,
                 dtype=str(next(lm.parameters()).dtype).removeprefix("torch."),
-                lora_r=int(peft.r) if peft is not None else self.lora_r,
-                lora_alpha=float(peft.lora_alpha) if peft is not None else self.lora_alpha,
-                target_modules=targets,
+                lora=lora,
                 dim=self.dim,
             )
         except ConfigurationError:
