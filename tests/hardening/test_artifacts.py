@@ -275,8 +275,9 @@ def test_corrupt_diagnosis_json(made: dict[str, Path], data: st.DataObject, caps
 
 # ----------------------------------------------------------------------------------- store manifest
 _MANIFEST_FREE: list[Path_] = [("params",)]  # a reuse key: any change is a mismatch (exit 2) or harmless
-_MANIFEST_OPTIONAL: list[Path_] = [("library_version",), ("normalized",)]
-_MANIFEST_NULLABLE: list[Path_] = [("library_version",)]
+# shard_fingerprints: absent or null in stores written before pools could grow (they gain it later)
+_MANIFEST_OPTIONAL: list[Path_] = [("library_version",), ("normalized",), ("shard_fingerprints",)]
+_MANIFEST_NULLABLE: list[Path_] = [("library_version",), ("shard_fingerprints",)]
 
 
 @settings(SETTINGS, max_examples=25)
