@@ -134,7 +134,8 @@ def test_store_from_another_dataset_and_truncated_shard_via_cli(
 ) -> None:
     rows = [json.dumps({"prompt": f"p{i}", "completion": "c"}) for i in range(10)]
     a = write_lines(tmp_path / "a.jsonl", rows)
-    b = write_lines(tmp_path / "b.jsonl", rows[:9])
+    # another pool, not a grown or shrunk one (a prefix of `a` would reuse its first shards)
+    b = write_lines(tmp_path / "b.jsonl", [json.dumps({"prompt": f"q{i}", "completion": "d"}) for i in range(9)])
     store = tmp_path / "s"
     assert main(["encode", str(a), "--store", str(store), "-r", "lexical", "-q", "--shard-size", "4"]) == 0
     capsys.readouterr()
