@@ -57,7 +57,7 @@ from targetsel.represent.base import Representation
 from targetsel.score import FeatureViews, Scores
 from targetsel.select.base import Ranking, Selector, TopKTooSmallError, get_selector
 from targetsel.select.dedup import DUPLICATES_FILE, DedupResult, DedupSettings, DedupWalk, pool_texts, source_reader
-from targetsel.select.mixture import MixSettings, interleave, merge_rankings, targets_record
+from targetsel.select.mixture import MixSettings, check_distinct_queries, interleave, merge_rankings, targets_record
 from targetsel.settings import DEFAULT_MEMORY_BYTES, dense_limit_bytes
 from targetsel.store import InMemoryFeatures, RowSubset
 
@@ -397,13 +397,7 @@ def _targets(
     targets = list(queries.items())
     if not targets:
         raise ConfigurationError("no query set given; give at least one target's queries")
-    seen: dict[str, str] = {}
-    for name, es in targets:
-        if es.fingerprint in seen:
-            raise ConfigurationError(
-                f"targets {seen[es.fingerprint]!r} and {name!r} have the same query set ({es.source}); give it once"
-            )
-        seen[es.fingerprint] = name
+    check_distinct_queries(targets)
     names = [name for name, _ in targets]
     weights = mix_settings.weights_for(names, [len(es) for _, es in targets])
     return targets, mix_settings, weights

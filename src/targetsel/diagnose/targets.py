@@ -26,6 +26,7 @@ from targetsel.data import ExampleSet
 from targetsel.diagnose.distances import DEFAULT_EXACT_LIMIT, cost_matrix, mean_nn_costs, mmd, wasserstein1
 from targetsel.errors import ConfigurationError
 from targetsel.score.similarity import unit_weights
+from targetsel.select.mixture import check_distinct_queries
 
 __all__ = ["target_distances", "target_queries"]
 
@@ -71,13 +72,7 @@ def target_queries(meta: dict[str, Any], queries: ExampleSet | Mapping[str, Exam
                 f"{', '.join(named)}; give one query set under each target's name"
             )
         named = {n: named[n] for n in names}
-    seen: dict[str, str] = {}
-    for name, es in named.items():
-        if es.fingerprint in seen:
-            raise ConfigurationError(
-                f"targets {seen[es.fingerprint]!r} and {name!r} have the same query set ({es.source}); give it once"
-            )
-        seen[es.fingerprint] = name
+    check_distinct_queries(list(named.items()))
     return named
 
 

@@ -40,11 +40,35 @@ from targetsel.select.base import Ranking
 if TYPE_CHECKING:
     from targetsel.data import ExampleSet
 
-__all__ = ["MIX_KINDS", "Interleaved", "MixSettings", "interleave", "merge_rankings", "slot_targets", "targets_record"]
+__all__ = [
+    "MIX_KINDS",
+    "Interleaved",
+    "MixSettings",
+    "check_distinct_queries",
+    "interleave",
+    "merge_rankings",
+    "slot_targets",
+    "targets_record",
+]
 
 #: The ``--mix`` kinds: ``equal`` shares, ``proportional`` to query-set size, given ``weights``,
 #: or ``joint`` (the union of the query sets ranked as one query set).
 MIX_KINDS: tuple[str, ...] = ("equal", "proportional", "weights", "joint")
+
+
+def check_distinct_queries(targets: Sequence[tuple[str, ExampleSet]]) -> None:
+    """Refuse two target names given the same query set (same fingerprint).
+
+    Raises:
+        ConfigurationError: ``targets 'a' and 'b' have the same query set (SOURCE); give it once``.
+    """
+    seen: dict[str, str] = {}
+    for name, es in targets:
+        if es.fingerprint in seen:
+            raise ConfigurationError(
+                f"targets {seen[es.fingerprint]!r} and {name!r} have the same query set ({es.source}); give it once"
+            )
+        seen[es.fingerprint] = name
 
 
 @dataclass(frozen=True)
