@@ -1,10 +1,18 @@
-"""Encoding under ``torchrun``: each rank fills its own fixed shards of the same feature store(s).
+"""Encoding and selection under ``torchrun``: each rank works on its own fixed shards of the pool.
 
 ``torchrun --nproc-per-node N -m targetsel encode ...`` starts N processes with ``RANK`` and
 ``WORLD_SIZE`` set. Rank ``r`` encodes the shards ``i`` with ``i % N == r`` (shards are fixed row
 ranges, so the split does not depend on batch size or timing); every rank uses the same
 projection seed, so the store equals a single-process one. Rank 0 creates (or checks) the store
 manifests before the others start, behind a ``torch.distributed`` barrier.
+
+``torchrun ... -m targetsel select ...`` splits the pool the same way: rank 0 runs the selection
+(:func:`targetsel.pipeline.run_selection` with ``ranks``), and :func:`encode_candidates` has every
+rank encode its shards of the pool's stores in ``store_dir`` (reusing what is there) while the
+others wait in :func:`serve_selection`; each rank then scores only those shards
+(:mod:`targetsel.score.ranks`). A rank reads no other rank's shards, so ``store_dir`` may be a
+disk of each node holding only that node's shards, or a directory per rank (``{rank}`` in the path
+is replaced by the rank: :func:`rank_path`). Only rank 0 writes the selection.
 
 Example:
     >>> world_info({"RANK": "1", "WORLD_SIZE": "4", "LOCAL_RANK": "1"})
@@ -25,10 +33,19 @@ from targetsel.store import FeatureStore
 
 if TYPE_CHECKING:
     from targetsel.represent.base import Representation, Role
+    from targetsel.score.ranks import RankedSource, RankGroup
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["encode_sharded", "world_info"]
+__all__ = [
+    "encode_candidates",
+    "encode_sharded",
+    "join_ranks",
+    "rank_path",
+    "scoring_stores",
+    "serve_selection",
+    "world_info",
+]
 
 
 def world_info(env: Mapping[str, str] | None = None) -> tuple[int, int, int]:
@@ -120,3 +137,167 @@ def encode_sharded(
     finally:
         dist.destroy_process_group()
     return out  # type: ignore[return-value]
+
+
+# ---------------------------------------------------------------------------------------- selection
+def join_ranks() -> RankGroup | None:
+    """Under torchrun (``WORLD_SIZE`` > 1): this process's :class:`~targetsel.score.ranks.RankGroup`; else ``None``.
+
+    Example:
+        >>> join_ranks() is None  # one process
+        True
+    """
+    if world_info()[1] == 1:
+        return None
+    from targetsel.score.ranks import RankGroup
+
+    return RankGroup.join()
+
+
+def rank_path(path: str | os.PathLike[str], rank: int | None = None) -> Path:
+    """``path`` with ``{rank}`` replaced by this process's rank (a store directory per rank).
+
+    Example:
+        >>> str(rank_path("stores/rank-{rank}", 2))
+        'stores/rank-2'
+    """
+    rank = world_info()[0] if rank is None else rank
+    return Path(str(path).replace("{rank}", str(rank)))
+
+
+def scoring_stores(
+    rep: Representation, examples: ExampleSet, role: Role, store_dir: str | os.PathLike[str]
+) -> tuple[list[tuple[Representation, Path, list[Path]]], list[float]]:
+    """The stores :meth:`Representation.encode_for_scoring` keeps ``examples`` in inside ``store_dir``.
+
+    Returns:
+        ``([(view representation, store path, stores of other versions of the pool), ...], weights)``:
+        one entry per view (per LESS checkpoint), and the views' weights.
+
+    Example:
+        >>> from targetsel.data import ExampleSet
+        >>> from targetsel.represent import LexicalRepresentation
+        >>> es = ExampleSet.from_records([{"prompt": "q", "completion": "a"}])
+        >>> views, w = scoring_stores(LexicalRepresentation(dim=8), es, "candidate", "stores")
+        >>> views[0][1].name.startswith("lexical-candidate-"), w
+        (True, [1.0])
+    """
+    checkpoints = getattr(rep, "checkpoints", None) or []
+    several = len(checkpoints) > 1
+    reps = [rep.for_checkpoint(c) for c in checkpoints] if several else [rep]  # type: ignore[attr-defined]
+    weights = rep.checkpoint_weights() if several else [1.0]  # type: ignore[attr-defined]
+    out = []
+    for r in reps:
+        name = r.store_name(examples, role)
+        settings_key = name.rsplit("-", 1)[1]  # the part of the name that does not depend on the pool
+        siblings = sorted(Path(store_dir).glob(f"{r.name}-{role}-*-{settings_key}"))
+        out.append((r, Path(store_dir) / name, siblings))
+    return out, [float(w) for w in weights]
+
+
+def _device_per_rank(reps: list[Representation]) -> None:
+    """A representation left to pick its device encodes on this rank's GPU (``LOCAL_RANK``), as encode does."""
+    import torch
+
+    if torch.cuda.is_available():
+        local = world_info()[2]
+        for r in reps:
+            if getattr(r, "device", "absent") is None:
+                r.device = f"cuda:{local}"  # type: ignore[attr-defined]
+
+
+def _encode_here(
+    group: RankGroup, rep: Representation, pool: ExampleSet, store_dir: Path, overwrite: bool, shard_size: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """This rank's shards of the pool's stores, encoded (or reused) and attached to ``group``."""
+    views, _ = scoring_stores(rep, pool, "candidate", store_dir)
+    _device_per_rank([r for r, _, _ in views])
+    stores = []
+    for r, path, siblings in views:  # one checkpoint's model in memory at a time
+        fs = r.encode(
+            pool,
+            role="candidate",
+            store=path,
+            shard_size=shard_size,
+            overwrite=overwrite,
+            shards=(group.rank, group.world),
+            reuse_from=siblings,
+        )
+        if r is not rep:
+            r.release()
+        stores.append(FeatureStore.open(fs.path, require_complete=False))
+    ranges = group.attach(stores)
+    logger.info("rank %d: %d pool rows in %d range(s) of %s", group.rank, int((ranges[:, 1] - ranges[:, 0]).sum()),
+                len(ranges), store_dir)  # fmt: skip
+    return {"rows": stores[0].num_rows, "shard_size": stores[0].shard_size}, {"ranges": ranges}
+
+
+def encode_candidates(
+    group: RankGroup,
+    rep: Representation,
+    pool: ExampleSet,
+    *,
+    store_dir: str | os.PathLike[str] | None,
+    overwrite: bool = False,
+    shard_size: int = 4096,
+) -> tuple[list[RankedSource], list[float]]:
+    """Rank 0: every rank encodes its shards of the pool into ``store_dir``; rank 0's view of the whole pool.
+
+    What :meth:`Representation.encode_for_scoring` returns for the pool in one process, spread
+    over the ranks: the same stores (names, manifests, shards), each rank writing and later
+    scoring its own shards. ``group.row_ranges`` then holds the pool rows each rank scores.
+
+    Raises:
+        ConfigurationError: no ``store_dir`` (features in memory cannot be split over ranks).
+        TargetselError: a rank failed to encode (the rank named).
+
+    Example:
+        >>> encode_candidates(group, rep, pool, store_dir="stores")  # doctest: +SKIP
+    """
+    if store_dir is None:
+        raise ConfigurationError(
+            "under torchrun each rank encodes and scores its own shards of the pool's feature stores: "
+            "give --store-dir (not --no-store)"
+        )
+    group.agree()  # every rank has its inputs: only then create stores
+    store_dir = Path(store_dir)
+    views, weights = scoring_stores(rep, pool, "candidate", store_dir)
+    for r, path, siblings in views:  # created (or checked) once, before any rank writes a shard
+        r.create_store(pool, "candidate", path, shard_size=shard_size, overwrite=overwrite, reuse_from=siblings)
+    group.register("encode", lambda meta, arrays: _encode_here(group, rep, pool, store_dir, overwrite, shard_size))
+    replies = group.call("encode")
+    layout = {(m["rows"], m["shard_size"]) for m, _ in replies}
+    if len(layout) != 1:
+        raise ConfigurationError(f"the ranks' pool stores disagree on rows and shard size: {sorted(layout)}")
+    group.row_ranges = [a["ranges"].tolist() for _, a in replies]
+    return group.sources(), weights
+
+
+def serve_selection(
+    group: RankGroup,
+    pool: ExampleSet,
+    rep: Representation,
+    *,
+    store_dir: str | os.PathLike[str] | None,
+    overwrite: bool = False,
+    shard_size: int = 4096,
+) -> None:
+    """Ranks other than 0: encode and score this rank's shards of ``pool`` when rank 0 asks, until it stops.
+
+    ``pool``, ``rep`` and ``store_dir`` are this rank's copies of what rank 0 selects with
+    (``store_dir`` may be this rank's own directory).
+
+    Raises:
+        RankStoppedError: rank 0 aborted the run.
+
+    Example:
+        >>> serve_selection(group, pool, rep, store_dir="stores")  # doctest: +SKIP
+    """
+
+    def encode(meta: dict[str, Any], arrays: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        if store_dir is None:
+            raise ConfigurationError("this rank was given no store directory for the pool's feature stores")
+        return _encode_here(group, rep, pool, Path(store_dir), overwrite, shard_size)
+
+    group.register("encode", encode)
+    group.serve()

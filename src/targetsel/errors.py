@@ -12,6 +12,7 @@ __all__ = [
     "IncompleteArtifactError",
     "InvalidDataError",
     "MissingArtifactError",
+    "RankStoppedError",
     "TargetselError",
 ]
 
@@ -38,3 +39,7 @@ class ArtifactMismatchError(TargetselError):
 
 class IncompleteArtifactError(TargetselError):
     """An artifact on disk is only partly written (an interrupted run); rerun to resume."""
+
+
+class RankStoppedError(TargetselError):
+    """Under torchrun: another rank failed and reported it; this rank stops (the CLI exits 2 silently)."""

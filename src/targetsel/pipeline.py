@@ -55,6 +55,7 @@ from targetsel.errors import ConfigurationError
 from targetsel.export import check_exportable, check_output_dir, export
 from targetsel.represent.base import Representation
 from targetsel.score import FeatureViews, Scores
+from targetsel.score.ranks import RankGroup
 from targetsel.select.base import Ranking, Selector, TopKTooSmallError, get_selector
 from targetsel.select.dedup import DUPLICATES_FILE, DedupResult, DedupSettings, DedupWalk, pool_texts, source_reader
 from targetsel.select.mixture import MixSettings, check_distinct_queries, interleave, merge_rankings, targets_record
@@ -213,6 +214,7 @@ def run_selection(
     decontaminate: bool | DecontaminationSettings | Contamination = True,
     dedup: DedupSettings | None = None,
     dedup_representation: Representation | None = None,
+    ranks: RankGroup | None = None,
 ) -> SelectionResult:
     """Decontaminate, encode, score, select and (optionally) export in one call.
 
@@ -251,6 +253,9 @@ def run_selection(
         dedup: Near-duplicate control (``None``: off), see :mod:`targetsel.select.dedup`.
         dedup_representation: With ``dedup.by == "embed"``, the representation encoding the
             walked rows (default :class:`~targetsel.represent.EmbedRepresentation`).
+        ranks: Under torchrun, rank 0's :class:`~targetsel.score.ranks.RankGroup` (the other ranks
+            run :func:`targetsel.distributed.serve_selection`): each rank encodes and scores its
+            shards of the pool; the result equals a one-process run.
 
     Returns:
         :class:`SelectionResult`.
@@ -277,7 +282,12 @@ def run_selection(
         for _, es in targets
     ]
     q_src, q_w = encoded[0] if len(targets) == 1 else (_joined([src for src, _ in encoded]), encoded[0][1])
-    c_src, c_w = representation.encode_for_scoring(pool, role="candidate", store_dir=store_dir, overwrite=overwrite)
+    if ranks is not None:
+        from targetsel.distributed import encode_candidates
+
+        c_src, c_w = encode_candidates(ranks, representation, pool, store_dir=store_dir, overwrite=overwrite)
+    else:
+        c_src, c_w = representation.encode_for_scoring(pool, role="candidate", store_dir=store_dir, overwrite=overwrite)
     if (
         contamination is not None
         and contamination.settings.threshold is not None

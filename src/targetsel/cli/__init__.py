@@ -14,7 +14,7 @@ import sys
 import typer
 
 from targetsel.cli._app import app
-from targetsel.errors import TargetselError
+from targetsel.errors import RankStoppedError, TargetselError
 
 try:  # recent typer versions vendor click
     from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
@@ -38,7 +38,10 @@ def main(argv: list[str] | None = None) -> int:
         names = ", ".join(_LOG_LEVELS[:-1]) + " or " + _LOG_LEVELS[-1]
         print(f"targetsel: error: TARGETSEL_LOG must be one of {names}, got {level!r}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    # under torchrun every rank logs to the same terminal: say which
+    rank = os.environ.get("RANK") if os.environ.get("WORLD_SIZE", "1") != "1" else None
+    prefix = "" if rank is None else f"[rank {rank}] "
+    logging.basicConfig(level=level.upper(), format=prefix + "%(levelname)s %(name)s: %(message)s")
     try:
         rv = app(args=argv, prog_name="targetsel", standalone_mode=False)
     except NoArgsIsHelpError:  # typer has already printed the help
@@ -54,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         print("targetsel: aborted", file=sys.stderr)
         return 130
+    except RankStoppedError:  # under torchrun: the failing rank's error is reported by rank 0
+        return 2
     except TargetselError as exc:
         print(f"targetsel: error: {exc}", file=sys.stderr)
         return 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -199,16 +200,10 @@ def _dedup(dedup: str | None, dedup_by: str | None, dedup_text: str | None) -> A
 def _write_html(
     result: Any, output: Path, budget_list: list[int], pool_set: Any, query_set: Any, *, quiet: bool
 ) -> None:
-    """One explorer page for every budget (prefixes of the largest), in the output folder."""
+    """One explorer page for every budget (prefixes of the largest), where the selection's page goes."""
     from targetsel.explore import write_page
 
-    page = write_page(
-        result.outputs[budget_list[-1]][1],
-        output / "explore.html" if len(budget_list) > 1 else None,
-        pool=pool_set,
-        queries=query_set,
-        budgets=budget_list,
-    )
+    page = write_page(output, pool=pool_set, queries=query_set, budgets=budget_list)
     if not quiet:
         typer.echo(f"explorer page: {page}")
 
@@ -305,57 +300,74 @@ def select_cmd(
     ),
     quiet: bool = QUIET,
 ) -> None:
+    from targetsel.distributed import join_ranks, rank_path, serve_selection
+    from targetsel.errors import ConfigurationError
     from targetsel.pipeline import run_selection
 
-    apply_quiet(quiet)
-    _check_choices(task, representation, method, export_format, query_dtype)
-    device = parse_device(device)
-    quantile_default = method == "quantiles" and budget is None and budgets is None
-    mix_settings = _mix(mix, query)
-    pool_path, query_path, budget = _inputs(pool, parse_query_targets(query), task, budget, budgets, method)
-    mparams = _method_params(method, method_param, seed)
-    dedup_settings = _dedup(dedup, dedup_by, dedup_text)
-    decon, evaluation = _decontamination(test, decontaminate, decontaminate_by, no_decontaminate, split, skip_invalid)
-    pool_set = load_data(pool_path, split=split, skip_invalid=skip_invalid)
-    budget_list = _budget_list(budget, budgets, mparams if quantile_default else None, len(pool_set))
-    if isinstance(query_path, dict):
-        query_set: Any = {n: load_data(p, split=split, skip_invalid=skip_invalid) for n, p in query_path.items()}
-    else:
-        query_set = load_data(query_path, split=split, skip_invalid=skip_invalid)
-    rep = representation_from_cli(representation, model, param, checkpoints)
-    result = run_selection(
-        pool_set,
-        query_set,
-        rep,
-        mix=mix_settings,
-        method=method,
-        method_params=mparams,
-        budgets=budget_list,
-        output=output,
-        store_dir=None if no_store else (store_dir or default_store_dir()),
-        overwrite=overwrite,
-        top_k=top_k,
-        export_format=export_format,
-        device=device,
-        query_dtype=query_dtype,
-        evaluation=evaluation,
-        decontaminate=decon,
-        dedup=dedup_settings,
-    )
-    if not quiet:
-        if result.targets is None:
-            title = f"{representation} + {method}: {len(query_set)} queries, {len(pool_set)} candidates"
-        else:
-            sizes = ", ".join(f"{n} {len(es)}" for n, es in result.targets)
-            title = (
-                f"{representation} + {method}, mix {result.mix.describe()}: queries {sizes}; {len(pool_set)} candidates"
+    ranks = join_ranks()  # under torchrun: rank 0 selects, every rank scores its own shards of the pool
+    with ranks if ranks is not None else nullcontext():
+        apply_quiet(quiet or (ranks is not None and not ranks.is_driver))  # progress bars on rank 0 only
+        if ranks is not None and no_store:
+            raise ConfigurationError(
+                "under torchrun each rank encodes and scores its own shards of the pool's feature stores; "
+                "drop --no-store (and give --store-dir, where '{rank}' makes a directory per rank)"
             )
-        print_summaries(result.summaries, title)
-        for b, (subset, _) in result.outputs.items():
-            typer.echo(f"budget {b}: {subset}")
-        if result.contamination is not None:
-            typer.echo(result.contamination.summary(result.contamination_path))
-        if result.dedup is not None:
-            typer.echo(result.dedup.summary(result.dedup_path))
-    if html:
-        _write_html(result, output, budget_list, pool_set, query_set, quiet=quiet)
+        _check_choices(task, representation, method, export_format, query_dtype)
+        device = parse_device(device)
+        quantile_default = method == "quantiles" and budget is None and budgets is None
+        mix_settings = _mix(mix, query)
+        pool_path, query_path, budget = _inputs(pool, parse_query_targets(query), task, budget, budgets, method)
+        mparams = _method_params(method, method_param, seed)
+        dedup_settings = _dedup(dedup, dedup_by, dedup_text)
+        decon, evaluation = _decontamination(
+            test, decontaminate, decontaminate_by, no_decontaminate, split, skip_invalid
+        )
+        pool_set = load_data(pool_path, split=split, skip_invalid=skip_invalid)
+        budget_list = _budget_list(budget, budgets, mparams if quantile_default else None, len(pool_set))
+        if isinstance(query_path, dict):
+            query_set: Any = {n: load_data(p, split=split, skip_invalid=skip_invalid) for n, p in query_path.items()}
+        else:
+            query_set = load_data(query_path, split=split, skip_invalid=skip_invalid)
+        rep = representation_from_cli(representation, model, param, checkpoints)
+        stores = None if no_store else (store_dir or default_store_dir())
+        if ranks is not None:
+            stores = rank_path(stores, ranks.rank)  # type: ignore[arg-type]
+            if not ranks.is_driver:
+                serve_selection(ranks, pool_set, rep, store_dir=stores, overwrite=overwrite)
+                return
+        result = run_selection(
+            pool_set,
+            query_set,
+            rep,
+            mix=mix_settings,
+            method=method,
+            method_params=mparams,
+            budgets=budget_list,
+            output=output,
+            store_dir=stores,
+            overwrite=overwrite,
+            top_k=top_k,
+            export_format=export_format,
+            device=device,
+            query_dtype=query_dtype,
+            evaluation=evaluation,
+            decontaminate=decon,
+            dedup=dedup_settings,
+            ranks=ranks,
+        )
+        if not quiet:
+            if result.targets is None:
+                title = f"{representation} + {method}: {len(query_set)} queries, {len(pool_set)} candidates"
+            else:
+                sizes = ", ".join(f"{n} {len(es)}" for n, es in result.targets)
+                mixed = result.mix.describe()
+                title = f"{representation} + {method}, mix {mixed}: queries {sizes}; {len(pool_set)} candidates"
+            print_summaries(result.summaries, title)
+            for b, (subset, _) in result.outputs.items():
+                typer.echo(f"budget {b}: {subset}")
+            if result.contamination is not None:
+                typer.echo(result.contamination.summary(result.contamination_path))
+            if result.dedup is not None:
+                typer.echo(result.dedup.summary(result.dedup_path))
+        if html:
+            _write_html(result, output, budget_list, pool_set, query_set, quiet=quiet)

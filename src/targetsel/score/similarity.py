@@ -42,6 +42,7 @@ import numpy as np
 
 from targetsel.errors import ConfigurationError, InvalidDataError
 from targetsel.store.codecs import sign_rows, to_float32
+from targetsel.store.rows import RowSubset
 
 __all__ = [
     "check_same_weights",
@@ -191,9 +192,18 @@ def weighted_cosine(queries: list[np.ndarray], others: list[np.ndarray], weights
 
 
 def _read_sorted_rows(src: Any, rows: np.ndarray, chunk: int = 65536) -> np.ndarray:
-    """Rows ``rows`` (sorted, unique) of a feature source, reading each chunk that holds some of them."""
+    """Rows ``rows`` (sorted, unique) of a feature source, reading each chunk that holds some of them.
+
+    A row subset is read at its base's rows; a source that fetches scattered rows at once
+    (``take_rows``: rows spread over torchrun ranks) is asked for them in one call.
+    """
     if not hasattr(src, "read_rows") or isinstance(src, np.ndarray):
         return np.asarray(src, dtype=np.float32)[rows]
+    while isinstance(src, RowSubset):
+        src, rows = src.base, src.rows[rows]
+    take = getattr(src, "take_rows", None)
+    if take is not None:
+        return np.asarray(take(rows), dtype=np.float32)
     out = np.empty((rows.size, src.dim), np.float32)
     pos = 0
     while pos < rows.size:

@@ -30,7 +30,7 @@ from targetsel.score.scores import Scores
 from targetsel.score.similarity import check_same_weights, unit_features
 from targetsel.score.stream import FeaturesLike, _as_sources, score, score_chunks, score_provenance
 from targetsel.settings import memory_budget
-from targetsel.store import FeatureSource
+from targetsel.store import FeatureSource, RowSubset
 
 __all__ = ["FeatureViews"]
 
@@ -166,7 +166,18 @@ class FeatureViews:
         self._need_queries("scoring")
         return self._score(top_k, desc, None)
 
+    def _ranks(self) -> Any:
+        """The rank group scoring these candidates when their rows live on several torchrun ranks, else ``None``
+        (see :mod:`targetsel.score.ranks`)."""
+        base = self.candidates[0]
+        while isinstance(base, RowSubset):
+            base = base.base
+        return getattr(base, "rank_group", None)
+
     def _score(self, top_k: int | None, desc: str, exclude: np.ndarray | None) -> Scores:
+        ranks = self._ranks()
+        if ranks is not None:  # each rank scores its rows; the merge equals this one-process pass
+            return ranks.score(self, top_k, desc=desc, exclude=exclude)
         return score(
             list(self.queries),
             list(self.candidates),
@@ -198,6 +209,9 @@ class FeatureViews:
         The block buffer is reused for the next chunk: copy what you keep.
         """
         self._need_queries("a chunked pass over the similarities")
+        ranks = self._ranks()
+        if ranks is not None:
+            return ranks.chunks(self, chunk_rows)
         return score_chunks(
             list(self.queries),
             list(self.candidates),
