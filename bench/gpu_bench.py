@@ -100,7 +100,7 @@ def build(size: str, device: str, dtype: str, max_len: int, seed: int = 0) -> tu
     from peft import LoraConfig, get_peft_model
     from transformers import LlamaForCausalLM
 
-    from targetsel.represent.gradient import _Loaded
+    from targetsel.represent.gradient.engine import _Loaded
 
     torch.manual_seed(seed)
     cfg = llama_config(size, max_len)

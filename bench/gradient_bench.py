@@ -46,7 +46,8 @@ import torch
 from targetsel.chat import tokenize_example
 from targetsel.data import load_pool
 from targetsel.demo import demo_pool_path
-from targetsel.represent.gradient import GradientRepresentation, _Loaded, adam_direction
+from targetsel.represent.gradient import GradientRepresentation, adam_direction
+from targetsel.represent.gradient.engine import _Loaded
 from targetsel.train.checkpoints import canonical_param_name
 from targetsel.train.config import TrainConfig
 from targetsel.train.core import build_lora_model

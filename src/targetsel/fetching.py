@@ -15,16 +15,12 @@ Everything fetched lives under :func:`cache_root`: ``$TARGETSEL_CACHE``, else
 ``~/.cache/targetsel`` (``data/``, ``models/``, ``stores/``, ...).
 
 Example:
-    >>> import tempfile, pathlib
-    >>> p = pathlib.Path(tempfile.mkdtemp()) / "x.bin"
-    >>> _ = p.write_bytes(b"abc")
-    >>> sha256_file(p)[:16]
-    'ba7816bf8f01cfea'
+    >>> cache_dir("models").name, cache_root() == cache_dir("models").parent
+    ('models', True)
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
@@ -35,10 +31,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from targetsel.errors import ArtifactMismatchError, MissingArtifactError
+from targetsel.hashing import sha256_file
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CACHE_ENV", "FIND_LINKS_ENV", "PackageSpec", "cache_dir", "cache_root", "obtain_wheel", "sha256_file"]
+__all__ = ["CACHE_ENV", "FIND_LINKS_ENV", "PackageSpec", "cache_dir", "cache_root", "obtain_wheel"]
 
 #: Environment variable naming the cache folder (default ``~/.cache/targetsel``).
 CACHE_ENV = "TARGETSEL_CACHE"
@@ -83,15 +80,6 @@ class PackageSpec:
     @property
     def requirement(self) -> str:
         return f"{self.name}=={self.version}"
-
-
-def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _pip_download(pkg: PackageSpec, dest: Path, find_links: str | None, quiet: bool) -> None:

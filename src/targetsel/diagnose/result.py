@@ -10,9 +10,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from targetsel.atomic import atomic_write_text
 from targetsel.errors import ConfigurationError
 from targetsel.params.artifacts import check_artifact, check_nested, read_artifact
-from targetsel.store import atomic_write_text
 
 __all__ = ["DIAGNOSIS_FIX", "Diagnosis", "DiagnosisFile", "DiagnosisPoint", "read_diagnosis"]
 

@@ -27,10 +27,10 @@ from typing import Any
 
 import numpy as np
 
+from targetsel.atomic import atomic_write_text
 from targetsel.data import ExampleSet
 from targetsel.errors import ConfigurationError, InvalidDataError, MissingArtifactError
 from targetsel.evaluate.answers import ANSWER_FORMATS, default_answer_format, gold_answers, matches_gold
-from targetsel.store import atomic_write_text
 
 logger = logging.getLogger(__name__)
 

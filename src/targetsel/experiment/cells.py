@@ -22,7 +22,9 @@ from targetsel.experiment.config import AlgorithmSpec, ExperimentConfig, Represe
 from targetsel.experiment.grid import Cell, safe_name
 from targetsel.experiment.taskdata import DECONTAMINATION, MixtureData, TaskData
 from targetsel.experiment.warmup import less_warmup
-from targetsel.report.results import RANDOM_METHOD, SHARE_METRIC
+from targetsel.hashing import content_key, settings_digest
+from targetsel.report.tables import SHARE_METRIC
+from targetsel.report.tidy import RANDOM_METHOD
 from targetsel.select.base import Ranking
 
 logger = logging.getLogger(__name__)
@@ -100,10 +102,10 @@ class _Runner:
             None if cell.representation is None else cfg.representations[cell.representation]
         )
         alg: AlgorithmSpec | None = None if cell.algorithm is None else cfg.algorithms[cell.algorithm]
-        task_part: list[Any] = [tasks[0].query, tasks[0].test, tasks[0].answer_format]
+        task_part: list[Any] = [content_key(tasks[0].query), content_key(tasks[0].test), tasks[0].answer_format]
         eval_part: Any = cfg.eval_config(tasks[0]).__dict__
         if cell.targets:  # a mixture cell: every task's files and evaluation (one task's cells as before)
-            task_part = [[t.name, t.query, t.test, t.answer_format] for t in tasks]
+            task_part = [[t.name, content_key(t.query), content_key(t.test), t.answer_format] for t in tasks]
             eval_part = [cfg.eval_config(t).__dict__ for t in tasks]
         parts: dict[str, Any] = {
             "cell": cell.identity(),
@@ -114,7 +116,7 @@ class _Runner:
         }
         if cell.experiment != "zero_shot":
             parts.update(
-                pool=[cfg.pool, cfg.pool_limit, cfg.pool_seed],
+                pool=[content_key(cfg.pool), cfg.pool_limit, cfg.pool_seed],
                 representation=None if rep is None else [rep.name, rep.params, *([rep.warmup] if rep.warmup else [])],
                 algorithm=None if alg is None else [alg.name, alg.params],
                 quantile=cfg.quantile.__dict__ if cell.bin is not None else None,
@@ -123,7 +125,7 @@ class _Runner:
             )
         if cell.targets and alg is not None:  # how the tasks share the subset (Random does not read it)
             parts["mix"] = cfg.mix_settings().describe()
-        return cfg.digest(parts)
+        return settings_digest([parts])
 
     def _distance_rep_index(self, cell: Cell) -> int | None:
         if not self.config.diagnose.enabled or cell.experiment == "zero_shot":

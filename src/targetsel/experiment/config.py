@@ -17,7 +17,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import fields
@@ -297,10 +296,6 @@ class ExperimentConfig(Section):
         return json.loads(
             json.dumps(self.model_dump(exclude={"mixture"} if self.mixture is None else None), default=str)
         )
-
-    def digest(self, *parts: Any) -> str:
-        """Stable hash of JSON-serialisable parts (used to key cells)."""
-        return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def yaml_problem(exc: Exception) -> str:

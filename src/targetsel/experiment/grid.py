@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from targetsel.experiment.config import ExperimentConfig
-from targetsel.report.results import RANDOM_METHOD, ZERO_SHOT_METHOD
+from targetsel.report.tidy import RANDOM_METHOD, ZERO_SHOT_METHOD
 
 __all__ = ["MIXTURE", "Cell", "build_grid", "safe_name"]
 

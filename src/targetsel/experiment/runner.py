@@ -30,6 +30,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from targetsel.atomic import atomic_write_text
 from targetsel.errors import ArtifactMismatchError, ConfigurationError, InvalidDataError
 from targetsel.experiment.cells import CellHook, _Runner
 from targetsel.experiment.config import ExperimentConfig
@@ -37,7 +38,6 @@ from targetsel.experiment.grid import Cell, build_grid
 from targetsel.params.artifacts import read_artifact
 from targetsel.progress import progress
 from targetsel.report.tidy import TidyRow
-from targetsel.store import atomic_write_text
 
 logger = logging.getLogger(__name__)
 
@@ -151,7 +151,7 @@ def run_experiment(
     Example:
         >>> # run_experiment(load_config("examples/experiment_demo.yaml"), "runs/demo").ran
     """
-    from targetsel.report.results import write_results
+    from targetsel.report.tidy import write_results
 
     out = _output_folder(config, output)
     runner = _Runner(config, out, redo=redo, hook=hook, quiet=quiet)

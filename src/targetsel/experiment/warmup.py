@@ -15,7 +15,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -26,11 +25,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from targetsel.atomic import atomic_write_text
 from targetsel.data import ExampleSet
 from targetsel.errors import InvalidDataError
 from targetsel.experiment.config import ExperimentConfig
+from targetsel.hashing import content_key, settings_digest
 from targetsel.params.artifacts import read_artifact
-from targetsel.store import atomic_write_text
 
 logger = logging.getLogger(__name__)
 
@@ -86,12 +86,12 @@ def less_warmup(
     model = spec.params.get("model", config.model)
     settings = {
         "model": model,
-        "pool": [config.pool, config.pool_limit, config.pool_seed],
+        "pool": [content_key(config.pool), config.pool_limit, config.pool_seed],
         "fraction": fraction,
         "seed": seed,
         "train": tcfg.to_dict(),
     }
-    digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    digest = settings_digest(settings)
     folder = Path(output) / "warmup" / re.sub(r"[^A-Za-z0-9_.-]+", "_", spec.display)
     done = folder / "warmup_done.json"
     if done.is_file() and _warmup_digest(done) == digest:

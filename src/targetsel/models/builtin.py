@@ -34,7 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from targetsel.errors import ArtifactMismatchError, MissingArtifactError
-from targetsel.fetching import FIND_LINKS_ENV, PackageSpec, cache_dir, obtain_wheel, sha256_file
+from targetsel.fetching import FIND_LINKS_ENV, PackageSpec, cache_dir, obtain_wheel
+from targetsel.hashing import sha256_file
 
 logger = logging.getLogger(__name__)
 

@@ -10,24 +10,19 @@ Example:
 from __future__ import annotations
 
 from targetsel.report.figures import make_figures, metric_label, plot_budgets, plot_quantiles
-from targetsel.report.results import (
+from targetsel.report.summary import best_methods, markdown_table, render_summary, rho_matrix, write_summary
+from targetsel.report.tables import budget_table, distance_loss_table, reference_table, spearman_table, spearman_tables
+from targetsel.report.tidy import (
     EXPERIMENTS,
     RANDOM_METHOD,
     REQUIRED_COLUMNS,
     TIDY_COLUMNS,
     ZERO_SHOT_METHOD,
     TidyColumns,
-    atomic_write_text,
-    budget_table,
-    distance_loss_table,
     is_lower_better,
     read_results,
-    reference_table,
-    spearman_table,
-    spearman_tables,
     write_results,
 )
-from targetsel.report.summary import best_methods, markdown_table, render_summary, rho_matrix, write_summary
 from targetsel.report.write import write_report
 
 __all__ = [
@@ -37,7 +32,6 @@ __all__ = [
     "TIDY_COLUMNS",
     "ZERO_SHOT_METHOD",
     "TidyColumns",
-    "atomic_write_text",
     "best_methods",
     "budget_table",
     "distance_loss_table",

@@ -16,17 +16,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from targetsel.report.results import (
-    COLS,
-    RANDOM_METHOD,
-    SHARE_METRIC,
-    ZERO_SHOT_METHOD,
-    atomic_write_text,
-    budget_table,
-    distance_loss_table,
-    is_lower_better,
-    spearman_tables,
-)
+from targetsel.atomic import atomic_write_text
+from targetsel.report.tables import SHARE_METRIC, budget_table, distance_loss_table, spearman_tables
+from targetsel.report.tidy import COLS, RANDOM_METHOD, ZERO_SHOT_METHOD, is_lower_better
 
 __all__ = ["best_methods", "markdown_table", "render_summary", "rho_matrix", "write_summary"]
 

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from targetsel.atomic import atomic_write_text
 from targetsel.report.figures import make_figures
-from targetsel.report.results import atomic_write_text, distance_loss_table, reference_table, spearman_tables
 from targetsel.report.summary import write_summary
+from targetsel.report.tables import distance_loss_table, reference_table, spearman_tables
 
 __all__ = ["write_report"]
 

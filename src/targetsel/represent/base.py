@@ -28,6 +28,7 @@ import numpy as np
 from targetsel.cleanup import undo_on_failure
 from targetsel.data import ExampleSet
 from targetsel.errors import ConfigurationError
+from targetsel.hashing import settings_digest
 from targetsel.progress import progress, row_progress
 from targetsel.registry import Registry
 from targetsel.store import EncodedFeatures, FeatureSource, FeatureStore, InMemoryFeatures, StoreSpec, get_codec
@@ -248,14 +249,8 @@ class Representation(ABC):
 
     def _settings_key(self, examples: ExampleSet, role: Role) -> str:
         """The part of :meth:`store_name` that depends on the settings only (model, params, dtype)."""
-        import hashlib
-        import json
-
         spec = self.stored_spec(examples, role).to_dict()
-        key = hashlib.sha1(
-            json.dumps([spec["model"], spec["params"], spec["dtype"]], sort_keys=True).encode()
-        ).hexdigest()
-        return key[:8]
+        return settings_digest([spec["model"], spec["params"], spec["dtype"]], length=8, algorithm="sha1")
 
     def encode_for_scoring(
         self,

@@ -12,12 +12,12 @@ from typing import Any
 
 import numpy as np
 
+from targetsel.atomic import atomic_write_text
 from targetsel.cleanup import undo_on_failure
 from targetsel.data import ExampleSet
 from targetsel.distributed import world_info
 from targetsel.errors import ConfigurationError, InvalidDataError
 from targetsel.lora import LoraSettings
-from targetsel.store import atomic_write_text
 from targetsel.train.checkpoints import find_checkpoints
 from targetsel.train.config import LESS_WARMUP, TrainConfig
 from targetsel.train.resume import (

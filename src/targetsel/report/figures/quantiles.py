@@ -20,7 +20,8 @@ from targetsel.report.figures.style import (
     _save,
     metric_label,
 )
-from targetsel.report.results import COLS, RANDOM_METHOD, spearman_table
+from targetsel.report.tables import spearman_table
+from targetsel.report.tidy import COLS, RANDOM_METHOD
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

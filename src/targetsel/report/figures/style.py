@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 
 from targetsel.atomic import atomic_path
 from targetsel.errors import InvalidDataError
-from targetsel.report.results import COLS, RANDOM_METHOD, ZERO_SHOT_METHOD, is_lower_better
+from targetsel.report.tidy import COLS, RANDOM_METHOD, ZERO_SHOT_METHOD, is_lower_better
 
 __all__ = ["metric_label"]
 

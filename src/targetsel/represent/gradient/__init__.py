@@ -29,18 +29,8 @@ Example:
 
 from __future__ import annotations
 
-# The package splits one former module by concern: ``transform`` (the Adam / sgd / sign transform),
-# ``engine`` (LoRA layers hooked up, the exact and fast per-example gradient paths), ``memory``
-# (``plan_memory``) and ``representation`` (the class). Every name stays importable from here.
-from targetsel.represent.gradient.engine import _deterministic as _deterministic
-from targetsel.represent.gradient.engine import _Loaded as _Loaded
-from targetsel.represent.gradient.memory import plan_memory as plan_memory
-from targetsel.represent.gradient.representation import AUTO_START_CPU as AUTO_START_CPU
-from targetsel.represent.gradient.representation import AUTO_START_CUDA as AUTO_START_CUDA
+from targetsel.represent.gradient.memory import plan_memory
 from targetsel.represent.gradient.representation import GradientRepresentation
-from targetsel.represent.gradient.representation import _file_digest as _file_digest
-from targetsel.represent.gradient.transform import ADAM_BETAS as ADAM_BETAS
-from targetsel.represent.gradient.transform import ADAM_EPS as ADAM_EPS
 from targetsel.represent.gradient.transform import GRADIENT_TYPES, adam_direction, transform_gradient
 
-__all__ = ["GRADIENT_TYPES", "GradientRepresentation", "adam_direction", "transform_gradient"]
+__all__ = ["GRADIENT_TYPES", "GradientRepresentation", "adam_direction", "plan_memory", "transform_gradient"]

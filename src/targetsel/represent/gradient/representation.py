@@ -7,7 +7,6 @@ engine in :mod:`targetsel.represent.gradient.engine`.
 from __future__ import annotations
 
 import copy
-import hashlib
 import logging
 import os
 from collections.abc import Sequence
@@ -18,6 +17,7 @@ import numpy as np
 
 from targetsel.data import ExampleSet
 from targetsel.errors import ConfigurationError, InvalidDataError
+from targetsel.hashing import sha256_file
 from targetsel.lora import LESS_LORA, LoraSettings
 from targetsel.represent.base import Representation, Role, register_representation
 from targetsel.represent.gradient.engine import _Loaded, exact_features, fast_features
@@ -32,14 +32,6 @@ __all__ = ["AUTO_START_CPU", "AUTO_START_CUDA", "GradientRepresentation"]
 #: First batch size tried by ``batch_size="auto"``.
 AUTO_START_CUDA = 64
 AUTO_START_CPU = 8
-
-
-def _file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:16]
 
 
 @register_representation
@@ -194,7 +186,7 @@ class GradientRepresentation(Representation):
         key = str(ckpt.resolve())
         if key not in self._digests:
             f = ckpt / "adapter_model.safetensors"
-            self._digests[key] = _file_digest(f) if f.is_file() else "none"
+            self._digests[key] = sha256_file(f)[:16] if f.is_file() else "none"
         return self._digests[key]
 
     def spec(self, examples: ExampleSet, role: Role = "candidate") -> StoreSpec:
