@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from targetsel.data import ExampleSet
 from targetsel.errors import ConfigurationError
+from targetsel.progress import set_quiet
 from targetsel.store import FeatureStore
 
 if TYPE_CHECKING:
@@ -285,7 +286,8 @@ def serve_selection(
     """Ranks other than 0: encode and score this rank's shards of ``pool`` when rank 0 asks, until it stops.
 
     ``pool``, ``rep`` and ``store_dir`` are this rank's copies of what rank 0 selects with
-    (``store_dir`` may be this rank's own directory).
+    (``store_dir`` may be this rank's own directory). Progress bars are switched off here: rank 0
+    shows the run's.
 
     Raises:
         RankStoppedError: rank 0 aborted the run.
@@ -299,5 +301,6 @@ def serve_selection(
             raise ConfigurationError("this rank was given no store directory for the pool's feature stores")
         return _encode_here(group, rep, pool, Path(store_dir), overwrite, shard_size)
 
+    set_quiet(True)
     group.register("encode", encode)
     group.serve()
