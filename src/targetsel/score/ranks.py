@@ -35,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Iterator, Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -53,7 +54,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["RankGroup", "RankedSource", "owned_shards", "shard_ranges"]
+__all__ = ["WAIT_LIMIT", "RankGroup", "RankedSource", "owned_shards", "shard_ranges"]
+
+#: How long a rank waits for another in one exchange (a rank that dies ends the job sooner: torchrun
+#: stops the others).
+WAIT_LIMIT = timedelta(hours=24)
 
 #: ``handler(meta, arrays) -> reply`` of a command (see :meth:`RankGroup.register`).
 Handler = Callable[[dict[str, Any], dict[str, np.ndarray]], Message]
@@ -156,8 +161,10 @@ class RankGroup:
 
         owns = not dist.is_initialized()
         if owns:
-            # gloo: what travels is CPU arrays (scores, keys, rows); a CUDA scoring device is per rank
-            dist.init_process_group(backend="gloo")
+            # gloo: what travels is CPU arrays (scores, keys, rows); a CUDA scoring device is per rank.
+            # The ranks wait on one another for as long as the slowest step takes (rank 0 encoding the
+            # queries and ranking, a rank encoding its shards of a 7B LESS pool): hours, not gloo's 30 min.
+            dist.init_process_group(backend="gloo", timeout=WAIT_LIMIT)
         return cls(dist.get_rank(), dist.get_world_size(), owns_process_group=owns)
 
     @property
