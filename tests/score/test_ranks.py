@@ -151,3 +151,21 @@ def test_bad_input_on_rank_0_stops_the_others(tmp_path, world):
     assert [r.returncode for r in runs] == [2] * world
     assert "exceeds the pool size" in runs[0].stderr and all(r.stderr == "" for r in runs[1:])
     assert not (tmp_path / "ranked").exists() and not (tmp_path / "stores").exists()
+
+
+def test_checkpoint_views_reuse_the_one_process_stores(tiny_llama_dir, tiny_warmup_dir, tiny_pool, tmp_path):
+    """LESS with two checkpoints: the ranked path finds the stores a one-process run wrote (one per
+    checkpoint, the same names), writes none, and ranks on the two weighted views identically."""
+    from targetsel.cli._common import representation_from_cli
+    from targetsel.score.ranks import RankGroup
+
+    rep = representation_from_cli("gradient", str(tiny_llama_dir), ["dim=128", "max_length=64"], [tiny_warmup_dir])
+    pool, queries = tiny_pool.select(range(12)), tiny_pool.select(range(30, 33))
+    kw = {"budgets": [6], "top_k": 3, "decontaminate": False, "store_dir": tmp_path}
+    one = run_selection(pool, queries, rep, **kw).ranking
+    shards = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("shard-*.npy")}
+    with RankGroup(0, 1) as group:
+        ranked = run_selection(pool, queries, rep, ranks=group, **kw).ranking
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("shard-*.npy")} == shards
+    assert len(list(tmp_path.glob("gradient-candidate-*"))) == 2
+    assert np.array_equal(one.indices, ranked.indices) and np.array_equal(one.scores, ranked.scores)
