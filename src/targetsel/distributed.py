@@ -200,11 +200,12 @@ def _device_per_rank(reps: list[Representation]) -> None:
     """A representation left to pick its device encodes on this rank's GPU (``LOCAL_RANK``), as encode does."""
     import torch
 
+    from targetsel.score.ranks import local_cuda
+
     if torch.cuda.is_available():
-        local = world_info()[2]
         for r in reps:
             if getattr(r, "device", "absent") is None:
-                r.device = f"cuda:{local}"  # type: ignore[attr-defined]
+                r.device = local_cuda()  # type: ignore[attr-defined]
 
 
 def _encode_here(

@@ -54,7 +54,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["WAIT_LIMIT", "RankGroup", "RankedSource", "owned_shards", "shard_ranges"]
+__all__ = ["WAIT_LIMIT", "RankGroup", "RankedSource", "local_cuda", "owned_shards", "shard_ranges"]
 
 #: How long a rank waits for another in one exchange (a rank that dies ends the job sooner: torchrun
 #: stops the others).
@@ -470,12 +470,26 @@ def _clip(ranges: np.ndarray, a: int, b: int) -> np.ndarray:
 
 
 def _device(device: str | None) -> str | None:
-    """This rank's device: ``cuda`` means this process's GPU (``LOCAL_RANK``)."""
+    """This rank's device: ``cuda`` means this process's GPU (``LOCAL_RANK``; ranks share GPUs when
+    there are more ranks on the machine than GPUs)."""
     if device is None or not device.startswith("cuda") or ":" in device:
         return device
+    return local_cuda()
+
+
+def local_cuda() -> str:
+    """``cuda:<LOCAL_RANK modulo the GPUs of this machine>``: this rank's GPU.
+
+    Example:
+        >>> local_cuda().startswith("cuda:")
+        True
+    """
     import os
 
-    return f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+    import torch
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 1
+    return f"cuda:{int(os.environ.get('LOCAL_RANK', '0')) % max(1, count)}"
 
 
 def _read_at(src: FeatureStore, rows: np.ndarray, *, encoded: bool) -> tuple[np.ndarray, np.ndarray | None]:
