@@ -11,7 +11,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from targetsel.data import load_pool, load_queries
 from targetsel.pipeline import run_selection
@@ -139,18 +138,6 @@ def test_a_rank_that_fails_is_reported_by_rank_0(tmp_path):
     assert [r.returncode for r in runs] == [2, 2]
     assert "rank 1:" in runs[0].stderr and runs[1].stderr == ""
     assert not (tmp_path / "ranked").exists()
-
-
-@pytest.mark.parametrize("world", [2])
-def test_bad_input_on_rank_0_stops_the_others(tmp_path, world):
-    """A budget above the pool: rank 0 reports it, the others leave with status 2 and nothing written."""
-    pool, q, other = write_pool(tmp_path / "data", 300)
-    cfg = _config(tmp_path, pool, q, other, str(tmp_path / "stores"), [{"name": "x", "method": "round_robin",
-                                                                         "budgets": [301]}])  # fmt: skip
-    runs = launch([SCRIPT, str(cfg)], world)
-    assert [r.returncode for r in runs] == [2] * world
-    assert "exceeds the pool size" in runs[0].stderr and all(r.stderr == "" for r in runs[1:])
-    assert not (tmp_path / "ranked").exists() and not (tmp_path / "stores").exists()
 
 
 def test_checkpoint_views_reuse_the_one_process_stores(tiny_llama_dir, tiny_warmup_dir, tiny_pool, tmp_path):
