@@ -186,7 +186,7 @@ def test_a_cuda_device_number_beyond_the_gpus_is_refused(monkeypatch: pytest.Mon
         ),
         (
             ["plan", "--pool", "pool.jsonl", "-r", "bm25"],
-            "--representation must be one of gradient, hidden, embed or lexical, got 'bm25'",
+            "--representation must be one of embed, gradient, hidden or lexical, got 'bm25'",
         ),
         (["demo", "--task", "chess"], "--task must be one of all, math, dates or humaneval, got 'chess'"),
         (["demo", "-r", "bm25"], "--representation must be one of"),

@@ -238,7 +238,7 @@ def test_measured_mfu_from_a_gpu_bench_result(tmp_path: Path, capsys: pytest.Cap
         (["--gpu", "tpu9"], "--gpu must be one of h100,"),
         (["--checkpoints", "0"], "checkpoints must be positive"),
         (["--feature-dtype", "int4"], "--feature-dtype must be one of float32,"),
-        (["-r", "bm25"], "--representation must be one of gradient,"),
+        (["-r", "bm25"], "--representation must be one of embed, gradient,"),
         (["--mfu", "1.5"], "MFU must be in (0, 1]"),
         (["--gpu-bench", "missing.json"], "no such file"),
     ],

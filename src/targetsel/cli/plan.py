@@ -96,12 +96,12 @@ def plan_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the plan as one JSON object."),
     quiet: bool = QUIET,
 ) -> None:
-    from targetsel.plan import PLAN_REPRESENTATIONS, make_plan
+    from targetsel.plan import PlanRequest, make_plan, plan_representations
     from targetsel.plan.measure import GPU_PEAK_TFLOPS, default_bench_path
     from targetsel.store import FEATURE_DTYPES
 
     apply_quiet(quiet or as_json)
-    check_choice("--representation", representation, PLAN_REPRESENTATIONS)
+    check_choice("--representation", representation, plan_representations())
     if feature_dtype is not None:
         check_choice("--feature-dtype", feature_dtype, FEATURE_DTYPES)
     aliases = {"dim": dim, "feature_dtype": feature_dtype, "batch_size": batch_size, "max_length": max_length}
@@ -121,11 +121,9 @@ def plan_cmd(
         raise MissingArtifactError(f"--gpu-bench {gpu_bench}: {what}")
     examples = load_data(pool, split=split, skip_invalid=skip_invalid)
     queries = load_data(query, split=split, skip_invalid=skip_invalid) if query is not None else None
-    plan = make_plan(
-        examples,
+    request = PlanRequest(
         representation=representation,
         model=model,
-        query=queries,
         num_queries=num_queries,
         checkpoints=checkpoints,
         params=params,
@@ -138,6 +136,7 @@ def plan_cmd(
         bench=gpu_bench or default_bench_path(),
         calibrate=calibrate,
     )
+    plan = make_plan(examples, request, query=queries)
     if as_json:
         typer.echo(json.dumps(plan.to_dict(), indent=2))
         return

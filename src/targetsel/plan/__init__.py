@@ -17,21 +17,24 @@ Example:
 
 from __future__ import annotations
 
-from targetsel.plan.core import PLAN_REPRESENTATIONS, Plan, Stage, human_bytes, human_seconds, make_plan, plan_params
+from targetsel.plan.core import Plan, Stage, human_bytes, human_seconds, make_plan, plan_params
 from targetsel.plan.costs import npy_header_bytes, store_file_bytes
 from targetsel.plan.measure import DEFAULT_MFU, GPU_PEAK_TFLOPS, gpu_throughput
+from targetsel.plan.request import PlanRequest, modelled, plan_representations
 
 __all__ = [
     "DEFAULT_MFU",
     "GPU_PEAK_TFLOPS",
-    "PLAN_REPRESENTATIONS",
     "Plan",
+    "PlanRequest",
     "Stage",
     "gpu_throughput",
     "human_bytes",
     "human_seconds",
     "make_plan",
+    "modelled",
     "npy_header_bytes",
     "plan_params",
+    "plan_representations",
     "store_file_bytes",
 ]

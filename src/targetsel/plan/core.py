@@ -20,39 +20,28 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Mapping
-from pathlib import Path
+from dataclasses import replace
 from typing import Any
 
 from targetsel.data import ExampleSet
 from targetsel.errors import ConfigurationError
-from targetsel.plan.encoders import EMBED_PARAMS, LEXICAL_PARAMS, plan_embed, plan_lexical
-from targetsel.plan.lm import GRADIENT_PARAMS, HIDDEN_PARAMS, plan_gradient, plan_hidden
 from targetsel.plan.measure import gpu_throughput
+from targetsel.plan.request import PlanRequest, planner_of
 from targetsel.plan.stages import PLAN_SETTINGS, Plan, Stage
 from targetsel.plan.units import human_bytes, human_seconds
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "PLAN_REPRESENTATIONS",
     "PLAN_SETTINGS",
     "Plan",
+    "PlanRequest",
     "Stage",
     "human_bytes",
     "human_seconds",
     "make_plan",
     "plan_params",
 ]
-
-PLAN_REPRESENTATIONS = ("gradient", "hidden", "embed", "lexical")
-
-#: Per representation: its planner and the parameters that planner models.
-_BUILDERS = {
-    "gradient": (plan_gradient, GRADIENT_PARAMS),
-    "hidden": (plan_hidden, HIDDEN_PARAMS),
-    "embed": (plan_embed, EMBED_PARAMS),
-    "lexical": (plan_lexical, LEXICAL_PARAMS),
-}
 
 
 def plan_params(representation: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -76,14 +65,10 @@ def plan_params(representation: str, params: Mapping[str, Any] | None) -> dict[s
         ...
         targetsel.errors.ConfigurationError: bad parameters for representation 'lexical': unknown parameter 'dims'; ...
     """
-    import targetsel.represent  # noqa: F401  (registers the representations)
     from targetsel.params import validate_params
     from targetsel.represent.base import REPRESENTATIONS
 
-    if representation not in PLAN_REPRESENTATIONS:
-        raise ConfigurationError(
-            f"plan: representation must be one of {', '.join(PLAN_REPRESENTATIONS)}, got {representation!r}"
-        )
+    planner = planner_of(representation)
     cls = REPRESENTATIONS.get(representation)
     what = f"representation {representation!r}"
     own = set(inspect.signature(cls).parameters)
@@ -93,81 +78,33 @@ def plan_params(representation: str, params: Mapping[str, Any] | None) -> dict[s
         if name != "feature_dtype" and (isinstance(value, bool) or not isinstance(value, int)):
             raise ConfigurationError(f"bad parameters for {what}: {name} must be an integer, got {value!r}")
     checked = validate_params(cls, given, what=what)
-    modelled = _BUILDERS[representation][1]
-    ignored = sorted(k for k in checked if k not in modelled)
+    ignored = sorted(k for k in checked if k not in planner.modelled)
     if ignored:
         logger.warning("plan: %s not modelled by the %s plan; left out", ", ".join(ignored), representation)
     return {**checked, **unused}
 
 
-def _check_settings(
-    pool: ExampleSet,
-    *,
-    params: Mapping[str, Any],
-    calibrate: int,
-    positive: dict[str, Any],
-) -> None:
-    """Raise :class:`ConfigurationError` on the first setting out of range (``positive``: name → value > 0).
-
-    Messages name the flag and the value as the user typed them.
-    """
-    from targetsel.store import check_feature_dtype
-
-    if "feature_dtype" in params:
-        check_feature_dtype(params["feature_dtype"])
-    for name, value in positive.items():
-        if isinstance(value, bool) or not isinstance(value, int):  # ``batch_size=auto``: the plan needs a size
-            raise ConfigurationError(f"plan: --{name.replace('_', '-')} must be a positive integer, got {value!r}")
-        if value <= 0:
-            raise ConfigurationError(f"plan: --{name.replace('_', '-')} must be positive, got {value}")
-    max_length = params.get("max_length", 2)
-    if max_length < 2:  # one prompt token and one token to predict, as tokenisation needs
-        raise ConfigurationError(f"plan: --max-length must be at least 2, got {max_length}")
-    if calibrate < 0:
-        raise ConfigurationError(f"plan: --calibrate must be >= 0, got {calibrate}")
-    if params.get("dim") is not None and params["dim"] <= 0:
-        raise ConfigurationError(f"plan: --dim must be positive, got {params['dim']}")
-    if len(pool) == 0:
-        raise ConfigurationError("plan: the pool is empty")
-
-
 def make_plan(
     pool: ExampleSet,
+    request: PlanRequest | None = None,
     *,
-    representation: str = "gradient",
-    model: str | None = None,
     query: ExampleSet | None = None,
-    num_queries: int = 200,
-    checkpoints: int = 4,
-    params: Mapping[str, Any] | None = None,
-    shard_size: int = 4096,
-    warmup_fraction: float = 0.05,
-    gpus: int = 1,
-    gpu: str = "h100",
-    mfu: float | None = None,
-    peak_tflops: float | None = None,
-    bench: Path | None = None,
-    calibrate: int = 16,
+    **settings: Any,
 ) -> Plan:
-    """Plan warmup, encode, score and select for ``pool`` in ``representation``.
+    """Plan warmup, encode, score and select for ``pool``, as ``request`` (or ``settings``) asks.
 
     Args:
         pool: The candidate pool (every row is tokenised).
-        representation: ``gradient`` (LESS), ``hidden`` (RDS+), ``embed`` or ``lexical``.
-        model: Model name or path (default: the representation's).
-        query: The query set (tokenised and its encode planned too), or ``None``: ``num_queries``
-            queries are assumed for scoring only.
-        checkpoints: LESS warmup checkpoints (= warmup epochs; one store and one scoring pass each).
-        params: The representation's parameters, as ``encode -p`` takes them (:func:`plan_params`);
-            unset ones take the representation's defaults, except the batch size and maximum length
-            of the ``gradient`` and ``hidden`` plans (:data:`~targetsel.plan.stages.PLAN_DEFAULTS`).
-            ``gradient`` plans its LoRA adapter from ``lora_r``, ``lora_alpha`` and
-            ``target_modules`` (:class:`~targetsel.lora.LoraSettings`; default LESS's).
-        shard_size: Rows per store shard, as the encode will run.
-        warmup_fraction: Share of the pool the LESS warmup trains on.
-        gpus, gpu, mfu, peak_tflops, bench: The named GPUs (:func:`gpu_throughput`).
-        calibrate: Examples timed through the representation on this machine (0: none; the model
-            passes are then assumed to run at 0.4 of a float32 matmul measured here).
+        request: What to plan (:class:`PlanRequest`); or give its fields as keywords
+            (``representation="lexical", params={"dim": 64}``).
+        query: The query set (tokenised and its encode planned too), or ``None``: the request's
+            ``num_queries`` queries are assumed for scoring only.
+
+    ``params`` unset take the representation's defaults, except the batch size and maximum length of
+    the ``gradient`` and ``hidden`` plans (:data:`~targetsel.plan.stages.PLAN_DEFAULTS`).
+    ``gradient`` plans its LoRA adapter from ``lora_r``, ``lora_alpha`` and ``target_modules``
+    (:class:`~targetsel.lora.LoraSettings`; default LESS's). With ``calibrate=0`` the model passes
+    are assumed to run at 0.4 of a float32 matmul measured here.
 
     Raises:
         ConfigurationError: an unknown representation, parameter or GPU, or a setting out of range.
@@ -180,27 +117,13 @@ def make_plan(
         >>> p.examples, p.store_bytes["float32"]
         (10, 2688)
     """
-    checked = plan_params(representation, params)
-    positive = {
-        "checkpoints": checkpoints,
-        "batch_size": checked.get("batch_size", 1),
-        "shard_size": shard_size,
-        "gpus": gpus,
-        "num_queries": num_queries,
-    }
-    _check_settings(pool, params=checked, calibrate=calibrate, positive=positive)
-    thr = gpu_throughput(gpu, mfu=mfu, peak_tflops=peak_tflops, bench=bench)
-    builder = _BUILDERS[representation][0]
-    return builder(
-        pool,
-        query,
-        model=model,
-        params=checked,
-        num_queries=num_queries,
-        checkpoints=checkpoints if representation == "gradient" else 1,
-        shard_size=shard_size,
-        warmup_fraction=warmup_fraction,
-        gpus=gpus,
-        thr=thr,
-        calibrate=calibrate,
-    )
+    if request is not None and settings:
+        raise TypeError("make_plan: give a PlanRequest or its fields as keywords, not both")
+    try:
+        request = request or PlanRequest(**settings)
+    except TypeError as exc:  # an unknown keyword: the message names it
+        raise TypeError(f"make_plan: {exc}") from None
+    request = replace(request, params=plan_params(request.representation, request.params))
+    request.check(len(pool))
+    thr = gpu_throughput(request.gpu, mfu=request.mfu, peak_tflops=request.peak_tflops, bench=request.bench)
+    return planner_of(request.representation)(pool, query, request, thr)

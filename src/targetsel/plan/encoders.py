@@ -11,35 +11,24 @@ from targetsel.data import ExampleSet
 from targetsel.plan import costs
 from targetsel.plan.calibrate import calibration, uncalibrated_rate
 from targetsel.plan.measure import count_text_tokens
+from targetsel.plan.request import PlanRequest, modelled
 from targetsel.plan.stages import Plan, Work, finish_plan
 
-__all__ = ["EMBED_PARAMS", "LEXICAL_PARAMS", "plan_embed", "plan_lexical"]
-
-#: The ``embed`` parameters its plan models (``dtype`` is its older name of ``feature_dtype``).
-EMBED_PARAMS = ("batch_size", "max_seq_length", "text_turns", "feature_dtype", "dtype")
-#: The ``lexical`` parameters its plan models.
-LEXICAL_PARAMS = ("dim", "ngram", "text_turns", "feature_dtype")
+__all__ = ["plan_embed", "plan_lexical"]
 
 
-def plan_embed(
-    pool: ExampleSet,
-    query: ExampleSet | None,
-    *,
-    model: str | None,
-    params: dict[str, Any],
-    shard_size: int,
-    gpus: int,
-    thr: dict[str, Any],
-    calibrate: int,
-    **kw: Any,
-) -> Plan:
-    """The plan of a sentence-transformer encode, score and select (:data:`EMBED_PARAMS` modelled;
+# ``embed`` takes ``dtype`` as another name of ``feature_dtype``.
+@modelled("batch_size", "max_seq_length", "text_turns", "feature_dtype", "dtype")
+def plan_embed(pool: ExampleSet, query: ExampleSet | None, request: PlanRequest, thr: dict[str, Any]) -> Plan:
+    """The plan of a sentence-transformer encode, score and select (parameters in ``modelled``;
     batch size and maximum length the representation's unless given)."""
     import torch
 
     from targetsel.represent.embed import DEFAULT_EMBED_MODEL, EmbedRepresentation
 
-    rep = EmbedRepresentation(model or DEFAULT_EMBED_MODEL, **{k: v for k, v in params.items() if k in EMBED_PARAMS})
+    shard_size, gpus, calibrate = request.shard_size, request.gpus, request.calibrate
+    given = {k: v for k, v in request.params.items() if k in plan_embed.modelled}
+    rep = EmbedRepresentation(request.model or DEFAULT_EMBED_MODEL, **given)
     st = rep._load()
     batch = rep.batch_size
     auto = st[0].auto_model
@@ -78,35 +67,25 @@ def plan_embed(
         lora_params=0,
         dim=rep.dim,
         views=1,
-        shard_size=shard_size,
         cal=cal,
         thr=thr,
-        gpus=gpus,
         vram=2 * params + 2 * act,
         ram=4 * params + 4 * act,
         warmup=None,
         settings=settings,
         feature_dtype=rep.dtype,
-        num_queries=kw["num_queries"],
+        request=request,
     )
 
 
-def plan_lexical(
-    pool: ExampleSet,
-    query: ExampleSet | None,
-    *,
-    params: dict[str, Any],
-    shard_size: int,
-    gpus: int,
-    thr: dict[str, Any],
-    calibrate: int,
-    **kw: Any,
-) -> Plan:
+@modelled("dim", "ngram", "text_turns", "feature_dtype")
+def plan_lexical(pool: ExampleSet, query: ExampleSet | None, request: PlanRequest, thr: dict[str, Any]) -> Plan:
     """The plan of a hashed n-gram encode (cost in words, on the CPU), score and select
-    (:data:`LEXICAL_PARAMS` modelled)."""
+    (parameters in ``modelled``)."""
     from targetsel.represent.lexical import LexicalRepresentation
 
-    rep = LexicalRepresentation(**{k: v for k, v in params.items() if k in LEXICAL_PARAMS})
+    shard_size, calibrate = request.shard_size, request.calibrate
+    rep = LexicalRepresentation(**{k: v for k, v in request.params.items() if k in plan_lexical.modelled})
 
     def work_of(examples: ExampleSet) -> Work:
         words = count_text_tokens(examples, None, max_length=None, turns=rep.text_turns)
@@ -137,14 +116,12 @@ def plan_lexical(
         lora_params=0,
         dim=rep.dim,
         views=1,
-        shard_size=shard_size,
         cal=cal,
         thr=thr,
-        gpus=gpus,
         vram=None,
         ram=8 * rep.dim * min(len(pool), shard_size),
         warmup=None,
         settings=settings,
         feature_dtype=rep.feature_dtype,
-        num_queries=kw["num_queries"],
+        request=request,
     )

@@ -17,26 +17,13 @@ from targetsel.lora import LESS_LORA, LoraSettings
 from targetsel.plan import costs
 from targetsel.plan.calibrate import calibration, uncalibrated_rate
 from targetsel.plan.measure import count_tokens
+from targetsel.plan.request import PlanRequest, modelled
 from targetsel.plan.stages import PLAN_DEFAULTS, Plan, Stage, Work, finish_plan, gpu_time
 
-__all__ = ["GRADIENT_PARAMS", "HIDDEN_PARAMS", "plan_gradient", "plan_hidden"]
+__all__ = ["plan_gradient", "plan_hidden"]
 
 #: The model both LM representations plan for when none is named.
 DEFAULT_LM = "smollm2-135m"
-
-#: The ``gradient`` parameters its plan models (the others do not change the figures it gives).
-GRADIENT_PARAMS = (
-    "dim",
-    "batch_size",
-    "max_length",
-    "feature_dtype",
-    "loss_tokens",
-    "lora_r",
-    "lora_alpha",
-    "target_modules",
-)
-#: The ``hidden`` parameters its plan models.
-HIDDEN_PARAMS = ("batch_size", "max_length", "feature_dtype")
 
 
 def _lm_setup(model: str, lora: LoraSettings) -> tuple[Any, Any, costs.ModelShapes]:
@@ -114,7 +101,7 @@ def _gradient_rep(model: str, params: dict[str, Any]) -> Any:
     for the rest), on the CPU and with a fresh adapter (for the calibration)."""
     from targetsel.represent.gradient import GradientRepresentation
 
-    given = {k: v for k, v in params.items() if k in GRADIENT_PARAMS}
+    given = {k: v for k, v in params.items() if k in plan_gradient.modelled}
     return GradientRepresentation(model, candidate_gradient="sgd", device="cpu", **{**PLAN_DEFAULTS, **given})
 
 
@@ -172,26 +159,16 @@ def _warmup_stage(
     )
 
 
-def plan_gradient(
-    pool: ExampleSet,
-    query: ExampleSet | None,
-    *,
-    model: str | None,
-    params: dict[str, Any],
-    checkpoints: int,
-    shard_size: int,
-    warmup_fraction: float,
-    gpus: int,
-    thr: dict[str, Any],
-    calibrate: int,
-    **kw: Any,
-) -> Plan:
+# The parameters each plan models (the others do not change the figures it gives).
+@modelled("dim", "batch_size", "max_length", "feature_dtype", "loss_tokens", "lora_r", "lora_alpha", "target_modules")
+def plan_gradient(pool: ExampleSet, query: ExampleSet | None, request: PlanRequest, thr: dict[str, Any]) -> Plan:
     """The LESS plan: warmup, then encode and score once per checkpoint.
 
-    ``params`` are the gradient representation's (:data:`GRADIENT_PARAMS` modelled); the LoRA
+    ``params`` are the gradient representation's (those in ``modelled``); the LoRA
     adapter is :class:`~targetsel.lora.LoraSettings` of them.
     """
-    model = model or DEFAULT_LM
+    model, params, checkpoints = request.model or DEFAULT_LM, request.params, request.checkpoints
+    shard_size, gpus, warmup_fraction = request.shard_size, request.gpus, request.warmup_fraction
     lora = LoraSettings.pick(params)
     config, tok, shapes = _lm_setup(model, lora)
     loss_tokens = params.get("loss_tokens") or ("assistant" if getattr(tok, "chat_template", None) else "less")
@@ -211,7 +188,7 @@ def plan_gradient(
     work, qwork = _lm_works(pool, query, tok, cost_of, loss_tokens=loss_tokens, max_length=max_length)
     fallback = uncalibrated_rate(shapes.hidden)
     cal = calibration(
-        rep, pool, work, calibrate, batch_size=batch_size, fallback_rate=fallback, unit="FLOP", cost_of=cost_of
+        rep, pool, work, request.calibrate, batch_size=batch_size, fallback_rate=fallback, unit="FLOP", cost_of=cost_of
     )
     vram, ram = _encode_peaks(config, work, dim, lora, settings)
     warm = _warmup_stage(
@@ -227,36 +204,24 @@ def plan_gradient(
         lora_params=shapes.lora_params,
         dim=dim,
         views=checkpoints,
-        shard_size=shard_size,
         cal=cal,
         thr=thr,
-        gpus=gpus,
         vram=vram,
         ram=ram,
         warmup=warm,
         settings=settings,
         feature_dtype=rep.feature_dtype,
-        num_queries=kw["num_queries"],
+        request=request,
     )
 
 
-def plan_hidden(
-    pool: ExampleSet,
-    query: ExampleSet | None,
-    *,
-    model: str | None,
-    params: dict[str, Any],
-    shard_size: int,
-    gpus: int,
-    thr: dict[str, Any],
-    calibrate: int,
-    **kw: Any,
-) -> Plan:
-    """The RDS+ plan: one forward pass per row, then score and select (:data:`HIDDEN_PARAMS` modelled)."""
+@modelled("batch_size", "max_length", "feature_dtype")
+def plan_hidden(pool: ExampleSet, query: ExampleSet | None, request: PlanRequest, thr: dict[str, Any]) -> Plan:
+    """The RDS+ plan: one forward pass per row, then score and select."""
     from targetsel.represent.hidden import HiddenRepresentation
 
-    model = model or DEFAULT_LM
-    given = {k: v for k, v in params.items() if k in HIDDEN_PARAMS}
+    model, shard_size, gpus = request.model or DEFAULT_LM, request.shard_size, request.gpus
+    given = {k: v for k, v in request.params.items() if k in plan_hidden.modelled}
     rep = HiddenRepresentation(model, device="cpu", **{**PLAN_DEFAULTS, **given})
     batch_size, max_length = rep.batch_size, rep.max_length
     config, tok, shapes = _lm_setup(model, LESS_LORA)
@@ -264,7 +229,7 @@ def plan_hidden(
     work, qwork = _lm_works(pool, query, tok, cost_of, loss_tokens="assistant", max_length=max_length)
     fallback = uncalibrated_rate(shapes.hidden)
     cal = calibration(
-        rep, pool, work, calibrate, batch_size=batch_size, fallback_rate=fallback, unit="FLOP", cost_of=cost_of
+        rep, pool, work, request.calibrate, batch_size=batch_size, fallback_rate=fallback, unit="FLOP", cost_of=cost_of
     )
     seq = int(work.lengths.max())
     inter = int(getattr(config, "intermediate_size", 4 * shapes.hidden))
@@ -280,14 +245,12 @@ def plan_hidden(
         lora_params=0,
         dim=shapes.hidden,
         views=1,
-        shard_size=shard_size,
         cal=cal,
         thr=thr,
-        gpus=gpus,
         vram=2 * shapes.params + 2 * act,
         ram=4 * shapes.params + 4 * act,
         warmup=None,
         settings=settings,
         feature_dtype=rep.feature_dtype,
-        num_queries=kw["num_queries"],
+        request=request,
     )

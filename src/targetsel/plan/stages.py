@@ -8,13 +8,16 @@ a :class:`Work` for the pool (and the query set) and hand it to :func:`finish_pl
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from targetsel.data import ExampleSet
 from targetsel.plan import costs
 from targetsel.plan.measure import matmul_flops_per_s
+
+if TYPE_CHECKING:
+    from targetsel.plan.request import PlanRequest
 
 __all__ = [
     "PLAN_DEFAULTS",
@@ -154,16 +157,14 @@ def finish_plan(
     work: Work,
     qwork: Work | None,
     *,
+    request: PlanRequest,
     params: int,
     lora_params: int,
     dim: int,
     feature_dtype: str,
     views: int,
-    num_queries: int,
-    shard_size: int,
     cal: dict[str, Any],
     thr: dict[str, Any],
-    gpus: int,
     vram: int | None,
     ram: int | None,
     warmup: Stage | None,
@@ -173,8 +174,9 @@ def finish_plan(
     score and select; ``views`` stores and scoring passes (the LESS checkpoints, else 1)."""
     from targetsel.store import FEATURE_DTYPES
 
+    shard_size, gpus = request.shard_size, request.gpus
     n = len(pool)
-    m = len(qwork.lengths) if qwork is not None else num_queries
+    m = len(qwork.lengths) if qwork is not None else request.num_queries
     store = {dt: views * costs.store_file_bytes(n, dim, dt, shard_size=shard_size) for dt in FEATURE_DTYPES}
     qstore = views * costs.store_file_bytes(m, dim, "float32", shard_size=shard_size) if qwork is not None else 0
     cost = float(work.cost.sum()) + (float(qwork.cost.sum()) if qwork is not None else 0.0)
@@ -199,21 +201,21 @@ def finish_plan(
     )
     stages = ([warmup] if warmup is not None else []) + [encode] + score_select_stages(n, m, dim, views, thr, gpus)
     return Plan(
-        kind,
-        model,
-        n,
-        int(work.lengths.sum()),
-        int(work.losses.sum()),
-        params,
-        lora_params,
-        dim,
-        feature_dtype,
-        views,
-        m,
-        store,
-        qstore,
-        stages,
-        thr,
-        cal,
-        settings,
+        representation=kind,
+        model=model,
+        examples=n,
+        tokens=int(work.lengths.sum()),
+        loss_tokens=int(work.losses.sum()),
+        params=params,
+        lora_params=lora_params,
+        dim=dim,
+        feature_dtype=feature_dtype,
+        checkpoints=views,
+        queries=m,
+        store_bytes=store,
+        query_store_bytes=qstore,
+        stages=stages,
+        gpu=thr,
+        calibration=cal,
+        settings=settings,
     )

@@ -79,6 +79,9 @@ class Representation(ABC):
     """
 
     name: ClassVar[str]
+    #: Its cost model for ``targetsel plan``: a ``module:function`` planner
+    #: (:mod:`targetsel.plan.request`), resolved only when a plan is made; ``None``: no plan.
+    planner: ClassVar[str | None] = None
 
     def release(self) -> None:
         """Drop any loaded model and its memory (it is loaded again on the next use)."""

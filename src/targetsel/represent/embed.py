@@ -61,6 +61,7 @@ class EmbedRepresentation(Representation):
     """
 
     name = "embed"
+    planner = "targetsel.plan.encoders:plan_embed"
 
     def __init__(
         self,

@@ -79,6 +79,7 @@ class HiddenRepresentation(Representation):
     """
 
     name = "hidden"
+    planner = "targetsel.plan.lm:plan_hidden"
 
     def __init__(
         self,

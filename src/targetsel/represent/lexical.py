@@ -43,6 +43,7 @@ class LexicalRepresentation(Representation):
     """
 
     name = "lexical"
+    planner = "targetsel.plan.encoders:plan_lexical"
 
     def __init__(
         self, dim: int = 4096, *, ngram: int = 2, text_turns: TextTurns = "all", feature_dtype: str = "float32"
