@@ -39,7 +39,8 @@ def plot_quantiles(
 ) -> list[Path]:
     """Metric vs distance quantile: one PNG per metric, one panel per dataset, one line per method.
 
-    Each legend entry carries the method's Spearman ρ between bin and metric (seeds averaged).
+    Each legend entry carries the method's Spearman ρ between bin and metric (seeds averaged); with
+    several seeds a bar shows the standard error of each bin's mean over them.
     Files are named ``{experiment}_{metric}.png``.
 
     Args:
@@ -67,6 +68,7 @@ def plot_quantiles(
     written: list[Path] = []
     for metric in _metrics_for(df, mask, metrics):
         means = _bin_means(df, experiment, metric)
+        errors = _bin_errors(df, experiment, metric)
         rho = spearman_table(df, metric=metric, experiment=experiment)
         rho_of = {(d, m): r for d, m, r in zip(rho.dataset, rho.method, rho.rho, strict=True)}
         ref_means = ref_rho_of = None
@@ -78,7 +80,7 @@ def plot_quantiles(
         datasets = _ordered(means.index.get_level_values(0).to_series())
         fig, axes = _new_figure(len(datasets))
         for ax, dataset in zip(axes, datasets, strict=True):
-            _quantile_panel(ax, dataset, metric, means, rho_of, ref_means, ref_rho_of, colors)
+            _quantile_panel(ax, dataset, metric, means, errors, rho_of, ref_means, ref_rho_of, colors)
         title = "sub-quantiles of quantile 0" if experiment == "quantile_focus" else "distance quantile"
         fig.suptitle(f"{metric_label(metric)} vs {title}")
         written.append(_save(fig, out_dir / f"{experiment}_{metric}.png"))
@@ -90,11 +92,18 @@ def _bin_means(df: pd.DataFrame, experiment: str, metric: str) -> pd.DataFrame:
     return rows.groupby([COLS.dataset, COLS.method, COLS.bin], sort=False, observed=True)[COLS.value].mean()
 
 
+def _bin_errors(df: pd.DataFrame, experiment: str, metric: str) -> pd.Series:
+    """Standard error of each bin's mean over its seeds (NaN for a single seed: no bar is drawn)."""
+    rows = df[(df[COLS.experiment] == experiment) & (df[COLS.metric] == metric) & df[COLS.bin].notna()]
+    return rows.groupby([COLS.dataset, COLS.method, COLS.bin], sort=False, observed=True)[COLS.value].sem()
+
+
 def _quantile_panel(
     ax: Axes,
     dataset: str,
     metric: str,
     means: pd.Series,
+    errors: pd.Series,
     rho_of: dict[tuple[str, str], float],
     ref_means: pd.Series | None,
     ref_rho_of: dict[tuple[str, str], float] | None,
@@ -105,9 +114,12 @@ def _quantile_panel(
     for method in _ordered(sub.index.get_level_values(0).to_series()):
         series = sub.xs(method, level=0).sort_index()
         r = rho_of.get((dataset, method), math.nan)
-        ax.plot(
+        sem = errors.xs((dataset, method), level=(0, 1)).reindex(series.index).to_numpy(dtype=float)
+        ax.errorbar(
             series.index.to_numpy(dtype=float),
             series.to_numpy(dtype=float),
+            yerr=None if not (sem > 0).any() else sem,
+            capsize=2.5,
             marker="o",
             markersize=3.5,
             color=colors[method],
