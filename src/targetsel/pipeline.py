@@ -48,17 +48,17 @@ import numpy as np
 
 from targetsel.cleanup import undo_on_failure
 from targetsel.data import ExampleSet
-from targetsel.decontaminate import CONTAMINATION_FILE, Contamination, DecontaminationSettings
+from targetsel.decontaminate import Contamination, DecontaminationSettings
 from targetsel.decontaminate.features import find_feature_contamination
 from targetsel.decontaminate.ngram import find_ngram_contamination
 from targetsel.errors import ConfigurationError
-from targetsel.export import check_exportable, check_output_dir, export
+from targetsel.export import SelectionArtifact, check_output_dir
 from targetsel.represent.base import Representation
 from targetsel.score import FeatureViews, Scores
 from targetsel.score.ranks import RankGroup
 from targetsel.select.base import Ranking, Selector, TopKTooSmallError, get_selector
-from targetsel.select.dedup import DUPLICATES_FILE, DedupResult, DedupSettings, DedupWalk, pool_texts, source_reader
-from targetsel.select.mixture import MixSettings, check_distinct_queries, interleave, merge_rankings, targets_record
+from targetsel.select.dedup import DedupResult, DedupSettings, DedupWalk, pool_texts, source_reader
+from targetsel.select.mixture import MixSettings, check_distinct_queries, interleave, merge_rankings
 from targetsel.settings import DEFAULT_MEMORY_BYTES, dense_limit_bytes
 from targetsel.store import InMemoryFeatures, RowSubset
 
@@ -86,9 +86,9 @@ class SelectionResult:
         outputs: ``budget -> (subset path, selection.json path)`` when an output was given.
         contamination: What decontamination removed (``None`` when it was off). The scores'
             candidates are the kept rows, ``contamination.clean_indices``, in order.
-        contamination_path: ``contamination.jsonl`` when an output was given.
+        contamination_path: The contamination report when an output was given.
         dedup: What near-duplicate control skipped (``None`` when it was off); indices are pool rows.
-        dedup_path: ``duplicates.jsonl`` when an output was given.
+        dedup_path: The near-duplicate report when an output was given.
         targets: With several targets, ``(name, query set)`` of each, in order (``None``: one target).
         mix: With several targets, how they share the picks.
     """
@@ -269,7 +269,7 @@ def run_selection(
     selector = get_selector(method, **(method_params or {}))
     targets, mix_settings, weights = _targets(queries, mix)
     if output is not None:
-        check_output_dir(output)
+        SelectionArtifact(output).check_writable(budgets)
     if store_dir is not None:
         check_output_dir(store_dir)
     sets = [("query", targets[0][1])] if len(targets) == 1 else list(targets)
@@ -349,12 +349,12 @@ def run_selection(
         _summarize=lambda sc, b: summarize(sub_pool, ranking, sc, b, targets=names),
     )
     if scores is not None:
-        result.summaries  # noqa: B018  (computed now, as before: the scores are at hand)
+        result.summaries  # noqa: B018  (computed now: the scores are at hand)
     if output is not None:
-        out = Path(output)
+        artifact = SelectionArtifact(output)
         # a failure half-way (a full disk, an unwritable folder) leaves no partial budget folders behind
-        with undo_on_failure(out) if out.suffix.lower() not in (".jsonl", ".parquet") else nullcontext():
-            _export(result, pool, targets[0][1] if names is None else None, out, export_format)
+        with nullcontext() if artifact.is_file else undo_on_failure(artifact.path):
+            _export(result, pool, targets[0][1] if names is None else None, artifact, export_format)
     return result
 
 
@@ -649,51 +649,27 @@ def _on_pool(ranking: Ranking, clean: np.ndarray, n: int) -> Ranking:
 
 
 def _export(
-    result: SelectionResult, pool: ExampleSet, queries: ExampleSet | None, output: Path, export_format: str
+    result: SelectionResult,
+    pool: ExampleSet,
+    queries: ExampleSet | None,
+    artifact: SelectionArtifact,
+    export_format: str,
 ) -> None:
     """Every budget's files and, when decontamination or dedup ran, its report beside them."""
-    # a pick the format cannot hold: fail before anything is written
-    check_exportable(pool, result.ranking[: result.budgets[-1]], export_format)
-    single = len(result.budgets) == 1
-    dedup_file = None
-    if result.dedup is not None:
-        if output.suffix.lower() in (".jsonl", ".parquet"):
-            path = output.with_name(f"{output.stem}.{DUPLICATES_FILE}")
-        else:
-            path = output / DUPLICATES_FILE
-        path.parent.mkdir(parents=True, exist_ok=True)
-        result.dedup.write(path, pool.ids)
-        result.dedup_path = path
-        dedup_file = path.name if single else f"../{path.name}"
-    block = None
-    if result.contamination is not None:
-        if output.suffix.lower() in (".jsonl", ".parquet"):
-            path = output.with_name(f"{output.stem}.{CONTAMINATION_FILE}")
-        else:
-            path = output / CONTAMINATION_FILE
-        output_dir = path.parent
-        output_dir.mkdir(parents=True, exist_ok=True)
-        result.contamination.write(path)
-        result.contamination_path = path
-        block = result.contamination.block(path.name if single else f"../{path.name}")
-    for b in result.budgets:
-        target = output if single else output / f"budget-{b}"
-        extra: dict[str, Any] = {}
-        if result.dedup is not None:
-            extra["dedup"] = result.dedup.block(b, dedup_file)
-        if result.targets is not None:
-            assert result.mix is not None
-            extra["targets"] = targets_record(result.mix, result.targets, result.ranking.extra["target"], b)
-        result.outputs[b] = export(
-            pool,
-            result.ranking[:b],
-            target,
-            format=export_format,
-            queries=queries,
-            provenance=result.provenance,
-            decontamination=block,
-            **extra,
-        )
+    result.outputs = artifact.write_budgets(
+        pool,
+        result.ranking,
+        result.budgets,
+        format=export_format,
+        queries=queries,
+        provenance=result.provenance,
+        contamination=result.contamination,
+        dedup=result.dedup,
+        mix=result.mix,
+        targets=result.targets,
+    )
+    result.contamination_path = None if result.contamination is None else artifact.contamination_path
+    result.dedup_path = None if result.dedup is None else artifact.duplicates_path
 
 
 def _rank_scored(

@@ -23,22 +23,19 @@ from targetsel.cli import main
 from targetsel.data import ExampleSet
 from targetsel.demo import demo_pool_path, demo_query_path
 from targetsel.errors import ConfigurationError, InvalidDataError
-from targetsel.export import (
+from targetsel.export import SelectionArtifact, export
+from targetsel.export.formats import EXPORT_FORMATS, LLAMAFACTORY_DATASET, load_subset
+from targetsel.export.layout import (
     AXOLOTL_DATASETS_FILE,
-    EXPORT_FORMATS,
-    LLAMAFACTORY_DATASET,
     LLAMAFACTORY_INFO_FILE,
     SELECTION_FILE,
     SUBSET_FILES,
-    export,
-    find_subset,
-    load_subset,
+    TRAINER_FILES,
 )
 from targetsel.select import select
 
 BUDGETS = (20, 50)
 SYSTEM = "You are a careful assistant."
-TRAINER_FILES = {"llamafactory": [LLAMAFACTORY_INFO_FILE], "axolotl": [AXOLOTL_DATASETS_FILE]}
 
 
 def _target(i: int) -> str:
@@ -88,9 +85,9 @@ def test_each_budget_gets_its_files(selections: dict[str, Path], fmt: str) -> No
     first = None
     for b in BUDGETS:
         folder = selections[fmt] / f"budget-{b}"
-        names = {SELECTION_FILE, SUBSET_FILES[fmt], *TRAINER_FILES.get(fmt, [])}
+        names = {SELECTION_FILE, SUBSET_FILES[fmt], *([TRAINER_FILES[fmt]] if fmt in TRAINER_FILES else [])}
         assert {p.name for p in folder.iterdir()} == names
-        assert find_subset(folder / SELECTION_FILE) == folder / SUBSET_FILES[fmt]
+        assert SelectionArtifact.open(folder / SELECTION_FILE).find_subset() == folder / SUBSET_FILES[fmt]
         ids = load_subset(folder / SUBSET_FILES[fmt]).ids
         assert ids == _picks(folder) and len(ids) == b
         first = first or ids
@@ -353,7 +350,7 @@ def test_a_new_export_replaces_the_other_formats_files(tmp_path: Path) -> None:
     export(pool, ranking, tmp_path, format="hf")
     assert sorted(p.name for p in tmp_path.iterdir()) == [LLAMAFACTORY_INFO_FILE, SELECTION_FILE, "subset"]
     assert set(json.loads((tmp_path / LLAMAFACTORY_INFO_FILE).read_text())) == {"mine"}  # the user's entry kept
-    assert find_subset(tmp_path / SELECTION_FILE).name == SUBSET_FILES["hf"]
+    assert SelectionArtifact.open(tmp_path).find_subset().name == SUBSET_FILES["hf"]
     export(pool, ranking, tmp_path, format="hf")  # over an existing saved dataset
     assert load_subset(tmp_path / "subset").ids == [pool.ids[i] for i in ranking.indices]
 

@@ -86,19 +86,19 @@ def test_streaming_round_robin_refills_when_lists_run_out(tmp_path: Path) -> Non
 
 def test_an_export_failing_half_way_leaves_no_budget_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Several budgets, the second export fails (say, a full disk): nothing of this run is left."""
-    import targetsel.pipeline as pipeline
+    from targetsel.export import SelectionArtifact
     from targetsel.represent import LexicalRepresentation
 
     pool, query = load_pool(demo_pool_path()), load_queries(demo_query_path("math"))
-    real_export, calls = pipeline.export, []
+    real_write, calls = SelectionArtifact.write, []
 
-    def failing_export(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def failing_write(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         calls.append(1)
         if len(calls) == 2:
             raise OSError(28, "No space left on device")
-        return real_export(*args, **kwargs)
+        return real_write(self, *args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "export", failing_export)
+    monkeypatch.setattr(SelectionArtifact, "write", failing_write)
     kept = tmp_path / "out"
     kept.mkdir()
     (kept / "notes.txt").write_text("mine")

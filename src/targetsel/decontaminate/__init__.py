@@ -12,7 +12,8 @@ against). Two tests, either or both:
 :func:`find_contamination` runs the n-gram test on :class:`~targetsel.data.ExampleSet`\\ s; the
 feature test needs features and runs inside :func:`targetsel.pipeline.run_selection`. The result,
 :class:`Contamination`, lists each removed row with the item it matched and the evidence; it is
-written as ``contamination.jsonl`` and summarised in ``selection.json``.
+written beside the selection (:data:`targetsel.export.CONTAMINATION_FILE`) and summarised in its
+``selection.json``.
 
 Example:
     >>> from targetsel.data import ExampleSet
@@ -32,7 +33,6 @@ from collections.abc import Sequence
 from targetsel.data import ExampleSet
 from targetsel.decontaminate.ngram import find_ngram_contamination, item_parts, normalize_words
 from targetsel.decontaminate.result import (
-    CONTAMINATION_FILE,
     DEFAULT_NGRAM,
     Contamination,
     DecontaminationRecord,
@@ -42,7 +42,6 @@ from targetsel.decontaminate.result import (
 )
 
 __all__ = [
-    "CONTAMINATION_FILE",
     "DEFAULT_NGRAM",
     "Contamination",
     "DecontaminationRecord",

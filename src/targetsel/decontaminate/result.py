@@ -1,7 +1,8 @@
 """Decontamination settings, the :class:`Contamination` found, and its two records on disk.
 
-``contamination.jsonl`` has one line per removed pool row; ``selection.json`` gets the summary
-block :meth:`Contamination.block` (validated on read by :class:`DecontaminationRecord`).
+The contamination report (:meth:`Contamination.jsonl`) has one line per removed pool row; a
+selection's ``selection.json`` gets the summary block :meth:`Contamination.block` (validated on read
+by :class:`DecontaminationRecord`). Where they are written is :class:`targetsel.export.SelectionArtifact`'s.
 
 Example:
     >>> parse_methods("ngram:10,features:0.95")
@@ -19,11 +20,9 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from targetsel.atomic import atomic_write_text
 from targetsel.errors import ConfigurationError
 
 __all__ = [
-    "CONTAMINATION_FILE",
     "DEFAULT_NGRAM",
     "Contamination",
     "DecontaminationRecord",
@@ -32,8 +31,6 @@ __all__ = [
     "parse_methods",
 ]
 
-#: The per-row report, written beside the subset.
-CONTAMINATION_FILE = "contamination.jsonl"
 #: GPT-3's contamination study (Brown et al., 2020, §4 and appendix C) used 13-grams.
 DEFAULT_NGRAM = 13
 
@@ -226,8 +223,8 @@ class Contamination:
             self.hash_collisions + other.hash_collisions,
         )
 
-    def block(self, file: str | None = CONTAMINATION_FILE) -> dict[str, Any]:
-        """The ``decontamination`` block of ``selection.json``."""
+    def block(self, file: str | None = None) -> dict[str, Any]:
+        """The ``decontamination`` block of ``selection.json``; ``file`` is the report's name relative to it."""
         s = self.settings
         return {
             "methods": s.methods,
@@ -245,12 +242,8 @@ class Contamination:
         }
 
     def jsonl(self) -> str:
-        """``contamination.jsonl``'s text: one JSON object per removed row."""
+        """The report's text: one JSON object per removed row (empty when nothing was removed)."""
         return "".join(json.dumps(m.to_json(), ensure_ascii=False) + "\n" for m in self.matches)
-
-    def write(self, path: str | os.PathLike[str]) -> None:
-        """Write ``contamination.jsonl`` atomically (an empty file when nothing was removed)."""
-        atomic_write_text(path, self.jsonl())
 
     def summary(self, path: str | os.PathLike[str] | None = None) -> str:
         """One line for the user, e.g. ``decontamination: removed 12 of 2470 pool rows (...) → out/...``.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,9 +13,10 @@ from targetsel.diagnose.core import check_random_subsets, diagnose
 from targetsel.diagnose.distances import DEFAULT_EXACT_LIMIT
 from targetsel.diagnose.result import Diagnosis
 from targetsel.diagnose.targets import target_distances, target_queries
-from targetsel.errors import InvalidDataError, MissingArtifactError
-from targetsel.export import SELECTION_FIX, SelectionFile
-from targetsel.params.artifacts import check_artifact, read_artifact
+from targetsel.errors import InvalidDataError
+from targetsel.export import SelectionArtifact, SelectionFile
+from targetsel.export.metadata import SELECTION_FIX
+from targetsel.params.artifacts import check_artifact
 from targetsel.score.similarity import check_same_weights
 from targetsel.store import FeatureSource
 
@@ -54,25 +54,19 @@ def gather_rows(source: np.ndarray | FeatureSource, indices: Sequence[int] | np.
 
 
 def load_selection(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read ``selection.json`` (or the folder holding it), as written by :func:`targetsel.export.export`.
+    """A selection's ``selection.json`` as a plain dict (``model_dump``), read through
+    :meth:`targetsel.export.SelectionArtifact.open`: ``path`` is a selection folder (with several
+    budgets, the largest budget's), its ``selection.json``, or a subset file written beside one.
 
     The content is validated by :class:`targetsel.export.SelectionFile` (anything malformed is one
-    :class:`~targetsel.errors.InvalidDataError` line naming the file and the field) and returned as
-    its plain dict (``model_dump``).
+    :class:`~targetsel.errors.InvalidDataError` line naming the file and the field).
 
     Example:
         >>> load_selection("missing-dir")  # doctest: +IGNORE_EXCEPTION_DETAIL
         Traceback (most recent call last):
         targetsel.errors.MissingArtifactError: ...
     """
-    p = Path(path)
-    if p.is_dir():
-        p = p / "selection.json"
-    if not p.is_file():
-        raise MissingArtifactError(
-            f"{p}: no selection.json; pass the output folder of `targetsel select` (or its selection.json)"
-        )
-    return read_artifact(p, SelectionFile, fix=SELECTION_FIX).model_dump()
+    return SelectionArtifact.open(path).read_selection().model_dump()
 
 
 def check_selection(meta: dict[str, Any], source: str = "the selection") -> dict[str, Any]:

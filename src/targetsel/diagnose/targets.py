@@ -25,6 +25,7 @@ import numpy as np
 from targetsel.data import ExampleSet
 from targetsel.diagnose.distances import DEFAULT_EXACT_LIMIT, cost_matrix, mean_nn_costs, mmd, wasserstein1
 from targetsel.errors import ConfigurationError
+from targetsel.export import SELECTION_FILE
 from targetsel.score.similarity import unit_weights
 from targetsel.select.mixture import check_distinct_queries
 
@@ -58,7 +59,7 @@ def target_queries(meta: dict[str, Any], queries: ExampleSet | Mapping[str, Exam
             listed = ", ".join(t["name"] for t in block["targets"])
             raise ConfigurationError(
                 f"this selection has several targets ({listed}); give {{name: query set}} for each "
-                "(CLI: --query NAME=PATH for each, or no --query to read them from selection.json)"
+                f"(CLI: --query NAME=PATH for each, or no --query to read them from {SELECTION_FILE})"
             )
         return {"query": queries}
     named = dict(queries)

@@ -35,6 +35,14 @@ __all__ = ["CellHook"]
 #: Called as ``hook(cell, stage)`` before each stage; tests use it to simulate a crash.
 CellHook = Callable[["Cell", str], None]
 
+#: A cell folder's parts: the selection (a :class:`~targetsel.export.SelectionArtifact` folder), the
+#: trained adapter, and per task evaluated its evaluation and diagnosis (``eval-<task>.json`` and
+#: ``diagnosis-<task>/`` in a mixture cell, see :func:`_per_task`).
+CELL_SELECTION = "selection"
+CELL_TRAIN = "train"
+CELL_EVAL = "eval.json"
+CELL_DIAGNOSIS = "diagnosis"
+
 
 class _Runner:
     def __init__(
@@ -213,7 +221,7 @@ class _Runner:
     def run_cell(self, cell: Cell, folder: Path) -> list[dict[str, Any]]:
         """Run the cell's stages in ``folder``; its tidy rows (one ``dataset`` per task it is evaluated on)."""
         from targetsel.evaluate import evaluate_model
-        from targetsel.export import export
+        from targetsel.export import SelectionArtifact
         from targetsel.select.mixture import targets_record
         from targetsel.train import train_model
 
@@ -238,7 +246,7 @@ class _Runner:
             self._stage(cell, "evaluate")
             ecfg = self.config.eval_config(data.task)
             result = evaluate_model(self.config.model, dev=data.dev, test=data.test, task=cell.task, config=ecfg)
-            result.save(folder / "eval.json")
+            result.save(folder / CELL_EVAL)
             for k, v in result.metrics.items():
                 add(cell.task, k, v)
             return rows
@@ -249,17 +257,17 @@ class _Runner:
         if isinstance(data, MixtureData) and "target" in ranking.extra:  # Random picks for no target
             targets = targets_record(data.mix, list(data.queries.items()), ranking.extra["target"], len(ranking))
         single = None if isinstance(data, MixtureData) else data.dev
-        _, meta_path = export(
-            data.pool, ranking, folder / "selection", queries=single, provenance=prov, targets=targets
+        _, meta_path = SelectionArtifact(folder / CELL_SELECTION).write(
+            data.pool, ranking, queries=single, provenance=prov, targets=targets
         )
 
         self._stage(cell, "train")
         tcfg = self.config.train_config(int(cell.seed or 0))
         subset = data.pool.select(ranking.indices)
         try:  # a killed cell's training resumes from its last step checkpoint (targetsel.train.resume)
-            final = train_model(self.config.model, subset, folder / "train", tcfg, quiet=self.quiet)
+            final = train_model(self.config.model, subset, folder / CELL_TRAIN, tcfg, quiet=self.quiet)
         except ArtifactMismatchError:  # it was interrupted with other settings: start it over
-            final = train_model(self.config.model, subset, folder / "train", tcfg, quiet=self.quiet, resume=False)
+            final = train_model(self.config.model, subset, folder / CELL_TRAIN, tcfg, quiet=self.quiet, resume=False)
 
         self._stage(cell, "evaluate")
         for part in data.parts:
@@ -267,7 +275,7 @@ class _Runner:
             result = evaluate_model(
                 self.config.model, trained=final, dev=part.dev, test=part.test, task=part.name, config=ecfg
             )
-            result.save(folder / _per_task("eval.json", part, data))
+            result.save(folder / _per_task(CELL_EVAL, part, data))
             for k, v in result.metrics.items():
                 add(part.name, k, v)
 
@@ -283,13 +291,13 @@ class _Runner:
             for t in targets["targets"]:
                 add(t["name"], SHARE_METRIC, t["picks"] / len(ranking))
         if not self.config.keep_models:
-            shutil.rmtree(folder / "train", ignore_errors=True)
+            shutil.rmtree(folder / CELL_TRAIN, ignore_errors=True)
         return rows
 
     def _diagnose(
         self, selection: Any, part: TaskData, rep_index: int, n: int, folder: Path, data: TaskData
     ) -> list[tuple[str, float]]:
-        """The subset's distances to ``part``'s query set (saved in ``diagnosis/``, ``diagnosis-<task>/``)."""
+        """The subset's distances to ``part``'s query set (saved in :data:`CELL_DIAGNOSIS`, per task)."""
         from targetsel.diagnose import diagnose_selection
 
         diag = diagnose_selection(
@@ -302,7 +310,7 @@ class _Runner:
             exact_limit=self.config.diagnose.exact_limit,
         )
         diag.info["distance_representation"] = self.config.representations[rep_index].display
-        diag.save(folder / _per_task("diagnosis", part, data))
+        diag.save(folder / _per_task(CELL_DIAGNOSIS, part, data))
         point = diag.points[-1]
         return [
             ("subset_distance", point.w1),

@@ -23,9 +23,11 @@ import re
 from pathlib import Path
 from typing import Any
 
+from targetsel.atomic import atomic_write_text
 from targetsel.data import ExampleSet, load_examples
 from targetsel.decontaminate import Contamination
 from targetsel.experiment.config import TaskSpec
+from targetsel.export.layout import contamination_file
 from targetsel.select.base import Ranking
 from targetsel.select.mixture import MixSettings
 
@@ -84,7 +86,7 @@ class TaskData:
             )
             safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.name)
             output.mkdir(parents=True, exist_ok=True)
-            found.write(output / f"contamination-{safe}.jsonl")
+            atomic_write_text(output / contamination_file(safe), found.jsonl())
             logger.info("task %s: %s", self.name, found.summary())
             self._contamination = found
         return self._contamination

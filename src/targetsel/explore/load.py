@@ -1,10 +1,10 @@
 """Gather what the explorer page shows from a selection's files on disk.
 
-A *selection* is what :func:`targetsel.export.export` (and ``targetsel select``) writes: the picked
-rows in any export format (:data:`targetsel.export.SUBSET_FILES`, found by
-:func:`targetsel.export.find_subset`) beside ``selection.json``, or with several budgets one
-``budget-<B>/`` folder each. Every budget is a prefix of one ranking, so the largest budget's files
-hold everything; the smaller budgets are positions on the page's budget slider.
+A *selection* is what ``targetsel select`` writes, found and read through
+:class:`targetsel.export.SelectionArtifact`: the picked rows in any export format beside
+``selection.json``, or with several budgets one ``budget-<B>/`` folder each. Every budget is a
+prefix of one ranking, so the largest budget's files hold everything; the smaller budgets are
+positions on the page's budget slider.
 
 Nothing is recomputed here: per-pick query and score come from ``selection.json``, the
 conversations from the subset file, the pool's composition from the pool recorded in
@@ -22,7 +22,6 @@ import json
 import logging
 import math
 import os
-import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ from targetsel.errors import ConfigurationError, InvalidDataError, MissingArtifa
 from targetsel.explore.decontamination import decontamination_view
 from targetsel.explore.targets import target_distances_view, target_query_messages, targets_view
 from targetsel.explore.values import cell, column_values, messages_of, num
-from targetsel.export import find_subset, load_subset
+from targetsel.export import SELECTION_FILE, SelectionArtifact, load_subset
 from targetsel.progress import progress
 
 logger = logging.getLogger(__name__)
@@ -44,7 +43,6 @@ __all__ = ["PAGE_FORMAT", "Selection", "find_diagnosis", "find_selection", "page
 #: Version of the JSON embedded in the page (bumped when its layout changes).
 PAGE_FORMAT = 1
 
-_BUDGET_DIR = re.compile(r"^budget-(\d+)$")
 _NO_LABEL = "(none)"
 
 
@@ -54,6 +52,7 @@ class Selection:
 
     Attributes:
         root: The folder (or file) the user named.
+        artifact: The selection found there (:meth:`SelectionArtifact.open`).
         meta_path: The ``selection.json`` of the largest budget.
         subset_path: The picked rows of the largest budget, in ranking order (a file, or the ``hf``
             format's folder).
@@ -62,6 +61,7 @@ class Selection:
     """
 
     root: Path
+    artifact: SelectionArtifact
     meta_path: Path
     subset_path: Path
     meta: dict[str, Any]
@@ -74,9 +74,7 @@ class Selection:
 
     def default_page_path(self) -> Path:
         """``explore.html`` in the selection folder; ``<stem>.html`` beside a ``<stem>.selection.json``."""
-        if self.root.is_dir() or self.root.name == "selection.json":
-            return self.folder / "explore.html"
-        return self.root.with_name(self.root.name.removesuffix(".selection.json").removesuffix(".json") + ".html")
+        return self.artifact.page_path
 
 
 def find_selection(path: str | os.PathLike[str]) -> Selection:
@@ -102,31 +100,11 @@ def find_selection(path: str | os.PathLike[str]) -> Selection:
         >>> s.budgets, s.subset_path.name
         ([2], 'subset.jsonl')
     """
-    from targetsel.diagnose import load_selection
-
-    root = Path(path)
-    if not root.exists():
-        raise MissingArtifactError(f"{root}: no such file or directory; pass the output folder of `targetsel select`")
-    budgets: list[int] = []
-    if root.is_dir() and not (root / "selection.json").is_file():
-        found = sorted(
-            (int(m.group(1)), p)
-            for p in root.iterdir()
-            if (m := _BUDGET_DIR.match(p.name)) and (p / "selection.json").is_file()
-        )
-        if not found:
-            raise MissingArtifactError(
-                f"{root}: not a selection folder (no selection.json, no budget-<B>/selection.json); "
-                "pass the output folder of `targetsel select`"
-            )
-        budgets = [b for b, _ in found]
-        meta_path = found[-1][1] / "selection.json"
-    else:
-        meta_path = root / "selection.json" if root.is_dir() else root
-    meta = load_selection(meta_path)
-    n_picks = len(meta["picks"])
-    budgets = [b for b in budgets if b <= n_picks] or [int(meta.get("budget") or n_picks)]
-    return Selection(root, meta_path, find_subset(meta_path), meta, budgets)
+    artifact = SelectionArtifact.open(path)
+    top = artifact.largest()
+    meta = artifact.read_selection().model_dump()
+    budgets = [b for b in artifact.budgets() if b <= len(meta["picks"])] or [meta["budget"]]
+    return Selection(Path(path), artifact, top.selection_path, top.find_subset(), meta, budgets)
 
 
 def recorded_path(meta: dict[str, Any], key: str) -> Path | None:
@@ -246,7 +224,7 @@ def _query_view(meta: dict[str, Any], queries: Any, notes: list[str]) -> tuple[i
         queries = next(iter(queries.values()))
     recorded = (meta.get("queries") or {}).get("rows")
     if queries is not None and len(queries) != (recorded or len(queries)):
-        notes.append(f"the query set given has {len(queries)} rows, selection.json records another size")
+        notes.append(f"the query set given has {len(queries)} rows, {SELECTION_FILE} records another size")
     n = recorded or (len(queries) if queries is not None else 0)
     return int(n), None if queries is None else messages_of(queries)
 
@@ -382,7 +360,7 @@ def page_data(
     subset = _subset_of(selection)
     pool_meta = meta.get("pool") or {}
     if pool is not None and pool_meta.get("fingerprint") and pool.fingerprint != pool_meta["fingerprint"]:
-        notes.append(f"the pool given ({pool.source}) is not the one selection.json records: composition may differ")
+        notes.append(f"the pool given ({pool.source}) is not the one {SELECTION_FILE} records: composition may differ")
     by_shown, labels, pool_counts, label_codes = _composition(subset, pool, by, notes)
     extra_names = sorted({k for p in picks[:1] for k in p} - {"rank", "index", "id", "query_index", "score"})
     conversations = _conversations(subset)
@@ -391,7 +369,7 @@ def page_data(
     if all(q < 0 for q in query_index):
         notes.append(f"{meta.get('method')} does not record which query chose each pick")
     n_queries, query_messages = _query_view(meta, queries, notes)
-    decontamination = decontamination_view(selection.meta, selection.meta_path.parent, notes)
+    decontamination = decontamination_view(selection.meta, selection.artifact, notes)
     return {
         "format": PAGE_FORMAT,
         "header": _header(selection, pool, queries),

@@ -25,7 +25,8 @@ from targetsel.atomic import atomic_write_text
 from targetsel.data import ExampleSet, load_examples
 from targetsel.errors import ConfigurationError
 from targetsel.explore.load import find_diagnosis, find_selection, page_data, recorded_path
-from targetsel.export import check_output_dir
+from targetsel.export import SELECTION_FILE, check_output_dir
+from targetsel.export.layout import EXPLORE_PAGE
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ def write_page_file(html: str, output: str | os.PathLike[str]) -> Path:
     """
     out = Path(output)
     if out.is_dir():
-        raise ConfigurationError(f"{out} is a folder; pass a file name for the page, e.g. -o {out / 'explore.html'}")
+        raise ConfigurationError(f"{out} is a folder; pass a file name for the page, e.g. -o {out / EXPLORE_PAGE}")
     check_output_dir(out.parent)
     atomic_write_text(out, html)
     logger.info("wrote %s (%.1f MB)", out, len(html.encode("utf-8")) / 1e6)
@@ -140,7 +141,7 @@ def write_page(
         sel.budgets = sorted({int(b) for b in budgets if 0 < int(b) <= len(sel.meta["picks"])}) or sel.budgets
     out = Path(output) if output is not None else sel.default_page_path()
     if out.is_dir():
-        raise ConfigurationError(f"{out} is a folder; pass a file name for the page, e.g. -o {out / 'explore.html'}")
+        raise ConfigurationError(f"{out} is a folder; pass a file name for the page, e.g. -o {out / EXPLORE_PAGE}")
     check_output_dir(out.parent)
     pool_set = _examples(pool, sel.meta, "pool", split)
     query_set = load_query_sets(queries, sel.meta, split)
@@ -187,7 +188,7 @@ def load_query_sets(given: Any, meta: dict[str, Any], split: str | None = None) 
         names = ", ".join(t["name"] for t in block["targets"])
         raise ConfigurationError(
             f"this selection has several targets ({names}): give each query set as --query NAME=PATH, or none "
-            "to read them from selection.json"
+            f"to read them from {SELECTION_FILE}"
         )
     # each target's entry records its query set's ``source`` as the ``queries`` block of one target does
     return {t["name"]: _examples(None, {"queries": t}, "queries", split) for t in block["targets"]}

@@ -24,6 +24,7 @@ import numpy as np
 
 from targetsel.data import ExampleSet
 from targetsel.explore.values import messages_of, num
+from targetsel.export import SELECTION_FILE
 
 __all__ = ["TARGET_DISTANCES", "target_distances_view", "target_query_messages", "targets_view"]
 
@@ -99,7 +100,7 @@ def target_query_messages(
         rows = int(t.get("rows") or 0)
         if es is not None and len(es) != rows:
             notes.append(
-                f"the query set given for target {t['name']!r} has {len(es)} rows, selection.json records {rows}"
+                f"the query set given for target {t['name']!r} has {len(es)} rows, {SELECTION_FILE} records {rows}"
             )
             es = None
         given = given or es is not None

@@ -74,7 +74,6 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from targetsel.atomic import atomic_write_text
 from targetsel.data import ExampleSet
 from targetsel.decontaminate.ngram import normalize_words
 from targetsel.errors import ConfigurationError
@@ -83,7 +82,6 @@ from targetsel.select.base import Ranking
 
 __all__ = [
     "DEDUP_BY",
-    "DUPLICATES_FILE",
     "DedupRecord",
     "DedupResult",
     "DedupSettings",
@@ -96,8 +94,6 @@ __all__ = [
     "source_reader",
 ]
 
-#: The per-row report of skipped candidates, written beside the subset.
-DUPLICATES_FILE = "duplicates.jsonl"
 #: Which features the cosine test reads: the selection's representation, or embed features.
 DEDUP_BY = ("selection", "embed")
 
@@ -234,8 +230,9 @@ class DedupResult:
         last = int(self.kept[budget - 1])
         return sum(1 for d in self.duplicates if d.position < last)
 
-    def block(self, budget: int, file: str | None = DUPLICATES_FILE) -> dict[str, Any]:
-        """The ``dedup`` block of ``selection.json`` for ``budget`` (validated by :class:`DedupRecord`)."""
+    def block(self, budget: int, file: str | None = None) -> dict[str, Any]:
+        """The ``dedup`` block of ``selection.json`` for ``budget`` (validated by :class:`DedupRecord`);
+        ``file`` is the report's name relative to it."""
         s = self.settings
         skipped = self.skipped_before(budget)
         return {
@@ -249,7 +246,8 @@ class DedupResult:
         }
 
     def jsonl(self, ids: Sequence[str]) -> str:
-        """``duplicates.jsonl``'s text: one object per skipped row (``ids``: the pool's row ids)."""
+        """The report's text: one object per skipped row (``ids``: the pool's row ids); empty when
+        nothing was skipped."""
         lines = []
         for d in self.duplicates:
             rec = {
@@ -262,10 +260,6 @@ class DedupResult:
             }
             lines.append(json.dumps(rec, ensure_ascii=False) + "\n")
         return "".join(lines)
-
-    def write(self, path: str | os.PathLike[str], ids: Sequence[str]) -> None:
-        """Write ``duplicates.jsonl`` atomically (an empty file when nothing was skipped)."""
-        atomic_write_text(path, self.jsonl(ids))
 
     def summary(self, path: str | os.PathLike[str] | None = None) -> str:
         """One line, e.g. ``dedup: skipped 37 rows with cosine ≥ 0.95 to an earlier pick → out/duplicates.jsonl``.
