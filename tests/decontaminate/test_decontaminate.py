@@ -284,6 +284,7 @@ def test_artifacts(task: dict, tmp_path: Path) -> None:
     page = write_page(out, pool=task["pool"])
     html = Path(page).read_text()
     assert 'id="h-decontamination">removed 4 of 224 pool rows' in html
+    assert " 40 evaluation items" in html  # the block's count, not the dict's items method
     assert html.count("<tr><td>") == 4
     # validated on read
     bad = json.loads((out / "budget-20" / "selection.json").read_text())
