@@ -91,6 +91,7 @@ class SelectionResult:
         dedup_path: The near-duplicate report when an output was given.
         targets: With several targets, ``(name, query set)`` of each, in order (``None``: one target).
         mix: With several targets, how they share the picks.
+        distributed: Under torchrun, the world size and the pool rows each rank scored (``None``: one process).
     """
 
     ranking: Ranking
@@ -103,6 +104,7 @@ class SelectionResult:
     dedup_path: Path | None = None
     targets: list[tuple[str, ExampleSet]] | None = None
     mix: MixSettings | None = None
+    distributed: dict[str, Any] | None = None
     _scores: Scores | None = field(default=None, repr=False)
     _score_fn: Callable[[], Scores] | None = field(default=None, repr=False)
     _summarize: Callable[[Scores, int], dict[str, Any]] | None = field(default=None, repr=False)
@@ -344,6 +346,7 @@ def run_selection(
         dedup=deduped if deduped is None or clean is None else deduped.on_rows(clean),
         targets=None if names is None else targets,
         mix=None if names is None else mix_settings,
+        distributed=None if ranks is None else ranks.record(),
         _scores=scores,
         _score_fn=lambda: views.score(top_k),
         _summarize=lambda sc, b: summarize(sub_pool, ranking, sc, b, targets=names),
@@ -667,6 +670,7 @@ def _export(
         dedup=result.dedup,
         mix=result.mix,
         targets=result.targets,
+        distributed=result.distributed,
     )
     result.contamination_path = None if result.contamination is None else artifact.contamination_path
     result.dedup_path = None if result.dedup is None else artifact.duplicates_path

@@ -33,11 +33,9 @@ def test_torchrun_select_writes_what_one_process_writes(tmp_path):
             assert a == b, f"{name} differs"
             continue
         one, ranked = json.loads(a), json.loads(b)
-        record = ranked.pop("distributed", None)
+        record = ranked.pop("distributed")
         assert one == ranked, f"{name} differs"
-        if record is not None:
-            assert record["world_size"] == 2
-            assert record["row_ranges"] == [[[0, 4096], [8192, 9000]], [[4096, 8192]]]
+        assert record == {"world_size": 2, "row_ranges": [[[0, 4096], [8192, 9000]], [[4096, 8192]]]}
 
 
 @pytest.mark.parametrize(

@@ -74,7 +74,7 @@ def test_round_trip_of_every_step(tmp_path: Path) -> None:
     art = SelectionArtifact.open(out)
     assert art.budgets() == [4, 8] and art.largest().path == out / budget_dir(8)
     meta = art.read_selection()
-    assert meta.model_dump() == json.loads((out / budget_dir(8) / SELECTION_FILE).read_text())
+    assert meta.model_dump(exclude_unset=True) == json.loads((out / budget_dir(8) / SELECTION_FILE).read_text())
     assert [t.name for t in meta.targets.targets] == ["a", "b"] and meta.decontamination.removed == 1
     assert art.load_subset().ids == [p.id for p in meta.picks] == [pool.ids[i] for i in res.ranking.indices[:8]]
     # the reports: written once beside the budgets, each budget's selection.json naming them

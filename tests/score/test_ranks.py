@@ -107,6 +107,9 @@ def test_two_ranks_every_selector_equals_one_process(tmp_path):
     info = json.loads((tmp_path / "ranked" / "rr-dense" / "ranks.json").read_text())
     assert info["world"] == 2 and info["row_ranges"] == [[[0, 4096], [8192, 9000]], [[4096, 8192]]]
     _check_cover(info["row_ranges"], 9000)
+    for run in RUNS:  # selection.json records the world size and the rows each rank scored
+        for sel in (tmp_path / "ranked" / run["name"]).rglob("selection.json"):
+            assert json.loads(sel.read_text())["distributed"] == {"world_size": 2, "row_ranges": info["row_ranges"]}
 
 
 def test_three_ranks_own_directories_one_rank_without_shards(tmp_path):

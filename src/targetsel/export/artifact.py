@@ -141,6 +141,7 @@ class SelectionArtifact:
         decontamination: dict[str, Any] | None = None,
         dedup: dict[str, Any] | None = None,
         targets: dict[str, Any] | None = None,
+        distributed: dict[str, Any] | None = None,
     ) -> tuple[Path, Path]:
         """Write one selection: the subset, its trainer file, ``selection.json``. See :func:`targetsel.export.export`.
 
@@ -170,6 +171,7 @@ class SelectionArtifact:
             decontamination=decontamination,
             dedup=dedup,
             targets=targets,
+            distributed=distributed,
         )
         text = json.dumps(meta, indent=1) + "\n"
         WRITERS[fmt](pool, [int(i) for i in ranking.indices], data_path)
@@ -193,6 +195,7 @@ class SelectionArtifact:
         dedup: DedupResult | None = None,
         mix: MixSettings | None = None,
         targets: Sequence[tuple[str, ExampleSet]] | None = None,
+        distributed: dict[str, Any] | None = None,
     ) -> dict[int, tuple[Path, Path]]:
         """Every budget's selection (a prefix of ``ranking``) and, when they ran, the decontamination
         and near-duplicate reports; nothing is written when a pick cannot be exported.
@@ -209,6 +212,8 @@ class SelectionArtifact:
             mix: With several ``targets``, how they shared the picks.
             targets: ``(name, query set)`` of each target of a selection of several; the ranking
                 then has a ``target`` extra.
+            distributed: Under torchrun, the world size and the pool rows each rank scored
+                (:class:`~targetsel.export.metadata.DistributedRecord`).
 
         Returns:
             ``budget -> (subset path, selection.json path)``.
@@ -223,7 +228,7 @@ class SelectionArtifact:
             block = contamination.block(self._write_report(self.contamination_path, contamination.jsonl(), single))
         out: dict[int, tuple[Path, Path]] = {}
         for b in budgets:
-            extra: dict[str, Any] = {}
+            extra: dict[str, Any] = {} if distributed is None else {"distributed": distributed}
             if dedup is not None:
                 extra["dedup"] = dedup.block(b, dedup_file)
             if targets is not None:

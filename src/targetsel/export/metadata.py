@@ -27,6 +27,7 @@ from targetsel.select.dedup import DedupRecord
 __all__ = [
     "SELECTION_FIX",
     "DataRecord",
+    "DistributedRecord",
     "Pick",
     "SelectionFile",
     "TargetRecord",
@@ -71,6 +72,38 @@ class TargetsRecord(BaseModel):
 
     mix: str
     targets: list[TargetRecord]
+
+
+class DistributedRecord(BaseModel):
+    """``selection.json``'s ``distributed`` block (a selection made under torchrun only).
+
+    Attributes:
+        world_size: The number of ranks.
+        row_ranges: Per rank, the pool rows ``[start, stop)`` it scored (a rank may have none);
+            together they cover the pool once.
+
+    Example:
+        >>> DistributedRecord(world_size=2, row_ranges=[[[0, 4096], [8192, 9000]], [[4096, 8192]]]).world_size
+        2
+    """
+
+    model_config = ConfigDict(strict=True, extra="allow")
+
+    world_size: Annotated[int, Field(ge=1)]
+    row_ranges: list[list[Annotated[list[_Count], Field(min_length=2, max_length=2)]]]
+
+    @model_validator(mode="after")
+    def _one_list_per_rank(self) -> DistributedRecord:
+        if len(self.row_ranges) != self.world_size:
+            have = len(self.row_ranges)
+            raise FieldError("row_ranges", f"must hold one list per rank ({self.world_size}), got {have}")
+        return self
+
+    def covers(self, rows: int) -> bool:
+        """Whether the ranks' ranges cover rows ``[0, rows)`` exactly once."""
+        spans = sorted(r for ranges in self.row_ranges for r in ranges)
+        ends = [0] + [b for _, b in spans]
+        return all(a == e and b > a for (a, b), e in zip(spans, ends, strict=False)) and ends[-1] == rows
 
 
 class Pick(BaseModel):
@@ -127,6 +160,8 @@ class SelectionFile(BaseModel):
     ``dedup`` (:class:`~targetsel.select.dedup.DedupRecord`) likewise, only when near-duplicate
     control ran; its ``walked`` is ``budget + skipped``. ``targets`` (:class:`TargetsRecord`) only
     for a selection of several targets: every pick then names its ``target``, ``queries`` is ``null``.
+    ``distributed`` (:class:`DistributedRecord`) only for a selection made under torchrun: the world
+    size and the pool rows each rank scored (the rest of the file is what one process writes).
     Pick indices are rows of the whole pool (removed rows included), so readers map picks to rows
     as they always did.
     The checks across fields: at least one pick, ``budget`` equal to the number of picks, every
@@ -154,6 +189,7 @@ class SelectionFile(BaseModel):
     decontamination: DecontaminationRecord | None = None
     dedup: DedupRecord | None = None
     targets: TargetsRecord | None = None
+    distributed: DistributedRecord | None = None
     picks: list[Pick]
 
     @field_validator("picks")
@@ -184,6 +220,8 @@ class SelectionFile(BaseModel):
                 raise FieldError(f"picks[{i}].index", f"must be below the pool's {self.pool.rows} rows, got {p.index}")
         if self.targets is not None:
             self._check_targets(self.targets)
+        if self.distributed is not None and not self.distributed.covers(self.pool.rows):
+            raise FieldError("distributed.row_ranges", f"must cover the pool's {self.pool.rows} rows exactly once")
         return self
 
     def _check_targets(self, targets: TargetsRecord) -> None:
@@ -209,6 +247,7 @@ def selection_metadata(
     decontamination: dict[str, Any] | None = None,
     dedup: dict[str, Any] | None = None,
     targets: dict[str, Any] | None = None,
+    distributed: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The ``selection.json`` content: method, parameters, inputs and every pick.
 
@@ -254,13 +293,14 @@ def selection_metadata(
         "decontamination": decontamination,
         "dedup": dedup,
         "targets": targets,
+        "distributed": distributed,
         "picks": picks,
     }
     # through the model that reads it back: what is written is what a reader accepts
     checked = check_artifact(SelectionFile, meta, source="the selection written", fix="this is a bug in targetsel")
     out = checked.model_dump()
     # a step that did not run leaves no key: the file says only what happened
-    for key in ("decontamination", "dedup", "targets"):
+    for key in ("decontamination", "dedup", "targets", "distributed"):
         if out[key] is None:
             del out[key]
     return out

@@ -301,6 +301,15 @@ class RankGroup:
         self._local, self._owned = list(stores), shard_ranges(first, mine)
         return self._owned
 
+    def record(self) -> dict[str, Any]:
+        """What ``selection.json`` records of the run: the world size and the pool rows each rank scored.
+
+        Example:
+            >>> RankGroup(0, 1).record()
+            {'world_size': 1, 'row_ranges': []}
+        """
+        return {"world_size": self.world, "row_ranges": self.row_ranges}
+
     def sources(self) -> list[RankedSource]:
         """Rank 0: one :class:`RankedSource` per attached candidate view."""
         return [RankedSource(self, v, s) for v, s in enumerate(self._local)]
