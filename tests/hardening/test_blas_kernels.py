@@ -50,7 +50,10 @@ SUPPORTED = _supported()
 
 
 @pytest.mark.skipif(not SUPPORTED, reason="no x86-64 CPU flags found (/proc/cpuinfo): OpenBLAS kernels not selectable")
-@pytest.mark.parametrize("kernel", SUPPORTED or ["none"])
+# The most capable kernel runs by default; the older ones with the slow tests (.ci/slow).
+@pytest.mark.parametrize(
+    "kernel", [pytest.param(k, marks=() if k == SUPPORTED[-1] else pytest.mark.slow) for k in SUPPORTED] or ["none"]
+)
 def test_determinism_under_each_openblas_kernel(kernel: str) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
     env["OPENBLAS_CORETYPE"] = kernel

@@ -63,6 +63,7 @@ def shard_bytes(path: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(path.glob("shard-*.npy"))}
 
 
+@pytest.mark.slow  # default suite time; .ci/slow runs it
 def test_encode_killed_ten_times_resumes_to_identical_store(tmp_path: Path) -> None:
     pool = make_pool(tmp_path / "pool.jsonl", 12_000)
     env = {**os.environ, "TARGETSEL_CACHE": str(tmp_path / "cache")}

@@ -54,6 +54,7 @@ def test_streaming_and_dense_scores_give_identical_subsets(tmp_path: Path, data)
     assert a["subset.jsonl"] == b["subset.jsonl"]
 
 
+@pytest.mark.slow  # default suite time; .ci/slow runs it
 def test_identical_bytes_across_torch_threads(tmp_path: Path, data) -> None:
     pool, query = data
     small = pool.select(range(0, len(pool), 10))
