@@ -63,14 +63,15 @@ def sha256_file(path: str | os.PathLike[str], chunk: int = _CHUNK) -> str:
     return h.hexdigest()
 
 
-_FILE_DIGESTS: dict[tuple[str, int, int], str] = {}
+_FILE_DIGESTS: dict[tuple[Any, ...], str] = {}
 
 
 def file_digest(path: str | os.PathLike[str]) -> str:
     """SHA-256 of a file, or of a folder (each file's relative name and bytes, in sorted order).
 
     A folder is how a saved ``datasets`` data set is stored. Results are remembered per process
-    by path, size and modification time, so a grid of cells hashes its pool once.
+    by path, size and modification time (of every file, for a folder), so a grid of cells hashes
+    its pool once.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
@@ -86,16 +87,24 @@ def file_digest(path: str | os.PathLike[str]) -> str:
         True
     """
     p = Path(path)
-    st = p.stat()
-    key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
-    if p.is_dir():  # a folder's own mtime misses edits inside it: hash again every time
-        h = hashlib.sha256()
-        for f in sorted(x for x in p.rglob("*") if x.is_file()):
-            h.update(f.relative_to(p).as_posix().encode() + b"\x00" + sha256_file(f).encode() + b"\x01")
-        return h.hexdigest()
+    if p.is_dir():  # a folder's own mtime misses edits inside it: key it by every file's size and mtime
+        files = sorted(x for x in p.rglob("*") if x.is_file())
+        key: tuple[Any, ...] = (str(p.resolve()), *((f.relative_to(p).as_posix(), *_stamp(f)) for f in files))
+        if key not in _FILE_DIGESTS:
+            h = hashlib.sha256()
+            for f in files:
+                h.update(f.relative_to(p).as_posix().encode() + b"\x00" + sha256_file(f).encode() + b"\x01")
+            _FILE_DIGESTS[key] = h.hexdigest()
+        return _FILE_DIGESTS[key]
+    key = (str(p.resolve()), *_stamp(p))
     if key not in _FILE_DIGESTS:
         _FILE_DIGESTS[key] = sha256_file(p)
     return _FILE_DIGESTS[key]
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns
 
 
 def content_key(path: str | os.PathLike[str] | None) -> str | None:

@@ -6,7 +6,7 @@ import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -67,8 +67,9 @@ def plot_quantiles(
     )
     written: list[Path] = []
     for metric in _metrics_for(df, mask, metrics):
-        means = _bin_means(df, experiment, metric)
-        errors = _bin_errors(df, experiment, metric)
+        groups = _bin_groups(df, experiment, metric)
+        # several seeds: the standard error of each bin's mean (NaN for one seed: no bar is drawn)
+        means, errors = groups.mean(), groups.sem()
         rho = spearman_table(df, metric=metric, experiment=experiment)
         rho_of = {(d, m): r for d, m, r in zip(rho.dataset, rho.method, rho.rho, strict=True)}
         ref_means = ref_rho_of = None
@@ -87,15 +88,14 @@ def plot_quantiles(
     return written
 
 
-def _bin_means(df: pd.DataFrame, experiment: str, metric: str) -> pd.DataFrame:
+def _bin_groups(df: pd.DataFrame, experiment: str, metric: str) -> Any:
+    """The experiment's rows of ``metric`` grouped by dataset, method and bin (the seeds of a bin together)."""
     rows = df[(df[COLS.experiment] == experiment) & (df[COLS.metric] == metric) & df[COLS.bin].notna()]
-    return rows.groupby([COLS.dataset, COLS.method, COLS.bin], sort=False, observed=True)[COLS.value].mean()
+    return rows.groupby([COLS.dataset, COLS.method, COLS.bin], sort=False, observed=True)[COLS.value]
 
 
-def _bin_errors(df: pd.DataFrame, experiment: str, metric: str) -> pd.Series:
-    """Standard error of each bin's mean over its seeds (NaN for a single seed: no bar is drawn)."""
-    rows = df[(df[COLS.experiment] == experiment) & (df[COLS.metric] == metric) & df[COLS.bin].notna()]
-    return rows.groupby([COLS.dataset, COLS.method, COLS.bin], sort=False, observed=True)[COLS.value].sem()
+def _bin_means(df: pd.DataFrame, experiment: str, metric: str) -> pd.Series:
+    return _bin_groups(df, experiment, metric).mean()
 
 
 def _quantile_panel(
