@@ -79,6 +79,8 @@ class Representation(ABC):
     """
 
     name: ClassVar[str]
+    #: Short name in method labels and reports, as in the paper ("LESS", "RDS+").
+    label: ClassVar[str]
     #: Its cost model for ``targetsel plan``: a ``module:function`` planner
     #: (:mod:`targetsel.plan.request`), resolved only when a plan is made; ``None``: no plan.
     planner: ClassVar[str | None] = None

@@ -61,6 +61,7 @@ class EmbedRepresentation(Representation):
     """
 
     name = "embed"
+    label = "EMBED"
     planner = "targetsel.plan.encoders:plan_embed"
 
     def __init__(

@@ -79,6 +79,7 @@ class HiddenRepresentation(Representation):
     """
 
     name = "hidden"
+    label = "RDS+"
     planner = "targetsel.plan.lm:plan_hidden"
 
     def __init__(

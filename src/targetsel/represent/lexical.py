@@ -43,6 +43,7 @@ class LexicalRepresentation(Representation):
     """
 
     name = "lexical"
+    label = "LEXICAL"
     planner = "targetsel.plan.encoders:plan_lexical"
 
     def __init__(

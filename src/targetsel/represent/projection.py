@@ -76,6 +76,8 @@ class Projector(ABC):
     """
 
     name: ClassVar[str]
+    #: Short name in reports.
+    label: ClassVar[str]
 
     def __init__(self, dim: int = 8192, seed: int = 0) -> None:
         if int(dim) <= 0:
@@ -132,6 +134,7 @@ class DenseProjector(Projector):
     """
 
     name = "dense"
+    label = "DENSE"
 
     def __init__(self, dim: int = 8192, seed: int = 0, *, tile_rows: int = 1024, cache_bytes: int = 1 << 30) -> None:
         super().__init__(dim, seed)
@@ -203,6 +206,7 @@ class SparseProjector(Projector):
     """
 
     name = "sparse"
+    label = "SPARSE"
 
     def __init__(self, dim: int = 8192, seed: int = 0, *, nnz: int = 1) -> None:
         super().__init__(dim, seed)

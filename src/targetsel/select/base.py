@@ -98,6 +98,8 @@ class Selector(ABC):
     """
 
     name: ClassVar[str]
+    #: Short name in method labels and reports, as in the paper ("RR", "DG").
+    label: ClassVar[str]
     #: False when the algorithm never reads the scores (the pipeline then does not score).
     requires_scores: ClassVar[bool] = True
     #: When the algorithm reads the feature views: "never", "streaming" (streaming scores only) or "always".

@@ -46,6 +46,7 @@ class RoundRobin(Selector):
     """
 
     name = "round_robin"
+    label = "RR"
     requires_features = "streaming"  # to refill streaming lists that run out
     supports_streaming = True
 
@@ -100,6 +101,7 @@ class DoublyGreedy(Selector):
     """
 
     name = "doubly_greedy"
+    label = "DG"
     supports_streaming = True
 
     def required_top_k(self, budget: int, n_queries: int = 1, memory_bytes: int | None = None) -> int:
@@ -129,6 +131,7 @@ class MeanSimilarity(Selector):
     """
 
     name = "mean_sim"
+    label = "MEAN"
     supports_streaming = True
 
     def required_top_k(self, budget: int, n_queries: int = 1, memory_bytes: int | None = None) -> int:

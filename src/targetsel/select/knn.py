@@ -103,6 +103,7 @@ class KNNUniform(Selector):
     """
 
     name = "knn_uniform"
+    label = "KNN-U"
     supports_streaming = True
 
     def __init__(self, alpha: float = 0.01, C: float = 5.0, max_neighbors: int = 5000) -> None:
@@ -173,6 +174,7 @@ class KNNKDE(Selector):
     """
 
     name = "knn_kde"
+    label = "KNN-KDE"
     requires_features = "always"  # the kernel densities (sigma > 0)
     supports_streaming = True
     features_hint = "or use sigma=0"

@@ -67,6 +67,7 @@ class QuantileSelector(Selector):
     """
 
     name = "quantiles"
+    label = "RR"
     requires_features = "streaming"  # rescoring passes refill the windows
     supports_streaming = True
 

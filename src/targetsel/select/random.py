@@ -31,6 +31,7 @@ class RandomSelector(Selector):
     """
 
     name = "random"
+    label = "RANDOM"
     requires_scores = False
     supports_streaming = True
 

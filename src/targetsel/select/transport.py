@@ -224,6 +224,7 @@ class UnbalancedOT(Selector):
     """
 
     name = "uot"
+    label = "UOT"
     requires_features = "streaming"  # the similarities, chunk by chunk, when scores are top-k only
     supports_streaming = True
 

@@ -76,6 +76,7 @@ class GradientRepresentation(Representation):
     """
 
     name = "gradient"
+    label = "LESS"
     planner = "targetsel.plan.lm:plan_gradient"
 
     def __init__(
