@@ -42,7 +42,7 @@ CHUNK_TOKENS = 2048
 
 
 def example_loss(
-    model: torch.nn.Module,
+    model: Any,
     input_ids: torch.Tensor | None,
     attention_mask: torch.Tensor,
     labels: torch.Tensor,

@@ -89,7 +89,7 @@ class LoraSettings:
 
         return LoraConfig(
             r=self.lora_r,
-            lora_alpha=self.lora_alpha,
+            lora_alpha=self.lora_alpha,  # type: ignore[arg-type]  # peft annotates int; a float scales the same
             lora_dropout=self.lora_dropout,
             target_modules=list(self.target_modules),
             **extra,

@@ -55,6 +55,8 @@ def _is_str_tuple(tp: Any) -> bool:
 
 def _parameter(f: dataclasses.Field[Any], tp: Any) -> inspect.Parameter:
     """The keyword parameter (annotation and ``typer.Option`` default) of field ``f`` of type ``tp``."""
+    annotation: Any
+    default: Any
     if "switch" in f.metadata:
         annotation, default = bool, False
     elif _is_str_tuple(tp):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -95,7 +96,7 @@ def fetch_cmd(
     from targetsel.errors import ConfigurationError
 
     apply_quiet(quiet)
-    given = {"cap": cap, "size": size, "seed": seed, "dev_size": dev_size, "subjects": subjects}
+    given: dict[str, Any] = {"cap": cap, "size": size, "seed": seed, "dev_size": dev_size, "subjects": subjects}
     given = {k: v for k, v in given.items() if v is not None}
     specs = [get_spec(n) for n in names]  # every name and option checked before any download
     for spec in specs:

@@ -70,6 +70,7 @@ def demo_cmd(
         pool, options = lm_demo_setup(representation, model, pool, options, quiet=quiet)
     rep = build_representation(representation, model=model, **options)
     sources = pool.column("source")
+    assert sources is not None  # the bundled pool names every row's source
     table = Table(title=f"targetsel demo: {representation} + {method}, budget {budget}, pool {len(pool)}")
     for col in ("task", "queries", f"precision@{budget}", "top sources"):
         table.add_column(col)

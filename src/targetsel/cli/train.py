@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -79,7 +81,7 @@ _TRAIN_HELP = _TRAIN_HELP.format(**_DEFAULTS)
 WARMUP_FIXED = ("lora", "save_every_epoch")
 
 #: Closed-set and device options, checked (and named by their flag) before the settings are built.
-_CHECKS = {
+_CHECKS: dict[str, Callable[[Any], Any]] = {
     "lr_scheduler": lambda value: check_choice("--lr-scheduler", value, LR_SCHEDULERS),
     "dtype": check_dtype,
     "device": parse_device,

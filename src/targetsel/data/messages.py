@@ -171,7 +171,7 @@ def normalize_row(row: dict[str, Any]) -> list[dict[str, str]]:
             raise ValueError(f"turn {t} has unknown role {role!r} (expected one of {', '.join(ROLES)})")
         if not _nonempty_str(content):
             raise ValueError(f"turn {t} ({role}) has empty or non-string content")
-        out_msgs.append({"role": role, "content": content})
+        out_msgs.append({"role": str(role), "content": str(content)})
     if not any(m["role"] == "assistant" for m in out_msgs):
         raise ValueError("no assistant turn")
     return out_msgs

@@ -176,17 +176,17 @@ class _Index:
             st.append(np.arange(h.shape[0], dtype=np.int64))
         item_of = np.array([keys[k] for k in item_key], dtype=np.int64)
         for length, (hs, ps, st) in sorted(occ.items()):
-            h, p, s = np.concatenate(hs), np.concatenate(ps), np.concatenate(st)
-            if template_items and h.size:
-                pairs = np.unique(np.stack([h, item_of[p].astype(np.uint64)], axis=1), axis=0)
+            hashes, items, starts = np.concatenate(hs), np.concatenate(ps), np.concatenate(st)
+            if template_items and hashes.size:
+                pairs = np.unique(np.stack([hashes, item_of[items].astype(np.uint64)], axis=1), axis=0)
                 uniq, counts = np.unique(pairs[:, 0], return_counts=True)
                 common = uniq[counts >= template_items]
                 if common.size:
                     self.template_ngrams += int(common.size)
-                    keep = ~np.isin(h, common)
-                    h, p, s = h[keep], p[keep], s[keep]
-            order = np.argsort(h, kind="stable")
-            self.grams[length] = _Grams(h[order], p[order], s[order])
+                    keep = ~np.isin(hashes, common)
+                    hashes, items, starts = hashes[keep], items[keep], starts[keep]
+            order = np.argsort(hashes, kind="stable")
+            self.grams[length] = _Grams(hashes[order], items[order], starts[order])
 
     def _build_bitmap(self) -> None:
         total = sum(g.hashes.size for g in self.grams.values())
@@ -210,13 +210,15 @@ class _Index:
                 self.vocab_bytes[_SEP_BYTES] = _SEP_ID
             joined = (b" " + _SEP_BYTES + b" ").join([t.encode() for t in texts])
             tokens: list[Any] = joined.translate(_ASCII_WORDS).split()
-            get = self.vocab_bytes.get
+            get: Any = self.vocab_bytes.get
         else:
             tokens = _WORD.findall(f"\n{_SEP}\n".join([t.lower() for t in texts]))
             get = self.vocab.get
         return tokens, np.fromiter(map(get, tokens, repeat(_UNKNOWN_ID)), dtype=np.int64, count=len(tokens))
 
-    def scan(self, texts: list[str], ascii_only: bool = False) -> tuple[list[Any], np.ndarray, list[tuple[int, ...]]]:
+    def scan(
+        self, texts: list[str], ascii_only: bool = False
+    ) -> tuple[list[Any], np.ndarray, list[tuple[int, int, int, int]]]:
         """Words, ids and candidate hits ``(row, start, length, first gram)`` of a batch of row texts."""
         tokens, ids = self.tokens(texts, ascii_only)
         sep = ids == _SEP_ID

@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["DECONTAMINATION", "MixtureData", "TaskData"]
 
 #: Decontamination of every cell's pool (the default n-gram test); part of each cell's digest.
-DECONTAMINATION = {"ngram": 13, "min_words": 8, "template_items": 5, "answers": True}
+DECONTAMINATION: dict[str, Any] = {"ngram": 13, "min_words": 8, "template_items": 5, "answers": True}
 
 
 class TaskData:
@@ -57,6 +57,7 @@ class TaskData:
         self.task = task
         self.name = task.name
         self.pool = pool
+        assert task.query is not None  # a task of an experiment always has its query set
         self.dev = load_examples(task.query)
         self.test = load_examples(task.test) if task.test else None
         self.parts: list[TaskData] = [self]

@@ -84,6 +84,7 @@ def less_warmup(
     spec = config.representations[index]
     fraction, seed, tcfg = spec.warmup_config()
     model = spec.params.get("model", config.model)
+    assert model is not None  # an experiment config always names its model
     settings = {
         "model": model,
         "pool": [content_key(config.pool), config.pool_limit, config.pool_seed],

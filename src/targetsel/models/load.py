@@ -292,7 +292,7 @@ def load_model_and_tokenizer(
     path = resolve_model_path(model)
     tok = load_tokenizer(model)
     try:
-        lm = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype)
+        lm: Any = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype)
     except _unreadable_weights() as exc:
         raise model_load_error(model, "the weights", exc) from exc
     if adapter is not None:

@@ -26,7 +26,7 @@ from typing import Any
 from targetsel.data import ExampleSet
 from targetsel.errors import ConfigurationError
 from targetsel.plan.measure import gpu_throughput
-from targetsel.plan.request import PlanRequest, planner_of
+from targetsel.plan.request import Planner, PlanRequest, planner_of
 from targetsel.plan.stages import PLAN_SETTINGS, Plan, Stage
 from targetsel.plan.units import human_bytes, human_seconds
 
@@ -65,10 +65,13 @@ def plan_params(representation: str, params: Mapping[str, Any] | None) -> dict[s
         ...
         targetsel.errors.ConfigurationError: bad parameters for representation 'lexical': unknown parameter 'dims'; ...
     """
+    return _checked_params(representation, params, planner_of(representation))
+
+
+def _checked_params(representation: str, params: Mapping[str, Any] | None, planner: Planner) -> dict[str, Any]:
     from targetsel.params import validate_params
     from targetsel.represent.base import REPRESENTATIONS
 
-    planner = planner_of(representation)
     cls = REPRESENTATIONS.get(representation)
     what = f"representation {representation!r}"
     own = set(inspect.signature(cls).parameters)
@@ -123,7 +126,8 @@ def make_plan(
         request = request or PlanRequest(**settings)
     except TypeError as exc:  # an unknown keyword: the message names it
         raise TypeError(f"make_plan: {exc}") from None
-    request = replace(request, params=plan_params(request.representation, request.params))
+    planner = planner_of(request.representation)
+    request = replace(request, params=_checked_params(request.representation, request.params, planner))
     request.check(len(pool))
     thr = gpu_throughput(request.gpu, mfu=request.mfu, peak_tflops=request.peak_tflops, bench=request.bench)
-    return planner_of(request.representation)(pool, query, request, thr)
+    return planner(pool, query, request, thr)

@@ -143,12 +143,12 @@ def model_shapes(config: Any, *, lora: LoraSettings = LESS_LORA) -> ModelShapes:
         )
         vocab, hidden = (int(x) for x in lm.get_output_embeddings().weight.shape)
         peft = get_peft_model(lm, lora.peft_config())
-        lora = sum(p.numel() for n, p in peft.named_parameters() if "lora_" in n)
+        adapter = sum(p.numel() for n, p in peft.named_parameters() if "lora_" in n)
     layers = int(getattr(config, "num_hidden_layers", 0) or getattr(config, "n_layer", 0))
-    return ModelShapes(int(params), int(linear), int(lora), hidden, layers, vocab)
+    return ModelShapes(int(params), int(linear), int(adapter), hidden, layers, vocab)
 
 
-def padded_lengths(lengths: Sequence[int], *, batch_size: int, shard_size: int = 4096) -> np.ndarray:
+def padded_lengths(lengths: Sequence[int] | np.ndarray, *, batch_size: int, shard_size: int = 4096) -> np.ndarray:
     """The length each row is padded to in the batches the gradient and hidden engines form.
 
     Within each shard the rows are sorted by length (ties by index) and cut into batches of
@@ -158,10 +158,10 @@ def padded_lengths(lengths: Sequence[int], *, batch_size: int, shard_size: int =
         >>> padded_lengths([5, 1, 3, 2], batch_size=2).tolist()
         [5, 2, 5, 2]
     """
-    lengths = np.asarray(lengths, dtype=np.int64)
-    out = np.empty_like(lengths)
-    for start in range(0, len(lengths), shard_size):
-        shard = lengths[start : start + shard_size]
+    rows_len = np.asarray(lengths, dtype=np.int64)
+    out = np.empty_like(rows_len)
+    for start in range(0, len(rows_len), shard_size):
+        shard = rows_len[start : start + shard_size]
         order = np.argsort(shard, kind="stable")
         for b in range(0, len(order), batch_size):
             rows = order[b : b + batch_size]

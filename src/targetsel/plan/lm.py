@@ -8,7 +8,7 @@ shapes from its config on the ``meta`` device, and count FLOPs with :mod:`target
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,6 +19,9 @@ from targetsel.plan.calibrate import calibration, uncalibrated_rate
 from targetsel.plan.measure import count_tokens
 from targetsel.plan.request import PlanRequest, modelled
 from targetsel.plan.stages import PLAN_DEFAULTS, Plan, Stage, Work, finish_plan, gpu_time
+
+if TYPE_CHECKING:
+    from targetsel.chat import LossOn, LossTokens
 
 __all__ = ["plan_gradient", "plan_hidden"]
 
@@ -61,10 +64,10 @@ def _lm_work(
     cost_of: Callable[[np.ndarray, np.ndarray], np.ndarray],
     *,
     role: str,
-    loss_tokens: str,
+    loss_tokens: LossTokens,
     max_length: int,
 ) -> Work:
-    loss_on = "all_assistant" if role == "candidate" else "last_assistant"
+    loss_on: LossOn = "all_assistant" if role == "candidate" else "last_assistant"
     lengths, losses = count_tokens(
         examples, tok, max_length=max_length, loss_on=loss_on, loss_tokens=loss_tokens, desc=f"count tokens ({role})"
     )
@@ -78,7 +81,7 @@ def _lm_works(
     tok: Any,
     cost_of: Callable[[np.ndarray, np.ndarray], np.ndarray],
     *,
-    loss_tokens: str,
+    loss_tokens: LossTokens,
     max_length: int,
 ) -> tuple[Work, Work | None]:
     """The workloads of the pool and of the query set (``None`` without one)."""
@@ -171,7 +174,9 @@ def plan_gradient(pool: ExampleSet, query: ExampleSet | None, request: PlanReque
     shard_size, gpus, warmup_fraction = request.shard_size, request.gpus, request.warmup_fraction
     lora = LoraSettings.pick(params)
     config, tok, shapes = _lm_setup(model, lora)
-    loss_tokens = params.get("loss_tokens") or ("assistant" if getattr(tok, "chat_template", None) else "less")
+    loss_tokens: LossTokens = params.get("loss_tokens") or (
+        "assistant" if getattr(tok, "chat_template", None) else "less"
+    )
     rep = _gradient_rep(model, {**params, "loss_tokens": loss_tokens})
     batch_size, max_length, dim = rep.batch_size, rep.max_length, rep.dim
     settings = {

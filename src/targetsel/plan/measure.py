@@ -18,13 +18,16 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from targetsel.data import ExampleSet
 from targetsel.errors import ConfigurationError, InvalidDataError
 from targetsel.progress import progress
+
+if TYPE_CHECKING:
+    from targetsel.chat import LossOn, LossTokens
 
 __all__ = [
     "DEFAULT_MFU",
@@ -54,8 +57,8 @@ def count_tokens(
     tokenizer: Any,
     *,
     max_length: int,
-    loss_on: str = "all_assistant",
-    loss_tokens: str = "assistant",
+    loss_on: LossOn = "all_assistant",
+    loss_tokens: LossTokens = "assistant",
     desc: str = "count tokens",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Tokens and loss tokens of every example, as the gradient and hidden engines tokenise them.

@@ -18,17 +18,22 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast
 
 from targetsel.errors import ConfigurationError
 
 __all__ = ["PlanRequest", "Planner", "modelled", "plan_representations", "planner_of"]
 
-#: ``(pool, query, request, throughput) -> Plan``, with a ``modelled`` tuple of parameter names.
-Planner = Callable[..., Any]
+
+class Planner(Protocol):
+    """``(pool, query, request, throughput) -> Plan``, with a ``modelled`` tuple of parameter names."""
+
+    modelled: tuple[str, ...]
+
+    def __call__(self, pool: Any, query: Any, request: PlanRequest, throughput: Any, /) -> Any: ...
 
 
-def modelled(*names: str) -> Callable[[Planner], Planner]:
+def modelled(*names: str) -> Callable[[Callable[..., Any]], Planner]:
     """Mark a planner with the representation parameters its cost model reads (others are logged unused).
 
     Example:
@@ -38,9 +43,9 @@ def modelled(*names: str) -> Callable[[Planner], Planner]:
         ('dim',)
     """
 
-    def mark(fn: Planner) -> Planner:
+    def mark(fn: Callable[..., Any]) -> Planner:
         fn.modelled = tuple(names)  # type: ignore[attr-defined]
-        return fn
+        return cast(Planner, fn)
 
     return mark
 
@@ -70,8 +75,8 @@ def planner_of(representation: str) -> Planner:
         )
     from targetsel.represent.base import REPRESENTATIONS
 
-    module, _, func = REPRESENTATIONS.get(representation).planner.partition(":")
-    return getattr(importlib.import_module(module), func)  # type: ignore[no-any-return]
+    module, _, func = str(REPRESENTATIONS.get(representation).planner).partition(":")
+    return cast(Planner, getattr(importlib.import_module(module), func))
 
 
 @dataclass(frozen=True)

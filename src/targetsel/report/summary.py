@@ -128,6 +128,7 @@ def best_methods(df: pd.DataFrame, metric: str, experiment: str = "budget") -> p
     for (dataset, budget), group in sweep.groupby([COLS.dataset, COLS.budget], sort=False):
         cands = group[~group[COLS.method].isin([RANDOM_METHOD, ZERO_SHOT_METHOD])].dropna(subset=["mean"])
         rand = group[group[COLS.method] == RANDOM_METHOD]
+        best: tuple[str | None, float, float]
         if cands.empty:
             best = (None, math.nan, math.nan)
         else:

@@ -141,7 +141,7 @@ class FloatCodec(Codec):
         self._name = name
 
     @property  # type: ignore[override]
-    def name(self) -> str:  # the two float codecs share the class
+    def name(self) -> str:  # type: ignore[override]  # the two float codecs share the class
         return self._name
 
     def storage_dtype(self) -> np.dtype:

@@ -121,8 +121,8 @@ def _convert(
             aux = np.empty(hi - lo, dtype=np.float32)
             shard = src.read_shard(i)
             for s in range(0, hi - lo, chunk_rows):
-                rows = shard[s : s + chunk_rows]
-                part, scale = codec.encode(rows if rows.dtype == np.float32 else to_float32(rows))
+                block = shard[s : s + chunk_rows]
+                part, scale = codec.encode(block if block.dtype == np.float32 else to_float32(block))
                 data[s : s + part.shape[0]], aux[s : s + part.shape[0]] = part, scale
                 bar.update(part.shape[0])
             dst.write_encoded_shard(i, data, aux)

@@ -43,7 +43,9 @@ class FeatureSource(Protocol):
 class RowReader:
     """Chunks, the whole array and ``len`` from a source's ``num_rows`` and ``read_rows`` (a base for sources)."""
 
-    num_rows: int
+    @property
+    def num_rows(self) -> int:
+        raise NotImplementedError
 
     def read_rows(self, start: int, stop: int) -> np.ndarray:
         raise NotImplementedError

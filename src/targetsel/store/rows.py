@@ -97,7 +97,7 @@ class RowSubset(RowReader):
             aux.append(None if a is None else np.asarray(a)[off])
         if not data:
             return self.base.read_encoded(0, 0)  # type: ignore[attr-defined]
-        values = None if aux[0] is None else np.concatenate(aux)  # type: ignore[arg-type]
+        values: np.ndarray | None = None if aux[0] is None else np.concatenate(aux)  # type: ignore[arg-type]
         return np.concatenate(data), values
 
     def __repr__(self) -> str:

@@ -8,7 +8,7 @@ import logging
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -32,6 +32,9 @@ from targetsel.train.resume import (
     start_run,
 )
 
+if TYPE_CHECKING:
+    from targetsel.chat import LossOn
+
 logger = logging.getLogger(__name__)
 
 __all__ = [
@@ -47,7 +50,9 @@ __all__ = [
 TRAIN_INFO_FILE = "targetsel_train.json"
 
 
-def tokenize_dataset(tokenizer: Any, examples: ExampleSet, *, max_length: int, loss_on: str = "all_assistant") -> list:
+def tokenize_dataset(
+    tokenizer: Any, examples: ExampleSet, *, max_length: int, loss_on: LossOn = "all_assistant"
+) -> list[dict[str, list[int]]]:
     """Tokenised examples (``input_ids``, ``attention_mask``, ``labels``) in row order."""
     from targetsel.chat import tokenize_example
 

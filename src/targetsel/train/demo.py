@@ -37,7 +37,7 @@ def _sample(pool: ExampleSet, n: int, seed: int = 0) -> ExampleSet:
     groups: dict[str, list[int]] = {}
     for i, s in enumerate(sources):
         groups.setdefault(str(s), []).append(i)
-    take = []
+    take: list[int] = []
     for rows in groups.values():  # the same share of every family
         k = max(1, round(n * len(rows) / len(pool)))
         take.extend(int(i) for i in rng.choice(rows, size=min(k, len(rows)), replace=False))
