@@ -18,9 +18,7 @@ Example:
 from __future__ import annotations
 
 from targetsel.experiment.config import (
-    ALGORITHM_LABELS,
     GRID_TYPES,
-    REPRESENTATION_LABELS,
     AlgorithmSpec,
     DiagnoseSpec,
     ExperimentConfig,
@@ -34,10 +32,8 @@ from targetsel.experiment.config import (
 from targetsel.experiment.runner import DONE_FILE, STAGES, Cell, RunSummary, build_grid, run_experiment, write_report
 
 __all__ = [
-    "ALGORITHM_LABELS",
     "DONE_FILE",
     "GRID_TYPES",
-    "REPRESENTATION_LABELS",
     "STAGES",
     "AlgorithmSpec",
     "Cell",

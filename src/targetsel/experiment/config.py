@@ -27,14 +27,13 @@ from pydantic import Field, Strict, ValidationInfo, field_validator, model_valid
 
 from targetsel.errors import ConfigurationError, MissingArtifactError
 from targetsel.experiment.specs import (
-    ALGORITHM_LABELS,
-    REPRESENTATION_LABELS,
     AlgorithmSpec,
     DiagnoseSpec,
     MixtureSpec,
     QuantileSpec,
     RepresentationSpec,
     TaskSpec,
+    algorithm_label,
     method_label,
     path_or_data,
 )
@@ -55,9 +54,7 @@ if TYPE_CHECKING:
     from targetsel.select.mixture import MixSettings
 
 __all__ = [
-    "ALGORITHM_LABELS",
     "GRID_TYPES",
-    "REPRESENTATION_LABELS",
     "AlgorithmSpec",
     "DiagnoseSpec",
     "ExperimentConfig",
@@ -288,7 +285,7 @@ class ExperimentConfig(Section):
     def methods(self) -> list[str]:
         """The ``REPR (ALGO)`` labels of the grid (without the baselines)."""
         if self.grid == "quantile":
-            return [f"{r.display} (RR)" for r in self.representations]
+            return [f"{r.display} ({algorithm_label('quantiles')})" for r in self.representations]
         return [f"{r.display} ({a.display})" for r in self.representations for a in self.algorithms]
 
     def to_dict(self) -> dict[str, Any]:

@@ -33,45 +33,64 @@ from targetsel.params import (
 )
 
 if TYPE_CHECKING:
+    from targetsel.registry import Registry
     from targetsel.select.mixture import MixSettings
 
 __all__ = [
-    "ALGORITHM_LABELS",
-    "REPRESENTATION_LABELS",
     "AlgorithmSpec",
     "DiagnoseSpec",
     "MixtureSpec",
     "QuantileSpec",
     "RepresentationSpec",
     "TaskSpec",
+    "algorithm_label",
     "method_label",
     "path_or_data",
+    "representation_label",
 ]
 
-#: Display names of representations in method labels, as in the paper.
-REPRESENTATION_LABELS = {"gradient": "LESS", "hidden": "RDS+", "embed": "EMBED", "lexical": "LEXICAL"}
-#: Display names of algorithms in method labels, as in the paper.
-ALGORITHM_LABELS = {
-    "round_robin": "RR",
-    "doubly_greedy": "DG",
-    "mean_sim": "MEAN",
-    "uot": "UOT",
-    "knn_uniform": "KNN-U",
-    "knn_kde": "KNN-KDE",
-    "quantiles": "RR",
-}
+
+def _label_of(registry: Registry[Any], name: str) -> str:
+    """The ``label`` class attribute of the entry registered as ``name``; ``name`` upper-cased otherwise."""
+    if name not in registry:  # a method of an older results file, or a plugin not loaded
+        return name.upper()
+    return getattr(registry[name], "label", None) or name.upper()
+
+
+def representation_label(name: str) -> str:
+    """The registered representation's ``label`` (``gradient`` → ``LESS``); an unknown name upper-cased.
+
+    Example:
+        >>> representation_label("hidden"), representation_label("bm25")
+        ('RDS+', 'BM25')
+    """
+    import targetsel.represent  # noqa: F401  (registers the built-ins)
+    from targetsel.represent.base import REPRESENTATIONS
+
+    return _label_of(REPRESENTATIONS, name)
+
+
+def algorithm_label(name: str) -> str:
+    """The registered selector's ``label`` (``round_robin`` → ``RR``); an unknown name upper-cased.
+
+    Example:
+        >>> algorithm_label("knn_uniform"), algorithm_label("quantiles")
+        ('KNN-U', 'RR')
+    """
+    import targetsel.select  # noqa: F401  (registers the built-ins)
+    from targetsel.select.base import SELECTORS
+
+    return _label_of(SELECTORS, name)
 
 
 def method_label(representation: str, algorithm: str) -> str:
-    """``REPR (ALGO)`` as in the paper.
+    """``REPR (ALGO)`` as in the paper, from the classes' ``label`` attributes.
 
     Example:
         >>> method_label("gradient", "round_robin"), method_label("hidden", "doubly_greedy")
         ('LESS (RR)', 'RDS+ (DG)')
     """
-    rep = REPRESENTATION_LABELS.get(representation, representation.upper())
-    alg = ALGORITHM_LABELS.get(algorithm, algorithm.upper())
-    return f"{rep} ({alg})"
+    return f"{representation_label(representation)} ({algorithm_label(algorithm)})"
 
 
 _TaskName = text("must be a non-empty string")
@@ -157,7 +176,8 @@ class RepresentationSpec(Section):
 
     @property
     def display(self) -> str:
-        return self.label or REPRESENTATION_LABELS.get(self.name, self.name.upper())
+        """The ``label:`` given, else the representation's own (``LESS``)."""
+        return self.label or representation_label(self.name)
 
     def build(self, **extra: Any):
         """Instantiate the representation (``extra`` params, e.g. warmup ``checkpoints``, added)."""
@@ -205,7 +225,8 @@ class AlgorithmSpec(Section):
 
     @property
     def display(self) -> str:
-        return self.label or ALGORITHM_LABELS.get(self.name, self.name.upper())
+        """The ``label:`` given, else the selector's own (``RR``)."""
+        return self.label or algorithm_label(self.name)
 
 
 def path_or_data(value: Any, info: ValidationInfo, field: str = "") -> str:
