@@ -126,7 +126,10 @@ def test_score_chunks_are_the_score_matrix_bit_for_bit(chunk_rows: int) -> None:
 def test_device_path_logic_on_cpu_tensors() -> None:
     """The CUDA scoring path (conversion, normalisation, tiles, exclusion, mean, double-buffered
     reads) run with torch on the CPU: the same scores as the numpy path, to float32 rounding."""
-    from targetsel.score import _blocks, _blocks_cuda, _prepare
+    from targetsel.score.cuda import blocks_cuda
+    from targetsel.score.passes import ScorePass
+    from targetsel.score.stream import run_pass
+    from targetsel.store import InMemoryFeatures
 
     rng = np.random.default_rng(5)
     q1, q2 = rng.normal(size=(7, 12)), rng.normal(size=(7, 5))
@@ -134,12 +137,41 @@ def test_device_path_logic_on_cpu_tensors() -> None:
     exclude = np.zeros(10_000, dtype=bool)
     exclude[[3, 4097, 9999]] = True
     exclude[4096 * 2 : 4096 * 2 + 100] = True
-    qs, cs, w, chunk = _prepare([q1, q2], [c1, c2], [0.3, 0.7], 4096)
-    ref = [(s, b.copy(), m.copy()) for s, b, m in _blocks(qs, cs, w, chunk, None, exclude, with_mean=True)]
-    got = [(s, b.copy(), m.copy()) for s, b, m in _blocks_cuda(qs, cs, w, chunk, "cpu", exclude, None, True)]
+    p = ScorePass.create(
+        [InMemoryFeatures(q1), InMemoryFeatures(q2)],
+        [InMemoryFeatures(c1), InMemoryFeatures(c2)],
+        weights=[0.3, 0.7],
+        chunk_rows=4096,
+        device="cpu",
+        exclude=exclude,
+        with_mean=True,
+    )
+    ref = [(s, b.copy(), m.copy()) for s, b, m in run_pass(p)]  # device "cpu": the numpy path
+    got = [(s, b.copy(), m.copy()) for s, b, m in blocks_cuda(p)]
     assert [s for s, _, _ in got] == [s for s, _, _ in ref] == [0, 4096, 8192]
     for (_, b_ref, m_ref), (_, b_got, m_got) in zip(ref, got, strict=True):
         assert np.array_equal(np.isinf(b_ref), np.isinf(b_got))
         fin = np.isfinite(b_ref)
         np.testing.assert_allclose(b_got[fin], b_ref[fin], rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(m_got, m_ref, rtol=1e-5, atol=1e-6)
+
+
+def test_a_score_pass_is_validated_however_it_is_built() -> None:
+    from dataclasses import replace
+
+    from targetsel.score.passes import BLOCK, ScorePass
+    from targetsel.store import InMemoryFeatures
+
+    q, c = InMemoryFeatures(np.eye(3, 4, dtype=np.float32)), InMemoryFeatures(np.eye(10, 4, dtype=np.float32))
+    p = ScorePass.create([q], [c], chunk_rows=5000)
+    assert p.chunk_rows == 2 * BLOCK and list(p.chunk_starts()) == [0]
+    with pytest.raises(ConfigurationError, match="multiple of 4096"):
+        replace(p, chunk_rows=100)  # chunks off the block grid would change the scores' bits
+    with pytest.raises(ConfigurationError, match=r"exclude must have shape \(10,\)"):
+        replace(p, exclude=np.zeros(9, dtype=bool))
+    with pytest.raises(ConfigurationError, match="chunk size must be positive"):
+        ScorePass.create([q], [c], chunk_rows=0)
+    with pytest.raises(ConfigurationError, match="one candidate source per query source"):
+        ScorePass.create([q, q], [c])
+    with pytest.raises(InvalidDataError, match="the query set is empty"):
+        ScorePass.create([InMemoryFeatures(np.zeros((0, 4), np.float32))], [c])

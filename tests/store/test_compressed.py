@@ -331,23 +331,20 @@ def test_cli_compress_resumes_after_sigkill(tmp_path: Path) -> None:
 @pytest.mark.parametrize("dim", [64, 77, 8192])
 def test_bit_kernels_give_the_same_integers(dim: int) -> None:
     from targetsel.score.integer import integer_blocks, numba_popcount
+    from targetsel.score.passes import ScorePass
     from targetsel.store import InMemoryFeatures
 
     kernels = ["int_mm", "popcount"] + (["popcount_numba"] if numba_popcount() is not None else [])
     rng = np.random.default_rng(dim)
-    x = EncodedFeatures.from_float(rng.standard_normal((300, dim)).astype(np.float32), "bit")
+    x = EncodedFeatures.from_float(rng.standard_normal((4500, dim)).astype(np.float32), "bit")  # two chunks
     q = InMemoryFeatures(rng.standard_normal((9, dim)).astype(np.float32))
-    out = {
-        k: np.concatenate(
-            [b.copy() for _, b, _ in integer_blocks([q], [x], np.ones(1), 128, None, None, False, "bit", k)], 1
-        )
-        for k in kernels
-    }
+    passes = {k: ScorePass.create([q], [x], chunk_rows=4096, query_dtype="bit", kernel=k) for k in kernels}
+    out = {k: np.concatenate([b.copy() for _, b, _ in integer_blocks(p)], 1) for k, p in passes.items()}
     for k in kernels:
         np.testing.assert_array_equal(out[k], out["popcount"], err_msg=k)
     x8 = EncodedFeatures.from_float(rng.standard_normal((30, dim)).astype(np.float32), "int8")
     with pytest.raises(ConfigurationError, match="query_dtype=int8 kernels are int_mm, got 'popcount'"):
-        next(integer_blocks([q], [x8], np.ones(1), 128, None, None, False, "int8", "popcount"))
+        next(integer_blocks(ScorePass.create([q], [x8], query_dtype="int8", kernel="popcount")))
 
 
 def test_numba_kernel_is_installed_with_the_test_extra() -> None:

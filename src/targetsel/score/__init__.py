@@ -20,8 +20,11 @@ The package, by concern:
   multi-view weighted cosine;
 * :mod:`~targetsel.score.keys`: exact int64 order keys;
 * :mod:`~targetsel.score.topk`: every exact top-k kernel, :class:`StreamingTopK` included;
+* :mod:`~targetsel.score.passes`: :class:`~targetsel.score.passes.ScorePass`, what one pass of the
+  chunk driver reads;
 * :mod:`~targetsel.score.stream`: the chunk driver and its tile/thread pool (and
-  :mod:`~targetsel.score.cuda`, its device path);
+  :mod:`~targetsel.score.cuda`, its device path, :mod:`~targetsel.score.integer`, its exact
+  integer path);
 * :mod:`~targetsel.score.views`: :class:`FeatureViews`, the typed features handed to selectors.
 
 Example:
@@ -33,12 +36,9 @@ Example:
 
 from __future__ import annotations
 
-from targetsel.score.cuda import blocks_cuda as _blocks_cuda  # noqa: F401  (private, as _blocks)
 from targetsel.score.keys import MAX_CANDIDATES, decode_keys, encode_keys
 from targetsel.score.scores import DenseScores, Scores, StreamingScores
 from targetsel.score.stream import FeaturesLike, score, score_chunks, score_provenance
-from targetsel.score.stream import _blocks as _blocks  # private: the CPU/device agreement test reads it
-from targetsel.score.stream import _prepare as _prepare
 from targetsel.score.topk import StreamingTopK, column_max_argmax, dense_topk, topk_rows
 from targetsel.score.views import FeatureViews
 

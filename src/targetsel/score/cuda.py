@@ -3,56 +3,50 @@
 Imported only when a ``cuda`` device is asked for (torch is imported lazily too).
 
 Example:
-    >>> from targetsel.score.cuda import blocks_cuda
-    >>> callable(blocks_cuda)
-    True
+    >>> import numpy as np
+    >>> from targetsel.score.passes import ScorePass
+    >>> from targetsel.store import InMemoryFeatures
+    >>> p = ScorePass.create([InMemoryFeatures(np.eye(2, 3))], [InMemoryFeatures(np.eye(4, 3))], device="cpu")
+    >>> [block.tolist() for _, block, _ in blocks_cuda(p)]  # torch on the CPU: the same steps
+    [[[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0]]]
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from targetsel.errors import ConfigurationError, InvalidDataError
+from targetsel.score.passes import BLOCK, Blocks, ScorePass
 from targetsel.score.similarity import normalize_rows
-from targetsel.store import FeatureSource
 
 __all__ = ["blocks_cuda"]
 
 
-def blocks_cuda(
-    qs: list[FeatureSource],
-    cs: list[FeatureSource],
-    w: np.ndarray,
-    chunk_rows: int,
-    device: str,
-    exclude: np.ndarray | None,
-    matrix: np.ndarray | None,
-    with_mean: bool,
-    block_cols: int = 4096,
-) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
-    """:func:`targetsel.score.stream._blocks` with the conversion, normalisation and products on a CUDA device.
+def blocks_cuda(p: ScorePass) -> Blocks:
+    """:func:`targetsel.score.stream.run_pass` with the conversion, normalisation and products on ``p.device``.
 
     Candidate rows travel in their stored dtype (float16 stores: half the bytes) through a pinned
     host buffer; they are converted to float32 and normalised on the device, and multiplied in the
-    same absolute ``block_cols``-candidate blocks as on the CPU (TF32 off: full float32 products), so
-    two runs on one GPU give the same bits whatever ``chunk_rows``. The next chunk is read from
-    the store by a background thread while the device works on this one.
+    same absolute :data:`~targetsel.score.passes.BLOCK`-candidate blocks as on the CPU (TF32 off:
+    full float32 products), so two runs on one GPU give the same bits whatever ``chunk_rows``. The
+    next chunk is read from the store by a background thread while the device works on this one.
+    ``p.device`` may be ``cpu`` too (torch on the CPU: how the path is tested without a GPU).
 
-    One function on purpose (97 lines): the double-buffered reader, the pinned buffers and the
+    One function on purpose (90 lines): the double-buffered reader, the pinned buffers and the
     device loop share their state, and it only runs where a GPU is present.
     """
     import torch
 
+    device = p.device or "cpu"
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ConfigurationError(f"device {device!r} was asked for but CUDA is not available; use --device cpu")
-    m, n = qs[0].num_rows, cs[0].num_rows
-    qn_t = [torch.from_numpy(normalize_rows(q.to_array(), "query", 0)).to(dev) for q in qs]
+    m, n, chunk_rows, cs, w, exclude = p.n_queries, p.n_candidates, p.chunk_rows, p.candidates, p.weights, p.exclude
+    qn_t = [torch.from_numpy(normalize_rows(q.to_array(), "query", 0)).to(dev) for q in p.queries]
     qmean_t = [x.double().mean(dim=0).float() for x in qn_t]
-    block_buf = np.empty(m * min(n, chunk_rows), dtype=np.float32) if matrix is None else None
+    block_buf = np.empty(m * min(n, chunk_rows), dtype=np.float32) if p.out is None else None
     prev_tf32 = torch.backends.cuda.matmul.allow_tf32
     torch.backends.cuda.matmul.allow_tf32 = False
 
@@ -81,14 +75,14 @@ def blocks_cuda(
     try:
         with ThreadPoolExecutor(1, thread_name_prefix="targetsel-read") as reader:
             nxt = reader.submit(read, 0)
-            for start in range(0, n, chunk_rows):
+            for start in p.chunk_starts():
                 stop = min(n, start + chunk_rows)
                 width = stop - start
                 host = nxt.result()
                 if stop < n:
                     nxt = reader.submit(read, stop)
                 out_t = torch.empty((m, width), dtype=torch.float32, device=dev)
-                mean_t = torch.zeros(width, dtype=torch.float32, device=dev) if with_mean else None
+                mean_t = torch.zeros(width, dtype=torch.float32, device=dev) if p.with_mean else None
                 for i, h in enumerate(host):
                     x = h.to(dev, non_blocking=True).float()
                     norms = torch.linalg.vector_norm(x, dim=1)
@@ -101,8 +95,8 @@ def blocks_cuda(
                     x /= norms.clamp_min(1e-12)[:, None]
                     if mean_t is not None:
                         mean_t += float(w[i]) * (x @ qmean_t[i])
-                    for b0 in range(0, width, block_cols):
-                        b1 = min(width, b0 + block_cols)
+                    for b0 in range(0, width, BLOCK):
+                        b1 = min(width, b0 + BLOCK)
                         prod = qn_t[i] @ x[b0:b1].T
                         if i == 0:
                             out_t[:, b0:b1] = prod if float(w[i]) == 1.0 else float(w[i]) * prod
@@ -115,8 +109,7 @@ def blocks_cuda(
                     block = block_buf[: m * width].reshape(m, width)
                     torch.from_numpy(block).copy_(out_t)
                 else:
-                    assert matrix is not None
-                    block = matrix[:, start:stop]
+                    block = p.out[:, start:stop]  # type: ignore[index]
                     block[...] = out_t.cpu().numpy()
                 mean = None if mean_t is None else mean_t.cpu().numpy()
                 yield start, block, mean

@@ -30,14 +30,17 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from targetsel.errors import ConfigurationError
 from targetsel.store import FeatureSource, get_codec
 from targetsel.store.codecs import sign_rows
+
+if TYPE_CHECKING:
+    from targetsel.score.passes import Blocks, ScorePass
 
 __all__ = ["QUERY_DTYPES", "check_query_dtype", "integer_blocks", "popcount_dots"]
 
@@ -165,7 +168,9 @@ def _row_norms(x: np.ndarray) -> np.ndarray:
     return np.sqrt(np.einsum("ij,ij->i", xi, xi).astype(np.float64))
 
 
-def _checked_kernels(cs: list[FeatureSource], need: str, kernel: str | None) -> tuple[Callable | None, Callable | None]:
+def _checked_kernels(
+    cs: Sequence[FeatureSource], need: str, kernel: str | None
+) -> tuple[Callable | None, Callable | None]:
     """``(numba popcount, int_mm)``, one of them set, after checking the stores and the kernel name."""
     for i, c in enumerate(cs):
         codec = getattr(c, "codec", None)
@@ -220,33 +225,33 @@ def _similarities(
         out *= np.divide(1.0, x_norm, out=np.zeros(out.shape[1]), where=x_norm > 0).astype(np.float32)[None, :]
 
 
-def integer_blocks(
-    qs: list[FeatureSource],
-    cs: list[FeatureSource],
-    w: np.ndarray,
-    chunk_rows: int,
-    exclude: np.ndarray | None,
-    matrix: np.ndarray | None,
-    with_mean: bool,
-    query_dtype: str,
-    kernel: str | None = None,
-) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
-    """:func:`targetsel.score.stream._blocks` for ``query_dtype`` ``int8`` or ``bit`` (see the module docstring).
+def integer_blocks(p: ScorePass) -> Blocks:
+    """:func:`targetsel.score.stream.run_pass` for ``p.query_dtype`` ``int8`` or ``bit`` (see the module docstring).
 
-    ``kernel``: ``popcount_numba``, ``int_mm`` or ``popcount`` (the last two: ``bit`` only);
+    ``p.kernel``: ``popcount_numba``, ``int_mm`` or ``popcount`` (the last two: ``bit`` only);
     ``None`` picks ``popcount_numba`` for bits when numba is installed, else ``int_mm``.
+
+    Example:
+        >>> from targetsel.score.passes import ScorePass
+        >>> from targetsel.store import EncodedFeatures, InMemoryFeatures
+        >>> x = EncodedFeatures.from_float(np.array([[1.0, -1.0, 1.0, 1.0], [-1.0, -1.0, -1.0, 1.0]]), "bit")
+        >>> q = InMemoryFeatures(np.array([[2.0, -3.0, 1.0, 5.0]]))
+        >>> p = ScorePass.create([q], [x], query_dtype="bit", kernel="popcount")
+        >>> [block.tolist() for _, block, _ in integer_blocks(p)]
+        [[[1.0, 0.0]]]
     """
-    need = check_query_dtype(query_dtype)
-    fast, mm = _checked_kernels(cs, need, kernel)
-    m, n = qs[0].num_rows, cs[0].num_rows
-    queries, q_scale = zip(*(_queries(q, need, fast, mm) for q in qs), strict=True)
-    wf = [np.float32(x) for x in w]
+    need = check_query_dtype(p.query_dtype)
+    cs, chunk_rows, exclude, matrix = p.candidates, p.chunk_rows, p.exclude, p.out
+    fast, mm = _checked_kernels(cs, need, p.kernel)
+    m, n = p.n_queries, p.n_candidates
+    queries, q_scale = zip(*(_queries(q, need, fast, mm) for q in p.queries), strict=True)
+    wf = [np.float32(x) for x in p.weights]
     rows = min(n, chunk_rows)
     block_buf = np.empty(m * rows, dtype=np.float32) if matrix is None else None
     int_bufs: dict[int, np.ndarray] = {}
     dots_buf = np.empty(m * rows, dtype=np.int32)
     sim_buf = np.empty(m * rows, dtype=np.float32) if len(cs) > 1 or wf[0] != 1.0 else None
-    for start in range(0, n, chunk_rows):
+    for start in p.chunk_starts():
         stop = min(n, start + chunk_rows)
         width = stop - start
         block = block_buf[: m * width].reshape(m, width) if block_buf is not None else matrix[:, start:stop]
@@ -270,7 +275,7 @@ def integer_blocks(
                     np.multiply(sim, wf[v], out=block)
                 else:
                     block += wf[v] * sim
-        mean = block.mean(axis=0, dtype=np.float64).astype(np.float32) if with_mean else None
+        mean = block.mean(axis=0, dtype=np.float64).astype(np.float32) if p.with_mean else None
         if exclude is not None:
             np.copyto(block, -np.inf, where=exclude[None, start:stop])
         yield start, block, mean

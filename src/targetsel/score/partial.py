@@ -5,12 +5,13 @@ and rank 0 merges what they kept. The merged scores equal a one-process :func:`~
 bit for bit:
 
 * **The same products.** The chunk driver multiplies fixed, absolutely aligned blocks of
-  ``_BLOCK`` candidates (:mod:`targetsel.score.stream`), and a score's bits depend on the block it
-  was computed in. So a rank scores every block that holds one of its rows *whole*, the rows of
-  other ranks read as zeros, and keeps only its own columns. A GEMM entry depends only on its own
-  query row and candidate column, and the tile's shape and position are those of the one-process
-  pass, so each kept score is the one-process score. The blocks a rank needs are laid end to end
-  (:class:`_Packed`), so its pass runs in chunks of several blocks as a one-process pass does.
+  :data:`~targetsel.score.passes.BLOCK` candidates (:mod:`targetsel.score.stream`), and a score's
+  bits depend on the block it was computed in. So a rank scores every block that holds one of its
+  rows *whole*, the rows of other ranks read as zeros, and keeps only its own columns. A GEMM
+  entry depends only on its own query row and candidate column, and the tile's shape and position
+  are those of the one-process pass, so each kept score is the one-process score. The blocks a
+  rank needs are laid end to end (:class:`_Packed`), so its pass runs in chunks of several blocks
+  as a one-process pass does.
 * **Exact per-query top-k.** A rank keeps the top ``min(k, its rows)`` of each query among its own
   columns, as tie-free order keys (:mod:`targetsel.score.keys`) with global candidate indices;
   the global top ``k`` is the top ``k`` of the union of the ranks' lists (score desc, index asc),
@@ -40,8 +41,9 @@ import numpy as np
 from targetsel.errors import ConfigurationError, InvalidDataError
 from targetsel.progress import progress
 from targetsel.score.keys import decode_keys, encode_keys
+from targetsel.score.passes import BLOCK, ScorePass
 from targetsel.score.scores import DenseScores, Scores, StreamingScores
-from targetsel.score.stream import _BLOCK, FeaturesLike, _as_sources, _blocks, _prepare
+from targetsel.score.stream import FeaturesLike, _as_sources, run_pass
 from targetsel.score.topk import StreamingTopK, column_max_argmax
 from targetsel.store import FeatureSource
 from targetsel.store.memory import RowReader
@@ -114,7 +116,7 @@ class _Packed(RowReader):
         self.base, self.blocks, self.segments = base, blocks, segments
         self.codec: Any = getattr(base, "codec", None)
         last = int(blocks[-1])  # the only block that may be short: the pool's last
-        self._rows = _BLOCK * (len(blocks) - 1) + min(base.num_rows, (last + 1) * _BLOCK) - last * _BLOCK
+        self._rows = BLOCK * (len(blocks) - 1) + min(base.num_rows, (last + 1) * BLOCK) - last * BLOCK
 
     @property
     def num_rows(self) -> int:
@@ -172,14 +174,14 @@ def _layout(ranges: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     if not ranges.size:
         return np.empty(0, np.int64), np.empty((0, 3), np.int64)
     blocks = np.unique(
-        np.concatenate([np.arange(a // _BLOCK, (b - 1) // _BLOCK + 1) for a, b in ranges.tolist()])
+        np.concatenate([np.arange(a // BLOCK, (b - 1) // BLOCK + 1) for a, b in ranges.tolist()])
     ).astype(np.int64)
-    virtual_start = {int(b): j * _BLOCK for j, b in enumerate(blocks.tolist())}
+    virtual_start = {int(b): j * BLOCK for j, b in enumerate(blocks.tolist())}
     segs = []
     for a, b in ranges.tolist():
-        for blk in range(a // _BLOCK, (b - 1) // _BLOCK + 1):
-            lo, hi = max(a, blk * _BLOCK), min(b, (blk + 1) * _BLOCK)
-            v = virtual_start[blk] + lo - blk * _BLOCK
+        for blk in range(a // BLOCK, (b - 1) // BLOCK + 1):
+            lo, hi = max(a, blk * BLOCK), min(b, (blk + 1) * BLOCK)
+            v = virtual_start[blk] + lo - blk * BLOCK
             if segs and segs[-1][1] == v and segs[-1][2] + (segs[-1][1] - segs[-1][0]) == lo:
                 segs[-1][1] = v + hi - lo  # contiguous in both: one piece
             else:
@@ -188,7 +190,7 @@ def _layout(ranges: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _packed_exclude(exclude: np.ndarray, blocks: np.ndarray, n: int) -> np.ndarray:
-    return np.concatenate([exclude[b * _BLOCK : min(n, (b + 1) * _BLOCK)] for b in blocks.tolist()])
+    return np.concatenate([exclude[b * BLOCK : min(n, (b + 1) * BLOCK)] for b in blocks.tolist()])
 
 
 def score_rows(
@@ -250,12 +252,20 @@ def score_rows(
         return out
     blocks, segs = _layout(r, n)
     packed = [_Packed(c, blocks, segs) for c in cs]
-    qs, ps, w, chunk = _prepare(qs, packed, weights, chunk_rows)
-    ex = None if exclude is None else _packed_exclude(np.asarray(exclude, dtype=bool), blocks, n)
+    p = ScorePass.create(
+        qs,
+        packed,
+        weights=weights,
+        chunk_rows=chunk_rows,
+        device=device,
+        query_dtype=query_dtype,
+        exclude=None if exclude is None else _packed_exclude(np.asarray(exclude, dtype=bool), blocks, n),
+        with_mean=top_k is not None,
+    )
     topk = None if top_k is None else StreamingTopK(m, min(top_k, n_rows))
     pos = 0
     with progress(total=n_rows, desc=desc or "", unit="cand", enabled=None if desc else False) as bar:
-        for start, block, mean in _blocks(qs, ps, w, chunk, device, ex, None, topk is not None, query_dtype):
+        for start, block, mean in run_pass(p):
             for lo, hi, p in packed[0]._pieces(start, start + block.shape[1]):
                 cols = block[:, lo - start : hi - start]
                 width = hi - lo

@@ -43,8 +43,8 @@ import numpy as np
 import targetsel.errors as errors
 from targetsel.errors import ConfigurationError, IncompleteArtifactError, RankStoppedError, TargetselError
 from targetsel.score.partial import PartialScores, merge_partials, score_rows
+from targetsel.score.passes import ScorePass
 from targetsel.score.scores import Scores
-from targetsel.score.stream import _prepare
 from targetsel.score.wire import Message, Wire
 from targetsel.store import FeatureStore, InMemoryFeatures, RowSubset
 from targetsel.store.memory import RowReader
@@ -331,7 +331,7 @@ class RankGroup:
         meta, arrays = self._describe(views)
         n, m = views.n_candidates, int(views.n_queries or 0)
         rows = views.chunk_rows if chunk_rows is None else chunk_rows
-        chunk = _prepare(list(views.queries), list(views.candidates), views.weights, rows)[3]
+        chunk = ScorePass.create(views.queries, views.candidates, weights=views.weights, chunk_rows=rows).chunk_rows
         block = np.empty((m, min(n, chunk)), np.float32)
         for start in range(0, n, chunk):
             stop = min(n, start + chunk)

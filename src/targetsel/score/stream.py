@@ -3,9 +3,10 @@
 :func:`score` computes ``S[q, j] = Σ_c w_c · cos(query_c[q], candidate_c[j])`` (the weight rule of
 :mod:`targetsel.score.similarity`) over one or more (query, candidate) feature pairs. Candidates are
 read in chunks of ``chunk_rows`` rows, so memory is bounded by the chunk (plus the output), never
-by reading the whole store. Every product covers a fixed, absolutely aligned tile of
-``_QROWS × _BLOCK`` (see :class:`_BlockProducts`), on the CPU and on CUDA
-(:mod:`targetsel.score.cuda`) alike, so the scores' bits never depend on ``chunk_rows`` or threads.
+by reading the whole store. A pass is one :class:`~targetsel.score.passes.ScorePass`, run by
+:func:`run_pass`. Every product covers a fixed, absolutely aligned tile of ``_QROWS × BLOCK``
+(see :class:`_BlockProducts`), on the CPU and on CUDA (:mod:`targetsel.score.cuda`) alike, so the
+scores' bits never depend on ``chunk_rows`` or threads.
 Streaming scores keep each query's best candidates with :class:`~targetsel.score.topk.StreamingTopK`.
 
 Example:
@@ -21,29 +22,26 @@ import contextlib
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
-from targetsel.errors import ConfigurationError, InvalidDataError
+from targetsel.errors import ConfigurationError
 from targetsel.progress import progress
 from targetsel.score.integer import check_query_dtype
 from targetsel.score.keys import MAX_CANDIDATES
+from targetsel.score.passes import BLOCK, Blocks, ScorePass
 from targetsel.score.scores import DenseScores, Scores, StreamingScores
 from targetsel.score.similarity import normalize_rows, score_weights, unit_chunk
 from targetsel.score.topk import StreamingTopK, column_max_argmax
-from targetsel.settings import chunk_copy_bytes
 from targetsel.store import FeatureSource, InMemoryFeatures
 
-__all__ = ["FeaturesLike", "score", "score_chunks", "score_provenance"]
+__all__ = ["FeaturesLike", "run_pass", "score", "score_chunks", "score_provenance"]
 
 FeaturesLike = FeatureSource | np.ndarray
-#: ``(start, block (M, width), mean over queries or None)`` per candidate chunk.
-Blocks = Iterator[tuple[int, np.ndarray, np.ndarray | None]]
 
-#: Candidate rows per matrix product (see ``score``): results do not depend on ``chunk_rows``.
-_BLOCK = 4096
-#: Query rows per matrix product: with ``_BLOCK`` the fixed tile of work one thread computes.
+#: Query rows per matrix product: with ``BLOCK`` the fixed tile of work one thread computes.
 _QROWS = 512
 
 
@@ -58,40 +56,6 @@ def _as_source(x: FeaturesLike) -> FeatureSource:
 
 def _as_sources(x: FeaturesLike | Sequence[FeaturesLike]) -> list[FeatureSource]:
     return [_as_source(v) for v in (x if isinstance(x, (list, tuple)) else [x])]
-
-
-def _prepare(
-    queries: FeaturesLike | Sequence[FeaturesLike],
-    candidates: FeaturesLike | Sequence[FeaturesLike],
-    weights: Sequence[float] | None,
-    chunk_rows: int,
-) -> tuple[list[FeatureSource], list[FeatureSource], np.ndarray, int]:
-    """Validated sources, weights and the effective chunk size (see :func:`score`)."""
-    qs, cs = _as_sources(queries), _as_sources(candidates)
-    if len(qs) != len(cs) or not qs:
-        raise ConfigurationError(f"need one candidate source per query source, got {len(qs)} and {len(cs)}")
-    w = score_weights(weights, len(qs))
-    m, n = qs[0].num_rows, cs[0].num_rows
-    if m == 0:
-        raise InvalidDataError("the query set is empty")
-    if n == 0:
-        raise InvalidDataError("the candidate pool is empty")
-    for i, (q, c) in enumerate(zip(qs, cs, strict=True)):
-        if q.num_rows != m or c.num_rows != n:
-            raise InvalidDataError(f"feature pair {i} has {q.num_rows}×{c.num_rows} rows, expected {m}×{n}")
-        if q.dim != c.dim:
-            raise InvalidDataError(
-                f"feature pair {i}: queries have dimension {q.dim} but candidates {c.dim}; "
-                "encode both with the same representation and settings"
-            )
-    if chunk_rows <= 0:
-        raise ConfigurationError(f"chunk size must be positive, got {chunk_rows}")
-    # Bound the float32 copy of a chunk (the memory budget's share) for wide features, then round
-    # to whole blocks so block boundaries stay absolute.
-    dim = max(c.dim for c in cs)
-    chunk_rows = min(chunk_rows, max(_BLOCK, chunk_copy_bytes() // (4 * max(1, dim))))
-    chunk_rows = -(-chunk_rows // _BLOCK) * _BLOCK
-    return qs, cs, w, chunk_rows
 
 
 @contextlib.contextmanager
@@ -140,8 +104,8 @@ class _BlockProducts:
     Why: OpenBLAS splits a product over its threads, and the tiles at the edges of each thread's
     share take other code paths whose sums round differently (seen with the Haswell kernel: 832 of
     123,500 scores 1 ulp apart between 1 and 2 threads). Here every product has the same shape
-    (``(_QROWS, d) @ (d, _BLOCK)``, the last query rows and the pool's last block excepted,
-    whichever chunking), starts at an absolute multiple of ``_BLOCK`` candidates and runs
+    (``(_QROWS, d) @ (d, BLOCK)``, the last query rows and the pool's last block excepted,
+    whichever chunking), starts at an absolute multiple of ``BLOCK`` candidates and runs
     single-threaded; the threads run whole tiles side by side. So each score's bits depend only
     on the BLAS kernel, never on ``chunk_rows`` or the thread count.
     """
@@ -170,57 +134,59 @@ class _BlockProducts:
 
 
 # ---------------------------------------------------------------------------------------- blocks
-def _blocks(
-    qs: list[FeatureSource],
-    cs: list[FeatureSource],
-    w: np.ndarray,
-    chunk_rows: int,
-    device: str | None,
-    exclude: np.ndarray | None = None,
-    matrix: np.ndarray | None = None,
-    with_mean: bool = False,
-    query_dtype: str = "float",
-) -> Blocks:
-    """Yield ``(start, block (M, width), mean over queries or None)`` per candidate chunk.
+def run_pass(p: ScorePass) -> Blocks:
+    """Yield ``(start, block (M, width), mean over queries or None)`` per candidate chunk of ``p``.
 
-    ``block`` is a view of ``matrix`` when given, else a buffer reused for the next chunk.
-    Every product covers one absolute block of ``_BLOCK`` candidates (see :class:`_BlockProducts`),
-    on the CPU and on CUDA alike, so scores never depend on ``chunk_rows`` or threads.
-    ``query_dtype`` ``int8``/``bit``: exact integer products (:mod:`targetsel.score.integer`).
+    ``block`` is a view of ``p.out`` when given, else a buffer reused for the next chunk. The
+    backend follows from the pass: exact integer products for ``query_dtype`` ``int8``/``bit``
+    (:mod:`targetsel.score.integer`, CPU only), torch on a CUDA device
+    (:mod:`targetsel.score.cuda`), else numpy/BLAS here. Every float product covers one absolute
+    block of :data:`~targetsel.score.passes.BLOCK` candidates (see :class:`_BlockProducts`), on
+    the CPU and on CUDA alike, so scores never depend on ``chunk_rows`` or threads.
+
+    Example:
+        >>> import numpy as np
+        >>> from targetsel.store import InMemoryFeatures
+        >>> p = ScorePass.create([InMemoryFeatures(np.eye(2, 3))], [InMemoryFeatures(np.eye(4, 3))])
+        >>> [(start, block.tolist()) for start, block, _ in run_pass(p)]
+        [(0, [[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0]])]
     """
-    if query_dtype != "float":
+    if p.query_dtype != "float":
         from targetsel.score.integer import integer_blocks
 
-        if device is not None and device.startswith("cuda"):
-            raise ConfigurationError(f"query_dtype={query_dtype} scores on the CPU; use --device cpu")
-        yield from integer_blocks(qs, cs, w, chunk_rows, exclude, matrix, with_mean, query_dtype)
-        return
-    if device is not None and device.startswith("cuda"):
+        if p.on_cuda:
+            raise ConfigurationError(f"query_dtype={p.query_dtype} scores on the CPU; use --device cpu")
+        return integer_blocks(p)
+    if p.on_cuda:
         from targetsel.score.cuda import blocks_cuda
 
-        yield from blocks_cuda(qs, cs, w, chunk_rows, device, exclude, matrix, with_mean, _BLOCK)
-        return
-    m, n = qs[0].num_rows, cs[0].num_rows
-    qn = [normalize_rows(q.to_array(), "query", 0) for q in qs]
+        return blocks_cuda(p)
+    return _cpu_blocks(p)
+
+
+def _cpu_blocks(p: ScorePass) -> Blocks:
+    """:func:`run_pass` on the CPU: float32 products of fixed tiles, in a pool of BLAS-single threads."""
+    m, n, chunk_rows, exclude = p.n_queries, p.n_candidates, p.chunk_rows, p.exclude
+    qn = [normalize_rows(q.to_array(), "query", 0) for q in p.queries]
     qmean = [x.mean(axis=0, dtype=np.float64).astype(np.float32) for x in qn]
-    single = len(cs) == 1 and w[0] == 1.0
-    wf = [np.float32(x) for x in w]
-    block_buf = np.empty(m * min(n, chunk_rows), dtype=np.float32) if matrix is None else None
+    single = len(p.candidates) == 1 and p.weights[0] == 1.0
+    wf = [np.float32(x) for x in p.weights]
+    block_buf = np.empty(m * min(n, chunk_rows), dtype=np.float32) if p.out is None else None
     cand_bufs: dict[int, np.ndarray] = {}  # float32 chunk buffer per view, reused for the next chunk
     with _torch_single_thread(), _blas_single_thread(), _BlockProducts(_blas_threads()) as products:
-        for start in range(0, n, chunk_rows):
+        for start in p.chunk_starts():
             stop = min(n, start + chunk_rows)
             width = stop - start
-            block = block_buf[: m * width].reshape(m, width) if block_buf is not None else matrix[:, start:stop]
-            mean = np.zeros(width, np.float32) if with_mean else None
+            block = block_buf[: m * width].reshape(m, width) if block_buf is not None else p.out[:, start:stop]
+            mean = np.zeros(width, np.float32) if p.with_mean else None
             cns = []
-            for v, c in enumerate(cs):
+            for v, c in enumerate(p.candidates):
                 buf = cand_bufs.setdefault(v, np.empty((min(n, chunk_rows), c.dim), dtype=np.float32))
                 cns.append(unit_chunk(c, start, stop, buf[:width]))
 
             def one_block(unit: tuple[int, int], block=block, cns=cns, mean=mean, start=start, width=width) -> None:
                 r0, b0 = unit
-                r1, b1 = min(m, r0 + _QROWS), min(width, b0 + _BLOCK)
+                r1, b1 = min(m, r0 + _QROWS), min(width, b0 + BLOCK)
                 out = block[r0:r1, b0:b1]
                 if mean is not None and r0 == 0:
                     # mean over queries of q·x = (mean of the queries)·x: one matrix-vector product
@@ -238,7 +204,7 @@ def _blocks(
                     else:
                         out += wf[i] * (qn[i][r0:r1] @ part)
 
-            products.run(one_block, [(r0, b0) for b0 in range(0, width, _BLOCK) for r0 in range(0, m, _QROWS)])
+            products.run(one_block, [(r0, b0) for b0 in range(0, width, BLOCK) for r0 in range(0, m, _QROWS)])
             if exclude is not None:
                 np.copyto(block, -np.inf, where=exclude[None, start:stop])  # (boolean column indexing is ~10x slower)
             yield start, block, mean
@@ -266,8 +232,15 @@ def score_chunks(
         >>> [(start, block.shape) for start, block in score_chunks(q, c)]
         [(0, (2, 4))]
     """
-    qs, cs, w, chunk_rows = _prepare(queries, candidates, weights, chunk_rows)
-    for start, block, _ in _blocks(qs, cs, w, chunk_rows, device, query_dtype=query_dtype):
+    p = ScorePass.create(
+        _as_sources(queries),
+        _as_sources(candidates),
+        weights=weights,
+        chunk_rows=chunk_rows,
+        device=device,
+        query_dtype=query_dtype,
+    )
+    for start, block, _ in run_pass(p):
         yield start, block
 
 
@@ -346,8 +319,9 @@ def score(
         >>> s.topk_indices.shape
         (3, 5)
     """
-    qs, cs, w, chunk_rows = _prepare(queries, candidates, weights, chunk_rows)
-    m, n = qs[0].num_rows, cs[0].num_rows
+    qs, cs = _as_sources(queries), _as_sources(candidates)
+    p = ScorePass.create(qs, cs, weights=weights, chunk_rows=chunk_rows, device=device, query_dtype=query_dtype)
+    m, n = p.n_queries, p.n_candidates
     if top_k is not None and top_k <= 0:
         raise ConfigurationError(f"top_k must be positive, got {top_k}")
     if exclude is not None:
@@ -356,17 +330,17 @@ def score(
             raise ConfigurationError(f"exclude needs streaming scores (top_k) and shape ({n},), got {exclude.shape}")
     if top_k is not None and n >= MAX_CANDIDATES:
         raise ConfigurationError(f"streaming top-k supports fewer than {MAX_CANDIDATES:,} candidates, got {n:,}")
-    provenance = score_provenance(qs, cs, w, top_k, query_dtype)
+    provenance = score_provenance(qs, cs, p.weights, top_k, query_dtype)
     if top_k is None:
         matrix = np.empty((m, n), dtype=np.float32)
         with progress(total=n, desc=desc, unit="cand") as bar:
-            for _, block, _ in _blocks(qs, cs, w, chunk_rows, device, None, matrix, query_dtype=query_dtype):
+            for _, block, _ in run_pass(replace(p, out=matrix)):
                 bar.update(block.shape[1])
         return DenseScores(m, n, matrix=matrix, provenance=provenance)
     topk = StreamingTopK(m, min(top_k, n))
     cmax, cmean, cargmax = np.empty(n, np.float32), np.empty(n, np.float32), np.empty(n, np.int64)
     with progress(total=n, desc=desc, unit="cand") as bar:
-        for start, block, cmean_part in _blocks(qs, cs, w, chunk_rows, device, exclude, None, True, query_dtype):
+        for start, block, cmean_part in run_pass(replace(p, exclude=exclude, with_mean=True)):
             stop = start + block.shape[1]
             cmean[start:stop] = cmean_part
             cmax[start:stop], cargmax[start:stop] = column_max_argmax(block)
