@@ -95,8 +95,8 @@ def test_unknown_parameter_names_the_valid_ones() -> None:
         ({"window": 0.5}, "window must be an integer or null, got 0.5"),
         ({"turns": 1.5}, "turns must be an integer or a string, got 1.5"),
         ({"flag": 1}, "flag must be true or false, got 1"),
-        ({"names": "x"}, "names must be tuple[str, ...], got 'x'"),
-        ({"names": [1]}, "names must be tuple[str, ...], got [1]"),
+        ({"names": "x"}, "names must be a list of strings, got 'x'"),
+        ({"names": [1]}, "names must be a list of strings, got [1]"),
     ],
 )
 def test_wrong_type_names_the_parameter_and_the_expected_type(params: dict[str, Any], expected: str) -> None:
@@ -121,12 +121,12 @@ def test_number_text_is_read_as_a_number_only_for_number_parameters() -> None:
 
 def test_signatures_of_the_builtin_classes_are_all_checkable() -> None:
     import targetsel.represent  # noqa: F401
-    from targetsel.params import _signature
+    from targetsel.params import read_signature
     from targetsel.represent.base import REPRESENTATIONS
     from targetsel.select import SELECTORS
 
     for cls in [*REPRESENTATIONS.items(), *SELECTORS.items()]:
-        sig = _signature(cls[1])
+        sig = read_signature(cls[1])
         assert set(sig.adapters) == set(sig.names), cls  # every parameter has a type pydantic checks
         assert not sig.any_keyword, cls
 

@@ -49,6 +49,28 @@ def test_duplicate_name_is_rejected_and_the_first_kept() -> None:
         reg.register(type("Nameless", (), {}))
 
 
+def test_unregister_and_registered_remove_an_entry_cleanly() -> None:
+    reg: Registry[type] = Registry("selector")
+    a, b = _named("a", "A"), _named("b", "B")
+    reg.register(a)
+    assert reg.unregister("a") is a and "a" not in reg and len(reg) == 0
+    with pytest.raises(ConfigurationError, match=r"^unknown selector 'a'; choose one of \(none registered\)$"):
+        reg.unregister("a")
+    with reg.registered(b) as held:
+        assert held is b and reg.names() == ["b"]
+    assert reg.names() == []
+    with pytest.raises(RuntimeError), reg.registered(b):  # removed on the way out of an error too
+        raise RuntimeError("boom")
+    assert "b" not in reg
+    reg.register(a)
+    with reg.registered(a):  # registered before the block: still registered after it
+        pass
+    assert reg.get("a") is a
+    with pytest.raises(ConfigurationError, match="registered twice"), reg.registered(_named("a", "Other")):
+        pass
+    assert reg.get("a") is a  # a clash leaves the first entry where it was
+
+
 def test_representations_and_projectors_use_it() -> None:
     import targetsel.represent  # noqa: F401  (registers the built-ins)
 

@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Generic, TypeVar
 
 from targetsel.errors import ConfigurationError
@@ -81,6 +82,52 @@ class Registry(Generic[T]):
             )
         self._entries[name] = obj
         return obj
+
+    def unregister(self, name: str) -> T:
+        """Remove the entry registered as ``name`` and return it (a plugin unloaded, a test's class).
+
+        Raises:
+            ConfigurationError: nothing is registered as ``name``.
+
+        Example:
+            >>> reg: Registry[type] = Registry("selector")
+            >>> class A:
+            ...     name = "a"
+            >>> _ = reg.register(A)
+            >>> reg.unregister("a") is A, "a" in reg
+            (True, False)
+            >>> reg.unregister("a")
+            Traceback (most recent call last):
+            ...
+            targetsel.errors.ConfigurationError: unknown selector 'a'; choose one of (none registered)
+        """
+        obj = self.get(name)
+        del self._entries[name]
+        return obj
+
+    @contextmanager
+    def registered(self, obj: T) -> Iterator[T]:
+        """Register ``obj`` for the ``with`` block only, then remove it again (tests, temporary plugins).
+
+        An object that was already registered before the block stays registered after it.
+
+        Example:
+            >>> reg: Registry[type] = Registry("selector")
+            >>> class B:
+            ...     name = "b"
+            >>> with reg.registered(B):
+            ...     reg.names()
+            ['b']
+            >>> reg.names()
+            []
+        """
+        held = self._entries.get(getattr(obj, "name", None)) is obj  # type: ignore[arg-type]
+        self.register(obj)
+        try:
+            yield obj
+        finally:
+            if not held and self._entries.get(obj.name) is obj:  # type: ignore[attr-defined]
+                del self._entries[obj.name]  # type: ignore[attr-defined]
 
     def get(self, name: str) -> T:
         """The entry registered as ``name``.

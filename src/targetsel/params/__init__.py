@@ -14,6 +14,9 @@ Three things live here:
   An unknown name lists the valid ones; a wrong type names the parameter and the expected type.
   Text is read as a number where the parameter is declared a number (``reg_m_query=inf``): the
   one place where a command-line or YAML string becomes ``float("inf")``.
+* :func:`describe_component` and :func:`describe_params` (:mod:`targetsel.params.describe`): the
+  same signature read for help: one row per parameter (name, type in words, default, the help line
+  of the docstring's ``Args:``), which ``targetsel components`` and the CLI's help pages print.
 
 Example:
     >>> class Toy:
@@ -29,8 +32,9 @@ Example:
 from __future__ import annotations
 
 # One former module split by concern: ``fields`` (field types, validate_model), ``sections`` (the
-# Section base, config-relative paths), ``signature`` (validate_params). Every name stays importable
-# from here.
+# Section base, config-relative paths), ``signature`` (validate_params), ``describe`` (parameter
+# help). Every name stays importable from here.
+from targetsel.params.describe import ComponentInfo, ParamInfo, describe_component, describe_params
 from targetsel.params.fields import (
     FieldError,
     Flag,
@@ -44,20 +48,25 @@ from targetsel.params.fields import (
     validate_model,
 )
 from targetsel.params.sections import Section, base_folder, resolve_path
-from targetsel.params.signature import _signature as _signature
-from targetsel.params.signature import validate_params
+from targetsel.params.signature import describe_type, read_signature, validate_params
 
 __all__ = [
+    "ComponentInfo",
     "FieldError",
     "Flag",
     "NonNegativeInt",
+    "ParamInfo",
     "PositiveFloat",
     "PositiveInt",
     "Section",
     "base_folder",
+    "describe_component",
+    "describe_params",
+    "describe_type",
     "described",
     "field_path",
     "one_of",
+    "read_signature",
     "resolve_path",
     "text",
     "validate_model",

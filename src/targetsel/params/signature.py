@@ -17,26 +17,55 @@ from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from targetsel.errors import ConfigurationError
 
-__all__ = ["validate_params"]
+__all__ = ["ParamSignature", "describe_type", "read_signature", "validate_params"]
 
 _WORDS: dict[Any, str] = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
 _ADAPTER_CONFIG = ConfigDict(strict=True, arbitrary_types_allowed=True)
+_PLURALS: dict[Any, str] = {int: "integers", float: "numbers", str: "strings", bool: "true/false values"}
 
 
-def _describe(tp: Any) -> str:
-    """Plain-words name of a type annotation (``int | None`` → ``an integer or null``)."""
+def describe_type(tp: Any) -> str:
+    """Plain-words name of a type annotation, as error messages and generated help say it.
+
+    Example:
+        >>> describe_type(int | None), describe_type(Literal["a", "b"]), describe_type(tuple[str, ...])
+        ('an integer or null', "one of 'a', 'b'", 'a list of strings')
+    """
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if tp is type(None):
         return "null"
     if tp in _WORDS:
         return _WORDS[tp]
     if origin is Annotated:
-        return _describe(args[0])
+        return describe_type(args[0])
     if origin is Literal:
         return "one of " + ", ".join(repr(a) for a in args)
     if origin is typing.Union or origin is types.UnionType:
-        return " or ".join(_describe(a) for a in args)
+        return " or ".join(describe_type(a) for a in args)
+    if tp is os.PathLike or origin is os.PathLike:
+        return "a path"
+    item = _item_type(tp)
+    if item is not None:
+        return "a list of " + _plural(item)
     return str(tp).replace("typing.", "").replace("collections.abc.", "")
+
+
+def _item_type(tp: Any) -> Any:
+    """``X`` of ``list[X]``, ``Sequence[X]`` or ``tuple[X, ...]``; ``None`` for other types."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        return args[0]
+    if origin in (list, Sequence) and len(args) == 1:
+        return args[0]
+    return None
+
+
+def _plural(tp: Any) -> str:
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        return " or ".join(_plural(a) for a in typing.get_args(tp))
+    if tp is os.PathLike or typing.get_origin(tp) is os.PathLike:
+        return "paths"
+    return _PLURALS.get(tp) or f"values of type {describe_type(tp)}"
 
 
 def _accepts(tp: Any, kind: type) -> bool:
@@ -53,22 +82,35 @@ def _checkable(tp: Any) -> Any:
     return tp
 
 
-class _Signature(typing.NamedTuple):
-    names: tuple[str, ...]  # keyword-settable parameters
+class ParamSignature(typing.NamedTuple):
+    """What :func:`read_signature` reads of a class's ``__init__`` (or a function's signature)."""
+
+    names: tuple[str, ...]  # keyword-settable parameters, in signature order
     any_keyword: bool  # the signature has **kwargs
     hints: dict[str, Any]
     adapters: dict[str, TypeAdapter[Any]]  # absent: a type pydantic cannot check (left unchecked)
+    defaults: dict[str, Any]  # absent: a required parameter
 
 
 @functools.cache
-def _signature(target: Callable[..., Any]) -> _Signature:
+def read_signature(target: Callable[..., Any]) -> ParamSignature:
+    """The user-settable parameters of ``target`` (a class: its ``__init__``, ``self`` left out).
+
+    Example:
+        >>> class Knob:
+        ...     def __init__(self, turns: int, *, label: str = "x") -> None: ...
+        >>> sig = read_signature(Knob)
+        >>> sig.names, sig.defaults
+        (('turns', 'label'), {'label': 'x'})
+    """
     func = target.__init__ if isinstance(target, type) else target  # type: ignore[misc]
     if func is object.__init__:  # a class without an __init__ of its own takes no parameters
-        return _Signature((), False, {}, {})
+        return ParamSignature((), False, {}, {}, {})
     params = list(inspect.signature(func).parameters.values())
     if isinstance(target, type):
         params = params[1:]  # self
-    names = tuple(p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+    settable = [p for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    names = tuple(p.name for p in settable)
     try:
         hints = typing.get_type_hints(func, include_extras=True)
     except Exception:  # an annotation that does not resolve at run time: check names only
@@ -79,7 +121,8 @@ def _signature(target: Callable[..., Any]) -> _Signature:
             # a type pydantic has no schema for leaves that one parameter unchecked
             with contextlib.suppress(Exception):
                 adapters[name] = TypeAdapter(_checkable(hints[name]), config=_ADAPTER_CONFIG)
-    return _Signature(names, any(p.kind is p.VAR_KEYWORD for p in params), hints, adapters)
+    defaults = {p.name: p.default for p in settable if p.default is not p.empty}
+    return ParamSignature(names, any(p.kind is p.VAR_KEYWORD for p in params), hints, adapters, defaults)
 
 
 def _as_checked(value: Any) -> Any:
@@ -125,7 +168,7 @@ def validate_params(target: Callable[..., Any], params: Mapping[str, Any], *, wh
         ...
         targetsel.errors.ConfigurationError: bad parameters for knob: turns must be an integer, got 'abc'
     """
-    sig = _signature(target)
+    sig = read_signature(target)
     unknown = sorted(set(params) - set(sig.names)) if not sig.any_keyword else []
     if unknown:
         plural = "s" if len(unknown) > 1 else ""
@@ -146,6 +189,6 @@ def validate_params(target: Callable[..., Any], params: Mapping[str, Any], *, wh
             adapter.validate_python(_as_checked(out[name]))
         except ValidationError:
             raise ConfigurationError(
-                f"bad parameters for {what}: {name} must be {_describe(hint)}, got {out[name]!r}"
+                f"bad parameters for {what}: {name} must be {describe_type(hint)}, got {out[name]!r}"
             ) from None
     return out
