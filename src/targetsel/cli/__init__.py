@@ -32,7 +32,16 @@ _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``targetsel`` console script; returns the exit status."""
+    """Entry point of the ``targetsel`` console script (``[project.scripts]``); returns the exit status.
+
+    The script's wrapper exits with the returned status. A user's error (:class:`TargetselError`,
+    a bad option, an unwritable path) ends in one ``targetsel: error: ...`` line on stderr and
+    status 2; ``TARGETSEL_LOG`` sets the log level (``WARNING`` by default).
+
+    Example:
+        >>> main(["select", "--no-such-flag"])  # stderr: targetsel: error: No such option: --no-such-flag (...)
+        2
+    """
     level = os.environ.get("TARGETSEL_LOG", "WARNING")
     if level.upper() not in _LOG_LEVELS:
         names = ", ".join(_LOG_LEVELS[:-1]) + " or " + _LOG_LEVELS[-1]
@@ -69,7 +78,3 @@ def main(argv: list[str] | None = None) -> int:
         print("targetsel: interrupted", file=sys.stderr)
         return 130
     return rv if isinstance(rv, int) else 0
-
-
-def _console_main() -> None:  # pragma: no cover - exercised through subprocess tests
-    sys.exit(main())

@@ -28,17 +28,10 @@ __all__ = [
     "parse_device",
     "parse_query_targets",
     "parse_shard",
-    "representation_choices",
     "validate_method_params",
 ]
 
 QUIET = typer.Option(False, "--quiet", "-q", help="No progress bars or summary tables.")
-
-
-def representation_choices() -> list[str]:
-    import targetsel.represent  # noqa: F401
-
-    return sorted(REPRESENTATIONS)
 
 
 def check_choice(flag: str, value: str, choices: Iterable[str]) -> str:
@@ -97,7 +90,9 @@ def check_representation(name: str, flag: str = "--representation") -> str:
         >>> check_representation("lexical")
         'lexical'
     """
-    return check_choice(flag, name, representation_choices())
+    import targetsel.represent  # noqa: F401  (registers the built-in representations)
+
+    return check_choice(flag, name, sorted(REPRESENTATIONS))
 
 
 def check_method(name: str, flag: str = "--method") -> str:
