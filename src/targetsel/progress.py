@@ -1,4 +1,11 @@
-"""Progress bars for long work (tqdm), switched off globally with ``--quiet``.
+"""Progress bars for long work (tqdm), switched off globally with ``--quiet``, and progress callbacks.
+
+A work loop reports progress through a callback, ``on_rows(n)``: ``n`` more rows are done
+(:data:`Advance`). Code that encodes a block of rows deep below the loop that owns the bar calls
+:func:`advance_rows`, which advances the bar that :func:`row_progress` set for the current
+context. That bar lives in a :mod:`contextvars` variable, so concurrent threads each advance
+their own bar, never another's; a thread started inside :func:`row_progress` does not inherit it
+(it starts in a fresh context) unless run in :func:`contextvars.copy_context`.
 
 Quiet also silences the libraries underneath: the progress bars and every log line below
 CRITICAL of ``datasets`` ("Generating train split", the ERROR line it logs before raising on a
@@ -15,13 +22,18 @@ import contextlib
 import logging
 import os
 import sys
+import threading
 import warnings
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from typing import Any, TypedDict
 
 from tqdm.auto import tqdm
 
-__all__ = ["THIRD_PARTY", "advance_rows", "progress", "row_progress", "set_quiet"]
+__all__ = ["THIRD_PARTY", "Advance", "RowCount", "advance_rows", "progress", "row_progress", "set_quiet"]
+
+#: A progress callback: ``n`` more units (rows, candidates) are done.
+Advance = Callable[[int], None]
 
 _QUIET = os.environ.get("TARGETSEL_QUIET", "") not in ("", "0")
 
@@ -36,6 +48,7 @@ _ENV = {
     "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1",
 }
 _saved: dict[str, Any] | None = None  # what set_quiet(True) changed, to put back on set_quiet(False)
+_quiet_lock = threading.Lock()  # set_quiet saves and restores process-wide state: one call at a time
 
 
 def set_quiet(quiet: bool) -> None:
@@ -44,6 +57,11 @@ def set_quiet(quiet: bool) -> None:
     Example:
         >>> set_quiet(True); set_quiet(False)
     """
+    with _quiet_lock:
+        _set_quiet(quiet)
+
+
+def _set_quiet(quiet: bool) -> None:
     global _QUIET, _saved
     _QUIET = quiet
     if quiet and _saved is None:
@@ -112,14 +130,23 @@ def progress(
     return tqdm(total=total, desc=desc, unit=unit, disable=disable, dynamic_ncols=True, leave=False, **kw)
 
 
-_ROW_BARS: list[dict[str, Any]] = []
+class RowCount(TypedDict):
+    """What :func:`row_progress` yields: ``done``, the rows advanced inside its block so far."""
+
+    done: int
+
+
+#: The current context's row callback (set by :func:`row_progress`); ``None``: no bar to advance.
+_ROWS: ContextVar[Advance | None] = ContextVar("targetsel_rows", default=None)
 
 
 @contextlib.contextmanager
-def row_progress(bar: tqdm) -> Iterator[dict[str, Any]]:
+def row_progress(bar: tqdm) -> Iterator[RowCount]:
     """Let the code encoding a block of rows advance ``bar`` batch by batch (:func:`advance_rows`).
 
-    Yields a dict whose ``done`` counts the rows advanced inside, so the caller adds only the rest.
+    Yields a :class:`RowCount` whose ``done`` counts the rows advanced inside, so the caller adds
+    only the rest. Blocks nest: the innermost advances. The bar is this context's only (see the
+    module docstring): another thread's :func:`advance_rows` never reaches it.
 
     Example:
         >>> with progress(total=4, enabled=False) as bar, row_progress(bar) as rows:
@@ -127,17 +154,27 @@ def row_progress(bar: tqdm) -> Iterator[dict[str, Any]]:
         >>> rows["done"]
         3
     """
-    state: dict[str, Any] = {"bar": bar, "done": 0}
-    _ROW_BARS.append(state)
+    rows: RowCount = {"done": 0}
+
+    def advance(n: int) -> None:
+        bar.update(n)
+        rows["done"] += n
+
+    token = _ROWS.set(advance)
     try:
-        yield state
+        yield rows
     finally:
-        _ROW_BARS.remove(state)
+        _ROWS.reset(token)
 
 
 def advance_rows(n: int) -> None:
-    """``n`` more rows are encoded: advance the innermost :func:`row_progress` bar (else nothing)."""
-    if _ROW_BARS:
-        state = _ROW_BARS[-1]
-        state["bar"].update(n)
-        state["done"] += n
+    """``n`` more rows are encoded: advance this context's innermost :func:`row_progress` bar (else nothing).
+
+    The default progress callback of the encoding loops (an :data:`Advance`).
+
+    Example:
+        >>> advance_rows(2)  # no row_progress block here: nothing to advance
+    """
+    advance = _ROWS.get()
+    if advance is not None:
+        advance(n)
