@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
+
+__all__ = ["app", "generated_help"]
 
 
 def _hide_flag_types(command: Any, ctx: Any) -> None:
@@ -33,6 +36,36 @@ class _Group(TyperGroup):
     def format_help(self, ctx: Any, formatter: Any) -> None:
         _hide_flag_types(self, ctx)
         super().format_help(ctx, formatter)
+
+
+def generated_help(command: Callable[[], str] | None = None, **options: Callable[[], str]) -> type[TyperCommand]:
+    """A command class (``@app.command(cls=...)``) whose help is partly generated when it is shown.
+
+    ``command`` returns text put after the command's own help; each keyword names a parameter
+    of the command and returns that option's whole help. They run only when a help page is
+    printed, so they see what is registered by then (a plugin's selector, a test's class) and
+    the registries they read are imported only for ``--help``.
+
+    Example:
+        >>> cls = generated_help(lambda: "Methods: a, b.", method=lambda: "a or b.")
+        >>> issubclass(cls, TyperCommand)
+        True
+    """
+
+    class GeneratedHelpCommand(TyperCommand):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._own_help = self.help or ""
+
+        def format_help(self, ctx: Any, formatter: Any) -> None:
+            if command is not None:
+                self.help = f"{self._own_help.rstrip()}\n\n{command()}"
+            for param in self.params:
+                if param.name in options:
+                    param.help = options[param.name]()  # type: ignore[attr-defined]
+            super().format_help(ctx, formatter)
+
+    return GeneratedHelpCommand
 
 
 app = typer.Typer(

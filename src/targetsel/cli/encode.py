@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from targetsel.cli._app import app
+from targetsel.cli._app import app, generated_help
 from targetsel.cli._common import (
     QUIET,
     apply_quiet,
@@ -17,6 +17,7 @@ from targetsel.cli._common import (
     parse_shard,
     representation_from_cli,
 )
+from targetsel.cli.components import choices_text, help_section
 
 __all__ = ["encode_cmd"]
 
@@ -46,17 +47,28 @@ i/n` encodes only shards `i, i+n, ...` so several processes or machines can fill
 """
 
 
-@app.command("encode", help=_HELP)
+_GENERATED = generated_help(
+    lambda: (
+        f"{help_section('representations')}\n\nTypes and help of every parameter: "
+        "`targetsel components representations`."
+    ),
+    representation=lambda: f"{choices_text('representations')} (their parameters: above).",
+)
+
+
+@app.command("encode", help=_HELP, cls=_GENERATED)
 def encode_cmd(
     data: Path = typer.Argument(
         ..., help="Pool or query set: .jsonl/.json/.parquet/.arrow, a datasets directory, or a hub name."
     ),
     store: Path = typer.Option(..., "--store", "-s", help="Feature store directory to create or resume."),
-    representation: str = typer.Option("embed", "--representation", "-r", help="embed, lexical, gradient or hidden."),
+    representation: str = typer.Option(
+        "embed", "--representation", "-r", help="A registered representation (listed above)."
+    ),
     role: str = typer.Option("candidate", "--role", help="candidate (pool) or query."),
     model: str | None = typer.Option(None, "--model", "-m", help="Model name or path (default: the representation's)."),
     param: list[str] | None = typer.Option(
-        None, "--param", "-p", help="Representation parameter key=value (repeatable)."
+        None, "--param", "-p", help="Representation parameter key=value (repeatable; see the list above)."
     ),
     checkpoints: list[Path] | None = typer.Option(
         None, "--checkpoints", help="gradient: warmup checkpoint dirs, or a warmup output folder (repeatable)."

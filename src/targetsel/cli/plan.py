@@ -8,8 +8,9 @@ from typing import Any
 
 import typer
 
-from targetsel.cli._app import app
+from targetsel.cli._app import app, generated_help
 from targetsel.cli._common import QUIET, apply_quiet, check_choice, check_model, load_data, parse_options
+from targetsel.cli.components import choices_text, help_section
 from targetsel.errors import ConfigurationError
 from targetsel.plan.stages import PLAN_DEFAULTS
 
@@ -43,7 +44,22 @@ representation without one of these parameters (`lexical` has no batch size) lea
 """
 
 
-@app.command("plan", help=_HELP)
+def _plannable() -> tuple[str, ...]:
+    from targetsel.plan import plan_representations
+
+    return plan_representations()
+
+
+_GENERATED = generated_help(
+    lambda: (
+        f"{help_section('representations', _plannable())}\n\nTypes and help of every parameter: "
+        "`targetsel components representations`."
+    ),
+    representation=lambda: f"{choices_text('representations', _plannable())} (their parameters: above).",
+)
+
+
+@app.command("plan", help=_HELP, cls=_GENERATED)
 def plan_cmd(
     pool: Path | None = typer.Option(None, "--pool", help="Candidate pool (default: the bundled demo pool)."),
     query: Path | None = typer.Option(
@@ -51,7 +67,7 @@ def plan_cmd(
     ),
     num_queries: int = typer.Option(200, "--num-queries", help="Queries assumed for scoring when no --query."),
     representation: str = typer.Option(
-        "gradient", "--representation", "-r", help="gradient, hidden, embed or lexical."
+        "gradient", "--representation", "-r", help="A representation with a planner (listed above)."
     ),
     model: str | None = typer.Option(None, "--model", "-m", help="Model name or path (default: the representation's)."),
     checkpoints: int = typer.Option(4, "--checkpoints", help="gradient: warmup checkpoints (= epochs)."),

@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from targetsel.cli._app import app
+from targetsel.cli._app import app, generated_help
 from targetsel.cli._common import (
     QUIET,
     apply_quiet,
@@ -23,6 +23,7 @@ from targetsel.cli._common import (
     representation_from_cli,
     validate_method_params,
 )
+from targetsel.cli.components import choices_text, help_section
 
 __all__ = ["print_summaries", "select_cmd"]
 
@@ -63,10 +64,15 @@ With no `--pool`/`--query`, runs on the bundled demo pool and the demo task `--t
 Decontamination is on by default: every pool row that shares a normalised word 13-gram with a query item (or
 a `--test`/`--decontaminate` item; question or gold answer) is removed before ranking. Questions and answers
 shorter than 13 words are matched whole from 8 words; shorter ones are skipped and counted.
-
-Methods: round_robin, doubly_greedy, mean_sim, random, uot, knn_uniform, knn_kde, quantiles;
-their parameters go in `--method-param key=value` (see each class's docstring in `targetsel.select`).
 """
+
+
+def _components_help() -> str:
+    """The representations and methods with their parameters, as registered when the help is shown."""
+    return (
+        f"{help_section('representations')}\n\n{help_section('selectors')}\n\n"
+        "Types and help of every parameter: `targetsel components`."
+    )
 
 
 def print_summaries(summaries: list[dict[str, Any]], title: str) -> None:
@@ -220,7 +226,14 @@ def _mix(mix: str | None, query: list[str] | None) -> Any:
     return MixSettings.parse(mix)
 
 
-@app.command("select", help=_HELP)
+_GENERATED = generated_help(
+    _components_help,
+    representation=lambda: f"{choices_text('representations')} (their parameters: above).",
+    method=lambda: f"{choices_text('selectors')} (their parameters: above).",
+)
+
+
+@app.command("select", help=_HELP, cls=_GENERATED)
 def select_cmd(
     pool: Path | None = typer.Option(None, "--pool", help="Candidate pool (file, datasets directory or hub name)."),
     query: list[str] | None = typer.Option(
@@ -240,19 +253,21 @@ def select_cmd(
         None, "--budget", "-b", help="Number of examples to select (default 100 on the demo)."
     ),
     budgets: str | None = typer.Option(None, "--budgets", help="Several budgets, e.g. 500,1000,2500: one folder each."),
-    representation: str = typer.Option("embed", "--representation", "-r", help="embed, lexical, gradient or hidden."),
-    method: str = typer.Option(
-        "round_robin",
-        "--method",
-        help="round_robin, doubly_greedy, mean_sim, random, uot, knn_uniform, knn_kde or quantiles.",
+    representation: str = typer.Option(
+        "embed", "--representation", "-r", help="A registered representation (listed above)."
     ),
+    method: str = typer.Option("round_robin", "--method", help="A registered selection method (listed above)."),
     output: Path = typer.Option(Path("selection"), "--output", "-o", help="Output directory."),
     model: str | None = typer.Option(None, "--model", "-m", help="Representation model name or path."),
-    param: list[str] | None = typer.Option(None, "--param", "-p", help="Representation parameter key=value."),
+    param: list[str] | None = typer.Option(
+        None, "--param", "-p", help="Representation parameter key=value (see the list above)."
+    ),
     checkpoints: list[Path] | None = typer.Option(
         None, "--checkpoints", help="gradient: warmup checkpoint dirs, or a warmup output folder (repeatable)."
     ),
-    method_param: list[str] | None = typer.Option(None, "--method-param", help="Selection parameter key=value."),
+    method_param: list[str] | None = typer.Option(
+        None, "--method-param", help="Selection parameter key=value (see the list above)."
+    ),
     seed: int | None = typer.Option(None, "--seed", help="Seed of seeded methods (random)."),
     top_k: int | None = typer.Option(None, "--top-k", help="Streaming top-k per query (0: always dense)."),
     store_dir: Path | None = typer.Option(
