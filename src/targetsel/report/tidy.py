@@ -117,6 +117,9 @@ COLS = TidyColumns()
 TIDY_COLUMNS: tuple[str, ...] = COLS.as_tuple()
 REQUIRED_COLUMNS: tuple[str, ...] = (COLS.dataset, COLS.method, COLS.metric, COLS.value)
 EXPERIMENTS: tuple[str, ...] = ("budget", "quantile", "quantile_focus", "mixture", "zero_shot")
+#: The baseline rows' ``method`` (as in the paper's tables). Not selector labels: a baseline row has no
+#: representation (no ``REPR (ALGO)``), and ``Random`` is the row's name in published results, where
+#: the random selector's own ``label`` ("RANDOM") would name a selection method.
 ZERO_SHOT_METHOD = "Zero-shot"
 RANDOM_METHOD = "Random"
 
