@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 from collections.abc import Iterator, Sequence
@@ -50,7 +51,9 @@ class FeatureStore:
 
     def __init__(self, path: Path, manifest: dict[str, Any]) -> None:
         self.path = Path(path)
-        self._manifest = manifest
+        # as manifest.json holds it (sorted keys), so a fresh store and a reopened one describe
+        # themselves with the same bytes (selection.json's representation block)
+        self._manifest = json.loads(manifest_text(manifest))
         self.codec: Codec = get_codec(manifest["dtype"])
         self.reused_shards: tuple[int, ...] = ()
         self.written_shards: list[int] = []
