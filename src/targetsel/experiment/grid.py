@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from targetsel.experiment.config import ExperimentConfig
+from targetsel.experiment.specs import algorithm_label
 from targetsel.report.tidy import RANDOM_METHOD, ZERO_SHOT_METHOD
 
 __all__ = ["MIXTURE", "Cell", "build_grid", "safe_name"]
@@ -112,7 +113,7 @@ def build_grid(config: ExperimentConfig) -> list[Cell]:
                 exp = "quantile_focus" if q.focus else "quantile"
                 cells.append(Cell("budget", task.name, RANDOM_METHOD, budget=q.per_bin, seed=seed))
                 for ri, rep in enumerate(config.representations):
-                    label = f"{rep.display} (RR)"
+                    label = f"{rep.display} ({algorithm_label('quantiles')})"
                     cells += [Cell(exp, task.name, label, ri, bin=b, seed=seed) for b in range(q.bins)]
     return cells
 
