@@ -46,7 +46,7 @@ def blocks_cuda(p: ScorePass) -> Blocks:
     m, n, chunk_rows, cs, w, exclude = p.n_queries, p.n_candidates, p.chunk_rows, p.candidates, p.weights, p.exclude
     qn_t = [torch.from_numpy(normalize_rows(q.to_array(), "query", 0)).to(dev) for q in p.queries]
     qmean_t = [x.double().mean(dim=0).float() for x in qn_t]
-    block_buf = np.empty(m * min(n, chunk_rows), dtype=np.float32) if p.out is None else None
+    block_at = p.block_buffer()
     prev_tf32 = torch.backends.cuda.matmul.allow_tf32
     torch.backends.cuda.matmul.allow_tf32 = False
 
@@ -105,11 +105,10 @@ def blocks_cuda(p: ScorePass) -> Blocks:
                 if exclude is not None:
                     ex = torch.from_numpy(np.ascontiguousarray(exclude[start:stop])).to(dev)
                     out_t.masked_fill_(ex[None, :], float("-inf"))
-                if block_buf is not None:
-                    block = block_buf[: m * width].reshape(m, width)
+                block = block_at(start, stop)
+                if p.out is None:  # the contiguous buffer: copied straight from the device
                     torch.from_numpy(block).copy_(out_t)
                 else:
-                    block = p.out[:, start:stop]  # type: ignore[index]
                     block[...] = out_t.cpu().numpy()
                 mean = None if mean_t is None else mean_t.cpu().numpy()
                 yield start, block, mean

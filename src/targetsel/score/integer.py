@@ -241,20 +241,20 @@ def integer_blocks(p: ScorePass) -> Blocks:
         [[[1.0, 0.0]]]
     """
     need = check_query_dtype(p.query_dtype)
-    cs, chunk_rows, exclude, matrix = p.candidates, p.chunk_rows, p.exclude, p.out
+    cs, chunk_rows, exclude = p.candidates, p.chunk_rows, p.exclude
     fast, mm = _checked_kernels(cs, need, p.kernel)
     m, n = p.n_queries, p.n_candidates
     queries, q_scale = zip(*(_queries(q, need, fast, mm) for q in p.queries), strict=True)
     wf = [np.float32(x) for x in p.weights]
     rows = min(n, chunk_rows)
-    block_buf = np.empty(m * rows, dtype=np.float32) if matrix is None else None
+    block_at = p.block_buffer()
     int_bufs: dict[int, np.ndarray] = {}
     dots_buf = np.empty(m * rows, dtype=np.int32)
     sim_buf = np.empty(m * rows, dtype=np.float32) if len(cs) > 1 or wf[0] != 1.0 else None
     for start in p.chunk_starts():
         stop = min(n, start + chunk_rows)
         width = stop - start
-        block = block_buf[: m * width].reshape(m, width) if block_buf is not None else matrix[:, start:stop]
+        block = block_at(start, stop)
         for v, c in enumerate(cs):
             data, aux = c.read_encoded(start, stop)  # type: ignore[attr-defined]
             data = np.ascontiguousarray(data)

@@ -252,7 +252,7 @@ def score_rows(
         return out
     blocks, segs = _layout(r, n)
     packed = [_Packed(c, blocks, segs) for c in cs]
-    p = ScorePass.create(
+    scoring = ScorePass.create(
         qs,
         packed,
         weights=weights,
@@ -265,7 +265,7 @@ def score_rows(
     topk = None if top_k is None else StreamingTopK(m, min(top_k, n_rows))
     pos = 0
     with progress(total=n_rows, desc=desc or "", unit="cand", enabled=None if desc else False) as bar:
-        for start, block, mean in run_pass(p):
+        for start, block, mean in run_pass(scoring):
             for lo, hi, p in packed[0]._pieces(start, start + block.shape[1]):
                 cols = block[:, lo - start : hi - start]
                 width = hi - lo

@@ -16,7 +16,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -194,3 +194,21 @@ class ScorePass:
     def chunk_starts(self) -> range:
         """The first candidate row of every chunk."""
         return range(0, self.n_candidates, self.chunk_rows)
+
+    def block_buffer(self) -> Callable[[int, int], np.ndarray]:
+        """``(start, stop) -> (M, stop - start)`` float32 block the chunk's scores go into.
+
+        A view of :attr:`out` when given, else of one buffer that every chunk reuses.
+
+        Example:
+            >>> import numpy as np
+            >>> from targetsel.store import InMemoryFeatures
+            >>> p = ScorePass.create([InMemoryFeatures(np.eye(2))], [InMemoryFeatures(np.eye(5, 2))])
+            >>> p.block_buffer()(0, 5).shape
+            (2, 5)
+        """
+        m, out = self.n_queries, self.out
+        if out is not None:
+            return lambda start, stop: out[:, start:stop]
+        buf = np.empty(m * min(self.n_candidates, self.chunk_rows), dtype=np.float32)
+        return lambda start, stop: buf[: m * (stop - start)].reshape(m, stop - start)

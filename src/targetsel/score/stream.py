@@ -171,13 +171,13 @@ def _cpu_blocks(p: ScorePass) -> Blocks:
     qmean = [x.mean(axis=0, dtype=np.float64).astype(np.float32) for x in qn]
     single = len(p.candidates) == 1 and p.weights[0] == 1.0
     wf = [np.float32(x) for x in p.weights]
-    block_buf = np.empty(m * min(n, chunk_rows), dtype=np.float32) if p.out is None else None
+    block_at = p.block_buffer()
     cand_bufs: dict[int, np.ndarray] = {}  # float32 chunk buffer per view, reused for the next chunk
     with _torch_single_thread(), _blas_single_thread(), _BlockProducts(_blas_threads()) as products:
         for start in p.chunk_starts():
             stop = min(n, start + chunk_rows)
             width = stop - start
-            block = block_buf[: m * width].reshape(m, width) if block_buf is not None else p.out[:, start:stop]
+            block = block_at(start, stop)
             mean = np.zeros(width, np.float32) if p.with_mean else None
             cns = []
             for v, c in enumerate(p.candidates):
@@ -330,7 +330,7 @@ def score(
             raise ConfigurationError(f"exclude needs streaming scores (top_k) and shape ({n},), got {exclude.shape}")
     if top_k is not None and n >= MAX_CANDIDATES:
         raise ConfigurationError(f"streaming top-k supports fewer than {MAX_CANDIDATES:,} candidates, got {n:,}")
-    provenance = score_provenance(qs, cs, p.weights, top_k, query_dtype)
+    provenance = score_provenance(qs, cs, p.weights.tolist(), top_k, query_dtype)
     if top_k is None:
         matrix = np.empty((m, n), dtype=np.float32)
         with progress(total=n, desc=desc, unit="cand") as bar:
