@@ -91,10 +91,12 @@ def real_features(work: Path, rows: int) -> dict[str, Any]:
         rep = GradientRepresentation("smollm2-135m", checkpoints=ckpts, dim=8192, max_length=128, batch_size=8)
         stores = work / "stores"
         t0 = time.perf_counter()
-        c_src, c_w = rep.encode_for_scoring(pool, role="candidate", store_dir=stores)
+        candidates = rep.encode_for_scoring(pool, role="candidate", store_dir=stores)
+        c_src, c_w = list(candidates.sources), list(candidates.weights)
         queries = {}
         for t in DEMO_TASKS:
-            queries[t] = rep.encode_for_scoring(load_queries(demo_query_path(t, "dev")), role="query", store_dir=stores)
+            side = rep.encode_for_scoring(load_queries(demo_query_path(t, "dev")), role="query", store_dir=stores)
+            queries[t] = (list(side.sources), list(side.weights))
         encode_s = time.perf_counter() - t0
         saved = {
             "candidates": [str(c.path) for c in c_src],

@@ -56,7 +56,7 @@ def _log(msg: str) -> None:
 
 def bench_dedup(quick: bool, tmp: Path) -> dict:
     from targetsel.select.dedup import DedupSettings, DedupWalk, source_reader
-    from targetsel.store import InMemoryFeatures
+    from targetsel.store.viewset import ViewSet
 
     n, d, picks = (100_000, 256, 10_000) if quick else (1_000_000, 256, 100_000)
     rng = np.random.default_rng(0)
@@ -79,7 +79,7 @@ def bench_dedup(quick: bool, tmp: Path) -> dict:
     _log(f"dedup: generated {n} x {d} pool and a ranking in {time.perf_counter() - t0:.1f} s")
 
     x = np.load(tmp / "pool.npy", mmap_mode="r")
-    walk = DedupWalk(DedupSettings(threshold=0.9), picks, features=source_reader([InMemoryFeatures(x)], [1.0]))
+    walk = DedupWalk(DedupSettings(threshold=0.9), picks, features=source_reader(ViewSet.of(x)))
     before = rss_mb()
     with PeakSampler() as peak:
         t0 = time.perf_counter()
@@ -107,7 +107,7 @@ def bench_mixture(quick: bool, tmp: Path) -> dict:
     from targetsel.pipeline import rank_targets
     from targetsel.score import FeatureViews
     from targetsel.select import get_selector
-    from targetsel.store import InMemoryFeatures
+    from targetsel.store.viewset import ViewSet
 
     n, d, m, picks = (100_000, 256, 64, 10_000) if quick else (1_000_000, 256, 64, 100_000)
     names = ["math", "dates", "code"]
@@ -125,11 +125,11 @@ def bench_mixture(quick: bool, tmp: Path) -> dict:
     pool.flush()
     del pool
     x = np.load(tmp / "pool.npy", mmap_mode="r")
-    candidates = [InMemoryFeatures(x)]
+    candidates = ViewSet.of(x)
     views = []
     for t in range(len(names)):
         q = centres[t] + rng.standard_normal((m, d), dtype=np.float32)
-        views.append(FeatureViews.from_encoded([InMemoryFeatures(q)], [1.0], candidates, [1.0]))
+        views.append(FeatureViews(ViewSet.of(q), candidates))
     _log(f"mixture: generated {n} x {d} pool and {len(names)} x {m} queries in {time.perf_counter() - t0:.1f} s")
     selector = get_selector("round_robin")
     selector.rank(views[0].score(None), picks, None)  # warm-up (first use of the scoring kernels, page cache)

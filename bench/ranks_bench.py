@@ -35,6 +35,7 @@ from targetsel.progress import set_quiet
 from targetsel.score import FeatureViews, score
 from targetsel.score.ranks import RankGroup
 from targetsel.store import FeatureStore, StoreSpec
+from targetsel.store.viewset import ViewSet
 
 
 def _log(msg: str) -> None:
@@ -76,7 +77,7 @@ def main() -> int:
             return 0
         q = np.random.default_rng(99).normal(size=(args.queries, args.dim)).astype(np.float32)
         k = args.top_k
-        views = FeatureViews.from_encoded([q], [1.0], group.sources(), [1.0])
+        views = FeatureViews(ViewSet.of(q), ViewSet.of(group.sources()))
         one_s = ranked_s = float("inf")
         for _ in range(2):  # the best of two: the first of each also warms the caches (and sends the queries)
             t = time.perf_counter()

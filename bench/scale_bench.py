@@ -118,6 +118,7 @@ def worker(args: argparse.Namespace) -> None:
     """Run one method in this process and print one JSON line."""
     from targetsel.score import FeatureViews, score
     from targetsel.select import get_selector
+    from targetsel.store.viewset import ViewSet
 
     set_quiet(True)
     store = FeatureStore.open(args.store)
@@ -133,8 +134,8 @@ def worker(args: argparse.Namespace) -> None:
         scores = score(queries, store, top_k=k, chunk_rows=args.chunk_rows, query_dtype=args.query_dtype)
         t1 = time.perf_counter()
         try:  # with the features at hand, as run_selection passes them (round-robin refills from them)
-            views = FeatureViews.from_encoded(
-                [queries], [1.0], [store], [1.0], chunk_rows=args.chunk_rows, query_dtype=args.query_dtype
+            views = FeatureViews(
+                ViewSet.of(queries), ViewSet.of(store), chunk_rows=args.chunk_rows, query_dtype=args.query_dtype
             )
             ranking = sel.rank(scores, args.budget, features=views)
             break

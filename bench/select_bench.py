@@ -262,8 +262,9 @@ def row_dense(cfg: dict[str, Any]) -> dict[str, Any]:
     """One algorithm at (M, N, d) on dense scores, ours first, then the dense/naive baseline (each
     the best of 3 calls when one call takes under a second)."""
     warm_imports()
-    from targetsel.score import Scores
+    from targetsel.score import FeatureViews, Scores
     from targetsel.select import get_selector
+    from targetsel.store.viewset import ViewSet
 
     m, n, b, dim, name = cfg["m"], cfg["n"], cfg["budget"], cfg["dim"], cfg["method"]
     q = query_rows(m, dim)
@@ -277,16 +278,13 @@ def row_dense(cfg: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     tiny = np.asarray(s[: min(m, 4), : min(n, 256)])
-    sel.rank(
-        Scores.from_matrix(tiny),
-        min(8, tiny.shape[1]),
-        candidate_features=([x[: tiny.shape[1]]], [1.0]),
-        query_features=([q[: tiny.shape[0]]], [1.0]),
-    )
+    tiny_views = FeatureViews(ViewSet.of(q[: tiny.shape[0]]), ViewSet.of(x[: tiny.shape[1]]))
+    sel.rank(Scores.from_matrix(tiny), min(8, tiny.shape[1]), tiny_views)
     torch.from_numpy(s).sum()
+    views = FeatureViews(ViewSet.of(q), ViewSet.of(x))
 
     def ours() -> Any:
-        return sel.rank(Scores.from_matrix(s), b, candidate_features=([x], [1.0]), query_features=([q], [1.0]))
+        return sel.rank(Scores.from_matrix(s), b, views)
 
     res["ours_s"], r = best_time(ours)
     res["ours_peak_mb"] = rss_mb()
@@ -315,10 +313,11 @@ def row_dense(cfg: dict[str, Any]) -> dict[str, Any]:
 def row_stream(cfg: dict[str, Any]) -> dict[str, Any]:
     """One algorithm from the on-disk store: streaming top-k scores, then the selector."""
     from targetsel.progress import set_quiet
-    from targetsel.score import score
+    from targetsel.score import FeatureViews, score
     from targetsel.select import get_selector
     from targetsel.select.base import TopKTooSmallError
     from targetsel.store import FeatureStore, InMemoryFeatures
+    from targetsel.store.viewset import ViewSet
 
     set_quiet(True)
     warm_imports()
@@ -336,7 +335,7 @@ def row_stream(cfg: dict[str, Any]) -> dict[str, Any]:
         res["top_k"] = k
         t = time.perf_counter()
         try:
-            r = sel.rank(sc, b, candidate_features=([store], [1.0]), query_features=([q], [1.0]))
+            r = sel.rank(sc, b, FeatureViews(ViewSet.of(q), ViewSet.of(store)))
             res["select_s"] += time.perf_counter() - t
             break
         except TopKTooSmallError:

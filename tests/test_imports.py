@@ -156,3 +156,24 @@ def test_no_import_cycles() -> None:
     graph = import_graph()
     cycles = import_cycles(graph)
     assert not cycles, "import cycles among targetsel modules: " + _describe(graph, cycles)
+
+
+def test_pipeline_stages_never_import_report() -> None:
+    """Stages return data and ``report`` draws (Conventions): no module under data, store, represent,
+    score, select or diagnose imports ``targetsel.report``, directly or through another module."""
+    graph = import_graph()
+    stages = tuple(f"targetsel.{s}" for s in ("data", "store", "represent", "score", "select", "diagnose"))
+
+    def reaches_report(module: str) -> list[str]:
+        seen, todo = {module}, [module]
+        while todo:
+            for dep in sorted(graph.get(todo.pop(), ())):
+                if dep == "targetsel.report" or dep.startswith("targetsel.report."):
+                    return [module, dep]
+                if dep not in seen:
+                    seen.add(dep)
+                    todo.append(dep)
+        return []
+
+    found = [reaches_report(m) for m in sorted(graph) if m in stages or m.startswith(tuple(s + "." for s in stages))]
+    assert not [f for f in found if f], [f for f in found if f]

@@ -59,16 +59,12 @@ from targetsel.score.ranks import RankGroup
 from targetsel.select.base import Ranking, Selector, TopKTooSmallError, get_selector
 from targetsel.select.dedup import DedupResult, DedupSettings, DedupWalk, pool_texts, source_reader
 from targetsel.select.mixture import MixSettings, check_distinct_queries, interleave, merge_rankings
-from targetsel.settings import DEFAULT_MEMORY_BYTES, dense_limit_bytes
-from targetsel.store import InMemoryFeatures, RowSubset
+from targetsel.settings import dense_limit_bytes, memory_budget
+from targetsel.store.viewset import ViewSet
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DENSE_LIMIT_BYTES", "SelectionResult", "parse_budgets", "rank_targets", "run_selection", "summarize"]
-
-#: Above this size of the dense (queries × candidates) float32 matrix, streaming-capable methods
-#: score in streaming top-k form instead (the default memory budget, see :mod:`targetsel.settings`).
-DENSE_LIMIT_BYTES = DEFAULT_MEMORY_BYTES
+__all__ = ["SelectionResult", "parse_budgets", "rank_targets", "run_selection", "summarize"]
 
 
 @dataclass
@@ -279,24 +275,25 @@ def run_selection(
     contamination = _contamination(pool, sets, decontaminate)
     if contamination is not None:
         _check_clean_budget(budgets[-1], contamination)
+    memory_bytes = memory_budget(memory_bytes)
     encoded = [
         representation.encode_for_scoring(es, role="query", store_dir=store_dir, overwrite=overwrite)
         for _, es in targets
     ]
-    q_src, q_w = encoded[0] if len(targets) == 1 else (_joined([src for src, _ in encoded]), encoded[0][1])
     if ranks is not None:
         from targetsel.distributed import encode_candidates
 
-        c_src, c_w = encode_candidates(ranks, representation, pool, store_dir=store_dir, overwrite=overwrite)
+        sources, view_weights = encode_candidates(ranks, representation, pool, store_dir=store_dir, overwrite=overwrite)
+        candidates = ViewSet(tuple(sources), tuple(view_weights))
     else:
-        c_src, c_w = representation.encode_for_scoring(pool, role="candidate", store_dir=store_dir, overwrite=overwrite)
+        candidates = representation.encode_for_scoring(pool, role="candidate", store_dir=store_dir, overwrite=overwrite)
     if (
         contamination is not None
         and contamination.settings.threshold is not None
         and isinstance(decontaminate, (bool, DecontaminationSettings))
     ):
-        items_src = _item_features(representation, encoded[0][0], sets[1:], store_dir, overwrite)
-        views = FeatureViews.from_encoded(items_src, q_w, c_src, c_w, device=device, memory_bytes=memory_bytes)
+        items = _item_features(representation, encoded[0], sets[1:], store_dir, overwrite)
+        views = FeatureViews(items, candidates, device=device, memory_bytes=memory_bytes)
         found = find_feature_contamination(
             views, pool, sets, contamination.settings.threshold, settings=contamination.settings
         )
@@ -305,35 +302,33 @@ def run_selection(
     clean = None
     if contamination is not None and len(contamination.matches):
         clean = contamination.clean_indices
-        c_src = [RowSubset(c, clean) for c in c_src]
+        candidates = candidates.subset(clean)
     sub_pool = pool if clean is None else pool.select(clean)
 
-    def views_of(src: list[Any]) -> FeatureViews:
-        return FeatureViews.from_encoded(
-            src,
-            q_w,
-            c_src,
-            c_w,
+    def views_of(queries: ViewSet) -> FeatureViews:
+        return FeatureViews(
+            queries,
+            candidates,
             chunk_rows=chunk_rows,
             device=device,
             memory_bytes=memory_bytes,
             query_dtype=query_dtype,
         )
 
-    views = views_of(q_src)
+    views = views_of(ViewSet.stack(encoded))
     length = budgets[-1] if dedup is None else _first_length(budgets[-1], len(sub_pool))
     n_queries = sum(len(es) for _, es in targets)
     top_k = _top_k(selector, top_k, n_queries, len(sub_pool), length, views.memory_bytes)
     ranker: _Ranker | _MixtureRanker = _Ranker(selector, views, top_k, len(sub_pool))
     if len(targets) > 1:
         joint = mix_settings.kind == "joint"
-        per_target = [] if joint else [views_of(src) for src, _ in encoded]
+        per_target = [] if joint else [views_of(queries) for queries in encoded]
         sizes = [len(es) for _, es in targets]
         ranker = _MixtureRanker.build(ranker, per_target, [n for n, _ in targets], sizes, None if joint else weights)
     ranking = ranker(length)
     deduped = None
     if dedup is not None:
-        walk = _walk(dedup, budgets[-1], sub_pool, c_src, c_w, dedup_representation)
+        walk = _walk(dedup, budgets[-1], sub_pool, candidates, dedup_representation)
         ranking, deduped = _deduplicate(ranker, ranking, walk, budgets[-1], len(sub_pool))
     scores, top_k = ranker.scores, ranker.top_k
     provenance = dict(scores.provenance) if scores is not None else views.provenance(top_k)
@@ -383,15 +378,18 @@ def rank_targets(
     Example:
         >>> import numpy as np
         >>> from targetsel.score import FeatureViews
-        >>> c = [np.eye(4, dtype=np.float32)]
-        >>> v = [FeatureViews.from_encoded([np.eye(4, dtype=np.float32)[[i]]], [1.0], c, [1.0]) for i in (0, 1)]
+        >>> c = ViewSet.of(np.eye(4, dtype=np.float32))
+        >>> v = [FeatureViews(ViewSet.of(np.eye(4, dtype=np.float32)[[i]]), c) for i in (0, 1)]
         >>> r = rank_targets(get_selector("round_robin"), v, ["a", "b"], [1.0, 1.0], 4)
         >>> r.indices[:2].tolist(), r.extra["target"].tolist()
         ([0, 1], ['a', 'b', 'a', 'b'])
     """
     from dataclasses import replace
 
-    joint_views = replace(views[0], queries=tuple(_joined([list(v.queries) for v in views])))
+    queries = [v.queries for v in views if v.queries is not None]
+    if len(queries) != len(views):
+        raise ConfigurationError("rank_targets needs each target's query features in its views")
+    joint_views = replace(views[0], queries=ViewSet.stack(queries))
     n = joint_views.n_candidates
     sizes = [int(v.n_queries) for v in views]
     top_k = _top_k(selector, top_k, sum(sizes), n, length, joint_views.memory_bytes)
@@ -414,17 +412,6 @@ def _targets(
     names = [name for name, _ in targets]
     weights = mix_settings.weights_for(names, [len(es) for _, es in targets])
     return targets, mix_settings, weights
-
-
-def _joined(sources: list[list[Any]]) -> list[Any]:
-    """Per view, the targets' query features one after the other (the union of the query sets)."""
-    return [
-        InMemoryFeatures(
-            np.concatenate([np.asarray(src.to_array(), dtype=np.float32) for src in per_target]),
-            per_target[0].manifest,
-        )
-        for per_target in zip(*sources, strict=True)
-    ]
 
 
 @dataclass
@@ -547,14 +534,13 @@ def _walk(
     settings: DedupSettings,
     budget: int,
     pool: ExampleSet,
-    c_src: list[Any],
-    c_w: list[float],
+    candidates: ViewSet,
     representation: Representation | None,
 ) -> DedupWalk:
-    """The dedup walk over ``pool`` (the clean pool: the ranking's index space)."""
+    """The dedup walk over ``pool`` (the clean pool: the ranking's index space; ``candidates`` its features)."""
     features = None
     if settings.threshold is not None and settings.by == "selection":
-        features = source_reader(c_src, c_w)
+        features = source_reader(candidates)
     elif settings.threshold is not None:
         if representation is None:
             from targetsel.represent import EmbedRepresentation
@@ -563,8 +549,7 @@ def _walk(
         rep = representation
 
         def features(rows: np.ndarray) -> np.ndarray:  # only the rows walked are encoded
-            src, w = rep.encode_for_scoring(pool.select(rows), role="candidate")
-            return source_reader(src, w)(np.arange(len(rows)))
+            return source_reader(rep.encode_for_scoring(pool.select(rows), role="candidate"))(np.arange(len(rows)))
 
     texts = pool_texts(pool) if settings.text_threshold is not None else None
     read_rows = 4096 if settings.by == "embed" and settings.threshold is not None else 32768
@@ -626,22 +611,17 @@ def _check_clean_budget(budget: int, contamination: Contamination) -> None:
 
 def _item_features(
     representation: Representation,
-    q_src: list[Any],
+    queries: ViewSet,
     others: list[tuple[str, ExampleSet]],
     store_dir: str | os.PathLike[str] | None,
     overwrite: bool,
-) -> list[Any]:
-    """One source per view with every evaluation item's features: the queries', then each other set's."""
-    if not others:
-        return q_src
+) -> ViewSet:
+    """Every evaluation item's features: the queries', then each other set's."""
     encoded = [
-        representation.encode_for_scoring(es, role="query", store_dir=store_dir, overwrite=overwrite)[0]
+        representation.encode_for_scoring(es, role="query", store_dir=store_dir, overwrite=overwrite)
         for _, es in others
     ]
-    return [
-        InMemoryFeatures(np.concatenate([np.asarray(src.to_array(), dtype=np.float32) for src in (q, *rest)]))
-        for q, *rest in zip(q_src, *encoded, strict=True)
-    ]
+    return ViewSet.stack([queries, *encoded])
 
 
 def _on_pool(ranking: Ranking, clean: np.ndarray, n: int) -> Ranking:

@@ -25,6 +25,9 @@ from targetsel.export import selection_metadata
 from targetsel.pipeline import run_selection
 from targetsel.represent import LexicalRepresentation
 from targetsel.store import FeatureStore, StoreSpec
+from targetsel.store.viewset import ViewSet
+
+V = ViewSet.of
 
 
 def _cos_cost(q: np.ndarray, s: np.ndarray) -> np.ndarray:
@@ -40,7 +43,7 @@ def test_w1_equals_optimal_assignment_for_equal_sizes():
     q, s = rng.normal(size=(12, 6)), rng.normal(size=(12, 6))
     cost = _cos_cost(q, s)
     r, c = linear_sum_assignment(cost)
-    w1, solver = wasserstein1(cost_matrix(q, s)[0])
+    w1, solver = wasserstein1(cost_matrix(V(q), V(s))[0])
     assert solver == "emd"
     assert w1 == pytest.approx(cost[r, c].mean(), abs=1e-9)
 
@@ -74,7 +77,7 @@ def test_mmd_matches_naive_definition():
 def test_diagnose_curve_coverage_and_composition():
     q = np.eye(3, 4)
     s = np.array([[1, 0, 0, 0], [1, 0.1, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]], dtype=float)
-    d = diagnose(q, s, budgets=[4, 2], sources=["a", "a", "b", "c"])
+    d = diagnose(V(q), V(s), budgets=[4, 2], sources=["a", "a", "b", "c"])
     assert [p.budget for p in d.points] == [2, 4]
     assert d.coverage_from == "nearest"
     assert d.points[0].coverage == [2, 0, 0]
@@ -85,34 +88,36 @@ def test_diagnose_curve_coverage_and_composition():
     assert d.points[1].w1 < d.points[0].w1
     assert d.points[1].mean_nn_query < d.points[0].mean_nn_query
     # Recorded query indices take precedence over nearest-query assignment.
-    d2 = diagnose(q, s, query_index=[2, 2, 0, 1])
+    d2 = diagnose(V(q), V(s), query_index=[2, 2, 0, 1])
     assert d2.coverage_from == "query_index"
     assert d2.points[0].coverage == [1, 1, 2]
     # A missing query index anywhere falls back to nearest.
-    assert diagnose(q, s, query_index=[0, None, 1, 2]).coverage_from == "nearest"
+    assert diagnose(V(q), V(s), query_index=[0, None, 1, 2]).coverage_from == "nearest"
 
 
 def test_multiview_weights_match_weighted_cosine():
     rng = np.random.default_rng(3)
     q1, q2, s1, s2 = (rng.normal(size=(4, 3)) for _ in range(4))
-    cost, _, _ = cost_matrix([q1, q2], [s1, s2], weights=[3, 1])
+    cost, _, _ = cost_matrix(V([q1, q2], [3, 1]), V([s1, s2], [3, 1]))
     expected = 0.75 * (1 - 2 * _cos_cost(q1, s1)) + 0.25 * (1 - 2 * _cos_cost(q2, s2))
     np.testing.assert_allclose(cost, (1 - expected) / 2, atol=1e-12)
     # Two identical views give the single-view distance.
-    a = diagnose([q1, q1], [s1, s1], weights=[0.5, 0.5]).points[0]
-    b = diagnose(q1, s1).points[0]
+    a = diagnose(V([q1, q1], [0.5, 0.5]), V([s1, s1], [0.5, 0.5])).points[0]
+    b = diagnose(V(q1), V(s1)).points[0]
     assert a.w1 == pytest.approx(b.w1) and a.mmd == pytest.approx(b.mmd)
 
 
 def test_diagnose_validates_input():
     with pytest.raises(ConfigurationError):
-        diagnose(np.eye(2), np.eye(2), budgets=[3])
+        diagnose(V(np.eye(2)), V(np.eye(2)), budgets=[3])
     with pytest.raises(InvalidDataError):
-        diagnose(np.eye(2), np.eye(3))
+        diagnose(V(np.eye(2)), V(np.eye(3)))
     with pytest.raises(InvalidDataError):
-        diagnose(np.eye(2), np.full((2, 2), np.nan))
+        diagnose(V(np.eye(2)), V(np.full((2, 2), np.nan)))
     with pytest.raises(InvalidDataError):
-        diagnose(np.eye(2), np.eye(2), sources=["a"])
+        diagnose(V(np.eye(2)), V(np.eye(2)), sources=["a"])
+    with pytest.raises(ConfigurationError, match="weights differ"):
+        diagnose(V([np.eye(2)] * 2, [0.5, 0.5]), V([np.eye(2)] * 2, [0.25, 0.75]))
 
 
 def test_gather_rows_streams_a_store(tmp_path):
@@ -182,13 +187,25 @@ def test_cli_diagnose_writes_json_and_png(tmp_path, capsys):
     assert not bad.exists()
 
 
+def test_save_writes_the_data_and_the_report_draws_the_figure(tmp_path):
+    from targetsel.report.figures import save_diagnosis
+
+    d = diagnose(V(np.eye(2, 3)), V(np.eye(3)), budgets=[2, 3])
+    assert d.save(tmp_path / "data") == tmp_path / "data" / "diagnosis.json"
+    assert [p.name for p in (tmp_path / "data").iterdir()] == ["diagnosis.json"]
+    paths = save_diagnosis(d, tmp_path / "both")
+    assert [p.name for p in paths] == ["diagnosis.json", "diagnosis.png"]
+    assert paths[0].read_bytes() == (tmp_path / "data" / "diagnosis.json").read_bytes()
+    assert paths[1].stat().st_size > 1000
+
+
 def test_random_baseline_pinned_against_direct_draws():
     """random_mean/std/percentile/z equal W1 of the same seeded subsets computed independently."""
     rng = np.random.default_rng(4)
     pool = rng.normal(size=(300, 8))
     q = pool[:10] + 0.05 * rng.normal(size=(10, 8))
     picks = pool[np.r_[0:10, 50:60]]
-    d = diagnose(q, picks, budgets=[10, 20], random_from=pool, random_subsets=25, seed=3)
+    d = diagnose(V(q), V(picks), budgets=[10, 20], random_from=V(pool), random_subsets=25, seed=3)
     for p in d.points:
         draw = np.random.default_rng([3, p.budget])
         dists = []
@@ -202,14 +219,14 @@ def test_random_baseline_pinned_against_direct_draws():
         assert p.random_z == pytest.approx((p.w1 - dists.mean()) / dists.std(ddof=1))
     # the targeted picks are far closer than chance; a random subset sits inside the band
     assert d.points[0].random_percentile == 0 and d.points[0].random_z < -5
-    rnd = diagnose(q, pool[rng.choice(300, 20, replace=False)], random_from=pool, random_subsets=25)
+    rnd = diagnose(V(q), V(pool[rng.choice(300, 20, replace=False)]), random_from=V(pool), random_subsets=25)
     assert 0 < rnd.points[0].random_percentile < 100 and abs(rnd.points[0].random_z) < 3
     # no baseline unless asked; bad count rejected
-    assert diagnose(q, picks).points[0].random_mean is None
+    assert diagnose(V(q), V(picks)).points[0].random_mean is None
     with pytest.raises(ConfigurationError, match="random_subsets"):
-        diagnose(q, picks, random_from=pool, random_subsets=-1)
+        diagnose(V(q), V(picks), random_from=V(pool), random_subsets=-1)
     with pytest.raises(InvalidDataError, match="random-baseline"):
-        diagnose(q, picks, random_from=pool[:, :4])
+        diagnose(V(q), V(picks), random_from=V(pool[:, :4]))
 
 
 def test_diagnose_selection_random_baseline_on_demo(demo_selection, tmp_path):
@@ -268,7 +285,7 @@ def test_random_subsets_are_capped_and_counted_by_a_progress_bar(tmp_path, capsy
         assert err == f"targetsel: error: --random-subsets must lie in 0..10000, got {n}\n"
         assert not out.exists()
     with pytest.raises(ConfigurationError, match=r"random_subsets must lie in 0\.\.10000"):
-        core.diagnose(np.eye(2, 3), np.eye(3), random_from=np.eye(3), random_subsets=10_001)
+        core.diagnose(V(np.eye(2, 3)), V(np.eye(3)), random_from=V(np.eye(3)), random_subsets=10_001)
 
     bars = []
     real = core.progress

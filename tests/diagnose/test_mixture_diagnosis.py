@@ -17,6 +17,7 @@ from targetsel.diagnose.targets import target_distances
 from targetsel.errors import ConfigurationError
 from targetsel.pipeline import run_selection
 from targetsel.represent import LexicalRepresentation
+from targetsel.store.viewset import ViewSet
 
 TASKS = ("math", "dates", "humaneval")
 
@@ -34,14 +35,14 @@ def test_target_distances_against_brute_force() -> None:
     rng = np.random.default_rng(0)
     q, s = rng.standard_normal((5, 8)), rng.standard_normal((12, 8))
     mine = [bool(i % 3 == 0) for i in range(12)]
-    d = target_distances([q], [s], [1.0], 9, mine)
-    cost = cost_matrix(q, s[:9])[0]
+    d = target_distances(ViewSet.of(q), ViewSet.of(s), 9, mine)
+    cost = cost_matrix(ViewSet.of(q), ViewSet.of(s[:9]))[0]
     own = [i for i in range(9) if mine[i]]
     assert d["picks"] == 3
     assert d["w1"] == pytest.approx(wasserstein1(cost[:, own])[0])
     assert d["w1_all"] == pytest.approx(wasserstein1(cost)[0])
     assert d["mean_nn_query"] == pytest.approx(cost[:, own].min(axis=1).mean())
-    assert target_distances([q], [s], [1.0], 1, [False] * 12)["w1"] is None
+    assert target_distances(ViewSet.of(q), ViewSet.of(s), 1, [False] * 12)["w1"] is None
 
 
 def test_each_target_measured_on_its_queries(mixture: tuple) -> None:

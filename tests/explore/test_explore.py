@@ -117,7 +117,7 @@ def test_a_saved_diagnosis_is_found_and_shown(demo_selection: Path, tmp_path: Pa
     sel = find_selection(sel_dir)
     pool, queries = load_pool(demo_pool_path()), load_queries(demo_query_path("math"))
     diag = diagnose_selection(sel.meta, pool, queries, LexicalRepresentation(), budgets=[20, 100], random_subsets=3)
-    diag.save(sel_dir / "diagnosis", figure=False)
+    diag.save(sel_dir / "diagnosis")
     found = find_diagnosis(sel)
     assert found is not None and [p["budget"] for p in found["points"]] == [20, 100]
     view = page_data(sel, diagnosis=found)["diagnosis"]

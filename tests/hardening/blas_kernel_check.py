@@ -22,8 +22,9 @@ def main() -> int:
     from targetsel.demo import demo_pool_path, demo_query_path
     from targetsel.pipeline import run_selection
     from targetsel.represent import LexicalRepresentation
-    from targetsel.score import score
+    from targetsel.score import FeatureViews, score
     from targetsel.select.knn import KNNKDE
+    from targetsel.store.viewset import ViewSet
 
     arch = [i.get("architecture") for i in threadpool_info() if i.get("internal_api") == "openblas"]
     print("kernel", ",".join(str(a) for a in arch), flush=True)
@@ -72,10 +73,10 @@ def main() -> int:
     q1, q2 = rng.normal(size=(3, 6)), rng.normal(size=(3, 6))
     x1, x2 = rng.normal(size=(120, 6)), rng.normal(size=(120, 6))
     s = score([q1, q2], [x1, x2], weights=[0.25, 0.75])
-    r1 = KNNKDE(max_neighbors=50, kde_neighbors=20).rank(s, 30, candidate_features=([x1, x2], [0.25, 0.75]))
+    r1 = KNNKDE(max_neighbors=50, kde_neighbors=20).rank(s, 30, FeatureViews(None, ViewSet.of([x1, x2], [0.25, 0.75])))
     unit = [v / np.linalg.norm(v, axis=1, keepdims=True) for v in (x1, x2)]
     z = np.concatenate([math.sqrt(0.25) * unit[0], math.sqrt(0.75) * unit[1]], axis=1).astype(np.float32)
-    r2 = KNNKDE(max_neighbors=50, kde_neighbors=20).rank(s, 30, candidate_features=([z], [1.0]))
+    r2 = KNNKDE(max_neighbors=50, kde_neighbors=20).rank(s, 30, FeatureViews(None, ViewSet.of(z)))
     if not np.array_equal(r1.indices, r2.indices):
         failures.append(f"knn_kde: layouts rank differently: {r1.indices.tolist()} vs {r2.indices.tolist()}")
     for f in failures:

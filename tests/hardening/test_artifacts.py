@@ -138,7 +138,7 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     rep = LexicalRepresentation(dim=256)
     sel, stores = root / "sel", root / "stores"
     run_selection(pool, queries, rep, budgets=[20], output=sel, store_dir=stores)
-    diagnose_selection(sel, pool, queries, rep, random_subsets=2).save(sel, figure=False)
+    diagnose_selection(sel, pool, queries, rep, random_subsets=2).save(sel)
 
     rows = [
         {"experiment": "budget", "dataset": "math", "method": m, "budget": b, "bin": None, "seed": 0}

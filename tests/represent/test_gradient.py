@@ -232,9 +232,10 @@ def test_encode_for_scoring_weights_checkpoints(tiny_llama_dir, tiny_warmup_dir,
     rep = _rep(tiny_llama_dir, tiny_warmup_dir)
     assert len(rep.checkpoints) == 2
     rows, q = tiny_pool.select(range(6)), tiny_pool.select(range(30, 33))
-    cand, w = rep.encode_for_scoring(rows, role="candidate", store_dir=tmp_path)
-    qs, w2 = rep.encode_for_scoring(q, role="query", store_dir=tmp_path)
-    assert len(cand) == len(qs) == 2 and w == w2 and sum(w) == pytest.approx(1.0)
+    candidates = rep.encode_for_scoring(rows, role="candidate", store_dir=tmp_path)
+    queries = rep.encode_for_scoring(q, role="query", store_dir=tmp_path)
+    cand, qs, w = candidates.sources, queries.sources, candidates.weights
+    assert len(cand) == len(qs) == 2 and w == queries.weights and sum(w) == pytest.approx(1.0)
     assert {s.manifest["params"]["checkpoint"]["name"] for s in cand} == {"checkpoint-epoch-1", "checkpoint-epoch-2"}
     assert cand[0].manifest["params"]["gradient_type"] == "adam" and qs[0].manifest["params"]["gradient_type"] == "sgd"
     s = score(qs, cand, weights=w).matrix

@@ -12,9 +12,11 @@ import pytest
 
 import targetsel.select  # noqa: F401  (registers every selector)
 from targetsel.errors import ConfigurationError, InvalidDataError
-from targetsel.score import Scores, score
+from targetsel.score import FeatureViews, Scores, score
+from targetsel.score.scores import DenseScores
 from targetsel.select import SELECTORS, get_selector, select
 from targetsel.select.quantiles import quantile_edges
+from targetsel.store.viewset import ViewSet
 
 ALL = sorted(SELECTORS)
 M, N, D = 6, 60, 8
@@ -28,12 +30,12 @@ def data() -> tuple[np.ndarray, np.ndarray, Scores]:
     return q, x, score(q, x)
 
 
-def _context(q: np.ndarray, x: np.ndarray) -> dict:
-    return {"candidate_features": ([x], [1.0]), "query_features": ([q], [1.0])}
+def _views(q: np.ndarray | None, x: np.ndarray) -> FeatureViews:
+    return FeatureViews(None if q is None else ViewSet.of(q), ViewSet.of(x))
 
 
 def _rank(name: str, s: Scores, budget: int | None, q: np.ndarray, x: np.ndarray):
-    return get_selector(name).rank(s, budget, **_context(q, x))
+    return get_selector(name).rank(s, budget, _views(q, x))
 
 
 def test_every_documented_method_is_registered() -> None:
@@ -77,10 +79,10 @@ def test_bad_budget_is_a_configuration_error(name: str, budget, data) -> None:
 def test_empty_query_set(name: str, data) -> None:
     _, x, _ = data
     with pytest.raises(InvalidDataError, match="empty"):
-        select(np.zeros((0, N), np.float32), name, budget=3, candidate_features=([x], [1.0]))
-    empty = Scores(0, N, matrix=np.zeros((0, N), np.float32))
+        select(np.zeros((0, N), np.float32), name, budget=3, features=_views(None, x))
+    empty = DenseScores(0, N, matrix=np.zeros((0, N), np.float32))
     with pytest.raises(InvalidDataError, match="empty"):
-        get_selector(name).rank(empty, 3, candidate_features=([x], [1.0]))
+        get_selector(name).rank(empty, 3, _views(None, x))
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -89,7 +91,7 @@ def test_nan_scores_are_invalid_data(name: str, data) -> None:
     bad = s.dense().copy()
     bad[2, 5] = np.nan
     with pytest.raises(InvalidDataError, match="NaN"):
-        select(bad, name, budget=3, **_context(q, x))
+        select(bad, name, budget=3, features=_views(q, x))
 
 
 @pytest.mark.parametrize("name", ALL)

@@ -222,7 +222,7 @@ def test_pipeline_walks_further_to_meet_the_budget(tmp_path: Path) -> None:
     )
     # the first ranking (50 + 50 // 4 + 16 = 78 rows) held fewer than 50 distinct rows: walked further
     assert len(res.ranking) == 50 and res.dedup is not None and res.dedup.walked > 78
-    sources = [np.asarray(s.to_array(), np.float32) for s in rep.encode_for_scoring(pool, role="candidate")[0]]
+    sources = [np.asarray(s.to_array(), np.float32) for s in rep.encode_for_scoring(pool, role="candidate").sources]
     ref, _ = dedup_ranking(plain.ranking, DedupSettings(threshold=0.99), features=array_reader(sources[0]), budget=50)
     assert res.ranking.indices.tolist() == ref.indices.tolist()
     # artifacts: the block of each budget read back through the model, duplicates.jsonl beside them

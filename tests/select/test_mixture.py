@@ -293,11 +293,8 @@ def test_rank_targets_is_the_pipeline_merge(demo: tuple) -> None:
 
     pool, targets = demo
     rep = LexicalRepresentation()
-    c_src, c_w = rep.encode_for_scoring(pool, role="candidate")
-    views = []
-    for name in TASKS:
-        q_src, q_w = rep.encode_for_scoring(targets[name], role="query")
-        views.append(FeatureViews.from_encoded(q_src, q_w, c_src, c_w))
+    candidates = rep.encode_for_scoring(pool, role="candidate")
+    views = [FeatureViews(rep.encode_for_scoring(targets[name], role="query"), candidates) for name in TASKS]
     merged = rank_targets(get_selector("round_robin"), views, list(TASKS), [1.0, 1.0, 1.0], 90)
     r = _run(demo, budgets=[90], decontaminate=False)
     assert merged.indices.tolist() == r.ranking.indices.tolist()

@@ -11,9 +11,12 @@ import pytest
 
 import targetsel.select  # noqa: F401
 from targetsel.errors import ConfigurationError
-from targetsel.score import Scores, score
+from targetsel.score import FeatureViews, Scores, score
+from targetsel.score.scores import StreamingScores
+from targetsel.score.topk import dense_topk
 from targetsel.select import SELECTORS, get_selector
-from targetsel.select.knn import KNNKDE, KNNUniform, kernel_density, kernel_density_all, tsds_kde_mass
+from targetsel.select.density import kernel_density, kernel_density_all
+from targetsel.select.knn import KNNKDE, KNNUniform
 from targetsel.select.quantiles import QuantileSelector, quantile_edges, quantile_subsets
 from targetsel.select.transport import (
     UnbalancedOT,
@@ -23,6 +26,8 @@ from targetsel.select.transport import (
     uot_mass_pot,
     uot_mass_stream,
 )
+from targetsel.select.tsds import tsds_kde_mass
+from targetsel.store.viewset import ViewSet
 
 
 # ------------------------------------------------------------------------------------- round robin
@@ -45,7 +50,7 @@ def naive_round_robin(s: np.ndarray, budget: int) -> list[int]:
 def streaming_form(s: np.ndarray, k: int) -> Scores:
     """Streaming Scores built by a full stable sort (independent of score.topk_rows)."""
     order = np.argsort(-s, axis=1, kind="stable")[:, :k]
-    return Scores(
+    return StreamingScores(
         s.shape[0],
         s.shape[1],
         topk_indices=order.astype(np.int64),
@@ -102,12 +107,12 @@ def test_streamed_equals_full_matrix(name: str) -> None:
     q = (centers[rng.integers(0, 4, 7)] + 0.3 * rng.normal(size=(7, 12))).astype(np.float32)
     x = (centers[rng.integers(0, 4, 400)] + 0.5 * rng.normal(size=(400, 12))).astype(np.float32)
     sel = get_selector(name, **_streaming_params(name))
-    ctx = {"candidate_features": ([x], [1.0]), "query_features": ([q], [1.0])}
+    views = FeatureViews(ViewSet.of(q), ViewSet.of(x))
     budget = 60
-    full = sel.rank(score(q, x), budget, **ctx)
+    full = sel.rank(score(q, x), budget, views)
     stream_scores = score(q, x, top_k=sel.required_top_k(budget), chunk_rows=50)
     assert stream_scores.top_k is not None and stream_scores.top_k < 400
-    streamed = sel.rank(stream_scores, budget, **ctx)
+    streamed = sel.rank(stream_scores, budget, views)
     np.testing.assert_array_equal(streamed.indices, full.indices)
     np.testing.assert_allclose(streamed.scores, full.scores, rtol=1e-4, atol=1e-12)
 
@@ -118,7 +123,7 @@ def test_knn_streaming_with_too_few_neighbours_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="top_k >= 100"):
         KNNUniform(max_neighbors=100).rank(score(q, x, top_k=10), 10)
     with pytest.raises(ConfigurationError, match="top_k >= 100"):
-        KNNKDE(max_neighbors=100).rank(score(q, x, top_k=10), 10, candidate_features=([x], [1.0]))
+        KNNKDE(max_neighbors=100).rank(score(q, x, top_k=10), 10, FeatureViews(None, ViewSet.of(x)))
 
 
 # -------------------------------------------------------------------------------------------- KNN
@@ -220,9 +225,8 @@ def test_knn_kde_down_weights_planted_duplicates() -> None:
     far = -e[0] + 0.3 * rng.normal(size=(30, d)).astype(np.float32)  # indices 20..49
     x = np.concatenate([dups, distinct, far]).astype(np.float32)
     s = score(q, x)
-    ctx = {"candidate_features": ([x], [1.0])}
     uni = KNNUniform(alpha=0.5, C=1.0).rank(s, 20)
-    kde = KNNKDE(alpha=0.5, C=1.0).rank(s, 50, **ctx)
+    kde = KNNKDE(alpha=0.5, C=1.0).rank(s, 50, FeatureViews(None, ViewSet.of(x)))
     assert set(uni.indices[:10].tolist()) == set(range(10))  # uniform: copies first, by index
     assert set(kde.indices[:10].tolist()) == set(range(10, 20))  # KDE: distinct first
     mass = np.zeros(50)
@@ -238,11 +242,11 @@ def test_knn_kde_with_checkpoint_weighted_features() -> None:
     q1, q2 = rng.normal(size=(3, 6)), rng.normal(size=(3, 6))
     x1, x2 = rng.normal(size=(120, 6)), rng.normal(size=(120, 6))
     s = score([q1, q2], [x1, x2], weights=[0.25, 0.75])
-    r = KNNKDE(max_neighbors=50, kde_neighbors=20).rank(s, 30, candidate_features=([x1, x2], [0.25, 0.75]))
+    r = KNNKDE(max_neighbors=50, kde_neighbors=20).rank(s, 30, FeatureViews(None, ViewSet.of([x1, x2], [0.25, 0.75])))
     # reference: one concatenated view with √w-scaled unit blocks gives the same densities
     unit = [v / np.linalg.norm(v, axis=1, keepdims=True) for v in (x1, x2)]
     z = np.concatenate([math.sqrt(0.25) * unit[0], math.sqrt(0.75) * unit[1]], axis=1).astype(np.float32)
-    r2 = KNNKDE(max_neighbors=50, kde_neighbors=20).rank(s, 30, candidate_features=([z], [1.0]))
+    r2 = KNNKDE(max_neighbors=50, kde_neighbors=20).rank(s, 30, FeatureViews(None, ViewSet.of(z)))
     np.testing.assert_array_equal(r.indices, r2.indices)
 
 
@@ -352,10 +356,10 @@ def test_uot_from_features_when_scores_are_streamed() -> None:
     rng = np.random.default_rng(14)
     q, x = rng.normal(size=(4, 8)), rng.normal(size=(300, 8))
     dense = UnbalancedOT().rank(score(q, x), 25)
-    ctx = {"candidate_features": ([x], [1.0]), "query_features": ([q], [1.0])}
-    streamed = UnbalancedOT().rank(score(q, x, top_k=25), 25, **ctx)
+    views = FeatureViews(ViewSet.of(q), ViewSet.of(x))
+    streamed = UnbalancedOT().rank(score(q, x, top_k=25), 25, views)
     np.testing.assert_array_equal(streamed.indices, dense.indices)
-    with pytest.raises(ConfigurationError, match="query_features"):
+    with pytest.raises(ConfigurationError, match="features=FeatureViews"):
         UnbalancedOT().rank(score(q, x, top_k=25), 25)
 
 
@@ -409,8 +413,8 @@ def test_windowed_round_robin_order_equals_naive_with_ties(window: int | None, s
     x = np.repeat(rng.normal(size=(30, 6)).astype(np.float32), 3, axis=0)  # exact duplicates: ties
     dense = QuantileSelector(q=3, n=30, window=window).rank(score(q, x), 90)
     assert dense.indices.tolist() == naive_round_robin(score(q, x).dense(), 90)
-    ctx = {"candidate_features": ([x], [1.0]), "query_features": ([q], [1.0])}
-    streamed = QuantileSelector(q=3, n=30, window=window).rank(score(q, x, top_k=window or 90), 90, **ctx)
+    views = FeatureViews(ViewSet.of(q), ViewSet.of(x))
+    streamed = QuantileSelector(q=3, n=30, window=window).rank(score(q, x, top_k=window or 90), 90, views)
     assert streamed.indices.tolist() == dense.indices.tolist()
     np.testing.assert_array_equal(streamed.scores, dense.scores)
 
@@ -418,7 +422,7 @@ def test_windowed_round_robin_order_equals_naive_with_ties(window: int | None, s
 def test_quantiles_on_streaming_scores_need_features() -> None:
     rng = np.random.default_rng(1)
     q, x = rng.normal(size=(2, 4)), rng.normal(size=(50, 4))
-    with pytest.raises(ConfigurationError, match="query_features"):
+    with pytest.raises(ConfigurationError, match="features=FeatureViews"):
         QuantileSelector(q=2, n=3, window=5).rank(score(q, x, top_k=5), 50)
 
 
@@ -430,8 +434,6 @@ def test_quantile_bad_parameters(params: dict) -> None:
 
 @pytest.mark.parametrize("k", [1, 5, 37, 200])
 def test_dense_topk_equals_stable_sort_with_ties(k: int) -> None:
-    from targetsel.select.knn import dense_topk
-
     rng = np.random.default_rng(k)
     s = (rng.integers(0, 6, size=(70, 200)) / 5).astype(np.float32)
     idx, val = dense_topk(s, k, rows_per_block=8)

@@ -14,9 +14,10 @@ import pytest
 from targetsel.data import ExampleSet
 from targetsel.errors import ConfigurationError
 from targetsel.represent import LexicalRepresentation
-from targetsel.score import score
+from targetsel.score import FeatureViews, score
 from targetsel.select import SELECTORS, get_selector
 from targetsel.store import EncodedFeatures, FeatureStore, StoreSpec, compress_store, get_codec
+from targetsel.store.viewset import ViewSet
 
 
 def _rows(n: int, d: int, seed: int = 0) -> np.ndarray:
@@ -214,11 +215,11 @@ def test_streamed_equals_dense_on_compressed_stores(tmp_path: Path, dtype: str, 
     qs = _float_store(tmp_path / "q", q, shard_size=50)  # query sets stay float (see Representation.stored_spec)
     xs = _float_store(tmp_path / "x", x, shard_size=64, dtype=dtype)
     sel = get_selector(name, **_streaming_params(name))
-    ctx = {"candidate_features": ([xs], [1.0]), "query_features": ([qs], [1.0])}
-    full = sel.rank(score(qs, xs), 60, **ctx)
+    views = FeatureViews(ViewSet.of(qs), ViewSet.of(xs))
+    full = sel.rank(score(qs, xs), 60, views)
     stream_scores = score(qs, xs, top_k=sel.required_top_k(60), chunk_rows=50)
     assert stream_scores.top_k is not None and stream_scores.top_k < 400
-    streamed = sel.rank(stream_scores, 60, **ctx)
+    streamed = sel.rank(stream_scores, 60, views)
     np.testing.assert_array_equal(streamed.indices, full.indices)
     np.testing.assert_allclose(streamed.scores, full.scores, rtol=1e-4, atol=1e-12)
 
@@ -265,11 +266,9 @@ def test_int8_queries_score_the_cosine_of_int8_rows(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", ["round_robin", "doubly_greedy", "mean_sim"])
 def test_bit_query_passes_stream_like_dense(tmp_path: Path, name: str) -> None:
-    from targetsel.score import FeatureViews
-
     q, x = _rows(7, 48, 3), _rows(400, 48, 4)
     xs = _float_store(tmp_path / "x", x, shard_size=64, dtype="bit")
-    views = FeatureViews.from_encoded([q], [1.0], [xs], [1.0], chunk_rows=50, query_dtype="bit")
+    views = FeatureViews(ViewSet.of(q), ViewSet.of(xs), chunk_rows=50, query_dtype="bit")
     sel = get_selector(name)
     full = sel.rank(views.score(), 60, features=views)
     streamed = sel.rank(views.score(top_k=sel.required_top_k(60)), 60, features=views)

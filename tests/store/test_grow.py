@@ -255,16 +255,16 @@ def test_select_store_cache_links_the_unchanged_shards_of_the_earlier_pool(tmp_p
     shares the files of the unchanged shards (hard links), the old one stays valid."""
     rep = LexicalRepresentation(dim=32)
     old, grown = records(95), records(97)
-    (a,), _ = rep.encode_for_scoring(pool(old), role="candidate", store_dir=tmp_path / "cache", shard_size=SHARD)
+    (a,) = rep.encode_for_scoring(pool(old), role="candidate", store_dir=tmp_path / "cache", shard_size=SHARD).sources
     before = snapshot(a.path)
-    (b,), _ = rep.encode_for_scoring(pool(grown), role="candidate", store_dir=tmp_path / "cache", shard_size=SHARD)
+    (b,) = rep.encode_for_scoring(pool(grown), role="candidate", store_dir=tmp_path / "cache", shard_size=SHARD).sources
     assert b.path != a.path and b.reused_shards == tuple(range(9)) and b.written_shards == [9]
     for i in range(9):
         assert os.path.samefile(a.shard_path(i), b.shard_path(i))
     assert snapshot(a.path) == before
     check_equals_fresh(rep, grown, b.path, tmp_path)
     np.testing.assert_array_equal(FeatureStore.open(a.path).to_array(), rep.encode(pool(old)).to_array())
-    (c,), _ = rep.encode_for_scoring(pool(grown), role="candidate", store_dir=tmp_path / "cache", shard_size=SHARD)
+    (c,) = rep.encode_for_scoring(pool(grown), role="candidate", store_dir=tmp_path / "cache", shard_size=SHARD).sources
     assert c.path == b.path and c.reused_shards == () and c.written_shards == []  # a rerun: nothing to do
 
 

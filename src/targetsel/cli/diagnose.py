@@ -159,6 +159,7 @@ def diagnose_cmd(
     from targetsel.diagnose.core import check_random_subsets
     from targetsel.errors import ConfigurationError
     from targetsel.pipeline import parse_budgets
+    from targetsel.report.figures import save_diagnosis
 
     apply_quiet(quiet)
     check_representation(representation)
@@ -186,7 +187,7 @@ def diagnose_cmd(
         random_subsets=random_subsets,
         seed=seed,
     )
-    paths = diagnosis.save(output)
+    paths = save_diagnosis(diagnosis, output)
     if not quiet:
         from rich.console import Console
         from rich.table import Table

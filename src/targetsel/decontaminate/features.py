@@ -11,10 +11,11 @@ Example:
     >>> import numpy as np
     >>> from targetsel.data import ExampleSet
     >>> from targetsel.score import FeatureViews
+    >>> from targetsel.store.viewset import ViewSet
     >>> pool = ExampleSet.from_records([{"prompt": f"p{i}", "completion": "a"} for i in range(3)])
     >>> items = ExampleSet.from_records([{"prompt": "q", "completion": "a"}])
     >>> pool_x = np.array([[1, 0], [1, 1], [0, 1.0]])
-    >>> views = FeatureViews.from_encoded([np.array([[1.0, 0.0]])], [1.0], [pool_x], [1.0])
+    >>> views = FeatureViews(ViewSet.of(np.array([[1.0, 0.0]])), ViewSet.of(pool_x))
     >>> c = find_feature_contamination(views, pool, [("query", items)], 0.95)
     >>> c.removed.tolist(), c.matches[0].evidence
     ([0], {'cosine': 1.0})

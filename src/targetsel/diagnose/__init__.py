@@ -23,16 +23,20 @@ predicts the query loss. :func:`diagnose` measures, for every budget (a prefix o
   is closer than chance). It answers "is this subset closer to my task than chance, and by how
   much" without training anything.
 
-With several views (LESS checkpoints) the similarity is the weighted sum of per-view cosines,
-as in scoring, with the weights rescaled to sum 1 so that the cost ``(1 - S) / 2`` lies in
-``[0, 1]`` (the weight rule of :mod:`targetsel.score.similarity`). The figure of a diagnosis is
-drawn by :func:`targetsel.report.figures.plot_diagnosis`.
+Features come as :class:`~targetsel.store.viewset.ViewSet` s, what
+:meth:`Representation.encode_for_scoring <targetsel.represent.Representation.encode_for_scoring>`
+returns: with several views (LESS checkpoints) the similarity is the weighted sum of per-view
+cosines, as in scoring, with the weights rescaled to sum 1 so that the cost ``(1 - S) / 2`` lies in
+``[0, 1]`` (the weight rule of :mod:`targetsel.score.similarity`). A diagnosis is data
+(:meth:`Diagnosis.save` writes ``diagnosis.json``); the report package draws its figure
+(:func:`targetsel.report.figures.save_diagnosis`).
 
 Example:
     >>> import numpy as np
+    >>> from targetsel.store.viewset import ViewSet
     >>> rng = np.random.default_rng(0)
     >>> q, s = rng.normal(size=(5, 8)), rng.normal(size=(20, 8))
-    >>> d = diagnose(q, s, budgets=[10, 20])
+    >>> d = diagnose(ViewSet.of(q), ViewSet.of(s), budgets=[10, 20])
     >>> [p.budget for p in d.points], 0.0 <= d.points[0].w1 <= 1.0
     ([10, 20], True)
 """

@@ -10,18 +10,18 @@ import numpy as np
 
 from targetsel.diagnose.distances import (
     DEFAULT_EXACT_LIMIT,
-    Views,
     _unit_cost,
-    _views,
     cost_matrix,
     mean_nn_costs,
     mmd,
+    view_arrays,
     wasserstein1,
 )
 from targetsel.diagnose.result import Diagnosis, DiagnosisPoint
 from targetsel.errors import ConfigurationError, InvalidDataError
 from targetsel.progress import progress
-from targetsel.score.similarity import unit_rows, unit_weights
+from targetsel.score.similarity import check_same_weights, unit_rows, unit_weights
+from targetsel.store.viewset import ViewSet
 
 __all__ = ["MAX_RANDOM_SUBSETS", "check_random_subsets", "diagnose"]
 
@@ -51,37 +51,36 @@ def check_random_subsets(n: int, what: str = "random_subsets") -> int:
 
 
 def diagnose(
-    query_features: Views,
-    subset_features: Views,
+    query_features: ViewSet,
+    subset_features: ViewSet,
     *,
     budgets: Sequence[int] | None = None,
     query_index: Sequence[int] | np.ndarray | None = None,
     sources: Sequence[str] | None = None,
-    weights: Sequence[float] | None = None,
     exact_limit: int = DEFAULT_EXACT_LIMIT,
     sinkhorn_reg: float = 0.01,
     mmd_sigma: float = 1.0,
     info: dict[str, Any] | None = None,
-    random_from: Views | None = None,
+    random_from: ViewSet | None = None,
     random_subsets: int = 20,
     seed: int = 0,
 ) -> Diagnosis:
     """Distances, coverage and composition of a ranking's prefixes, against random subsets.
 
     Args:
-        query_features: ``(n_queries, dim)`` features (array or feature source), or one per view.
-        subset_features: ``(n_picks, dim)`` features of the picks **in ranking order**, or one per view.
+        query_features: The queries' views, ``(n_queries, dim_v)`` per view, and their weights.
+        subset_features: The picks' views **in ranking order**, ``(n_picks, dim_v)`` per view,
+            weighted as the queries'.
         budgets: Prefix lengths to evaluate (default: all picks).
         query_index: ``(n_picks,)`` query that chose each pick (``-1``/``None`` when unknown); when
             every pick has one, coverage counts them, else each pick counts for its nearest query.
         sources: ``(n_picks,)`` pool ``source`` labels of the picks, for the composition.
-        weights: Per-view weights (default equal).
         exact_limit: Exact EMD up to this many points, Sinkhorn beyond.
         sinkhorn_reg: Sinkhorn regularisation.
         mmd_sigma: MMD kernel bandwidth.
         info: Provenance copied into the result.
         random_from: Candidate features to draw random subsets from (the pool, or a uniform
-            sample of it covering the draws), one per view; ``None``: no random baseline.
+            sample of it covering the draws), weighted as the queries'; ``None``: no random baseline.
         random_subsets: Random subsets per budget (``0``: none; at most :data:`MAX_RANDOM_SUBSETS`),
             drawn under a progress bar (off with ``--quiet``).
         seed: Seed of the random subsets (each budget draws from ``(seed, budget)``).
@@ -91,12 +90,12 @@ def diagnose(
 
     Example:
         >>> import numpy as np
-        >>> d = diagnose(np.eye(2, 3), np.eye(3), sources=["a", "b", "a"], budgets=[3])
+        >>> d = diagnose(ViewSet.of(np.eye(2, 3)), ViewSet.of(np.eye(3)), sources=["a", "b", "a"], budgets=[3])
         >>> d.points[0].composition
         {'a': 2, 'b': 1}
     """
-    full_cost, qn, sn = cost_matrix(query_features, subset_features, weights)
-    w = unit_weights(len(qn), weights)
+    full_cost, qn, sn = cost_matrix(query_features, subset_features)
+    w = unit_weights(len(qn), query_features.weights)
     n_q, n_picks = full_cost.shape
     if n_q == 0 or n_picks == 0:
         raise InvalidDataError("diagnose needs at least one query point and one pick")
@@ -104,7 +103,7 @@ def diagnose(
     if sources is not None and len(sources) != n_picks:
         raise InvalidDataError(f"got {len(sources)} source labels for {n_picks} picks")
     qidx, coverage_from = _pick_queries(query_index, full_cost)
-    rand = _random_views(random_from, random_subsets, qn)
+    rand = _random_views(random_from, random_subsets, query_features, qn)
     points = []
     draws = len(bs) * random_subsets if rand is not None else 0
     with progress(total=draws, desc="random subsets", unit="subset", enabled=None if draws else False) as bar:
@@ -158,12 +157,15 @@ def _pick_queries(query_index: Sequence[int] | np.ndarray | None, full_cost: np.
     return full_cost.argmin(axis=0), "nearest"  # ties -> lower query index
 
 
-def _random_views(random_from: Views | None, random_subsets: int, qn: list[np.ndarray]) -> list[np.ndarray] | None:
+def _random_views(
+    random_from: ViewSet | None, random_subsets: int, queries: ViewSet, qn: list[np.ndarray]
+) -> list[np.ndarray] | None:
     """The unit-normalised views random subsets are drawn from, checked against the queries' (``None``: no baseline)."""
     check_random_subsets(random_subsets)
     if random_from is None or random_subsets == 0:
         return None
-    rand = [unit_rows(v) for v in _views(random_from)]
+    check_same_weights(queries.weights, random_from.weights)
+    rand = [unit_rows(v) for v in view_arrays(random_from)]
     if len(rand) != len(qn) or any(r.shape[1] != q.shape[1] for r, q in zip(rand, qn, strict=True)):
         raise InvalidDataError("random-baseline features must have the query features' views and dimensions")
     return rand

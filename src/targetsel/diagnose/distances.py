@@ -1,54 +1,59 @@
 """Subset–query distances on unit-normalised (multi-view) features: the cost ``(1 - S) / 2``, W1, MMD,
-mean nearest-neighbour costs."""
+mean nearest-neighbour costs.
+
+Features come as :class:`~targetsel.store.viewset.ViewSet` s (one source per view and the views'
+weights); both sides of a distance must be weighted alike.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 
-from targetsel.errors import ConfigurationError, InvalidDataError
-from targetsel.score.similarity import unit_rows, unit_weights, weighted_cosine
-from targetsel.store import FeatureSource
+from targetsel.errors import InvalidDataError
+from targetsel.score.similarity import check_same_weights, unit_rows, unit_weights, weighted_cosine
+from targetsel.store.viewset import ViewSet
 
-__all__ = ["DEFAULT_EXACT_LIMIT", "Views", "cost_matrix", "mean_nn_costs", "mmd", "wasserstein1"]
+__all__ = ["DEFAULT_EXACT_LIMIT", "cost_matrix", "mean_nn_costs", "mmd", "view_arrays", "wasserstein1"]
 
 #: Largest point count (queries or picks) for which the exact EMD is used; Sinkhorn beyond.
 DEFAULT_EXACT_LIMIT = 3000
 
-Views = np.ndarray | FeatureSource | Sequence[np.ndarray | FeatureSource]
 
+def view_arrays(side: ViewSet) -> list[np.ndarray]:
+    """Every view's rows as a float64 array, checked finite.
 
-def _views(x: Views) -> list[np.ndarray]:
-    items = [x] if isinstance(x, (np.ndarray, FeatureSource)) else list(x)
+    Example:
+        >>> view_arrays(ViewSet.of(np.eye(2, dtype=np.float32)))[0].dtype
+        dtype('float64')
+    """
     out = []
-    for item in items:
-        arr = np.asarray(item.to_array() if isinstance(item, FeatureSource) else item, dtype=np.float64)
-        if arr.ndim != 2:
-            raise InvalidDataError(f"features must be 2-D (rows, dim), got shape {arr.shape}")
+    for source in side.sources:
+        arr = np.asarray(source.to_array(), dtype=np.float64)
         if not np.isfinite(arr).all():
             raise InvalidDataError("features contain NaN or inf; re-encode the data")
         out.append(arr)
     return out
 
 
-def cost_matrix(
-    queries: Views, subset: Views, weights: Sequence[float] | None = None
-) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
+def cost_matrix(queries: ViewSet, subset: ViewSet) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
     """Cost ``(1 - S) / 2`` between queries and picks, with ``S`` the weighted sum of cosines.
+
+    The weights are rescaled to sum 1 (:func:`~targetsel.score.similarity.unit_weights`).
 
     Returns:
         ``(cost (n_queries, n_picks), normalised query views, normalised pick views)``.
 
+    Raises:
+        ConfigurationError: the two sides are weighted differently (other views or checkpoints).
+        InvalidDataError: NaN or inf, or views of different dimensions.
+
     Example:
-        >>> cost_matrix(np.eye(2), np.eye(2))[0].tolist()
+        >>> cost_matrix(ViewSet.of(np.eye(2)), ViewSet.of(np.eye(2)))[0].tolist()
         [[0.0, 0.5], [0.5, 0.0]]
     """
-    qv, sv = _views(queries), _views(subset)
-    if len(qv) != len(sv):
-        raise ConfigurationError(f"queries have {len(qv)} views but the subset has {len(sv)}")
-    w = unit_weights(len(qv), weights)
-    qn, sn = [unit_rows(a) for a in qv], [unit_rows(a) for a in sv]
+    check_same_weights(queries.weights, subset.weights)
+    w = unit_weights(len(queries), queries.weights)
+    qn, sn = [unit_rows(a) for a in view_arrays(queries)], [unit_rows(a) for a in view_arrays(subset)]
     for a, b in zip(qn, sn, strict=True):
         if a.shape[1] != b.shape[1]:
             raise InvalidDataError(f"query features have dim {a.shape[1]} but subset features {b.shape[1]}")

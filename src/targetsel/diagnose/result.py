@@ -14,8 +14,10 @@ from targetsel.atomic import atomic_write_text
 from targetsel.errors import ConfigurationError
 from targetsel.params.artifacts import check_artifact, check_nested, read_artifact
 
-__all__ = ["DIAGNOSIS_FIX", "Diagnosis", "DiagnosisFile", "DiagnosisPoint", "read_diagnosis"]
+__all__ = ["DIAGNOSIS_FILE", "DIAGNOSIS_FIX", "Diagnosis", "DiagnosisFile", "DiagnosisPoint", "read_diagnosis"]
 
+#: The file :meth:`Diagnosis.save` writes into its folder.
+DIAGNOSIS_FILE = "diagnosis.json"
 #: What to do about a ``diagnosis.json`` that fails :class:`DiagnosisFile`.
 DIAGNOSIS_FIX = "run `targetsel diagnose` again to rewrite it"
 
@@ -155,7 +157,8 @@ class Diagnosis:
     Example:
         >>> import numpy as np
         >>> from targetsel.diagnose import diagnose
-        >>> d = diagnose(np.eye(2, 4), np.eye(4), budgets=[2])
+        >>> from targetsel.store.viewset import ViewSet
+        >>> d = diagnose(ViewSet.of(np.eye(2, 4)), ViewSet.of(np.eye(4)), budgets=[2])
         >>> d.to_dict()["points"][0]["coverage"]
         [1, 1]
     """
@@ -177,21 +180,27 @@ class Diagnosis:
         checked = check_artifact(DiagnosisFile, data, source="diagnosis", fix="this is a bug in targetsel")
         return checked.model_dump(exclude_unset=True)
 
-    def save(self, output: str | os.PathLike[str], *, figure: bool = True) -> list[Path]:
-        """Write ``diagnosis.json`` (and ``diagnosis.png``) into the folder ``output``, atomically.
+    def save(self, output: str | os.PathLike[str]) -> Path:
+        """Write :data:`DIAGNOSIS_FILE` (the data, :meth:`to_dict`) into the folder ``output``, atomically.
+
+        The figure is the report's: :func:`targetsel.report.figures.save_diagnosis_figure` draws it
+        beside the file.
 
         Returns:
-            The written paths.
+            The written path.
+
+        Example:
+            >>> import numpy as np, tempfile
+            >>> from targetsel.diagnose import diagnose
+            >>> from targetsel.store.viewset import ViewSet
+            >>> d = diagnose(ViewSet.of(np.eye(2, 4)), ViewSet.of(np.eye(4)), budgets=[2])
+            >>> d.save(tempfile.mkdtemp()).name
+            'diagnosis.json'
         """
         out = Path(output)
         if out.exists() and not out.is_dir():
             raise ConfigurationError(f"{out} exists and is not a folder; choose another output")
         out.mkdir(parents=True, exist_ok=True)
-        paths = [out / "diagnosis.json"]
-        atomic_write_text(paths[0], json.dumps(self.to_dict(), indent=1) + "\n")
-        if figure:
-            # drawing lives with the other figures; called from here so ``save`` writes what it always did
-            from targetsel.report.figures import plot_diagnosis
-
-            paths.append(plot_diagnosis(self, out / "diagnosis.png"))
-        return paths
+        path = out / DIAGNOSIS_FILE
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=1) + "\n")
+        return path

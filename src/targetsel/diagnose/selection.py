@@ -19,6 +19,7 @@ from targetsel.export.metadata import SELECTION_FIX
 from targetsel.params.artifacts import check_artifact
 from targetsel.score.similarity import check_same_weights
 from targetsel.store import FeatureSource
+from targetsel.store.viewset import ViewSet
 
 __all__ = ["check_selection", "diagnose_selection", "gather_rows", "load_selection"]
 
@@ -155,34 +156,31 @@ def diagnose_selection(
     meta = check_selection(selection) if isinstance(selection, dict) else load_selection(selection)
     idx = _pick_indices(meta, pool)
     named = target_queries(meta, queries)
-    encoded = [representation.encode_for_scoring(es, role="query", store_dir=store_dir) for es in named.values()]
-    q_w = encoded[0][1]
-    q_views = [
-        np.concatenate([np.asarray(src.to_array() if isinstance(src, FeatureSource) else src) for src in per])
-        for per in zip(*(e[0] for e in encoded), strict=True)
-    ]
+    encoded = {
+        name: representation.encode_for_scoring(es, role="query", store_dir=store_dir) for name, es in named.items()
+    }
+    query_side = ViewSet.stack(list(encoded.values()))
+    stored = None
     if store_dir is not None:
-        c_src, c_w = representation.encode_for_scoring(pool, role="candidate", store_dir=store_dir)
-        subset = [gather_rows(s, idx) for s in c_src]
+        stored = representation.encode_for_scoring(pool, role="candidate", store_dir=store_dir)
+        subset = ViewSet.of([gather_rows(s, idx) for s in stored], stored.weights)
     else:
-        c_src, c_w = representation.encode_for_scoring(pool.select(idx), role="candidate")
-        subset = [s.to_array() for s in c_src]
-    check_same_weights(q_w, c_w)
+        subset = representation.encode_for_scoring(pool.select(idx), role="candidate")
+    check_same_weights(query_side.weights, subset.weights)
     random_from = None
     if random_subsets > 0:
         size = random_subsets * (max(budgets) if budgets else len(idx))
-        random_from = _pool_sample(pool, representation, c_src if store_dir is not None else None, size, seed)
+        random_from = _pool_sample(pool, representation, stored, size, seed)
     src_col = pool.column("source")
     sources = [str(src_col[int(i)]) for i in idx] if src_col is not None else None
     query_index = _union_query_index(meta, named)
     picked_by = [p["target"] for p in meta["picks"]] if meta.get("targets") is not None else None
     result = diagnose(
-        q_views,
+        query_side,
         subset,
         budgets=budgets,
         query_index=query_index,
         sources=sources,
-        weights=q_w,
         exact_limit=exact_limit,
         sinkhorn_reg=sinkhorn_reg,
         mmd_sigma=mmd_sigma,
@@ -192,12 +190,11 @@ def diagnose_selection(
         seed=seed,
     )
     if len(named) > 1:
-        for name, (src, _) in zip(named, encoded, strict=True):
-            feats = [np.asarray(v.to_array() if isinstance(v, FeatureSource) else v) for v in src]
+        for name, target in encoded.items():
             mine = None if picked_by is None else [t == name for t in picked_by]
             for point in result.points:
                 point.targets[name] = target_distances(
-                    feats, subset, q_w, point.budget, mine, exact_limit, sinkhorn_reg, mmd_sigma, sources
+                    target, subset, point.budget, mine, exact_limit, sinkhorn_reg, mmd_sigma, sources
                 )
     return result
 
@@ -236,14 +233,11 @@ def _selection_info(
     return info
 
 
-def _pool_sample(
-    pool: ExampleSet, representation: Any, stored: list[FeatureSource] | None, size: int, seed: int
-) -> list[np.ndarray]:
-    """Features of a seeded uniform sample of ``size`` pool rows (the whole pool if smaller), one per
-    view: read from the pool's ``stored`` sources, or encoded in memory without them."""
+def _pool_sample(pool: ExampleSet, representation: Any, stored: ViewSet | None, size: int, seed: int) -> ViewSet:
+    """Features of a seeded uniform sample of ``size`` pool rows (the whole pool if smaller): read
+    from the pool's ``stored`` features, or encoded in memory without them."""
     rows = np.random.default_rng(seed).choice(len(pool), size=min(len(pool), size), replace=False)
     rows = np.sort(rows)
     if stored is not None:
-        return [gather_rows(s, rows) for s in stored]
-    r_src, _ = representation.encode_for_scoring(pool.select(rows), role="candidate")
-    return [s.to_array() for s in r_src]
+        return ViewSet.of([gather_rows(s, rows) for s in stored], stored.weights)
+    return representation.encode_for_scoring(pool.select(rows), role="candidate")

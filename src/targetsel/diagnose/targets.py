@@ -9,7 +9,9 @@ picks and their composition by ``source``.
 
 Example:
     >>> import numpy as np
-    >>> d = target_distances([np.eye(2, 3)], [np.eye(3)], [1.0], 3, [True, True, False], sources=["a", "b", "a"])
+    >>> from targetsel.store.viewset import ViewSet
+    >>> q, picks = ViewSet.of(np.eye(2, 3)), ViewSet.of(np.eye(3))
+    >>> d = target_distances(q, picks, 3, [True, True, False], sources=["a", "b", "a"])
     >>> d["picks"], d["w1"], d["composition"], round(d["w1_all"], 4)
     (2, 0.0, {'a': 1, 'b': 1}, 0.1667)
 """
@@ -28,6 +30,7 @@ from targetsel.errors import ConfigurationError
 from targetsel.export import SELECTION_FILE
 from targetsel.score.similarity import unit_weights
 from targetsel.select.mixture import check_distinct_queries
+from targetsel.store.viewset import ViewSet
 
 __all__ = ["target_distances", "target_queries"]
 
@@ -78,9 +81,8 @@ def target_queries(meta: dict[str, Any], queries: ExampleSet | Mapping[str, Exam
 
 
 def target_distances(
-    queries: list[np.ndarray],
-    subset: list[np.ndarray],
-    weights: Sequence[float],
+    queries: ViewSet,
+    subset: ViewSet,
     budget: int,
     mine: Sequence[bool] | None = None,
     exact_limit: int = DEFAULT_EXACT_LIMIT,
@@ -91,9 +93,9 @@ def target_distances(
     """One target's distances at ``budget``: its own picks' and the whole prefix's to its queries.
 
     Args:
-        queries: The target's query features, ``(n_queries, dim)`` per view.
-        subset: The picks' features in ranking order, ``(n_picks, dim)`` per view.
-        weights: Per-view weights.
+        queries: The target's query features, ``(n_queries, dim_v)`` per view.
+        subset: The picks' features in ranking order, ``(n_picks, dim_v)`` per view, weighted as
+            the queries'.
         budget: The prefix length.
         mine: ``(n_picks,)`` whether each pick was taken by this target; ``None`` when the picks
             do not say which target took them (then only the whole prefix is measured).
@@ -108,8 +110,8 @@ def target_distances(
         (those picks per ``source``) are ``None`` when ``mine`` is; the distances of its own picks
         are ``None`` then, or when it has no pick in the prefix.
     """
-    cost, qn, sn = cost_matrix(queries, [v[:budget] for v in subset], weights)
-    w = unit_weights(len(qn), weights)
+    cost, qn, sn = cost_matrix(queries, subset.subset(np.arange(budget)))
+    w = unit_weights(len(qn), queries.weights)
     out: dict[str, Any] = {"picks": None, "w1": None, "mmd": None, "mean_nn_query": None, "composition": None}
     if mine is not None:
         own = np.flatnonzero(np.asarray(mine[:budget], dtype=bool))

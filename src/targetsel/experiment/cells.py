@@ -299,6 +299,7 @@ class _Runner:
     ) -> list[tuple[str, float]]:
         """The subset's distances to ``part``'s query set (saved in :data:`CELL_DIAGNOSIS`, per task)."""
         from targetsel.diagnose import diagnose_selection
+        from targetsel.report.figures import save_diagnosis
 
         diag = diagnose_selection(
             selection,
@@ -310,7 +311,7 @@ class _Runner:
             exact_limit=self.config.diagnose.exact_limit,
         )
         diag.info["distance_representation"] = self.config.representations[rep_index].display
-        diag.save(folder / _per_task(CELL_DIAGNOSIS, part, data))
+        save_diagnosis(diag, folder / _per_task(CELL_DIAGNOSIS, part, data))
         point = diag.points[-1]
         return [
             ("subset_distance", point.w1),

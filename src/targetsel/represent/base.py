@@ -32,6 +32,7 @@ from targetsel.hashing import settings_digest
 from targetsel.progress import progress, row_progress
 from targetsel.registry import Registry
 from targetsel.store import EncodedFeatures, FeatureSource, FeatureStore, InMemoryFeatures, StoreSpec, get_codec
+from targetsel.store.viewset import ViewSet
 
 logger = logging.getLogger(__name__)
 
@@ -265,25 +266,33 @@ class Representation(ABC):
         store_dir: str | os.PathLike[str] | None = None,
         overwrite: bool = False,
         shard_size: int = 4096,
-    ) -> tuple[list[FeatureSource], list[float]]:
-        """Features ready for :func:`targetsel.score.score`: sources and their weights.
+    ) -> ViewSet:
+        """Features ready for scoring: one source per view and the views' weights.
 
-        Single-vector representations return one source with weight 1. Representations with
-        several views (LESS checkpoints) override this to return one source per view with its
-        weight. With ``store_dir`` the features go to (or are reused from) a store inside it; a
-        new store there links in the unchanged shards of this representation's stores of other
-        versions of the pool (:meth:`store_name` differs only in the pool's fingerprint).
+        Single-vector representations return one view of weight 1. Representations with several
+        views (LESS checkpoints) override this to return one source per view with its weight. The
+        query side and the candidate side make :class:`targetsel.score.FeatureViews`. With
+        ``store_dir`` the features go to (or are reused from) a store inside it; a new store there
+        links in the unchanged shards of this representation's stores of other versions of the
+        pool (:meth:`store_name` differs only in the pool's fingerprint).
+
+        Example:
+            >>> from targetsel.represent import LexicalRepresentation
+            >>> es = ExampleSet.from_records([{"prompt": "two plus two", "completion": "four"}])
+            >>> side = LexicalRepresentation(dim=16).encode_for_scoring(es, role="query")
+            >>> side.n_rows, side.weights
+            (1, (1.0,))
         """
         if store_dir is None:
             src = self.encode(examples, role=role, overwrite=overwrite, shard_size=shard_size)
-            return [src], [1.0]
+            return ViewSet((src,), (1.0,))
         examples.shard_fingerprints(shard_size)  # one pass over the rows hashes the pool and its shards
         store = Path(store_dir) / self.store_name(examples, role)
         siblings = sorted(Path(store_dir).glob(f"{self.name}-{role}-*-{self._settings_key(examples, role)}"))
         src = self.encode(
             examples, role=role, store=store, overwrite=overwrite, shard_size=shard_size, reuse_from=siblings
         )
-        return [src], [1.0]
+        return ViewSet((src,), (1.0,))
 
     def _checked(self, examples: ExampleSet, start: int, stop: int, role: Role, dim: int) -> np.ndarray:
         feats = np.asarray(self.encode_rows(examples, start, stop, role), dtype=np.float32)

@@ -8,9 +8,6 @@ implement it:
 * :class:`StreamingScores`: each query's best ``K`` candidates plus the per-candidate statistics,
   computed exactly while streaming (memory ``O(M·K + N)``).
 
-``Scores(m, n, matrix=...)`` and ``Scores(m, n, topk_indices=..., ...)`` build the matching form
-(the fields are those of the two classes), so code that named the fields keeps working.
-
 Example:
     >>> import numpy as np
     >>> s = Scores.from_matrix(np.array([[0.1, 0.9], [0.5, 0.2]]))
@@ -54,14 +51,6 @@ class Scores(ABC):
     provenance: dict[str, Any]
     #: True for the dense matrix form.
     is_dense: ClassVar[bool]
-
-    def __new__(cls, *args: Any, **kwargs: Any) -> Scores:
-        # ``Scores(m, n, matrix=...)`` builds the dense form, ``Scores(m, n, topk_indices=...)`` the
-        # streaming one: the two classes' own fields, so the call reads as before the split
-        if cls is Scores:
-            dense = kwargs.get("matrix") is not None or (len(args) > 2 and args[2] is not None)
-            cls = DenseScores if dense else StreamingScores
-        return super().__new__(cls)
 
     @staticmethod
     def from_matrix(matrix: np.ndarray, provenance: dict[str, Any] | None = None) -> DenseScores:

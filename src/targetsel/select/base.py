@@ -131,9 +131,6 @@ class Selector(ABC):
         scores: Scores | None,
         budget: int | None = None,
         features: FeatureViews | None = None,
-        *,
-        candidate_features: tuple[Any, Any] | None = None,
-        query_features: tuple[Any, Any] | None = None,
     ) -> Ranking:
         """Order the pool; return the first ``budget`` picks (all candidates when ``None``).
 
@@ -141,19 +138,22 @@ class Selector(ABC):
             scores: Query × candidate similarities (``None`` only for a selector that does not
                 read them; the pool size then comes from ``features``).
             budget: Number of picks, ``1 <= budget <= n_candidates``.
-            features: The feature views, for selectors that read features.
-            candidate_features: ``(sources, weights)``, shorthand for ``features`` (with
-                ``query_features``): the views are built from the pairs.
-            query_features: ``(sources, weights)`` of the queries.
+            features: The feature views (:class:`~targetsel.score.FeatureViews`), for selectors
+                that read features; a selector that reads only the candidates' takes views whose
+                ``queries`` are ``None``.
 
         Raises:
             ConfigurationError: budget out of range, missing inputs.
             InvalidDataError: empty query set or pool, features and scores of different pools.
+
+        Example:
+            >>> import numpy as np
+            >>> from targetsel.store.viewset import ViewSet
+            >>> q, x = np.eye(2, 3), np.eye(4, 3)
+            >>> views = FeatureViews(ViewSet.of(q), ViewSet.of(x))
+            >>> get_selector("round_robin").rank(views.score(top_k=1), 3, views).indices.tolist()
+            [0, 1, 2]
         """
-        if features is None:
-            features = FeatureViews.from_pairs(candidate_features, query_features)
-        elif candidate_features is not None or query_features is not None:
-            raise ConfigurationError("pass the feature views once: features=... or candidate_features=..., not both")
         if scores is None and features is None:
             raise ConfigurationError(f"{self.name} needs scores (or, when it reads none, the feature views)")
         n = scores.n_candidates if scores is not None else features.n_candidates
@@ -169,7 +169,7 @@ class Selector(ABC):
             form = "dense" if scores.is_dense else "streaming (top-k)"
             raise ConfigurationError(
                 f"{self.name} on {form} scores needs the candidate features: pass features=FeatureViews(...) "
-                f"or query_features and candidate_features (run_selection passes them); {self.features_hint}"
+                f"(run_selection passes them); {self.features_hint}"
             )
         r = self._rank(scores, budget, features)
         if len(r) != budget or np.unique(r.indices).size != budget:
@@ -249,9 +249,8 @@ def select(
         scores: :class:`Scores` or a dense ``(n_queries, n_candidates)`` array.
         method: Registered selector name (see ``SELECTORS``).
         budget: Number of picks (``None``: the whole pool).
-        **params: Selector parameters; ``features`` (a :class:`~targetsel.score.FeatureViews`), or
-            ``candidate_features`` and ``query_features`` (``(sources, weights)`` pairs), are passed
-            to :meth:`Selector.rank`.
+        **params: Selector parameters; ``features`` (a :class:`~targetsel.score.FeatureViews`) is
+            passed to :meth:`Selector.rank`.
 
     Example:
         >>> import numpy as np
@@ -260,5 +259,5 @@ def select(
     """
     if not isinstance(scores, Scores):
         scores = Scores.from_matrix(scores)
-    inputs = {k: params.pop(k) for k in ("features", "candidate_features", "query_features") if k in params}
-    return get_selector(method, **params).rank(scores, budget, **inputs)
+    features = params.pop("features", None)
+    return get_selector(method, **params).rank(scores, budget, features)

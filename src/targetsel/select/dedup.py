@@ -79,6 +79,7 @@ from targetsel.decontaminate.ngram import normalize_words
 from targetsel.errors import ConfigurationError
 from targetsel.score.similarity import unit_features
 from targetsel.select.base import Ranking
+from targetsel.store.viewset import ViewSet
 
 __all__ = [
     "DEDUP_BY",
@@ -307,22 +308,22 @@ def array_reader(x: np.ndarray) -> FeatureReader:
         >>> array_reader(np.array([[3.0, 4.0]]))(np.array([0])).tolist()
         [[0.6000000238418579, 0.800000011920929]]
     """
-    return source_reader([np.asarray(x)], [1.0])
+    return source_reader(ViewSet.of(np.asarray(x)))
 
 
-def source_reader(sources: Sequence[Any], weights: Sequence[float]) -> FeatureReader:
-    """A reader of the candidates' unit features (:func:`~targetsel.score.similarity.unit_features`)
-    at pool rows given in any order (each row once).
+def source_reader(candidates: ViewSet) -> FeatureReader:
+    """A reader of the candidates' unit features (:func:`~targetsel.score.similarity.unit_features`,
+    every view weighted as in the scores) at pool rows given in any order (each row once).
 
     Example:
-        >>> source_reader([np.eye(3)], [1.0])(np.array([2, 0])).tolist()
+        >>> source_reader(ViewSet.of(np.eye(3)))(np.array([2, 0])).tolist()
         [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]
     """
 
     def read(rows: np.ndarray) -> np.ndarray:
         rows = np.asarray(rows, dtype=np.int64)
         order = np.argsort(rows, kind="stable")
-        x = unit_features(sources, weights, rows[order])
+        x = unit_features(candidates.sources, candidates.weights, rows[order])
         out = np.empty_like(x)
         out[order] = x
         return out

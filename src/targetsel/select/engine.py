@@ -159,11 +159,11 @@ def window_refill(scores: Scores, features: FeatureViews | None, method: str) ->
             first[0] = False
             idx, val, _ = scores.row_topk(np.arange(m), w)
             return idx, val
-        if features is None or not features.queries:
+        if features is None or features.queries is None:
             raise TopKTooSmallError(
                 f"scores keep only the top {scores.top_k} candidates per query, too few for {method} here; "
-                "pass the feature views (query_features and candidate_features; run_selection does) to "
-                "refill them, or score with top_k >= budget"
+                "pass the feature views with the query features (features=FeatureViews(...); run_selection "
+                "does) to refill them, or score with top_k >= budget"
             )
         s = features.rescore(top_k=w, exclude=used, desc=f"{method}: rescore")
         idx, val, _ = s.row_topk(np.arange(m), w)

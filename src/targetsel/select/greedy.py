@@ -30,7 +30,7 @@ from targetsel.select.engine import default_window, round_robin_order, window_re
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DoublyGreedy", "MeanSimilarity", "RoundRobin", "round_robin_order", "window_refill"]
+__all__ = ["DoublyGreedy", "MeanSimilarity", "RoundRobin"]
 
 
 @register_selector

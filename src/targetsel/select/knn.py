@@ -62,26 +62,14 @@ import logging
 import numpy as np
 
 from targetsel.errors import ConfigurationError
-from targetsel.score import FeatureViews, Scores, dense_topk
-from targetsel.score.similarity import unit_features
+from targetsel.score import FeatureViews, Scores
 from targetsel.select.base import Ranking, Selector, TopKTooSmallError, register_selector
 from targetsel.select.density import kernel_density, kernel_density_all
 from targetsel.select.tsds import _check_alpha_c, _check_positive, _neighbours, _too_few, rank_by_mass, tsds_kde_mass
 
 logger = logging.getLogger(__name__)
 
-__all__ = [
-    "KNNKDE",
-    "KNNUniform",
-    "dense_topk",
-    "gather_features",
-    "kernel_density",
-    "rank_by_mass",
-    "tsds_kde_mass",
-]
-
-#: Unit candidate features of the kernel density (kept under its old name).
-gather_features = unit_features
+__all__ = ["KNNKDE", "KNNUniform"]
 
 
 # ---------------------------------------------------------------------------------------- selectors
@@ -150,9 +138,10 @@ class KNNUniform(Selector):
 class KNNKDE(Selector):
     """TSDS KNN-KDE: nearest-neighbour mass with near-duplicates down-weighted by kernel density.
 
-    Needs the candidate features (``features=FeatureViews(...)``, or ``candidate_features=(sources,
-    weights)``; the pipeline passes the feature views, for gradient features the
-    checkpoint-weighted views) unless ``sigma = 0``.
+    Needs the candidate features unless ``sigma = 0``: ``features=FeatureViews(...)``, whose
+    ``queries`` may be ``None`` (the pipeline passes the feature views, for gradient features the
+    checkpoint-weighted views). The densities read the candidates' unit features
+    (:meth:`~targetsel.score.FeatureViews.unit_candidates`, every view weighted as in the scores).
 
     Args:
         alpha: TSDS α in (0, 1).
@@ -166,9 +155,10 @@ class KNNKDE(Selector):
     Example:
         >>> import numpy as np
         >>> from targetsel.score import score
+        >>> from targetsel.store.viewset import ViewSet
         >>> rng = np.random.default_rng(0)
         >>> q, x = rng.normal(size=(2, 8)), rng.normal(size=(30, 8))
-        >>> r = KNNKDE().rank(score(q, x), 5, candidate_features=([x], [1.0]))
+        >>> r = KNNKDE().rank(score(q, x), 5, FeatureViews(None, ViewSet.of(x)))
         >>> len(r)
         5
     """

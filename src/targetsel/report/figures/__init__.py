@@ -5,7 +5,8 @@
 * :func:`plot_budgets` — metric vs budget (log x), mean ± standard error over seeds, dashed
   zero-shot line, Random drawn thick in black (Figures 4–5); for a mixture run (several tasks
   trained together on one subset) the same figures, ``mixture_<metric>.png``, a panel per task.
-* :func:`plot_diagnosis` — the figure of one selection's diagnosis (``diagnosis.png``).
+* :func:`plot_diagnosis` — the figure of one selection's diagnosis (``diagnosis.png``);
+  :func:`save_diagnosis` writes a diagnosis's data and this figure into one folder.
 
 Both accept ``reference=``, a second tidy frame (e.g. the paper's published tables) drawn dashed
 and faded on the same axes. Every PNG is written to a temporary file and renamed into place.
@@ -21,11 +22,19 @@ import pandas as pd
 # One former module split by figure: ``style`` (labels, colours, panel grid, PNG save),
 # ``quantiles``, ``budgets`` and ``diagnosis``. Every name stays importable from here.
 from targetsel.report.figures.budgets import plot_budgets
-from targetsel.report.figures.diagnosis import plot_diagnosis
+from targetsel.report.figures.diagnosis import DIAGNOSIS_FIGURE, plot_diagnosis, save_diagnosis
 from targetsel.report.figures.quantiles import plot_quantiles
 from targetsel.report.figures.style import metric_label
 
-__all__ = ["make_figures", "metric_label", "plot_budgets", "plot_diagnosis", "plot_quantiles"]
+__all__ = [
+    "DIAGNOSIS_FIGURE",
+    "make_figures",
+    "metric_label",
+    "plot_budgets",
+    "plot_diagnosis",
+    "plot_quantiles",
+    "save_diagnosis",
+]
 
 
 def make_figures(

@@ -1,4 +1,4 @@
-"""The figure of one selection's diagnosis (``diagnosis.png``)."""
+"""The figure of one selection's diagnosis (``diagnosis.png``), drawn beside its ``diagnosis.json``."""
 
 from __future__ import annotations
 
@@ -13,19 +13,42 @@ from targetsel.atomic import atomic_write_bytes
 if TYPE_CHECKING:
     from targetsel.diagnose import Diagnosis
 
-__all__ = ["plot_diagnosis"]
+__all__ = ["DIAGNOSIS_FIGURE", "plot_diagnosis", "save_diagnosis"]
+
+#: The figure :func:`save_diagnosis` draws beside :data:`targetsel.diagnose.result.DIAGNOSIS_FILE`.
+DIAGNOSIS_FIGURE = "diagnosis.png"
+
+
+def save_diagnosis(diagnosis: Diagnosis, output: str | os.PathLike[str]) -> list[Path]:
+    """What ``targetsel diagnose`` writes into the folder ``output``: the data
+    (:meth:`Diagnosis.save <targetsel.diagnose.Diagnosis.save>`) and its figure, :data:`DIAGNOSIS_FIGURE`.
+
+    Returns:
+        The written paths, the data file first.
+
+    Example:
+        >>> import numpy as np, tempfile
+        >>> from targetsel.diagnose import diagnose
+        >>> from targetsel.store.viewset import ViewSet
+        >>> d = diagnose(ViewSet.of(np.eye(2, 3)), ViewSet.of(np.eye(3)), budgets=[2, 3])
+        >>> [p.name for p in save_diagnosis(d, tempfile.mkdtemp())]
+        ['diagnosis.json', 'diagnosis.png']
+    """
+    data = diagnosis.save(output)
+    return [data, plot_diagnosis(diagnosis, data.parent / DIAGNOSIS_FIGURE)]
 
 
 def plot_diagnosis(diagnosis: Diagnosis, path: str | os.PathLike[str]) -> Path:
     """The figure of a :class:`~targetsel.diagnose.Diagnosis`: three panels — distances vs budget
     (the random baseline as a grey band), per-query coverage (largest budget), composition.
 
-    Written atomically as PNG with the Agg backend (``Diagnosis.save`` calls it for ``diagnosis.png``).
+    Written atomically as PNG with the Agg backend (:func:`save_diagnosis` draws it beside the data).
 
     Example:
         >>> import numpy as np, tempfile, pathlib
         >>> from targetsel.diagnose import diagnose
-        >>> d = diagnose(np.eye(2, 3), np.eye(3), budgets=[2, 3])
+        >>> from targetsel.store.viewset import ViewSet
+        >>> d = diagnose(ViewSet.of(np.eye(2, 3)), ViewSet.of(np.eye(3)), budgets=[2, 3])
         >>> plot_diagnosis(d, pathlib.Path(tempfile.mkdtemp()) / "d.png").stat().st_size > 0
         True
     """

@@ -24,6 +24,7 @@ from targetsel.represent.gradient.engine import _Loaded, exact_features, fast_fe
 from targetsel.represent.gradient.transform import GRADIENT_TYPES
 from targetsel.represent.projection import Projector, get_projector
 from targetsel.store import FeatureSource, StoreSpec, check_feature_dtype
+from targetsel.store.viewset import ViewSet
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +73,8 @@ class GradientRepresentation(Representation):
 
     Example:
         >>> rep = GradientRepresentation("smollm2-135m", checkpoints="warmup/", dim=8192)  # doctest: +SKIP
-        >>> sources, weights = rep.encode_for_scoring(pool, role="candidate")  # doctest: +SKIP
+        >>> rep.encode_for_scoring(pool, role="candidate").weights  # one view per checkpoint  # doctest: +SKIP
+        (0.5, 0.5)
     """
 
     name = "gradient"
@@ -419,8 +421,8 @@ class GradientRepresentation(Representation):
         store_dir: str | os.PathLike[str] | None = None,
         overwrite: bool = False,
         shard_size: int = 4096,
-    ) -> tuple[list[FeatureSource], list[float]]:
-        """One source per checkpoint, weighted by the checkpoints' normalised mean learning rates."""
+    ) -> ViewSet:
+        """One view per checkpoint, weighted by the checkpoints' normalised mean learning rates."""
         if len(self.checkpoints) <= 1:
             return super().encode_for_scoring(
                 examples, role=role, store_dir=store_dir, overwrite=overwrite, shard_size=shard_size
@@ -428,9 +430,9 @@ class GradientRepresentation(Representation):
         sources: list[FeatureSource] = []
         for ckpt in self.checkpoints:
             rep = self.for_checkpoint(ckpt)
-            src, _ = Representation.encode_for_scoring(
+            one = Representation.encode_for_scoring(
                 rep, examples, role=role, store_dir=store_dir, overwrite=overwrite, shard_size=shard_size
             )
-            sources.extend(src)
+            sources.extend(one.sources)
             rep.release()
-        return sources, self.checkpoint_weights()
+        return ViewSet(tuple(sources), tuple(self.checkpoint_weights()))
