@@ -30,13 +30,13 @@ Example:
     (True, (10, 4))
 """
 
-from targetsel.atomic import atomic_write_bytes, atomic_write_text
 from targetsel.store.codecs import FEATURE_DTYPES, Codec, check_feature_dtype, get_codec
 from targetsel.store.compress import compress_store
 from targetsel.store.core import FeatureStore
 from targetsel.store.manifest import MANIFEST_NAME, STORE_FORMAT_VERSION, StoreSpec
 from targetsel.store.memory import EncodedFeatures, FeatureSource, InMemoryFeatures
 from targetsel.store.rows import RowSubset
+from targetsel.store.viewset import ViewSet
 
 __all__ = [
     "FEATURE_DTYPES",
@@ -49,8 +49,7 @@ __all__ = [
     "InMemoryFeatures",
     "RowSubset",
     "StoreSpec",
-    "atomic_write_bytes",
-    "atomic_write_text",
+    "ViewSet",
     "check_feature_dtype",
     "compress_store",
     "get_codec",
