@@ -6,20 +6,21 @@
   layer's input ``x`` and output gradient ``δ``; the per-example weight gradient is
   ``Σ_t δ_t x_tᵀ`` (one batched matmul per layer), transformed and projected layer by layer.
 
-Both write ``P · T(g)`` per example (:mod:`targetsel.represent.gradient`);
+Both write ``P · T(g)`` per example (:mod:`targetsel.represent.gradient`) and report each finished
+row through a progress callback (``on_rows``, by default :func:`targetsel.progress.advance_rows`);
 :class:`~targetsel.represent.gradient.GradientRepresentation` loads the model and calls them.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from targetsel.errors import ConfigurationError
-from targetsel.progress import advance_rows
+from targetsel.progress import Advance, advance_rows
 from targetsel.represent.gradient.transform import transform_gradient
 from targetsel.represent.projection import Projector
 
@@ -83,7 +84,12 @@ class _Loaded:
 
 
 def exact_features(
-    loaded: _Loaded, encs: list[dict[str, Any]], kind: str, projector: Projector, dim: int
+    loaded: _Loaded,
+    encs: list[dict[str, Any]],
+    kind: str,
+    projector: Projector,
+    dim: int,
+    on_rows: Advance = advance_rows,
 ) -> np.ndarray:
     """Plain definition: batch of one, one backward pass per example, gradients of the parameters.
 
@@ -93,6 +99,7 @@ def exact_features(
         kind: Gradient type (:func:`~targetsel.represent.gradient.transform_gradient`).
         projector: The projection to ``dim`` values.
         dim: Projection dimension.
+        on_rows: Progress callback, ``on_rows(1)`` after each example.
 
     Returns:
         Features, shape ``(len(encs), dim)``, float32.
@@ -115,7 +122,7 @@ def exact_features(
             blocks[n] = transform_gradient(kind, g.detach().float(), moments).reshape(1, -1)
         with torch.no_grad():
             out[i] = projector.project(blocks).cpu().numpy()[0]
-        advance_rows(1)
+        on_rows(1)
     return out
 
 
@@ -123,16 +130,25 @@ def fast_features(
     loaded: _Loaded,
     encs: list[dict[str, Any]],
     kind: str,
-    order: list[int],
+    order: Sequence[int],
     out: np.ndarray,
-    done: list[int],
     batch_size: int,
     projector: Projector,
+    on_rows: Advance = advance_rows,
 ) -> None:
-    """Encode ``order[done[0]:]`` in batches of ``batch_size`` into ``out`` (shape ``(len(encs), dim)``).
+    """Encode the examples ``order`` in batches of ``batch_size`` into their rows of ``out``.
 
-    ``done[0]`` advances after every batch, so after an out-of-memory error the caller resumes
-    at the first unfinished batch with a smaller size; batches already written stay written.
+    Args:
+        loaded: The model with its LoRA adapter (and moments for ``adam``).
+        encs: Tokenised examples (``input_ids``, ``labels``).
+        kind: Gradient type (:func:`~targetsel.represent.gradient.transform_gradient`).
+        order: Indices into ``encs`` to encode, batched in this order (by length: less padding).
+        out: ``(len(encs), dim)`` float32; row ``i`` receives example ``i``'s features.
+        batch_size: Examples per forward and backward pass.
+        projector: The projection to ``dim`` values.
+        on_rows: Progress callback, ``on_rows(n)`` once a batch of ``n`` rows is written to
+            ``out``. A caller that counts them knows where to resume after an out-of-memory error:
+            ``order[done:]``, with a smaller batch; the batches already written stay written.
     """
     import torch
 
@@ -164,10 +180,9 @@ def fast_features(
 
     handles = [mod.register_forward_hook(on_output) for _, mod in loaded.linears]
     embed = loaded.lm.get_input_embeddings()
-    pos = done[0]
     try:
-        while pos < len(order):
-            rows = order[pos : pos + batch_size]
+        for pos in range(0, len(order), batch_size):
+            rows = list(order[pos : pos + batch_size])
             batch = collate([encs[i] for i in rows])
             ids = batch["input_ids"].to(loaded.device)
             mask = batch["attention_mask"].to(loaded.device)
@@ -185,9 +200,7 @@ def fast_features(
                 torch.autograd.grad(loss, [emb])
             out[rows] = state["feats"].cpu().numpy()
             state.clear()
-            pos += len(rows)
-            done[0] = pos
-            advance_rows(len(rows))
+            on_rows(len(rows))
     finally:
         for h in handles:
             h.remove()

@@ -19,6 +19,7 @@ from targetsel.data import ExampleSet
 from targetsel.errors import ConfigurationError, InvalidDataError
 from targetsel.hashing import sha256_file
 from targetsel.lora import LESS_LORA, LoraSettings
+from targetsel.progress import advance_rows
 from targetsel.represent.base import Representation, Role, register_representation
 from targetsel.represent.gradient.engine import _Loaded, exact_features, fast_features
 from targetsel.represent.gradient.transform import GRADIENT_TYPES
@@ -402,7 +403,12 @@ class GradientRepresentation(Representation):
         ``done[0]`` advances after every batch, so after an out-of-memory error the caller resumes
         at the first unfinished batch with a smaller size; batches already written stay written.
         """
-        fast_features(loaded, encs, kind, order, out, done, batch_size, self._projector)
+
+        def written(n: int) -> None:
+            done[0] += n
+            advance_rows(n)
+
+        fast_features(loaded, encs, kind, order[done[0] :], out, batch_size, self._projector, written)
 
     # ------------------------------------------------------------------ several checkpoints
     def checkpoint_weights(self) -> list[float]:
