@@ -203,7 +203,7 @@ def run_selection(
     store_dir: str | os.PathLike[str] | None = None,
     overwrite: bool = False,
     top_k: int | None = None,
-    export_format: str = "jsonl",
+    export_format: str | None = None,
     chunk_rows: int = 16384,
     device: str | None = None,
     memory_bytes: int | None = None,
@@ -236,7 +236,8 @@ def run_selection(
         overwrite: Replace stores written for other inputs.
         top_k: Streaming top-k per query (``None``: dense when the matrix fits the memory budget,
             else streaming with the selector's ``required_top_k`` for methods that support it).
-        export_format: One of :data:`targetsel.export.EXPORT_FORMATS` (default ``jsonl``).
+        export_format: One of :data:`targetsel.export.EXPORT_FORMATS`; default: the ``output``
+            file's (``sub.parquet``), else ``jsonl``.
         chunk_rows: Candidate rows per scoring chunk.
         device: Scoring device (``cpu``/``cuda``).
         memory_bytes: Memory budget (default :mod:`targetsel.settings`: 1 GiB or
@@ -267,7 +268,9 @@ def run_selection(
     selector = get_selector(method, **(method_params or {}))
     targets, mix_settings, weights = _targets(queries, mix)
     if output is not None:
-        SelectionArtifact(output).check_writable(budgets)
+        artifact = SelectionArtifact(output)
+        artifact.check_writable(budgets)
+        artifact.format_for(export_format)  # a format the output cannot take: refused before any work
     if store_dir is not None:
         check_output_dir(store_dir)
     sets = [("query", targets[0][1])] if len(targets) == 1 else list(targets)
@@ -636,7 +639,7 @@ def _export(
     pool: ExampleSet,
     queries: ExampleSet | None,
     artifact: SelectionArtifact,
-    export_format: str,
+    export_format: str | None,
 ) -> None:
     """Every budget's files and, when decontamination or dedup ran, its report beside them."""
     result.outputs = artifact.write_budgets(

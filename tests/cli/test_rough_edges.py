@@ -203,6 +203,22 @@ def test_closed_set_flags_are_refused_before_any_work(
     assert expected in _refused(argv, workdir, capsys)
 
 
+def test_an_output_file_gives_the_format(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``-o sub.parquet`` writes Parquet (no --format needed); a --format it contradicts is refused
+    before any work, as is a folder format for a file."""
+    import pandas as pd
+
+    assert main([*_SELECT[:-1], "sub.parquet", "-q"]) == 0
+    assert pd.read_parquet(workdir / "sub.parquet").shape[0] == 2
+    assert json.loads((workdir / "sub.selection.json").read_text())["budget"] == 2
+    err = _refused([*_SELECT[:-1], "other.parquet", "--format", "jsonl"], workdir, capsys)
+    assert err == "targetsel: error: other.parquet names a parquet file but the format is jsonl: " + (
+        "leave out the format, or name a .jsonl file"
+    )
+    err = _refused([*_SELECT[:-1], "other.jsonl", "--format", "hf"], workdir, capsys)
+    assert "the hf format writes a folder: give an output folder, not the file other.jsonl" in err
+
+
 def test_every_device_flag_documents_cuda_n(capsys: pytest.CaptureFixture[str]) -> None:
     for verb in ("select", "train", "warmup", "evaluate"):
         assert main([verb, "--help"]) == 0

@@ -94,7 +94,7 @@ def print_summaries(summaries: list[dict[str, Any]], title: str) -> None:
     Console().print(table)
 
 
-def _check_choices(task: str, representation: str, method: str, export_format: str, query_dtype: str) -> None:
+def _check_choices(task: str, representation: str, method: str, export_format: str | None, query_dtype: str) -> None:
     """The flags with a closed set of values, before any work."""
     from targetsel.demo import DEMO_TASKS
     from targetsel.score.integer import QUERY_DTYPES
@@ -104,7 +104,8 @@ def _check_choices(task: str, representation: str, method: str, export_format: s
     check_method(method)
     from targetsel.export import EXPORT_FORMATS
 
-    check_choice("--format", export_format, EXPORT_FORMATS)
+    if export_format is not None:
+        check_choice("--format", export_format, EXPORT_FORMATS)
     check_choice("--query-dtype", query_dtype, QUERY_DTYPES)
 
 
@@ -274,11 +275,11 @@ def select_cmd(
         None, "--store-dir", help="Feature-store cache (default ~/.cache/targetsel/stores)."
     ),
     no_store: bool = typer.Option(False, "--no-store", help="Encode in memory; write no feature store."),
-    export_format: str = typer.Option(
-        "jsonl",
+    export_format: str | None = typer.Option(
+        None,
         "--format",
         help="jsonl (TRL), parquet, hf (datasets.save_to_disk), llamafactory (+ dataset_info.json) or "
-        "axolotl (+ its datasets: block).",
+        "axolotl (+ its datasets: block); default: the -o file's (sub.parquet), else jsonl.",
     ),
     split: str | None = typer.Option(None, "--split", help="Split of datasets directories or hub datasets."),
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Skip invalid rows instead of stopping."),

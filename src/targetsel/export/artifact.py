@@ -120,6 +120,34 @@ class SelectionArtifact:
         return SelectionArtifact(self.path / budget_dir(budget))
 
     # -- writing ----------------------------------------------------------------------------
+    def format_for(self, format: str | None = None) -> str:
+        """The subset's format: ``format``, else the output file's (``sub.parquet``), else ``jsonl``.
+
+        Raises:
+            ConfigurationError: an unknown format, a folder format for a file path, or a file
+                whose suffix names another format than ``format``.
+
+        Example:
+            >>> SelectionArtifact("sub.parquet").format_for(), SelectionArtifact("out").format_for()
+            ('parquet', 'jsonl')
+            >>> SelectionArtifact("sub.parquet").format_for("jsonl")
+            Traceback (most recent call last):
+            ...
+            targetsel.errors.ConfigurationError: sub.parquet names a parquet file but the format is jsonl: ...
+        """
+        suffix = self.path.suffix.lower().lstrip(".") if self.is_file else None
+        fmt = checked_format(format or suffix or "jsonl")
+        if suffix is not None and fmt != suffix:
+            if fmt not in FILE_FORMATS:
+                raise ConfigurationError(
+                    f"the {fmt} format writes a folder: give an output folder, not the file {self.path}"
+                )
+            raise ConfigurationError(
+                f"{self.path} names a {suffix} file but the format is {fmt}: "
+                f"leave out the format, or name a .{fmt} file"
+            )
+        return fmt
+
     def check_writable(self, budgets: Sequence[int] = (1,)) -> None:
         """Fail early, before any work, when ``budgets`` cannot be written here.
 
@@ -152,11 +180,7 @@ class SelectionArtifact:
             raise ConfigurationError(
                 f"the ranking is over {ranking.n_candidates} candidates but the pool has {len(pool)} rows"
             )
-        fmt = checked_format(format or (self.path.suffix.lower().lstrip(".") if self.is_file else "jsonl"))
-        if self.is_file and fmt not in FILE_FORMATS:
-            raise ConfigurationError(
-                f"the {fmt} format writes a folder: give an output folder, not the file {self.path}"
-            )
+        fmt = self.format_for(format)
         data_path, meta_path = self.subset_path(fmt), self.selection_path
         check_output_dir(data_path.parent)
         try:
@@ -188,7 +212,7 @@ class SelectionArtifact:
         ranking: Ranking,
         budgets: Sequence[int],
         *,
-        format: str = "jsonl",
+        format: str | None = None,
         queries: ExampleSet | None = None,
         provenance: dict[str, Any] | None = None,
         contamination: Contamination | None = None,
@@ -204,7 +228,7 @@ class SelectionArtifact:
             pool: The pool the ranking indexes.
             ranking: At least ``max(budgets)`` picks.
             budgets: Ascending; one budget is written here, several one ``budget-<B>/`` folder each.
-            format: One of :data:`targetsel.export.EXPORT_FORMATS`.
+            format: One of :data:`targetsel.export.EXPORT_FORMATS`; ``None``: :meth:`format_for`.
             queries: The query set of a selection of one target.
             provenance: Representation/scoring provenance (``Scores.provenance``).
             contamination: What decontamination removed (written to :data:`CONTAMINATION_FILE`).
@@ -218,6 +242,7 @@ class SelectionArtifact:
         Returns:
             ``budget -> (subset path, selection.json path)``.
         """
+        format = self.format_for(format)
         check_exportable(pool, ranking[: budgets[-1]], format)
         self.check_writable(budgets)
         single = len(budgets) == 1
