@@ -30,11 +30,11 @@ from typing import TYPE_CHECKING, Any
 from targetsel.data import ExampleSet
 from targetsel.errors import ConfigurationError
 from targetsel.progress import set_quiet
-from targetsel.store import FeatureStore
+from targetsel.store import FeatureStore, ViewSet
 
 if TYPE_CHECKING:
     from targetsel.represent.base import Representation, Role
-    from targetsel.score.ranks import RankedSource, RankGroup
+    from targetsel.score.ranks import RankGroup
 
 logger = logging.getLogger(__name__)
 
@@ -242,8 +242,8 @@ def encode_candidates(
     store_dir: str | os.PathLike[str] | None,
     overwrite: bool = False,
     shard_size: int = 4096,
-) -> tuple[list[RankedSource], list[float]]:
-    """Rank 0: every rank encodes its shards of the pool into ``store_dir``; rank 0's view of the whole pool.
+) -> ViewSet:
+    """Rank 0: every rank encodes its shards of the pool into ``store_dir``; rank 0's views of the whole pool.
 
     What :meth:`Representation.encode_for_scoring` returns for the pool in one process, spread
     over the ranks: the same stores (names, manifests, shards), each rank writing and later
@@ -272,7 +272,7 @@ def encode_candidates(
     if len(layout) != 1:
         raise ConfigurationError(f"the ranks' pool stores disagree on rows and shard size: {sorted(layout)}")
     group.row_ranges = [a["ranges"].tolist() for _, a in replies]
-    return group.sources(), weights
+    return ViewSet(tuple(group.sources()), tuple(weights))
 
 
 def serve_selection(

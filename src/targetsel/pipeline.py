@@ -286,8 +286,7 @@ def run_selection(
     if ranks is not None:
         from targetsel.distributed import encode_candidates
 
-        sources, view_weights = encode_candidates(ranks, representation, pool, store_dir=store_dir, overwrite=overwrite)
-        candidates = ViewSet(tuple(sources), tuple(view_weights))
+        candidates = encode_candidates(ranks, representation, pool, store_dir=store_dir, overwrite=overwrite)
     else:
         candidates = representation.encode_for_scoring(pool, role="candidate", store_dir=store_dir, overwrite=overwrite)
     if (

@@ -119,8 +119,8 @@ def test_defaults_are_shown_as_typed_after_key_equals(value: object, shown: str)
     assert format_value(value) == shown
 
 
-#: Built-in parameters whose docstring has no help line yet (may only shrink).
-UNDOCUMENTED = {("selector", "quantiles", "window")}
+#: Built-in parameters whose docstring has no help line (none: keep it so).
+UNDOCUMENTED: set[tuple[str, str, str]] = set()
 
 
 def test_every_builtin_component_has_a_label_and_documented_parameters() -> None:

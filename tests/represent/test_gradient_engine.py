@@ -68,8 +68,8 @@ def test_auto_batch_size_halves_on_out_of_memory(tiny_llama_dir, tiny_warmup_dir
     real = GradientRepresentation._fast_batches
 
     def fake_oom(self, loaded, encs, kind, order, out, done, batch_size):
-        calls.append((batch_size, done[0]))
-        if batch_size > 2 and done[0] > 0:  # as torch says it on a GPU that is full, after one batch
+        calls.append((batch_size, done.rows))
+        if batch_size > 2 and done.rows > 0:  # as torch says it on a GPU that is full, after one batch
             raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
         if batch_size > 2:  # the first batch fits, the second does not
             real(self, loaded, encs, kind, order[:batch_size], out, done, batch_size)
@@ -90,7 +90,7 @@ def test_auto_batch_size_halves_on_out_of_memory(tiny_llama_dir, tiny_warmup_dir
     limit = {"max": 1}
 
     def smaller_oom(self, loaded, encs, kind, order, out, done, batch_size):
-        calls.append((batch_size, done[0]))
+        calls.append((batch_size, done.rows))
         if batch_size > limit["max"]:
             raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
         real(self, loaded, encs, kind, order, out, done, batch_size)

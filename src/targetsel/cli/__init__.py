@@ -23,7 +23,7 @@ except ImportError:  # pragma: no cover - older typer uses click itself
 
 # Importing the verb modules registers their commands.
 from targetsel.cli import data, demo, diagnose, encode, evaluate, experiment, explore  # noqa: F401  isort: skip
-from targetsel.cli import models, plan, report, select, store, train  # noqa: F401  isort: skip
+from targetsel.cli import components, models, plan, report, select, store, train  # noqa: F401  isort: skip
 
 __all__ = ["app", "main"]
 

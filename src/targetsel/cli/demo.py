@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from targetsel.cli._app import app
+from targetsel.cli._app import app, generated_help
 from targetsel.cli._common import (
     QUIET,
     apply_quiet,
@@ -17,6 +17,7 @@ from targetsel.cli._common import (
     default_store_dir,
     parse_options,
 )
+from targetsel.cli.components import choices_text
 
 __all__ = ["demo_cmd"]
 
@@ -36,11 +37,17 @@ task, the selected subset's precision is the share of picks whose source is the 
 """
 
 
-@app.command("demo", help=_HELP)
+_GENERATED = generated_help(
+    representation=lambda: f"{choices_text('representations')}.",
+    method=lambda: f"{choices_text('selectors')} (parameters: `targetsel components selectors`).",
+)
+
+
+@app.command("demo", help=_HELP, cls=_GENERATED)
 def demo_cmd(
     task: str = typer.Option("all", "--task", help="math, dates, humaneval or all."),
-    representation: str = typer.Option("embed", "--representation", "-r", help="embed, lexical, gradient or hidden."),
-    method: str = typer.Option("round_robin", "--method", help="Selection method."),
+    representation: str = typer.Option("embed", "--representation", "-r", help="A registered representation."),
+    method: str = typer.Option("round_robin", "--method", help="A registered selection method."),
     budget: int = typer.Option(100, "--budget", "-b", help="Examples to select per task."),
     model: str | None = typer.Option(None, "--model", "-m", help="Representation model name or path."),
     param: list[str] | None = typer.Option(None, "--param", "-p", help="Representation parameter key=value."),

@@ -551,7 +551,7 @@ class RankedSource(RowReader):
 
     Example:
         >>> sources = group.sources()  # rank 0, once the pool is attached  # doctest: +SKIP
-        >>> FeatureViews.from_encoded(queries, [1.0], sources, [1.0]).score(top_k=100)  # doctest: +SKIP
+        >>> FeatureViews(ViewSet.of(queries), ViewSet.of(sources)).score(top_k=100)  # doctest: +SKIP
     """
 
     def __init__(self, group: RankGroup, view: int, local: FeatureStore) -> None:

@@ -56,6 +56,8 @@ class QuantileSelector(Selector):
         q: Number of quantiles.
         n: Picks per quantile.
         focus: Split the first quantile into ``q`` sub-quantiles instead.
+        window: Candidates each query holds at a time on its round-robin walk (``None``: from the
+            memory budget, :func:`~targetsel.select.engine.default_window`); the order does not depend on it.
 
     Example:
         >>> import numpy as np

@@ -10,6 +10,7 @@ import copy
 import logging
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,13 @@ __all__ = ["AUTO_START_CPU", "AUTO_START_CUDA", "GradientRepresentation"]
 #: First batch size tried by ``batch_size="auto"``.
 AUTO_START_CUDA = 64
 AUTO_START_CPU = 8
+
+
+@dataclass
+class RowsDone:
+    """Rows of an encode already written: where a retry with a smaller batch size resumes."""
+
+    rows: int = 0
 
 
 @register_representation
@@ -357,12 +365,12 @@ class GradientRepresentation(Representation):
             if self.batch_size == "auto":
                 self._auto_batch = min(self._auto_batch or fit, fit)
         if self.batch_size != "auto":
-            self._fast_batches(loaded, encs, kind, order, out, [0], int(self.batch_size))
+            self._fast_batches(loaded, encs, kind, order, out, RowsDone(), int(self.batch_size))
             return out
         from accelerate.utils import find_executable_batch_size
         from accelerate.utils.memory import clear_device_cache, should_reduce_batch_size
 
-        done = [0]
+        done = RowsDone()
         if self._auto_batch is not None:
             # the size found before: run directly (the search's garbage collection at every call
             # costs more than a small shard); search again, from half, only on out-of-memory
@@ -395,20 +403,20 @@ class GradientRepresentation(Representation):
         kind: str,
         order: list[int],
         out: np.ndarray,
-        done: list[int],
+        done: RowsDone,
         batch_size: int,
     ) -> None:
-        """Encode ``order[done[0]:]`` in batches of ``batch_size`` into ``out`` (:func:`fast_features`).
+        """Encode ``order[done.rows:]`` in batches of ``batch_size`` into ``out`` (:func:`fast_features`).
 
-        ``done[0]`` advances after every batch, so after an out-of-memory error the caller resumes
+        ``done.rows`` advances after every batch, so after an out-of-memory error the caller resumes
         at the first unfinished batch with a smaller size; batches already written stay written.
         """
 
         def written(n: int) -> None:
-            done[0] += n
+            done.rows += n
             advance_rows(n)
 
-        fast_features(loaded, encs, kind, order[done[0] :], out, batch_size, self._projector, written)
+        fast_features(loaded, encs, kind, order[done.rows :], out, batch_size, self._projector, written)
 
     # ------------------------------------------------------------------ several checkpoints
     def checkpoint_weights(self) -> list[float]:
