@@ -2,9 +2,12 @@
 # Everything a GPU check does, in one command (under 8 minutes on one H100/H200):
 #   1. shows the device and the PyTorch stack;
 #   2. runs the GPU tests (pytest -m gpu);
-#   3. runs bench/gpu_bench.py at 1b (seq 512 and 2048, fast vs exact, scoring), then at 7b
+#   3. times compressed scoring on the device (bench/stored_device_bench.py: int8 and 1-bit rows sent
+#      as stored and decoded there, against host-decoded float32 rows) and a 2-rank select pass
+#      sharing the device (torchrun bench/ranks_bench.py --device cuda);
+#   4. runs bench/gpu_bench.py at 1b (seq 512 and 2048, fast vs exact, scoring), then at 7b
 #      (seq 2048) if time remains;
-#   4. writes logs and JSON under OUT, and OUT/summary.json with every figure.
+#   5. writes logs and JSON under OUT, and OUT/summary.json with every figure.
 # Works offline on a preinstalled stack (torch, transformers, peft, accelerate, numpy, pytest...):
 # the project runs from src/ on PYTHONPATH, and bench/wheels/ (bench/make_device_wheels.sh) is
 # installed with --no-index when present. The same script runs on a CPU-only machine (the GPU
@@ -34,6 +37,17 @@ log "pytest -m gpu"
 timeout 200 python -m pytest -m gpu tests/gpu -q -p no:cacheprovider -o addopts="" -ra >"$OUT/pytest_gpu.log" 2>&1
 echo "rc=$?" >>"$OUT/pytest_gpu.log"
 tail -15 "$OUT/pytest_gpu.log" | tee -a "$OUT/device_check.log"
+DEV=$([ "$CUDA" = 1 ] && echo cuda || echo cpu)
+log "compressed scoring on $DEV"
+timeout 90 python bench/stored_device_bench.py --device "$DEV" --rows $([ "$CUDA" = 1 ] && echo 1000000 || echo 50000) \
+  >"$OUT/stored_device.log" 2>&1
+tail -1 "$OUT/stored_device.log" | grep '^{' >"$OUT/stored_device.json" || rm -f "$OUT/stored_device.json"
+tail -3 "$OUT/stored_device.log" | tee -a "$OUT/device_check.log"
+log "2-rank select pass on one $DEV device"
+timeout 120 python -m torch.distributed.run --nnodes 1 --nproc-per-node 2 --master-addr 127.0.0.1 --master-port 29533 \
+  bench/ranks_bench.py --rows 61440 --device "$DEV" >"$OUT/ranks_2.log" 2>&1
+tail -1 "$OUT/ranks_2.log" | grep '^{' >"$OUT/ranks_2.json" || rm -f "$OUT/ranks_2.json"
+tail -2 "$OUT/ranks_2.log" | tee -a "$OUT/device_check.log"
 if [ "$CUDA" = 1 ]; then
   log "gpu_bench 1b"
   timeout $(( $(left) > 60 ? $(left) - 30 : 30 )) python bench/gpu_bench.py --size 1b --json "$OUT/gpu_bench_1b.json" >"$OUT/gpu_bench_1b.log" 2>&1
@@ -54,7 +68,8 @@ fi
 python - "$OUT" <<'PY'
 import json, pathlib, sys
 out = pathlib.Path(sys.argv[1])
-summary = {p.stem: json.loads(p.read_text()) for p in sorted(out.glob("gpu_bench_*.json"))}
+names = ["gpu_bench_*.json", "stored_device.json", "ranks_2.json"]
+summary = {p.stem: json.loads(p.read_text()) for n in names for p in sorted(out.glob(n))}
 tests = (out / "pytest_gpu.log").read_text().strip().splitlines()
 summary["pytest_gpu"] = next((l for l in reversed(tests) if " passed" in l or " failed" in l or " skipped" in l), tests[-1] if tests else "")
 (out / "summary.json").write_text(json.dumps(summary, indent=2))

@@ -18,6 +18,7 @@ Last line: one JSON object with ``ranked_over_one_process`` (spread pass time / 
 Usage:
     torchrun --nproc-per-node 2 bench/ranks_bench.py
     torchrun --nproc-per-node 3 bench/ranks_bench.py --rows 61440 --dim 128
+    torchrun --nproc-per-node 2 bench/ranks_bench.py --rows 61440 --device cuda   # two ranks, one GPU
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ def main() -> int:
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--top-k", type=int, default=64)
     ap.add_argument("--store", type=Path, default=None, help="store directory (default: a shared temporary one)")
+    ap.add_argument("--device", default=None, help="scoring device of every rank (cuda: the ranks share it)")
     args = ap.parse_args()
     set_quiet(True)
     with RankGroup.join() as group:
@@ -77,11 +79,11 @@ def main() -> int:
             return 0
         q = np.random.default_rng(99).normal(size=(args.queries, args.dim)).astype(np.float32)
         k = args.top_k
-        views = FeatureViews(ViewSet.of(q), ViewSet.of(group.sources()))
+        views = FeatureViews(ViewSet.of(q), ViewSet.of(group.sources()), device=args.device)
         one_s = ranked_s = float("inf")
         for _ in range(2):  # the best of two: the first of each also warms the caches (and sends the queries)
             t = time.perf_counter()
-            one = score(q, store, top_k=k)
+            one = score(q, store, top_k=k, device=args.device)
             one_s = min(one_s, time.perf_counter() - t)
             before = group.wire.received
             t = time.perf_counter()
@@ -111,6 +113,7 @@ def main() -> int:
             "queries": args.queries,
             "top_k": k,
             "world": group.world,
+            "device": args.device or "cpu",
             "identical": identical,
         }
         print(json.dumps(out))

@@ -128,3 +128,53 @@ def test_torchrun_one_process_on_cuda(tiny_llama_dir, tiny_warmup_dir, tiny_pool
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (tmp_path / "store").is_dir()
+
+
+def test_compressed_stores_are_decoded_on_cuda() -> None:
+    """int8 and 1-bit rows travel as stored and are decoded on the GPU: the scores equal those of
+    the same rows decoded on the host and sent as float32."""
+    from targetsel.score import score
+    from targetsel.store import EncodedFeatures
+
+    class HostDecoded:  # the compressed source without read_encoded: float32 rows travel
+        def __init__(self, base):
+            self.base, self.num_rows, self.dim, self.manifest = base, base.num_rows, base.dim, base.manifest
+
+        def read_rows(self, start, stop):
+            return self.base.read_rows(start, stop)
+
+        def iter_chunks(self, chunk_rows):
+            return self.base.iter_chunks(chunk_rows)
+
+        def to_array(self):
+            return self.base.to_array()
+
+    rng = np.random.default_rng(1)
+    q = rng.normal(size=(16, 1000)).astype(np.float32)
+    x = rng.normal(size=(20_000, 1000)).astype(np.float32)
+    for dtype in ("int8", "bit"):
+        enc = EncodedFeatures.from_float(x, dtype)
+        a = score(q, enc, top_k=200, device="cuda")
+        b = score(q, HostDecoded(enc), top_k=200, device="cuda")
+        assert np.array_equal(a.topk_values, b.topk_values) and np.array_equal(a.topk_indices, b.topk_indices), dtype
+        assert np.array_equal(a.cand_max, b.cand_max), dtype
+
+
+def test_torchrun_select_two_ranks_on_one_cuda_device(tmp_path) -> None:
+    """Two ranks share one GPU (gloo carries the partial results): the subsets of one process."""
+    from torchrun_launch import torchrun, write_pool
+
+    pool, q, _ = write_pool(tmp_path / "data", 9000)
+
+    def args(out, stores):
+        return ["select", "--pool", str(pool), "--query", str(q), "-r", "lexical", "-p", "dim=64",
+                "--method", "round_robin", "--top-k", "8", "--budgets", "100,250", "-o", str(out),
+                "--store-dir", str(stores), "--device", "cuda", "--quiet"]  # fmt: skip
+
+    two = torchrun(args(tmp_path / "two", tmp_path / "stores2"), 2)
+    assert two.returncode == 0, two.stderr[-4000:]
+    one = torchrun(args(tmp_path / "one", tmp_path / "stores1"), 1)
+    assert one.returncode == 0, one.stderr[-4000:]
+    for b in (100, 250):
+        name = f"budget-{b}/subset.jsonl"
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name

@@ -13,22 +13,75 @@ Example:
 
 from __future__ import annotations
 
+import math
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from targetsel.errors import ConfigurationError, InvalidDataError
 from targetsel.score.passes import BLOCK, Blocks, ScorePass
 from targetsel.score.similarity import normalize_rows
+from targetsel.store import FeatureSource
 
-__all__ = ["blocks_cuda"]
+__all__ = ["blocks_cuda", "stored_codec"]
+
+
+class _Stored(NamedTuple):
+    """A chunk of a compressed source as stored (int8 values or packed sign bits) and its per-row scale."""
+
+    codec: str
+    data: Any  # torch.Tensor (rows, width): int8 or uint8
+    scale: Any  # torch.Tensor (rows,) float32: what decoding multiplies each row by
+    dim: int
+
+
+def stored_codec(source: FeatureSource) -> str | None:
+    """``int8`` or ``bit`` when ``source`` can hand out its rows as stored (:meth:`read_encoded`), else ``None``.
+
+    Example:
+        >>> from targetsel.store import EncodedFeatures, InMemoryFeatures
+        >>> x = np.arange(12, dtype=np.float32).reshape(3, 4) - 5
+        >>> stored_codec(EncodedFeatures.from_float(x, "bit")), stored_codec(InMemoryFeatures(x))
+        ('bit', None)
+    """
+    codec = getattr(source, "codec", None)
+    if codec is None or not getattr(codec, "compressed", False) or not hasattr(source, "read_encoded"):
+        return None
+    return str(codec.name) if codec.name in ("int8", "bit") else None
+
+
+def _row_scale(codec: str, aux: np.ndarray, dim: int) -> np.ndarray:
+    """The float32 factor decoding gives each row, computed here as the codec computes it (same bits)."""
+    aux = np.asarray(aux, dtype=np.float32)
+    return aux if codec == "int8" else aux / np.float32(math.sqrt(dim))
+
+
+def _decode_on_device(chunk: _Stored, dev: Any) -> Any:
+    """float32 rows of a stored chunk, decoded on ``dev``: the values the codec decodes on the host.
+
+    int8 values times the row scale; sign bits (8 per byte, first bit highest, as ``numpy.packbits``)
+    as plus or minus the row scale. Products and conversions are exact or correctly rounded in
+    float32, so the rows equal :meth:`~targetsel.store.codecs.Codec.decode`'s bit for bit.
+    """
+    import torch
+
+    data = chunk.data.to(dev, non_blocking=True)
+    scale = chunk.scale.to(dev, non_blocking=True)[:, None]
+    if chunk.codec == "int8":
+        return data.float() * scale
+    shifts = torch.arange(7, -1, -1, dtype=torch.uint8, device=dev)
+    bits = ((data.unsqueeze(-1) >> shifts) & 1).reshape(data.shape[0], -1)[:, : chunk.dim]
+    return torch.where(bits.bool(), scale, -scale)
 
 
 def blocks_cuda(p: ScorePass) -> Blocks:
     """:func:`targetsel.score.stream.run_pass` with the conversion, normalisation and products on ``p.device``.
 
-    Candidate rows travel in their stored dtype (float16 stores: half the bytes) through a pinned
-    host buffer; they are converted to float32 and normalised on the device, and multiplied in the
+    Candidate rows travel in their stored dtype (float16 stores: half the bytes; int8 and 1-bit
+    stores as their stored bytes plus one float32 scale per row: 1/4 and about 1/32 of float32)
+    through a pinned host buffer; they are decoded, converted to float32 and normalised on the
+    device (decoded values equal the host's bit for bit), and multiplied in the
     same absolute :data:`~targetsel.score.passes.BLOCK`-candidate blocks as on the CPU (TF32 off:
     full float32 products), so two runs on one GPU give the same bits whatever ``chunk_rows``. The
     next chunk is read from the store by a background thread while the device works on this one.
@@ -52,24 +105,35 @@ def blocks_cuda(p: ScorePass) -> Blocks:
 
     # two pinned host buffers per view, filled in turn (pinning memory per chunk costs more than
     # the copy): the reader fills one while the device's copy from the other is in flight
-    pinned: dict[tuple[int, int], torch.Tensor] = {}
+    pinned: dict[tuple[int, int, str], torch.Tensor] = {}
+    stored = [stored_codec(c) for c in cs]
 
-    def read(start: int) -> list[torch.Tensor]:
+    def stage(key: tuple[int, int, str], raw: np.ndarray) -> torch.Tensor:
+        """``raw`` copied into the pinned buffer ``key`` (made, or remade for another dtype, on first use)."""
+        dtype = torch.from_numpy(raw[:0]).dtype
+        buf = pinned.get(key)
+        if buf is None or buf.dtype != dtype:
+            buf = torch.empty((min(n, chunk_rows), *raw.shape[1:]), dtype=dtype, pin_memory=dev.type == "cuda")
+            pinned[key] = buf
+        dst = buf[: raw.shape[0]]
+        dst.numpy()[...] = raw
+        return dst
+
+    def read(start: int) -> list[torch.Tensor | _Stored]:
         stop = min(n, start + chunk_rows)
         slot = (start // chunk_rows) % 2
-        out = []
+        out: list[torch.Tensor | _Stored] = []
         for v, c in enumerate(cs):
+            codec = stored[v]
+            if codec is not None:
+                data, aux = c.read_encoded(start, stop)  # type: ignore[attr-defined]
+                scale = _row_scale(codec, aux, c.dim)
+                out.append(_Stored(codec, stage((slot, v, "data"), data), stage((slot, v, "scale"), scale), c.dim))
+                continue
             raw = np.asarray(c.read_rows(start, stop))
             if raw.dtype not in (np.float16, np.float32):
                 raw = raw.astype(np.float32)
-            dtype = torch.from_numpy(raw[:0]).dtype
-            buf = pinned.get((slot, v))
-            if buf is None or buf.dtype != dtype:
-                buf = torch.empty((min(n, chunk_rows), c.dim), dtype=dtype, pin_memory=dev.type == "cuda")
-                pinned[(slot, v)] = buf
-            dst = buf[: stop - start]
-            dst.numpy()[...] = raw
-            out.append(dst)
+            out.append(stage((slot, v, "rows"), raw))
         return out
 
     try:
@@ -84,7 +148,7 @@ def blocks_cuda(p: ScorePass) -> Blocks:
                 out_t = torch.empty((m, width), dtype=torch.float32, device=dev)
                 mean_t = torch.zeros(width, dtype=torch.float32, device=dev) if p.with_mean else None
                 for i, h in enumerate(host):
-                    x = h.to(dev, non_blocking=True).float()
+                    x = _decode_on_device(h, dev) if isinstance(h, _Stored) else h.to(dev, non_blocking=True).float()
                     norms = torch.linalg.vector_norm(x, dim=1)
                     if not bool(torch.isfinite(norms).all()):  # as in normalize_rows
                         bad_rows = ~torch.isfinite(x).all(dim=1)
