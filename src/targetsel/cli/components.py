@@ -13,13 +13,22 @@ from dataclasses import dataclass
 from typing import Any
 
 import typer
+from typer.core import TyperCommand
 
-from targetsel.cli._app import app
+from targetsel.cli._app import app, generated_help
 from targetsel.cli._common import check_choice
 from targetsel.params.describe import ComponentInfo, compact_params, describe_registry
 from targetsel.registry import Registry
 
-__all__ = ["KINDS", "choices_text", "components_cmd", "describe_kind", "help_section", "registry_of"]
+__all__ = [
+    "KINDS",
+    "choices_text",
+    "components_cmd",
+    "describe_kind",
+    "help_section",
+    "registry_of",
+    "representations_help",
+]
 
 
 def _representations() -> Registry[Any]:
@@ -121,6 +130,27 @@ def help_section(kind: str, names: Iterable[str] | None = None) -> str:
             f"* `{name}` ({getattr(cls, 'label', name.upper())}): {'no parameters' if params == '-' else params}"
         )
     return "\n".join(lines)
+
+
+def representations_help(names: Callable[[], Iterable[str]] | None = None) -> type[TyperCommand]:
+    """The command class of a verb taking ``-r``/``-p``: its help lists the representations
+    (``names()``, default all registered) with their parameters, generated when shown.
+
+    Example:
+        >>> representations_help(lambda: ["lexical"]).__name__
+        'GeneratedHelpCommand'
+    """
+
+    def pick() -> Iterable[str] | None:
+        return None if names is None else names()
+
+    return generated_help(
+        lambda: (
+            f"{help_section('representations', pick())}\n\nTypes and help of every parameter: "
+            "`targetsel components representations`."
+        ),
+        representation=lambda: f"{choices_text('representations', pick())} (their parameters: above).",
+    )
 
 
 _HELP = """Describe the registered representations, selectors and projectors: for each its name,

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from targetsel.cli._app import app, generated_help
+from targetsel.cli._app import app
 from targetsel.cli._common import (
     QUIET,
     apply_quiet,
@@ -17,7 +17,7 @@ from targetsel.cli._common import (
     parse_shard,
     representation_from_cli,
 )
-from targetsel.cli.components import choices_text, help_section
+from targetsel.cli.components import representations_help
 
 __all__ = ["encode_cmd"]
 
@@ -47,13 +47,7 @@ i/n` encodes only shards `i, i+n, ...` so several processes or machines can fill
 """
 
 
-_GENERATED = generated_help(
-    lambda: (
-        f"{help_section('representations')}\n\nTypes and help of every parameter: "
-        "`targetsel components representations`."
-    ),
-    representation=lambda: f"{choices_text('representations')} (their parameters: above).",
-)
+_GENERATED = representations_help()
 
 
 @app.command("encode", help=_HELP, cls=_GENERATED)

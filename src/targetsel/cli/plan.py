@@ -8,9 +8,9 @@ from typing import Any
 
 import typer
 
-from targetsel.cli._app import app, generated_help
+from targetsel.cli._app import app
 from targetsel.cli._common import QUIET, apply_quiet, check_choice, check_model, load_data, parse_options
-from targetsel.cli.components import choices_text, help_section
+from targetsel.cli.components import representations_help
 from targetsel.errors import ConfigurationError
 from targetsel.plan.stages import PLAN_DEFAULTS
 
@@ -50,13 +50,7 @@ def _plannable() -> tuple[str, ...]:
     return plan_representations()
 
 
-_GENERATED = generated_help(
-    lambda: (
-        f"{help_section('representations', _plannable())}\n\nTypes and help of every parameter: "
-        "`targetsel components representations`."
-    ),
-    representation=lambda: f"{choices_text('representations', _plannable())} (their parameters: above).",
-)
+_GENERATED = representations_help(_plannable)
 
 
 @app.command("plan", help=_HELP, cls=_GENERATED)
