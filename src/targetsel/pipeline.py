@@ -12,7 +12,7 @@ its own fingerprint and be encoded again for each set of removed rows). A mask o
 scores was the alternative; it would have to be honoured by every selector (each algorithm's
 candidate sweeps, refills and statistics) and by every summary, where a row view is invisible to
 them. Picks are mapped back to rows of the whole pool, so ``selection.json`` and its readers index
-the pool given, as before.
+the pool given.
 
 **Near-duplicate control** (off by default, :mod:`targetsel.select.dedup`) walks the selector's
 finished ranking and skips a candidate too similar to an earlier kept pick. To meet the budget the

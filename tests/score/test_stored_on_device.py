@@ -83,7 +83,7 @@ def test_decoding_on_the_device_gives_the_hosts_scores(rows: tuple[np.ndarray, n
     enc = EncodedFeatures.from_float(x, dtype)
     assert stored_codec(enc) == dtype and stored_codec(HostDecoded(enc)) is None
     np.testing.assert_array_equal(_scores(q, [enc]), _scores(q, [HostDecoded(enc)]))
-    # two views, one stored and one float: weights and sums as before
+    # two views, one stored and one float: weighted and summed alike
     two = _scores(q, [enc, InMemoryFeatures(x)], [0.25, 0.75])
     np.testing.assert_array_equal(two, _scores(q, [HostDecoded(enc), InMemoryFeatures(x)], [0.25, 0.75]))
 

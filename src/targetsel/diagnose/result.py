@@ -174,7 +174,7 @@ class Diagnosis:
             "n_queries": self.n_queries,
             "coverage_from": self.coverage_from,
             "info": self.info,
-            # one target: no ``targets`` key, the file is what it was before several targets existed
+            # one target: no ``targets`` key in its points
             "points": [{k: v for k, v in asdict(p).items() if k != "targets" or v} for p in self.points],
         }
         checked = check_artifact(DiagnosisFile, data, source="diagnosis", fix="this is a bug in targetsel")

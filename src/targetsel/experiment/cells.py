@@ -112,7 +112,7 @@ class _Runner:
         alg: AlgorithmSpec | None = None if cell.algorithm is None else cfg.algorithms[cell.algorithm]
         task_part: list[Any] = [content_key(tasks[0].query), content_key(tasks[0].test), tasks[0].answer_format]
         eval_part: Any = cfg.eval_config(tasks[0]).__dict__
-        if cell.targets:  # a mixture cell: every task's files and evaluation (one task's cells as before)
+        if cell.targets:  # a mixture cell: every task's files and evaluation (a one-task cell: that task's)
             task_part = [[t.name, content_key(t.query), content_key(t.test), t.answer_format] for t in tasks]
             eval_part = [cfg.eval_config(t).__dict__ for t in tasks]
         parts: dict[str, Any] = {

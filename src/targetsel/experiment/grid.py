@@ -65,7 +65,7 @@ class Cell:
     def identity(self) -> dict[str, Any]:
         """What identifies the cell (in its digest and ``results.json``); ``targets`` only when it has some."""
         out = {k: getattr(self, k) for k in ("experiment", "task", "method", "budget", "bin", "seed")}
-        if self.targets:  # a cell of one task is identified as it was before the mixture grid
+        if self.targets:  # a cell of one task has no targets key
             out["targets"] = list(self.targets)
         return out
 

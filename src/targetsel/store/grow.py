@@ -24,7 +24,7 @@ partial one; editing or reordering rows re-encodes exactly the shards holding th
 shrinks re-encodes its new last shard when it became partial and drops the shards past it.
 
 A store holding finished shards none of which can be reused is not a grown pool but another
-one: it is refused without ``overwrite`` as before, so a mistyped store directory never loses
+one: it is refused without ``overwrite``, so a mistyped store directory never loses
 its features silently.
 
 In place (:func:`switch_pool`, under the store's lock): the files of the shards not reused are

@@ -339,7 +339,7 @@ class GradientRepresentation(Representation):
             )
         except ConfigurationError:
             raise
-        except Exception as exc:  # a model the meta-device plan cannot run: size as before, unchecked
+        except Exception as exc:  # a model the meta-device plan cannot run: the requested size, unchecked
             logger.warning("cannot predict the CPU memory of this model (%s); batch size not checked", exc)
             return requested or AUTO_START_CPU
 
