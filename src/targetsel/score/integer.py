@@ -47,6 +47,9 @@ __all__ = ["QUERY_DTYPES", "check_query_dtype", "integer_blocks", "popcount_dots
 #: How queries are scored: ``float`` (default), or compressed with integer products.
 QUERY_DTYPES = ("float", "int8", "bit")
 
+#: ``(M, d) int8 @ (W, d)ᵀ int8 → (M, W) int32`` (:func:`_int_mm`).
+_IntMM = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
 
 def check_query_dtype(name: str) -> str:
     """``name`` if it is a query dtype, else a :class:`ConfigurationError` listing them.
@@ -60,7 +63,7 @@ def check_query_dtype(name: str) -> str:
     return name
 
 
-def _int_mm() -> Callable[[np.ndarray, np.ndarray], np.ndarray] | None:
+def _int_mm() -> _IntMM | None:
     """``(M, d) int8 @ (W, d)ᵀ int8 → (M, W) int32`` by torch, or ``None`` where torch lacks it."""
     import torch
 
@@ -69,7 +72,8 @@ def _int_mm() -> Callable[[np.ndarray, np.ndarray], np.ndarray] | None:
         return None
 
     def mm(q: np.ndarray, x: np.ndarray) -> np.ndarray:
-        return fn(torch.from_numpy(q), torch.from_numpy(x).T).numpy()
+        dots: np.ndarray = fn(torch.from_numpy(q), torch.from_numpy(x).T).numpy()
+        return dots
 
     return mm
 
@@ -132,7 +136,8 @@ def numba_popcount() -> Callable[..., None] | None:
         v = v - ((v >> one) & m1)  # SWAR popcount: LLVM emits the CPU's popcount instruction
         v = (v & m2) + ((v >> two) & m2)
         v = (v + (v >> four)) & m4
-        return (v * h01) >> s56
+        count: np.uint64 = (v * h01) >> s56
+        return count
 
     @numba.njit(parallel=True, cache=True, nogil=True)
     def kernel(q: np.ndarray, x: np.ndarray, dim: int, out: np.ndarray) -> None:  # pragma: no cover - compiled
@@ -165,12 +170,13 @@ def _words(packed: np.ndarray) -> np.ndarray:
 def _row_norms(x: np.ndarray) -> np.ndarray:
     """float64 L2 norms of integer rows (exact sums of squares)."""
     xi = x.astype(np.int32)
-    return np.sqrt(np.einsum("ij,ij->i", xi, xi).astype(np.float64))
+    norms: np.ndarray = np.sqrt(np.einsum("ij,ij->i", xi, xi).astype(np.float64))
+    return norms
 
 
 def _checked_kernels(
     cs: Sequence[FeatureSource], need: str, kernel: str | None
-) -> tuple[Callable | None, Callable | None]:
+) -> tuple[Callable[..., None] | None, _IntMM | None]:
     """``(numba popcount, int_mm)``, one of them set, after checking the stores and the kernel name."""
     for i, c in enumerate(cs):
         codec = getattr(c, "codec", None)
@@ -192,7 +198,12 @@ def _checked_kernels(
     return fast, mm
 
 
-def _queries(q: FeatureSource, need: str, fast: Callable | None, mm: Callable | None) -> tuple[np.ndarray, np.ndarray]:
+def _queries(
+    q: FeatureSource,
+    need: str,
+    fast: Callable[..., None] | None,
+    mm: _IntMM | None,
+) -> tuple[np.ndarray, np.ndarray]:
     """The compressed queries in the kernel's layout and their float32 ``1 / norm`` (0 for a zero row)."""
     m, dim = q.num_rows, q.dim
     x = np.asarray(q.to_array(), dtype=np.float32)
@@ -261,7 +272,7 @@ def integer_blocks(p: ScorePass) -> Blocks:
             if fast is not None:
                 dots = dots_buf[: m * width].reshape(m, width)
                 fast(queries[v], _words(data), c.dim, dots)
-            elif need == "bit" and mm is None:
+            elif mm is None:  # bits only: _checked_kernels refuses int8 without int_mm
                 dots = popcount_dots(queries[v], data, c.dim)
             elif need == "bit":
                 buf = int_bufs.setdefault(v, np.empty((rows, c.dim), np.int8))

@@ -41,7 +41,7 @@ def encode_keys(values: np.ndarray, indices: np.ndarray) -> np.ndarray:
     """
     bits = (np.asarray(values, dtype=np.float32) + np.float32(0.0)).view(np.int32)
     np.bitwise_xor(bits, np.int32(0x7FFFFFFF), out=bits, where=bits < 0)
-    keys = bits.astype(np.int64)
+    keys: np.ndarray = bits.astype(np.int64)
     del bits
     keys <<= 32
     # (o << 32) | (MASK - i) == (o << 32) + MASK - i, since the low half of o << 32 is zero:

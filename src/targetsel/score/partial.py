@@ -163,10 +163,12 @@ class _Packed(RowReader):
         return (out, aux) if encoded else out
 
     def read_rows(self, start: int, stop: int) -> np.ndarray:
-        return self._read(start, stop, False)
+        rows: np.ndarray = self._read(start, stop, False)
+        return rows
 
     def read_encoded(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray | None]:
-        return self._read(start, stop, True)
+        stored: tuple[np.ndarray, np.ndarray | None] = self._read(start, stop, True)
+        return stored
 
 
 def _layout(ranges: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -177,7 +179,7 @@ def _layout(ranges: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         np.concatenate([np.arange(a // BLOCK, (b - 1) // BLOCK + 1) for a, b in ranges.tolist()])
     ).astype(np.int64)
     virtual_start = {int(b): j * BLOCK for j, b in enumerate(blocks.tolist())}
-    segs = []
+    segs: list[list[int]] = []
     for a, b in ranges.tolist():
         for blk in range(a // BLOCK, (b - 1) // BLOCK + 1):
             lo, hi = max(a, blk * BLOCK), min(b, (blk + 1) * BLOCK)
@@ -314,7 +316,7 @@ def merge_partials(
             matrix[:, cols] = p.matrix[:, _]  # type: ignore[index]
         return DenseScores(m, n, matrix=matrix, provenance=prov)
     k = min(top_k, n)
-    keys = np.concatenate([p.keys for p in parts], axis=1)  # type: ignore[misc]
+    keys = np.concatenate([p.keys for p in parts], axis=1)
     keys.sort(axis=1)  # tie-free keys: the exact order, whatever the ranks' order
     idx, val = decode_keys(keys[:, ::-1][:, :k])
     cmax, cmean, carg = np.empty(n, np.float32), np.empty(n, np.float32), np.empty(n, np.int64)

@@ -165,7 +165,8 @@ class DenseScores(Scores):
         return out
 
     def candidate_mean(self) -> np.ndarray:
-        return self.matrix.mean(axis=0, dtype=np.float64).astype(np.float32)
+        mean: np.ndarray = self.matrix.mean(axis=0, dtype=np.float64).astype(np.float32)
+        return mean
 
     def row_topk(self, rows: np.ndarray | Sequence[int], k: int) -> tuple[np.ndarray, np.ndarray, bool]:
         idx, val = dense_topk(self.matrix, k, rows)  # a few rows at a time: no (M, N) copy
@@ -221,7 +222,8 @@ class StreamingScores(Scores):
         return self.cand_max
 
     def best_query(self, candidates: np.ndarray) -> np.ndarray:
-        return self.cand_argmax[candidates]
+        best: np.ndarray = self.cand_argmax[candidates]
+        return best
 
     def candidate_mean(self) -> np.ndarray:
         return self.cand_mean

@@ -89,7 +89,8 @@ def unit_weights(n_views: int, weights: Sequence[float] | None = None) -> np.nda
     w = np.ones(n_views) if weights is None else np.asarray(weights, dtype=np.float64)
     if w.shape != (n_views,) or (w < 0).any() or not w.sum() > 0:
         raise ConfigurationError(f"need {n_views} non-negative view weights with a positive sum, got {weights!r}")
-    return w / w.sum()
+    unit: np.ndarray = w / w.sum()
+    return unit
 
 
 def check_same_weights(query_weights: Sequence[float], candidate_weights: Sequence[float]) -> None:
@@ -173,7 +174,8 @@ def unit_rows(x: np.ndarray) -> np.ndarray:
         [[0.0, 1.0]]
     """
     norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.maximum(norms, 1e-12)
+    unit: np.ndarray = x / np.maximum(norms, 1e-12)
+    return unit
 
 
 def weighted_cosine(queries: list[np.ndarray], others: list[np.ndarray], weights: np.ndarray) -> np.ndarray:
@@ -188,7 +190,8 @@ def weighted_cosine(queries: list[np.ndarray], others: list[np.ndarray], weights
         >>> weighted_cosine([np.eye(2)], [np.eye(2)], np.ones(1)).tolist()
         [[1.0, 0.0], [0.0, 1.0]]
     """
-    return sum(wi * (a @ b.T) for wi, a, b in zip(weights, queries, others, strict=True))
+    total: np.ndarray = sum(wi * (a @ b.T) for wi, a, b in zip(weights, queries, others, strict=True))
+    return total
 
 
 def _read_sorted_rows(src: Any, rows: np.ndarray, chunk: int = 65536) -> np.ndarray:
@@ -198,7 +201,8 @@ def _read_sorted_rows(src: Any, rows: np.ndarray, chunk: int = 65536) -> np.ndar
     (``take_rows``: rows spread over torchrun ranks) is asked for them in one call.
     """
     if not hasattr(src, "read_rows") or isinstance(src, np.ndarray):
-        return np.asarray(src, dtype=np.float32)[rows]
+        picked: np.ndarray = np.asarray(src, dtype=np.float32)[rows]
+        return picked
     while isinstance(src, RowSubset):
         src, rows = src.base, src.rows[rows]
     take = getattr(src, "take_rows", None)

@@ -23,7 +23,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -46,12 +46,12 @@ _QROWS = 512
 
 
 # ------------------------------------------------------------------------------- inputs, threads
-def _as_source(x: FeaturesLike) -> FeatureSource:
+def _as_source(x: object) -> FeatureSource:
     if isinstance(x, np.ndarray):
         return InMemoryFeatures(x)
     if not hasattr(x, "read_rows"):
         raise ConfigurationError(f"expected features (array, InMemoryFeatures or FeatureStore), got {type(x).__name__}")
-    return x
+    return cast(FeatureSource, x)  # duck-typed: any object with the reading methods
 
 
 def _as_sources(x: FeaturesLike | Sequence[FeaturesLike]) -> list[FeatureSource]:
@@ -179,12 +179,19 @@ def _cpu_blocks(p: ScorePass) -> Blocks:
             width = stop - start
             block = block_at(start, stop)
             mean = np.zeros(width, np.float32) if p.with_mean else None
-            cns = []
+            cns: list[np.ndarray] = []
             for v, c in enumerate(p.candidates):
                 buf = cand_bufs.setdefault(v, np.empty((min(n, chunk_rows), c.dim), dtype=np.float32))
                 cns.append(unit_chunk(c, start, stop, buf[:width]))
 
-            def one_block(unit: tuple[int, int], block=block, cns=cns, mean=mean, start=start, width=width) -> None:
+            def one_block(
+                unit: tuple[int, int],
+                block: np.ndarray = block,
+                cns: list[np.ndarray] = cns,
+                mean: np.ndarray | None = mean,
+                start: int = start,
+                width: int = width,
+            ) -> None:
                 r0, b0 = unit
                 r1, b1 = min(m, r0 + _QROWS), min(width, b0 + BLOCK)
                 out = block[r0:r1, b0:b1]

@@ -126,8 +126,8 @@ def _topk_partition(block: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     eq = block == kth[:, None]
     need = k - gt.sum(axis=1)
     keep = gt | (eq & (np.cumsum(eq, axis=1) <= need[:, None]))
-    r, c = np.nonzero(keep)
-    c = c.reshape(rows, k)
+    r, flat = np.nonzero(keep)
+    c = flat.reshape(rows, k)
     v = block[r, c.ravel()].reshape(rows, k)
     keys = encode_keys(v, c)  # exact, tie-free order keys: a plain (SIMD) integer sort orders them
     keys.sort(axis=1)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -35,6 +35,17 @@ from targetsel.store import RowSubset
 from targetsel.store.viewset import ViewSet
 
 __all__ = ["FeatureViews"]
+
+
+class _RankScorer(Protocol):
+    """What scores views whose candidate rows live on several torchrun ranks (a ``RankGroup``, see
+    :mod:`targetsel.score.ranks`)."""
+
+    def score(
+        self, views: FeatureViews, top_k: int | None, *, desc: str = ..., exclude: np.ndarray | None = ...
+    ) -> Scores: ...
+
+    def chunks(self, views: FeatureViews, chunk_rows: int | None = ...) -> Iterator[tuple[int, np.ndarray]]: ...
 
 
 @dataclass(frozen=True)
@@ -109,7 +120,7 @@ class FeatureViews:
         """Score every query against every candidate (dense, or streaming with ``top_k``)."""
         return self._score(self._query_side("scoring"), top_k, desc, None)
 
-    def _ranks(self) -> Any:
+    def _ranks(self) -> _RankScorer | None:
         """The rank group scoring these candidates when their rows live on several torchrun ranks, else ``None``
         (see :mod:`targetsel.score.ranks`)."""
         base = self.candidates.sources[0]

@@ -24,8 +24,11 @@ __all__ = ["Message", "Wire"]
 #: ``(meta, arrays)``: a header of plain values and named arrays.
 Message = tuple[dict[str, Any], dict[str, np.ndarray]]
 
+#: ``(name, dtype string, shape)`` of one array in a message's header.
+_Spec = tuple[str, str, tuple[int, ...]]
 
-def _header(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> tuple[bytes, dict[str, Any], list[tuple]]:
+
+def _header(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> tuple[bytes, dict[str, Any], list[_Spec]]:
     specs = [(name, a.dtype.str, tuple(a.shape)) for name, a in arrays.items()]
     return pickle.dumps((meta, specs), protocol=pickle.HIGHEST_PROTOCOL), meta, specs
 
@@ -75,6 +78,7 @@ class Wire:
         )
         dist.broadcast(buf, src=src)
         if mine:
+            assert message is not None  # the sender's (asserted above)
             self.sent += 8 + len(head)
             arrays = message[1]
             for a in arrays.values():
@@ -113,7 +117,7 @@ class Wire:
         self.received += 8 + int(size[0])
         return meta, self._arrays(specs, lambda t: dist.recv(t, src=src))
 
-    def _arrays(self, specs: list[tuple], fill: Any) -> dict[str, np.ndarray]:
+    def _arrays(self, specs: list[_Spec], fill: Any) -> dict[str, np.ndarray]:
         import torch
 
         out = {}

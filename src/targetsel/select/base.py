@@ -154,10 +154,13 @@ class Selector(ABC):
             >>> get_selector("round_robin").rank(views.score(top_k=1), 3, views).indices.tolist()
             [0, 1, 2]
         """
-        if scores is None and features is None:
+        n_queries: int | None
+        if scores is not None:
+            n, n_queries = scores.n_candidates, scores.n_queries
+        elif features is not None:
+            n, n_queries = features.n_candidates, features.n_queries
+        else:
             raise ConfigurationError(f"{self.name} needs scores (or, when it reads none, the feature views)")
-        n = scores.n_candidates if scores is not None else features.n_candidates
-        n_queries = scores.n_queries if scores is not None else features.n_queries
         if n_queries == 0:
             raise InvalidDataError("the query set is empty; give at least one query example")
         budget = _check_budget(budget, n)

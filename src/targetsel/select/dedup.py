@@ -398,7 +398,8 @@ class _ShingleIndex:
 def _exact_dots(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``(P,)`` float64 row-wise dot products of float32 rows: exact products (a float32 product
     fits a float64), summed in one fixed order whatever ``P``."""
-    return np.einsum("ij,ij->i", a.astype(np.float64), b.astype(np.float64))
+    dots: np.ndarray = np.einsum("ij,ij->i", a.astype(np.float64), b.astype(np.float64))
+    return dots
 
 
 class DedupWalk:

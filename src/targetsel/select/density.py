@@ -128,8 +128,8 @@ def kernel_density_all(base: np.ndarray, sigma: float, k: int, block: int = 2048
         order = np.lexsort((-kern, rows))
         rows, kern = rows[order], kern[order]
         starts = np.searchsorted(rows, over)
-        for r, a in zip(over, starts, strict=True):
-            out[r] = kern[a : a + k].sum()
+        for row, a in zip(over, starts, strict=True):
+            out[row] = kern[a : a + k].sum()
     return out
 
 

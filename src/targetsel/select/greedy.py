@@ -85,7 +85,8 @@ class RoundRobin(Selector):
 
 def _rank_vector(v: np.ndarray, budget: int) -> np.ndarray:
     """Indices of the ``budget`` largest entries, value desc, index asc."""
-    return topk_rows(v[None, :], budget)[0][0]
+    order: np.ndarray = topk_rows(v[None, :], budget)[0][0]
+    return order
 
 
 @register_selector

@@ -175,7 +175,7 @@ class Interleaved:
     dry: int | None = None
 
 
-def slot_targets(weights: Sequence[float], length: int) -> np.ndarray:
+def slot_targets(weights: Sequence[float] | np.ndarray, length: int) -> np.ndarray:
     """``(length,)`` int64: the target owning each slot (smallest ``(picks + 1) / weight``, ties to the lower index).
 
     Example:
@@ -196,7 +196,7 @@ def slot_targets(weights: Sequence[float], length: int) -> np.ndarray:
 
 
 def interleave(
-    rankings: Sequence[np.ndarray], weights: Sequence[float], length: int, n: int | None = None
+    rankings: Sequence[np.ndarray], weights: Sequence[float] | np.ndarray, length: int, n: int | None = None
 ) -> Interleaved:
     """Merge the targets' rankings by their weights, without repeats.
 

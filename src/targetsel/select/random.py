@@ -45,6 +45,10 @@ class RandomSelector(Selector):
         self.seed = int(seed)
 
     def _rank(self, scores: Scores | None, budget: int, features: FeatureViews | None) -> Ranking:
-        n = scores.n_candidates if scores is not None else features.n_candidates  # type: ignore[union-attr]
+        if scores is not None:
+            n = scores.n_candidates
+        else:
+            assert features is not None  # Selector.rank refuses a call with neither
+            n = features.n_candidates
         order = np.random.default_rng(self.seed).permutation(n)[:budget]
         return self._ranking(order, None, None, n)

@@ -140,7 +140,7 @@ class FloatCodec(Codec):
     def __init__(self, name: str) -> None:
         self._name = name
 
-    @property  # type: ignore[override]
+    @property
     def name(self) -> str:  # type: ignore[override]  # the two float codecs share the class
         return self._name
 
@@ -210,7 +210,8 @@ class BitCodec(Codec):
 def _sign_table(value: float) -> np.ndarray:
     """``(256, 8)`` float32: row ``b`` holds ``±value`` for the 8 bits of byte ``b`` (big-endian)."""
     bits = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1)
-    return np.where(bits == 1, np.float32(value), np.float32(-value)).astype(np.float32)
+    table: np.ndarray = np.where(bits == 1, np.float32(value), np.float32(-value)).astype(np.float32)
+    return table
 
 
 _TABLES: dict[tuple[float, str], np.ndarray] = {}

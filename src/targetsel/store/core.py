@@ -356,7 +356,7 @@ class FeatureStore:
         if not p.is_file():
             raise IncompleteArtifactError(f"shard {p} is missing; rerun the encode command to resume the store")
         try:
-            arr = np.load(p, mmap_mode="r", allow_pickle=False)
+            arr: np.ndarray = np.load(p, mmap_mode="r", allow_pickle=False)
         except (ValueError, OSError) as exc:
             raise IncompleteArtifactError(f"shard {p} is unreadable ({exc}); delete it and rerun encode") from exc
         want = (stop - start, self.codec.width(self.dim))
@@ -374,7 +374,7 @@ class FeatureStore:
         if p is None:
             raise ConfigurationError(f"{self.feature_dtype} store {self.path} has no per-row values")
         try:
-            arr = np.load(p, mmap_mode="r", allow_pickle=False)
+            arr: np.ndarray = np.load(p, mmap_mode="r", allow_pickle=False)
         except (ValueError, OSError) as exc:
             raise IncompleteArtifactError(f"shard file {p} is missing or unreadable ({exc}); rerun encode") from exc
         if arr.shape != (stop - start,) or arr.dtype != np.float32:

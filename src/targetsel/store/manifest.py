@@ -150,6 +150,7 @@ def read_manifest(path: Path) -> dict[str, Any]:
             f"{STORE_FORMAT_VERSION}; re-encode with --overwrite"
         )
     check_artifact(StoreManifest, manifest, source=path, fix=_FIX)
+    assert isinstance(manifest, dict)  # check_artifact refuses anything but a JSON object
     return manifest
 
 

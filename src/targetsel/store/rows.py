@@ -90,13 +90,15 @@ class RowSubset(RowReader):
         """The stored ``(data, row values)`` of rows ``[start, stop)`` (compressed bases only)."""
         if self.codec is None or not hasattr(self.base, "read_encoded"):
             raise ConfigurationError("read_encoded needs a compressed (int8/bit) source")
-        data, aux = [], []
+        data: list[np.ndarray] = []
+        aux: list[np.ndarray | None] = []
         for lo, hi, off in self._spans(start, stop):
-            d, a = self.base.read_encoded(lo, hi)  # type: ignore[attr-defined]
+            d, a = self.base.read_encoded(lo, hi)
             data.append(np.asarray(d)[off])
             aux.append(None if a is None else np.asarray(a)[off])
         if not data:
-            return self.base.read_encoded(0, 0)  # type: ignore[attr-defined]
+            empty: tuple[np.ndarray, np.ndarray | None] = self.base.read_encoded(0, 0)
+            return empty
         values: np.ndarray | None = None if aux[0] is None else np.concatenate(aux)  # type: ignore[arg-type]
         return np.concatenate(data), values
 

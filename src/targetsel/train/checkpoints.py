@@ -75,9 +75,10 @@ def _trainer_state(path: Path) -> dict[str, Any]:
     if not p.is_file():
         raise MissingArtifactError(f"{p} is missing: learning-rate weights need the trainer state of each checkpoint")
     try:
-        return json.loads(p.read_text(encoding="utf-8"))
+        state: dict[str, Any] = json.loads(p.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise InvalidDataError(f"cannot read {p}: {exc}") from exc
+    return state
 
 
 def epoch_mean_learning_rates(trainer_state: dict[str, Any]) -> dict[int, float]:

@@ -95,7 +95,7 @@ def run_settings(model: str, config: TrainConfig, examples: ExampleSet, world_si
         (['base_model', 'config', 'examples_fingerprint', 'num_examples', 'world_size'], False)
     """
     cfg = {k: v for k, v in config.to_dict().items() if k not in ("save_steps", "device")}
-    return json.loads(
+    settings: dict[str, Any] = json.loads(
         json.dumps(
             {
                 "base_model": model,
@@ -106,6 +106,7 @@ def run_settings(model: str, config: TrainConfig, examples: ExampleSet, world_si
             }
         )
     )
+    return settings
 
 
 def _begin(out: Path, point: ResumePoint | None, settings: dict[str, Any], config: TrainConfig) -> None:

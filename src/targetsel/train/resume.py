@@ -154,6 +154,7 @@ def _read_manifest(out: Path) -> dict[str, Any] | None:
     if isinstance(data, dict) and data.get("format") != _FORMAT:
         raise InvalidDataError(f"{path} is not a targetsel resume manifest; {_RESUME_FIX}")
     check_artifact(ResumeManifest, data, source=path, fix=_RESUME_FIX)
+    assert isinstance(data, dict)  # check_artifact refuses anything but a JSON object
     return data
 
 
