@@ -62,7 +62,7 @@ def atomic_path(
     path: str | os.PathLike[str],
     suffix: str = ".tmp",
     *,
-    guard: AbstractContextManager | None = None,
+    guard: AbstractContextManager[object] | None = None,
     check: Callable[[], None] | None = None,
 ) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success it is fsynced and renamed onto ``path``.

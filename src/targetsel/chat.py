@@ -105,7 +105,8 @@ def format_chat(tokenizer: Any, messages: Sequence[dict[str, str]], *, add_gener
     """
     msgs = [{"role": m["role"], "content": m["content"]} for m in messages]
     if _has_template(tokenizer):
-        return tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=add_generation_prompt)
+        text: str = tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=add_generation_prompt)
+        return text
     return _tulu(msgs, getattr(tokenizer, "eos_token", None) or "</s>", generation_prompt=add_generation_prompt)
 
 

@@ -82,7 +82,7 @@ def _set_quiet(quiet: bool) -> None:
                 os.environ[k] = v
         for name, level in _saved["levels"].items():
             logging.getLogger(name).setLevel(level)
-        warnings.filters[:] = _saved["filters"]
+        warnings.filters[:] = _saved["filters"]  # type: ignore[index]  # typeshed says Sequence; it is a list
         with warnings.catch_warnings():  # a user's own HF_*_DISABLE_PROGRESS_BARS=1 keeps priority, silently
             warnings.simplefilter("ignore", UserWarning)
             _library_bars(enabled=True)
@@ -110,7 +110,7 @@ def _library_bars(*, enabled: bool) -> None:
             hf_logging.disable_progress_bar()
             hf_logging.set_verbosity(logging.CRITICAL)
     if "huggingface_hub" in sys.modules:
-        from huggingface_hub.utils import disable_progress_bars, enable_progress_bars
+        from huggingface_hub.utils import disable_progress_bars, enable_progress_bars  # type: ignore[attr-defined]  # exported by a run-time __all__
         from huggingface_hub.utils import logging as hub_logging
 
         (enable_progress_bars if enabled else disable_progress_bars)()

@@ -126,7 +126,8 @@ class ExampleSet:
 
     def messages(self, index: int) -> list[dict[str, str]]:
         """Canonical chat turns of row ``index``."""
-        return self.dataset[int(index)]["messages"]
+        turns: list[dict[str, str]] = self.dataset[int(index)]["messages"]
+        return turns
 
     def iter_messages(self) -> Iterator[list[dict[str, str]]]:
         yield from self.dataset["messages"]

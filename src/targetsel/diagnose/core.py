@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -34,6 +34,15 @@ __all__ = ["MAX_RANDOM_SUBSETS", "check_random_subsets", "diagnose"]
 MAX_RANDOM_SUBSETS = 10_000
 
 
+class _Baseline(TypedDict, total=False):
+    """The random-subset fields of a :class:`DiagnosisPoint` (none without a baseline)."""
+
+    random_mean: float | None
+    random_std: float | None
+    random_percentile: float | None
+    random_z: float | None
+
+
 def check_random_subsets(n: int, what: str = "random_subsets") -> int:
     """``n`` when it lies in ``0..MAX_RANDOM_SUBSETS``, else one :class:`ConfigurationError` line.
 
@@ -55,7 +64,7 @@ def diagnose(
     subset_features: ViewSet,
     *,
     budgets: Sequence[int] | None = None,
-    query_index: Sequence[int] | np.ndarray | None = None,
+    query_index: Sequence[int | None] | np.ndarray | None = None,
     sources: Sequence[str] | None = None,
     exact_limit: int = DEFAULT_EXACT_LIMIT,
     sinkhorn_reg: float = 0.01,
@@ -110,7 +119,7 @@ def diagnose(
         for b in bs:
             cost = full_cost[:, :b]
             w1, solver = wasserstein1(cost, exact_limit=exact_limit, reg=sinkhorn_reg)
-            baseline: dict[str, float | None] = {}
+            baseline: _Baseline = {}
             if rand is not None:
                 baseline = _random_baseline(w1, qn, rand, w, b, random_subsets, seed, exact_limit, sinkhorn_reg, bar)
             nn_q, nn_s = mean_nn_costs(cost)
@@ -144,7 +153,9 @@ def _budget_list(budgets: Sequence[int] | None, n_picks: int) -> list[int]:
     return bs
 
 
-def _pick_queries(query_index: Sequence[int] | np.ndarray | None, full_cost: np.ndarray) -> tuple[np.ndarray, str]:
+def _pick_queries(
+    query_index: Sequence[int | None] | np.ndarray | None, full_cost: np.ndarray
+) -> tuple[np.ndarray, str]:
     """The query of every pick and where it comes from: ``query_index`` when every pick has one,
     else ``nearest`` (each pick's nearest query point)."""
     n_q, n_picks = full_cost.shape
@@ -182,7 +193,7 @@ def _random_baseline(
     exact_limit: int,
     reg: float,
     bar: Any = None,
-) -> dict[str, float | None]:
+) -> _Baseline:
     """``w1`` of ``n_subsets`` seeded uniform random subsets of size ``budget`` of ``rand`` (``bar`` counts them)."""
     n = rand[0].shape[0]
     size = min(budget, n)

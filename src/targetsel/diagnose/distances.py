@@ -114,7 +114,8 @@ def mmd(queries: list[np.ndarray], subset: list[np.ndarray], weights: np.ndarray
         for start in range(0, n, 4096):
             sim = weighted_cosine([x[start : start + 4096] for x in xs], ys, weights)
             total += float(np.exp(-(2.0 - 2.0 * sim) / (2.0 * sigma**2)).sum())
-        return total / (n * m)
+        mean: float = total / (n * m)
+        return mean
 
     val = mean_kernel(queries, queries) + mean_kernel(subset, subset) - 2.0 * mean_kernel(queries, subset)
     return float(np.sqrt(max(val, 0.0)))

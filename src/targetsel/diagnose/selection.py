@@ -24,7 +24,9 @@ from targetsel.store.viewset import ViewSet
 __all__ = ["check_selection", "diagnose_selection", "gather_rows", "load_selection"]
 
 
-def gather_rows(source: np.ndarray | FeatureSource, indices: Sequence[int] | np.ndarray, chunk_rows: int = 16384):
+def gather_rows(
+    source: np.ndarray | FeatureSource, indices: Sequence[int] | np.ndarray, chunk_rows: int = 16384
+) -> np.ndarray:
     """Rows ``indices`` (in that order) of a feature source, streaming over it chunk by chunk.
 
     Returns:
@@ -240,4 +242,5 @@ def _pool_sample(pool: ExampleSet, representation: Any, stored: ViewSet | None, 
     rows = np.sort(rows)
     if stored is not None:
         return ViewSet.of([gather_rows(s, rows) for s in stored], stored.weights)
-    return representation.encode_for_scoring(pool.select(rows), role="candidate")
+    encoded: ViewSet = representation.encode_for_scoring(pool.select(rows), role="candidate")
+    return encoded

@@ -229,7 +229,9 @@ def _lm_eval_metrics(
     return {f"lm_eval:{k}": v for k, v in found.items()}
 
 
-def load_for_eval(model: str, trained: str | os.PathLike[str] | None = None, *, dtype: str = "float32", device=None):
+def load_for_eval(
+    model: str, trained: str | os.PathLike[str] | None = None, *, dtype: str = "float32", device: str | None = None
+) -> tuple[Any, Any]:
     """Load a base model, or a fine-tuned one: a peft adapter folder on top of ``model``, or a full model folder.
 
     Example:

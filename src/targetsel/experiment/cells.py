@@ -12,7 +12,7 @@ import logging
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,6 +26,9 @@ from targetsel.hashing import content_key, settings_digest
 from targetsel.report.tables import SHARE_METRIC
 from targetsel.report.tidy import RANDOM_METHOD
 from targetsel.select.base import Ranking
+
+if TYPE_CHECKING:
+    from targetsel.represent.base import Representation
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +60,7 @@ class _Runner:
         self._pool: ExampleSet | None = None
         self._tasks: dict[str, TaskData] = {}
         self._mixture: MixtureData | None = None
-        self._reps: dict[int, Any] = {}
+        self._reps: dict[int, Representation] = {}
 
     # -- data -------------------------------------------------------------------------------
     @property
@@ -86,7 +89,7 @@ class _Runner:
             self._mixture = MixtureData(parts, self.config.mix_settings())
         return self._mixture
 
-    def rep(self, index: int):
+    def rep(self, index: int) -> Representation:
         if index not in self._reps:
             spec = self.config.representations[index]
             if spec.needs_warmup:

@@ -51,7 +51,9 @@ from targetsel.params import (
 )
 
 if TYPE_CHECKING:
+    from targetsel.evaluate import EvalConfig
     from targetsel.select.mixture import MixSettings
+    from targetsel.train import TrainConfig
 
 __all__ = [
     "GRID_TYPES",
@@ -84,8 +86,12 @@ def _unique(values: list[Any], what: str) -> None:
         raise ValueError(what)
 
 
-_ModelName = text("must be a model folder, built-in name or hub name")
-_Grid = one_of(*GRID_TYPES)
+if TYPE_CHECKING:  # the validated types below are built at run time; to mypy they are strings
+    _ModelName = str
+    _Grid = str
+else:
+    _ModelName = text("must be a model folder, built-in name or hub name")
+    _Grid = one_of(*GRID_TYPES)
 _Seeds = Annotated[
     list[Annotated[int, Strict(), Field(ge=0)]],
     Field(min_length=1),
@@ -258,7 +264,7 @@ class ExperimentConfig(Section):
         """How the tasks share each budget of the mixture grid (default ``equal``)."""
         return (self.mixture or MixtureSpec()).settings()
 
-    def train_config(self, seed: int):
+    def train_config(self, seed: int) -> TrainConfig:
         """The :class:`targetsel.train.TrainConfig` of a cell: the paper's setting, the config's overrides, ``seed``."""
         from targetsel.train import TrainConfig
 
@@ -271,7 +277,7 @@ class ExperimentConfig(Section):
         settings = {**PAPER_TRAIN, "save_every_epoch": False, **self.train, "seed": seed}
         return TrainConfig(**settings)
 
-    def eval_config(self, task: TaskSpec):
+    def eval_config(self, task: TaskSpec) -> EvalConfig:
         """The :class:`targetsel.evaluate.EvalConfig` of a task."""
         from targetsel.evaluate import EvalConfig
 
@@ -290,9 +296,10 @@ class ExperimentConfig(Section):
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form (``mixture`` only when set: other grids' ``config.json`` is as it was)."""
-        return json.loads(
+        out: dict[str, Any] = json.loads(
             json.dumps(self.model_dump(exclude={"mixture"} if self.mixture is None else None), default=str)
         )
+        return out
 
 
 def yaml_problem(exc: Exception) -> str:
@@ -307,9 +314,9 @@ def yaml_problem(exc: Exception) -> str:
         "line 2, column 2: expected ',' or ']', but got ':'"
     """
     if hasattr(exc, "position") and hasattr(exc, "reason"):  # yaml's ReaderError: a control character
-        ch = exc.character  # type: ignore[attr-defined]
+        ch = exc.character  # type: ignore[attr-defined]  # a ReaderError's, as position and reason say
         label = f"#x{ch:04x}" if isinstance(ch, int) else repr(ch)
-        return f"character {label} at offset {exc.position}: {exc.reason}"  # type: ignore[attr-defined]
+        return f"character {label} at offset {exc.position}: {exc.reason}"
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     problem = getattr(exc, "problem", None) or getattr(exc, "context", None) or str(exc)
     where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""

@@ -34,6 +34,7 @@ from targetsel.params import (
 
 if TYPE_CHECKING:
     from targetsel.registry import Registry
+    from targetsel.represent.base import Representation
     from targetsel.select.mixture import MixSettings
 
 __all__ = [
@@ -93,7 +94,10 @@ def method_label(representation: str, algorithm: str) -> str:
     return f"{representation_label(representation)} ({algorithm_label(algorithm)})"
 
 
-_TaskName = text("must be a non-empty string")
+if TYPE_CHECKING:  # the validated type below is built at run time; to mypy it is a string
+    _TaskName = str
+else:
+    _TaskName = text("must be a non-empty string")
 _PathText = Annotated[str | None, described("must be a path string, got {got}")]
 
 
@@ -179,7 +183,7 @@ class RepresentationSpec(Section):
         """The ``label:`` given, else the representation's own (``LESS``)."""
         return self.label or representation_label(self.name)
 
-    def build(self, **extra: Any):
+    def build(self, **extra: Any) -> Representation:
         """Instantiate the representation (``extra`` params, e.g. warmup ``checkpoints``, added)."""
         from targetsel.represent.base import get_representation
 
@@ -302,7 +306,7 @@ class TaskSpec(Section):
                 )
         named = self.query != "demo" and ":" not in self.query and is_data_name(self.query)
         if named and not (base_folder(info) / os.path.expanduser(self.query)).exists():
-            spec = parse_variant(self.query)[0]  # type: ignore[index]
+            spec = parse_variant(self.query)[0]  # type: ignore[index]  # not None: is_data_name parsed it
             if "test" not in self.model_fields_set and spec.kind == "target":
                 self.test = f"{self.query}:test"
             if self.answer_format is None:

@@ -372,7 +372,8 @@ class SelectionArtifact:
         block = getattr(self.read_selection(), step)
         if block is None or block.file is None:
             return None
-        return self.largest().selection_path.parent / block.file
+        path: Path = self.largest().selection_path.parent / block.file
+        return path
 
     def read_report(self, step: str, limit: int | None = None) -> list[dict[str, Any]] | None:
         """The first ``limit`` records of :meth:`report_path` (``None``: when the step did not run or

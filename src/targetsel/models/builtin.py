@@ -262,12 +262,12 @@ def _gguf_bar_off() -> Iterator[None]:
     except ImportError:  # pragma: no cover - a transformers without GGUF support fails later, clearly
         yield
         return
-    bar = gguf_utils.tqdm
-    gguf_utils.tqdm = functools.partial(bar, disable=True)
+    bar = gguf_utils.tqdm  # type: ignore[attr-defined]  # the module's own import, not an export
+    gguf_utils.tqdm = functools.partial(bar, disable=True)  # type: ignore[attr-defined]  # (as above)
     try:
         yield
     finally:
-        gguf_utils.tqdm = bar
+        gguf_utils.tqdm = bar  # type: ignore[attr-defined]  # (as above)
 
 
 def _convert(name: str, gguf: Path, target: Path) -> None:

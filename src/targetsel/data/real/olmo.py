@@ -83,10 +83,13 @@ def read_hf_split(zf: zipfile.ZipFile, folder: str) -> list[dict[str, Any]]:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(zf.read(name))
         ds = datasets.load_from_disk(tmp, keep_in_memory=True)
-        return ds.to_list()
+        rows: list[dict[str, Any]] = ds.to_list()
+        return rows
 
 
-def _split_dev(rows: list[dict[str, Any]], n: int, seed: int, name: str) -> tuple[list, list]:
+def _split_dev(
+    rows: list[dict[str, Any]], n: int, seed: int, name: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """A seeded sample of ``n`` rows (in their order) and the rest."""
     n = min(n, max(0, len(rows) - 1))
     chosen = set(random.Random(f"{seed}:{name}").sample(range(len(rows)), n))

@@ -26,6 +26,7 @@ from targetsel.report.tables import SHARE_METRIC, budget_table
 from targetsel.report.tidy import COLS, RANDOM_METHOD, ZERO_SHOT_METHOD
 
 if TYPE_CHECKING:
+    from matplotlib.artist import Artist
     from matplotlib.axes import Axes
 
 __all__ = ["plot_budgets"]
@@ -77,7 +78,7 @@ def plot_budgets(
         sweep = table[table[COLS.budget].notna()]
         datasets = _ordered(sweep[COLS.dataset])
         fig, axes = _new_figure(len(datasets))
-        handles: dict[str, object] = {}
+        handles: dict[str, Artist] = {}
         for ax, dataset in zip(axes, datasets, strict=True):
             _budget_panel(ax, dataset, metric, table, sweep, ref_table, colors, handles)
         if handles:
@@ -102,7 +103,7 @@ def _budget_panel(
     sweep: pd.DataFrame,
     ref_table: pd.DataFrame | None,
     colors: dict[str, str],
-    handles: dict[str, object],
+    handles: dict[str, Artist],
 ) -> None:
     """One dataset's panel: a line and s.e. band per method (Random on top), the reference's
     dashed, the zero-shot line; legend handles are added to ``handles``."""

@@ -7,6 +7,7 @@ import logging
 import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -15,6 +16,9 @@ from matplotlib.figure import Figure
 from targetsel.atomic import atomic_path
 from targetsel.errors import InvalidDataError
 from targetsel.report.tidy import COLS, RANDOM_METHOD, ZERO_SHOT_METHOD, is_lower_better
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = ["metric_label"]
 
@@ -73,7 +77,7 @@ def _grid(n: int, max_cols: int = 5) -> tuple[int, int]:
     return math.ceil(n / ncols), ncols
 
 
-def _new_figure(n_panels: int) -> tuple[Figure, list]:
+def _new_figure(n_panels: int) -> tuple[Figure, list[Axes]]:
     nrows, ncols = _grid(n_panels)
     fig = Figure(figsize=(3.7 * ncols, 3.3 * nrows + 0.9), layout="constrained")
     FigureCanvasAgg(fig)
