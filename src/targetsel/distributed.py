@@ -75,7 +75,7 @@ def _init_process_group() -> Any:
 def _targets(rep: Representation, store: Path) -> list[tuple[Representation, Path]]:
     checkpoints = getattr(rep, "checkpoints", None) or []
     if len(checkpoints) > 1:  # gradient features: one store per checkpoint
-        return [(rep.for_checkpoint(c), store / c.name) for c in checkpoints]  # type: ignore[attr-defined]
+        return [(rep.for_checkpoint(c), store / c.name) for c in checkpoints]  # type: ignore[attr-defined]  # the gradient representation's
     return [(rep, store)]
 
 
@@ -115,7 +115,7 @@ def encode_sharded(
             out.append(r.encode(examples, role=role, store=s, shard_size=shard_size, overwrite=replace, shards=part))
             if r is not rep:
                 r.release()
-        return out  # type: ignore[return-value]
+        return out
 
     if world == 1:
         return encode_all(overwrite, shards)
@@ -127,7 +127,7 @@ def encode_sharded(
 
         if torch.cuda.is_available():
             for r, _ in targets:
-                r.device = f"cuda:{local}"  # type: ignore[attr-defined]
+                r.device = f"cuda:{local}"  # type: ignore[attr-defined]  # it has one: checked above
     try:
         if rank == 0:  # create or check the manifests once, before anyone writes a shard
             for r, s in targets:
@@ -137,7 +137,7 @@ def encode_sharded(
         dist.barrier()
     finally:
         dist.destroy_process_group()
-    return out  # type: ignore[return-value]
+    return out
 
 
 # ---------------------------------------------------------------------------------------- selection
@@ -185,8 +185,8 @@ def scoring_stores(
     """
     checkpoints = getattr(rep, "checkpoints", None) or []
     several = len(checkpoints) > 1
-    reps = [rep.for_checkpoint(c) for c in checkpoints] if several else [rep]  # type: ignore[attr-defined]
-    weights = rep.checkpoint_weights() if several else [1.0]  # type: ignore[attr-defined]
+    reps = [rep.for_checkpoint(c) for c in checkpoints] if several else [rep]  # type: ignore[attr-defined]  # the gradient representation's
+    weights = rep.checkpoint_weights() if several else [1.0]  # type: ignore[attr-defined]  # (as above)
     out = []
     for r in reps:
         name = r.store_name(examples, role)
@@ -205,7 +205,7 @@ def _device_per_rank(reps: list[Representation]) -> None:
     if torch.cuda.is_available():
         for r in reps:
             if getattr(r, "device", "absent") is None:
-                r.device = local_cuda()  # type: ignore[attr-defined]
+                r.device = local_cuda()  # type: ignore[attr-defined]  # it has one: checked above
 
 
 def _encode_here(

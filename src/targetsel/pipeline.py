@@ -321,12 +321,15 @@ def run_selection(
     length = budgets[-1] if dedup is None else _first_length(budgets[-1], len(sub_pool))
     n_queries = sum(len(es) for _, es in targets)
     top_k = _top_k(selector, top_k, n_queries, len(sub_pool), length, views.memory_bytes)
-    ranker: _Ranker | _MixtureRanker = _Ranker(selector, views, top_k, len(sub_pool))
+    base_ranker = _Ranker(selector, views, top_k, len(sub_pool))
+    ranker: _Ranker | _MixtureRanker = base_ranker
     if len(targets) > 1:
         joint = mix_settings.kind == "joint"
         per_target = [] if joint else [views_of(queries) for queries in encoded]
         sizes = [len(es) for _, es in targets]
-        ranker = _MixtureRanker.build(ranker, per_target, [n for n, _ in targets], sizes, None if joint else weights)
+        ranker = _MixtureRanker.build(
+            base_ranker, per_target, [n for n, _ in targets], sizes, None if joint else weights
+        )
     ranking = ranker(length)
     deduped = None
     if dedup is not None:
@@ -393,7 +396,7 @@ def rank_targets(
         raise ConfigurationError("rank_targets needs each target's query features in its views")
     joint_views = replace(views[0], queries=ViewSet.stack(queries))
     n = joint_views.n_candidates
-    sizes = [int(v.n_queries) for v in views]
+    sizes = [q.n_rows for q in queries]  # each view's n_queries: none is None (checked above)
     top_k = _top_k(selector, top_k, sum(sizes), n, length, joint_views.memory_bytes)
     joint = _Ranker(selector, joint_views, top_k, n)
     w = None if weights is None else np.asarray(weights, dtype=np.float64)
@@ -445,9 +448,9 @@ class _MixtureRanker:
         weights: np.ndarray | None,
     ) -> _MixtureRanker:
         offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-        names = np.asarray(names)
+        labels = np.asarray(names)
         if weights is None:
-            return cls(joint, None, names, offsets, np.asarray(sizes, dtype=np.float64))
+            return cls(joint, None, labels, offsets, np.asarray(sizes, dtype=np.float64))
         s = joint.selector
         rankers = [_Ranker(s, v, joint.top_k, joint.n) for v in views]
         if s.requires_scores and joint.top_k is None:  # dense: one pass for every target
@@ -455,7 +458,7 @@ class _MixtureRanker:
             matrix = joint.scores.dense()
             for r, v, a, b in zip(rankers, views, offsets[:-1], offsets[1:], strict=True):
                 r.scores = Scores.from_matrix(matrix[a:b], provenance=v.provenance(None))
-        return cls(joint, rankers, names, offsets, np.asarray(weights, dtype=np.float64))
+        return cls(joint, rankers, labels, offsets, np.asarray(weights, dtype=np.float64))
 
     @property
     def scores(self) -> Scores | None:
@@ -559,7 +562,7 @@ def _walk(
 
 
 def _deduplicate(
-    ranker: _Ranker, ranking: Ranking, walk: DedupWalk, budget: int, n: int
+    ranker: Callable[[int], Ranking], ranking: Ranking, walk: DedupWalk, budget: int, n: int
 ) -> tuple[Ranking, DedupResult]:
     """Walk the ranking, asking the selector for a longer one while the budget is not met."""
     walk.feed(ranking.indices)

@@ -121,13 +121,13 @@ class Registry(Generic[T]):
             >>> reg.names()
             []
         """
-        held = self._entries.get(getattr(obj, "name", None)) is obj  # type: ignore[arg-type]
+        held = self._entries.get(getattr(obj, "name", None)) is obj  # type: ignore[arg-type]  # T does not say entries have a name
         self.register(obj)
         try:
             yield obj
         finally:
-            if not held and self._entries.get(obj.name) is obj:  # type: ignore[attr-defined]
-                del self._entries[obj.name]  # type: ignore[attr-defined]
+            if not held and self._entries.get(obj.name) is obj:  # type: ignore[attr-defined]  # (as above)
+                del self._entries[obj.name]  # type: ignore[attr-defined]  # (as above)
 
     def get(self, name: str) -> T:
         """The entry registered as ``name``.

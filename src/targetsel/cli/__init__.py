@@ -19,7 +19,7 @@ from targetsel.errors import RankStoppedError, TargetselError
 try:  # recent typer versions vendor click
     from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 except ImportError:  # pragma: no cover - older typer uses click itself
-    from click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+    from click.exceptions import ClickException, NoArgsIsHelpError, UsageError  # type: ignore[assignment]  # same classes, other module
 
 # Importing the verb modules registers their commands.
 from targetsel.cli import data, demo, diagnose, encode, evaluate, experiment, explore  # noqa: F401  isort: skip

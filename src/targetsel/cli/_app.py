@@ -62,7 +62,7 @@ def generated_help(command: Callable[[], str] | None = None, **options: Callable
                 self.help = f"{self._own_help.rstrip()}\n\n{command()}"
             for param in self.params:
                 if param.name in options:
-                    param.help = options[param.name]()  # type: ignore[attr-defined]
+                    param.help = options[param.name]()  # type: ignore[attr-defined]  # options are click Options
             super().format_help(ctx, formatter)
 
     return GeneratedHelpCommand

@@ -60,6 +60,7 @@ def _parameter(f: dataclasses.Field[Any], tp: Any) -> inspect.Parameter:
     if "switch" in f.metadata:
         annotation, default = bool, False
     elif _is_str_tuple(tp):
+        assert isinstance(f.default, tuple)  # the settings classes give every tuple field a default
         annotation, default = str, ",".join(f.default)
     else:
         annotation, default = tp, f.default
@@ -125,7 +126,7 @@ def settings_options(
                 values[name] = check(values[name])
             return func(**kwargs, **{into: cls(**values)})
 
-        command.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+        command.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]  # what typer reads
         command.__annotations__ = {p.name: p.annotation for p in params}
         return command
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -17,6 +17,9 @@ from targetsel.cli._common import (
     parse_options,
     parse_query_targets,
 )
+
+if TYPE_CHECKING:
+    from targetsel.diagnose.result import DiagnosisPoint
 
 __all__ = ["diagnose_cmd"]
 
@@ -49,7 +52,7 @@ query sets to measure it against, each separately); a bare `--query PATH` is the
 """
 
 
-def _recorded(meta: dict, key: str, flag: str) -> Path:
+def _recorded(meta: dict[str, Any], key: str, flag: str) -> Path:
     from targetsel.errors import ConfigurationError
 
     src = (meta.get(key) or {}).get("source")
@@ -58,7 +61,7 @@ def _recorded(meta: dict, key: str, flag: str) -> Path:
     return Path(src)
 
 
-def _query_sets(meta: dict, given: dict[str, Path] | Path | None, split: str | None) -> Any:
+def _query_sets(meta: dict[str, Any], given: dict[str, Path] | Path | None, split: str | None) -> Any:
     """The query set(s) to measure against: ``--query`` (parsed: one path, or ``{name: path}``), else the
     recorded ones."""
     from targetsel.errors import ConfigurationError
@@ -85,7 +88,7 @@ def _query_sets(meta: dict, given: dict[str, Path] | Path | None, split: str | N
     return out
 
 
-def _print_targets(points: list) -> None:
+def _print_targets(points: list[DiagnosisPoint]) -> None:
     """Per budget and target: the distances of the whole prefix to its queries and, when the picks name
     their target, the target's picks, their distances and their top sources (two tables, to stay narrow)."""
     from rich.console import Console

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import typer
 from rich.console import Console
@@ -18,6 +19,9 @@ from targetsel.cli._common import (
     representation_from_cli,
 )
 from targetsel.cli.components import representations_help
+
+if TYPE_CHECKING:
+    from targetsel.represent.base import Role
 
 __all__ = ["encode_cmd"]
 
@@ -84,7 +88,13 @@ def encode_cmd(
     from targetsel.distributed import encode_sharded, world_info
 
     stores = encode_sharded(
-        rep, examples, role=role, store=store, shard_size=shard_size, overwrite=overwrite, shards=parse_shard(shard)
+        rep,
+        examples,
+        role=cast("Role", role),  # one of the two: check_choice above
+        store=store,
+        shard_size=shard_size,
+        overwrite=overwrite,
+        shards=parse_shard(shard),
     )
     if not quiet and world_info()[0] == 0:
         for fs in stores:

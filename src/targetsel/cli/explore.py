@@ -107,10 +107,11 @@ def explore_cmd(
         from targetsel.diagnose import diagnose_selection
 
         rep = build_representation(representation, model=model, **parse_options(param))
+        assert pool_set is not None  # --diagnose without a pool was refused above
         diag = diagnose_selection(
             sel.meta,
-            pool_set,  # type: ignore[arg-type]
-            query_set,  # type: ignore[arg-type]
+            pool_set,
+            query_set,
             rep,
             budgets=sel.budgets,
             store_dir=None if no_store else (store_dir or default_store_dir()),

@@ -131,7 +131,8 @@ def _inputs(
         return demo_pool_path(), demo_query_path(task, "dev"), budget
     if budget is None and budgets is None and method != "quantiles":
         raise ConfigurationError("give --budget B or --budgets B1,B2,...")
-    return pool, query, budget  # type: ignore[return-value]
+    assert query is not None  # given with --pool (checked above)
+    return pool, query, budget
 
 
 def _method_params(method: str, method_param: list[str] | None, seed: int | None) -> dict[str, Any]:
@@ -153,8 +154,8 @@ def _budget_list(
         from targetsel.select import get_selector
 
         qsel = get_selector("quantiles", **quantile_params)
-        budget = min(qsel.q * qsel.n, n_pool)  # type: ignore[attr-defined]
-    return parse_budgets(budgets if budgets is not None else budget)  # type: ignore[arg-type]
+        budget = min(qsel.q * qsel.n, n_pool)  # type: ignore[attr-defined]  # the quantiles selector's q and n
+    return parse_budgets(budgets if budgets is not None else budget)  # type: ignore[arg-type]  # one is set: _inputs
 
 
 def _decontamination(
@@ -347,7 +348,7 @@ def select_cmd(
         rep = representation_from_cli(representation, model, param, checkpoints)
         stores = None if no_store else (store_dir or default_store_dir())
         if ranks is not None:
-            stores = rank_path(stores, ranks.rank)  # type: ignore[arg-type]
+            stores = rank_path(stores, ranks.rank)  # type: ignore[arg-type]  # set: --no-store is refused above
             if not ranks.is_driver:
                 serve_selection(ranks, pool_set, rep, store_dir=stores, overwrite=overwrite)
                 return
@@ -376,6 +377,7 @@ def select_cmd(
                 title = f"{representation} + {method}: {len(query_set)} queries, {len(pool_set)} candidates"
             else:
                 sizes = ", ".join(f"{n} {len(es)}" for n, es in result.targets)
+                assert result.mix is not None  # set together with targets
                 mixed = result.mix.describe()
                 title = f"{representation} + {method}, mix {mixed}: queries {sizes}; {len(pool_set)} candidates"
             print_summaries(result.summaries, title)

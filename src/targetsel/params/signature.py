@@ -78,7 +78,7 @@ def _checkable(tp: Any) -> Any:
     """The annotation as checked: ``tuple[X, ...]`` as any sequence of X (YAML and JSON have only lists)."""
     args = typing.get_args(tp)
     if typing.get_origin(tp) is tuple and len(args) == 2 and args[1] is Ellipsis:
-        return Sequence[args[0]]  # type: ignore[valid-type]
+        return Sequence[args[0]]  # type: ignore[valid-type]  # a type built at run time from the annotation
     return tp
 
 
@@ -103,7 +103,7 @@ def read_signature(target: Callable[..., Any]) -> ParamSignature:
         >>> sig.names, sig.defaults
         (('turns', 'label'), {'label': 'x'})
     """
-    func = target.__init__ if isinstance(target, type) else target  # type: ignore[misc]
+    func = target.__init__ if isinstance(target, type) else target  # type: ignore[misc]  # read, not called
     if func is object.__init__:  # a class without an __init__ of its own takes no parameters
         return ParamSignature((), False, {}, {}, {})
     params = list(inspect.signature(func).parameters.values())

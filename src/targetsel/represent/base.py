@@ -21,7 +21,7 @@ import os
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, overload
 
 import numpy as np
 
@@ -97,6 +97,48 @@ class Representation(ABC):
     @abstractmethod
     def encode_rows(self, examples: ExampleSet, start: int, stop: int, role: Role = "candidate") -> np.ndarray:
         """Raw features of rows ``[start, stop)``, shape ``(stop - start, dim)``, float32."""
+
+    @overload
+    def encode(
+        self,
+        examples: ExampleSet,
+        *,
+        role: Role = ...,
+        store: None = ...,
+        shard_size: int = ...,
+        overwrite: bool = ...,
+        shards: tuple[int, int] | None = ...,
+        progress_desc: str | None = ...,
+        reuse_from: Sequence[str | os.PathLike[str]] = ...,
+    ) -> InMemoryFeatures | EncodedFeatures: ...
+
+    @overload
+    def encode(
+        self,
+        examples: ExampleSet,
+        *,
+        role: Role = ...,
+        store: str | os.PathLike[str],
+        shard_size: int = ...,
+        overwrite: bool = ...,
+        shards: tuple[int, int] | None = ...,
+        progress_desc: str | None = ...,
+        reuse_from: Sequence[str | os.PathLike[str]] = ...,
+    ) -> FeatureStore: ...
+
+    @overload
+    def encode(
+        self,
+        examples: ExampleSet,
+        *,
+        role: Role = ...,
+        store: str | os.PathLike[str] | None = ...,
+        shard_size: int = ...,
+        overwrite: bool = ...,
+        shards: tuple[int, int] | None = ...,
+        progress_desc: str | None = ...,
+        reuse_from: Sequence[str | os.PathLike[str]] = ...,
+    ) -> FeatureSource: ...
 
     def encode(
         self,
@@ -228,10 +270,10 @@ class Representation(ABC):
         with progress(total=rows, desc=desc, unit="ex") as bar:
             for i in todo:
                 lo, hi = fs.shard_range(i)
-                with row_progress(bar) as rows:  # batched representations advance it per batch
+                with row_progress(bar) as counted:  # batched representations advance it per batch
                     feats = self._checked(examples, lo, hi, role, fs.dim)
                 fs.write_shard(i, feats)
-                bar.update(hi - lo - rows["done"])
+                bar.update(hi - lo - counted["done"])
         return fs
 
     def stored_spec(self, examples: ExampleSet, role: Role = "candidate") -> StoreSpec:
@@ -289,10 +331,10 @@ class Representation(ABC):
         examples.shard_fingerprints(shard_size)  # one pass over the rows hashes the pool and its shards
         store = Path(store_dir) / self.store_name(examples, role)
         siblings = sorted(Path(store_dir).glob(f"{self.name}-{role}-*-{self._settings_key(examples, role)}"))
-        src = self.encode(
+        fs = self.encode(
             examples, role=role, store=store, overwrite=overwrite, shard_size=shard_size, reuse_from=siblings
         )
-        return ViewSet((src,), (1.0,))
+        return ViewSet((fs,), (1.0,))
 
     def _checked(self, examples: ExampleSet, start: int, stop: int, role: Role, dim: int) -> np.ndarray:
         feats = np.asarray(self.encode_rows(examples, start, stop, role), dtype=np.float32)

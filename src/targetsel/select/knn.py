@@ -259,8 +259,7 @@ class KNNKDE(Selector):
                     )
                 break  # depth L exhausted: TSDS caps each query at L neighbours
             depth = min(avail, 2 * depth)
-        # numpy's stubs type bincount as intp whatever the weights; with float weights it is float64
-        mass = np.bincount(idx[:, :depth].ravel(), weights=probs.ravel(), minlength=n)  # type: ignore[assignment]
+        mass = np.bincount(idx[:, :depth].ravel(), weights=probs.ravel(), minlength=n)  # type: ignore[assignment]  # numpy's stubs say intp; float weights give float64
         logger.info(
             "knn_kde: level %.4g, mean K %.1f, depth %d, %d densities, %d candidates with mass",
             level,

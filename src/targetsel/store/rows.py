@@ -99,7 +99,7 @@ class RowSubset(RowReader):
         if not data:
             empty: tuple[np.ndarray, np.ndarray | None] = self.base.read_encoded(0, 0)
             return empty
-        values: np.ndarray | None = None if aux[0] is None else np.concatenate(aux)  # type: ignore[arg-type]
+        values: np.ndarray | None = None if aux[0] is None else np.concatenate(aux)  # type: ignore[arg-type]  # one base: all arrays or all None
         return np.concatenate(data), values
 
     def __repr__(self) -> str:

@@ -13,6 +13,7 @@ import json
 import math
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,7 @@ def find_checkpoints(path: str | os.PathLike[str]) -> list[Path]:
         return [path]
     found = sorted(
         (p for p in path.glob("checkpoint-epoch-*") if p.is_dir() and _EPOCH_RE.search(p.name)),
-        key=lambda p: int(_EPOCH_RE.search(p.name).group(1)),  # type: ignore[union-attr]
+        key=lambda p: int(_EPOCH_RE.search(p.name).group(1)),  # type: ignore[union-attr]  # matched: filtered above
     )
     if not found:
         raise MissingArtifactError(f"no warmup checkpoints (checkpoint-epoch-E) in {path}; run `targetsel warmup`")
@@ -99,7 +100,7 @@ def epoch_mean_learning_rates(trainer_state: dict[str, Any]) -> dict[int, float]
     return {e: sum(v) / len(v) for e, v in sorted(sums.items())}
 
 
-def checkpoint_lr_weights(checkpoints: list[str | os.PathLike[str]]) -> list[float]:
+def checkpoint_lr_weights(checkpoints: Sequence[str | os.PathLike[str]]) -> list[float]:
     """LESS checkpoint weights: each checkpoint's epoch mean learning rate, normalised to sum 1.
 
     The epoch of a checkpoint is its ``checkpoint-epoch-E`` name or the ``epoch`` of its trainer

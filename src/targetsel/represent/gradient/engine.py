@@ -176,10 +176,10 @@ def fast_features(
                 blk = transform_gradient(kind, g, moments)
                 state["feats"] = projector.project({name: blk.reshape(g.shape[0], -1)}, out=state["feats"])
 
-        output.register_hook(on_grad)
+        output.register_hook(on_grad)  # type: ignore[no-untyped-call]  # torch leaves it unannotated
 
     handles = [mod.register_forward_hook(on_output) for _, mod in loaded.linears]
-    embed = loaded.lm.get_input_embeddings()
+    embed = loaded.lm.get_input_embeddings()  # type: ignore[operator]  # torch types Module attributes as Tensor | Module
     try:
         for pos in range(0, len(order), batch_size):
             rows = list(order[pos : pos + batch_size])

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from targetsel.errors import ConfigurationError
 from targetsel.lora import LESS_LORA, LoraSettings
@@ -25,6 +25,8 @@ from targetsel.settings import MEMORY_ENV, memory_budget
 
 if TYPE_CHECKING:
     import torch
+    from peft import PeftModel
+    from transformers import PreTrainedModel
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +133,7 @@ def plan_memory(
     return plan
 
 
-def _saved_activation_bytes(lm: torch.nn.Module, config: Any, *, batch_size: int, seq_len: int) -> int:
+def _saved_activation_bytes(lm: PeftModel, config: Any, *, batch_size: int, seq_len: int) -> int:
     """Bytes autograd keeps for the backward pass of one ``(batch_size, seq_len)`` batch through the
     decoder of ``lm`` (a model on the ``meta`` device), counted by ``saved_tensors_hooks``."""
     import torch
@@ -156,7 +158,7 @@ def _saved_activation_bytes(lm: torch.nn.Module, config: Any, *, batch_size: int
             saved[0] += t.numel() * t.element_size()
         return t
 
-    base = lm.get_base_model()
+    base = cast("PreTrainedModel", lm.get_base_model())  # what peft wraps; it says only Module
     ids = torch.zeros((batch_size, seq_len), dtype=torch.long, device="meta")
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         emb = base.get_input_embeddings()(ids).detach().requires_grad_(True)

@@ -12,7 +12,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -27,6 +27,9 @@ from targetsel.represent.gradient.transform import GRADIENT_TYPES
 from targetsel.represent.projection import Projector, get_projector
 from targetsel.store import FeatureSource, StoreSpec, check_feature_dtype
 from targetsel.store.viewset import ViewSet
+
+if TYPE_CHECKING:
+    from targetsel.chat import LossOn, LossTokens
 
 logger = logging.getLogger(__name__)
 
@@ -140,8 +143,8 @@ class GradientRepresentation(Representation):
         self.device = device
         self.lora = LoraSettings(lora_r=lora_r, lora_alpha=lora_alpha, target_modules=tuple(target_modules))
         self.feature_dtype = check_feature_dtype(feature_dtype)
-        self.loss_tokens = loss_tokens
-        self._loss_tokens: str | None = None  # resolved from the tokenizer (see resolved_loss_tokens)
+        self.loss_tokens = cast("LossTokens | None", loss_tokens)  # one of LOSS_TOKENS: checked above
+        self._loss_tokens: LossTokens | None = None  # resolved from the tokenizer (see resolved_loss_tokens)
         self._projector: Projector = get_projector(projector, dim=self.dim, seed=self.seed)
         self._loaded: _Loaded | None = None
         self._loaded_key: Any = None
@@ -172,7 +175,7 @@ class GradientRepresentation(Representation):
         rep._loaded, rep._loaded_key = None, None
         return rep
 
-    def resolved_loss_tokens(self) -> str:
+    def resolved_loss_tokens(self) -> LossTokens:
         """``loss_tokens``, with ``None`` resolved from the model's tokenizer (loaded once)."""
         if self.loss_tokens is not None:
             return self.loss_tokens
@@ -271,7 +274,7 @@ class GradientRepresentation(Representation):
         if need_moments:
             from targetsel.train.checkpoints import load_adam_moments
 
-            moments = load_adam_moments(ckpt, {n: p for n, p in loaded.params.items()})  # type: ignore[arg-type]
+            moments = load_adam_moments(ckpt, {n: p for n, p in loaded.params.items()})  # type: ignore[arg-type]  # adam needs a checkpoint: gradient_type
             loaded.moments = {n: (m.to(loaded.device), v.to(loaded.device)) for n, (m, v) in moments.items()}
         self._loaded, self._loaded_key = loaded, key
         return loaded
@@ -280,7 +283,7 @@ class GradientRepresentation(Representation):
     def _tokenize(self, tok: Any, examples: ExampleSet, start: int, stop: int, role: Role) -> list[dict[str, Any]]:
         from targetsel.chat import IGNORE_INDEX, tokenize_example
 
-        loss_on = "all_assistant" if role == "candidate" else "last_assistant"
+        loss_on: LossOn = "all_assistant" if role == "candidate" else "last_assistant"
         loss_tokens = self.resolved_loss_tokens()
         out = []
         for i, msgs in enumerate(examples.dataset[start:stop]["messages"]):
@@ -321,13 +324,15 @@ class GradientRepresentation(Representation):
                 lora_r=int(peft.r),
                 lora_alpha=float(peft.lora_alpha),
                 lora_dropout=float(peft.lora_dropout),
-                target_modules=sorted(targets) if isinstance(targets, (set, list, tuple)) else lora.target_modules,
+                target_modules=tuple(sorted(targets))
+                if isinstance(targets, (set, list, tuple))
+                else lora.target_modules,
             )
         seq = -(-max(len(e["input_ids"]) for e in encs) // 32) * 32  # rounded up: fewer distinct plans
         loss = max(sum(1 for lab in e["labels"][1:] if lab != IGNORE_INDEX) for e in encs)
         try:
             return cpu_batch_size(
-                lm.get_base_model().config if hasattr(lm, "get_base_model") else lm.config,
+                lm.get_base_model().config if hasattr(lm, "get_base_model") else lm.config,  # type: ignore[operator]  # torch types Module attributes as Tensor | Module
                 seq_len=seq,
                 loss_tokens=min(seq, loss),
                 requested=requested,
@@ -388,7 +393,7 @@ class GradientRepresentation(Representation):
         def halve() -> int:
             return (self._auto_batch or start) // 2
 
-        @find_executable_batch_size(starting_batch_size=start, reduce_batch_size_fn=halve)
+        @find_executable_batch_size(starting_batch_size=start, reduce_batch_size_fn=halve)  # type: ignore[untyped-decorator]  # accelerate is untyped
         def run(batch_size: int) -> None:
             self._auto_batch = batch_size
             self._fast_batches(loaded, encs, kind, order, out, done, batch_size)
