@@ -53,7 +53,8 @@ def embed_json(data: Any) -> str:
 
 
 def _asset(name: str) -> str:
-    return resources.files("targetsel.explore").joinpath(_TEMPLATES, name).read_text(encoding="utf-8")
+    # one name per joinpath: Python 3.10's Traversable takes a single child
+    return resources.files("targetsel.explore").joinpath(_TEMPLATES).joinpath(name).read_text(encoding="utf-8")
 
 
 def render_page(data: dict[str, Any]) -> str:
@@ -145,9 +146,7 @@ def write_page(
     check_output_dir(out.parent)
     pool_set = _examples(pool, sel.meta, "pool", split)
     query_set = load_query_sets(queries, sel.meta, split)
-    diag = diagnosis if isinstance(diagnosis, dict) or diagnosis is None else None
-    if diag is None:
-        diag = find_diagnosis(sel, None if diagnosis is None else diagnosis)  # type: ignore[arg-type]
+    diag = diagnosis if isinstance(diagnosis, dict) else find_diagnosis(sel, diagnosis)
     data = page_data(sel, pool=pool_set, queries=query_set, by=by, diagnosis=diag)
     return write_page_file(render_page(data), out)
 

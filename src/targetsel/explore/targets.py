@@ -67,7 +67,7 @@ def targets_view(meta: dict[str, Any], budgets: list[int], diagnosis: dict[str, 
         "shares": [t.get("share") for t in block["targets"]],
         "queries": rows,
         "offsets": np.cumsum([0, *rows[:-1]]).tolist(),
-        "pick": [code.get(t, -1) for t in picked],  # type: ignore[arg-type]
+        "pick": [code.get(t, -1) for t in picked],
         "budgets": budget_rows,
     }
 

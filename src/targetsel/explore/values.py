@@ -31,7 +31,8 @@ def column_values(es: ExampleSet, name: str) -> list[Any] | None:
     """A whole column as Python values, read through Arrow (row-by-row reads cost ~10x more); ``None`` if absent."""
     if name not in es.column_names:
         return None
-    return es.dataset.with_format("arrow")[name].to_pylist()
+    values: list[Any] = es.dataset.with_format("arrow")[name].to_pylist()
+    return values
 
 
 def messages_of(es: ExampleSet) -> list[list[list[str]]]:

@@ -41,7 +41,7 @@ def plan_embed(pool: ExampleSet, query: ExampleSet | None, request: PlanRequest,
     def cost_of(lengths: np.ndarray, losses: np.ndarray) -> np.ndarray:
         padded = costs.padded_lengths(lengths, batch_size=batch, shard_size=shard_size)
         # bidirectional attention: the full T², twice the causal forward
-        return 2.0 * np.asarray(costs.forward_flops(shapes, padded), dtype=np.float64)  # type: ignore[arg-type]
+        return 2.0 * np.asarray(costs.forward_flops(shapes, padded), dtype=np.float64)
 
     def work_of(examples: ExampleSet) -> Work:
         lengths = count_text_tokens(examples, st.tokenizer, max_length=max_len, turns=rep.text_turns)

@@ -50,9 +50,9 @@ def _lm_cost(
     def cost_of(lengths: np.ndarray, losses: np.ndarray) -> np.ndarray:
         padded = costs.padded_lengths(lengths, batch_size=batch_size, shard_size=shard_size)
         if kind == "gradient":
-            raw = costs.gradient_flops(shapes, padded, losses)  # type: ignore[arg-type]
+            raw = costs.gradient_flops(shapes, padded, losses)
         else:
-            raw = costs.forward_flops(shapes, padded)  # type: ignore[arg-type]
+            raw = costs.forward_flops(shapes, padded)
         return np.asarray(raw, dtype=np.float64)
 
     return cost_of
@@ -143,7 +143,7 @@ def _warmup_stage(
     fraction = settings["warmup_fraction"]
     rows = warmup_indices(len(pool), fraction, seed=0)
     wtok = int(work.lengths[rows].sum())
-    wflops = checkpoints * float(np.sum(costs.training_flops(shapes, work.lengths[rows])))  # type: ignore[arg-type]
+    wflops = checkpoints * float(np.sum(costs.training_flops(shapes, work.lengths[rows])))
     wmax = int(work.lengths[rows].max())
     wmem = {"batch_size": 1, "seq_len": wmax, "loss_tokens": wmax, "lora": lora, "dim": 1}
     gh, gw = gpu_time(wflops, thr, settings["gpus"])

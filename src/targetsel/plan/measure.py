@@ -28,6 +28,7 @@ from targetsel.progress import progress
 
 if TYPE_CHECKING:
     from targetsel.chat import LossOn, LossTokens
+    from targetsel.data.messages import TextTurns
 
 __all__ = [
     "DEFAULT_MFU",
@@ -82,7 +83,9 @@ def count_tokens(
     return lengths, losses
 
 
-def count_text_tokens(examples: ExampleSet, tokenizer: Any | None, *, max_length: int | None, turns: str) -> np.ndarray:
+def count_text_tokens(
+    examples: ExampleSet, tokenizer: Any | None, *, max_length: int | None, turns: TextTurns
+) -> np.ndarray:
     """Tokens of each example's rendered text (``embed``), or its words (``lexical``, no tokenizer).
 
     Example:
@@ -95,7 +98,7 @@ def count_text_tokens(examples: ExampleSet, tokenizer: Any | None, *, max_length
     out = np.zeros(len(examples), np.int64)
     with progress(total=len(examples), desc="count tokens", unit="ex") as bar:
         for i, msgs in enumerate(_stream_messages(examples)):
-            text = render_text(msgs, turns)  # type: ignore[arg-type]
+            text = render_text(msgs, turns)
             if tokenizer is None:
                 out[i] = len(text.split())
             else:

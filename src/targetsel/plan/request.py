@@ -18,9 +18,12 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from targetsel.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from targetsel.plan.stages import Plan
 
 __all__ = ["PlanRequest", "Planner", "modelled", "plan_representations", "planner_of"]
 
@@ -30,7 +33,7 @@ class Planner(Protocol):
 
     modelled: tuple[str, ...]
 
-    def __call__(self, pool: Any, query: Any, request: PlanRequest, throughput: Any, /) -> Any: ...
+    def __call__(self, pool: Any, query: Any, request: PlanRequest, throughput: Any, /) -> Plan: ...
 
 
 def modelled(*names: str) -> Callable[[Callable[..., Any]], Planner]:
@@ -44,7 +47,7 @@ def modelled(*names: str) -> Callable[[Callable[..., Any]], Planner]:
     """
 
     def mark(fn: Callable[..., Any]) -> Planner:
-        fn.modelled = tuple(names)  # type: ignore[attr-defined]
+        fn.modelled = tuple(names)  # type: ignore[attr-defined]  # what makes fn a Planner (cast below)
         return cast(Planner, fn)
 
     return mark

@@ -126,7 +126,7 @@ def blocks_cuda(p: ScorePass) -> Blocks:
         for v, c in enumerate(cs):
             codec = stored[v]
             if codec is not None:
-                data, aux = c.read_encoded(start, stop)  # type: ignore[attr-defined]
+                data, aux = c.read_encoded(start, stop)  # type: ignore[attr-defined]  # stored_codec checked it has one
                 scale = _row_scale(codec, aux, c.dim)
                 out.append(_Stored(codec, stage((slot, v, "data"), data), stage((slot, v, "scale"), scale), c.dim))
                 continue

@@ -267,7 +267,7 @@ def integer_blocks(p: ScorePass) -> Blocks:
         width = stop - start
         block = block_at(start, stop)
         for v, c in enumerate(cs):
-            data, aux = c.read_encoded(start, stop)  # type: ignore[attr-defined]
+            data, aux = c.read_encoded(start, stop)  # type: ignore[attr-defined]  # compressed: _checked_kernels
             data = np.ascontiguousarray(data)
             if fast is not None:
                 dots = dots_buf[: m * width].reshape(m, width)

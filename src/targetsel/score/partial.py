@@ -140,7 +140,7 @@ class _Packed(RowReader):
             i += 1
 
     def _read(self, start: int, stop: int, encoded: bool) -> Any:
-        read = self.base.read_encoded if encoded else self.base.read_rows  # type: ignore[attr-defined]
+        read = self.base.read_encoded if encoded else self.base.read_rows  # type: ignore[attr-defined]  # a compressed base's
         pieces = list(self._pieces(start, stop))
         if len(pieces) == 1 and pieces[0][:2] == (start, stop):  # all owned: the store's own view, no copy
             lo, hi, p = pieces[0]
@@ -272,12 +272,12 @@ def score_rows(
                 cols = block[:, lo - start : hi - start]
                 width = hi - lo
                 if topk is None:
-                    out.matrix[:, pos : pos + width] = cols  # type: ignore[index]
+                    out.matrix[:, pos : pos + width] = cols  # type: ignore[index]  # dense form: matrix set above
                 else:
                     cols = np.ascontiguousarray(cols)
                     topk.add(cols, p)
-                    out.cand_max[pos : pos + width], out.cand_argmax[pos : pos + width] = column_max_argmax(cols)  # type: ignore[index]
-                    out.cand_mean[pos : pos + width] = mean[lo - start : hi - start]  # type: ignore[index]
+                    out.cand_max[pos : pos + width], out.cand_argmax[pos : pos + width] = column_max_argmax(cols)  # type: ignore[index]  # streaming form: set above
+                    out.cand_mean[pos : pos + width] = mean[lo - start : hi - start]  # type: ignore[index]  # (as above)
                 pos += width
                 bar.update(width)
     if topk is not None:
@@ -313,7 +313,7 @@ def merge_partials(
     if top_k is None:
         matrix = np.empty((m, n), np.float32)
         for p, cols, _ in _placed(parts):
-            matrix[:, cols] = p.matrix[:, _]  # type: ignore[index]
+            matrix[:, cols] = p.matrix[:, _]  # type: ignore[index]  # top_k None: every part is dense
         return DenseScores(m, n, matrix=matrix, provenance=prov)
     k = min(top_k, n)
     keys = np.concatenate([p.keys for p in parts], axis=1)
@@ -321,7 +321,7 @@ def merge_partials(
     idx, val = decode_keys(keys[:, ::-1][:, :k])
     cmax, cmean, carg = np.empty(n, np.float32), np.empty(n, np.float32), np.empty(n, np.int64)
     for p, cols, own in _placed(parts):
-        cmax[cols], cmean[cols], carg[cols] = p.cand_max[own], p.cand_mean[own], p.cand_argmax[own]  # type: ignore[index]
+        cmax[cols], cmean[cols], carg[cols] = p.cand_max[own], p.cand_mean[own], p.cand_argmax[own]  # type: ignore[index]  # streaming parts
     return StreamingScores(
         m, n, np.ascontiguousarray(idx), np.ascontiguousarray(val), cmax, carg, cmean, provenance=prov
     )

@@ -16,7 +16,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,8 +99,8 @@ class ScorePass:
     @classmethod
     def create(
         cls,
-        queries: Sequence[FeatureSource],
-        candidates: Sequence[FeatureSource],
+        queries: Iterable[FeatureSource],
+        candidates: Iterable[FeatureSource],
         *,
         weights: Sequence[float] | None = None,
         chunk_rows: int = 16384,

@@ -36,7 +36,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 
@@ -329,6 +329,7 @@ class RankGroup:
     def chunks(self, views: FeatureViews, chunk_rows: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
         """Rank 0: the chunks of :func:`~targetsel.score.score_chunks`, each assembled from the ranks' columns."""
         meta, arrays = self._describe(views)
+        assert views.queries is not None  # FeatureViews.chunks checks its query side before it calls here
         n, m = views.n_candidates, int(views.n_queries or 0)
         rows = views.chunk_rows if chunk_rows is None else chunk_rows
         chunk = ScorePass.create(views.queries, views.candidates, weights=views.weights, chunk_rows=rows).chunk_rows
@@ -339,12 +340,19 @@ class RankGroup:
             parts = [_partial(p, a) for p, a in self.call("score", sweep, arrays)]
             out = block[:, : stop - start]
             for p in parts:
+                assert p.matrix is not None  # a sweep (top_k None) is scored dense
                 pos = 0
                 for a, b in p.ranges.tolist():
-                    out[:, a - start : b - start] = p.matrix[:, pos : pos + b - a]  # type: ignore[index]
+                    out[:, a - start : b - start] = p.matrix[:, pos : pos + b - a]
                     pos += b - a
             yield start, out
             arrays = {}  # sent with the first chunk
+
+    @overload
+    def take(self, view: int, rows: np.ndarray, *, encoded: Literal[False]) -> np.ndarray: ...
+
+    @overload
+    def take(self, view: int, rows: np.ndarray, *, encoded: Literal[True]) -> tuple[np.ndarray, np.ndarray | None]: ...
 
     def take(self, view: int, rows: np.ndarray, *, encoded: bool) -> Any:
         """Rank 0: the stored rows ``rows`` (sorted, unique pool rows) of view ``view``, from their owners.
@@ -364,6 +372,7 @@ class RankGroup:
             data[pos] = a["data"]
             if aux is not None:
                 aux[pos] = a["aux"]
+        assert data is not None  # every rank replies, with its rows or none
         if encoded:
             return data, aux
         return data if not src.codec.compressed else src.codec.decode(data, aux, src.dim)
@@ -381,6 +390,7 @@ class RankGroup:
                 raise ConfigurationError("a view mixes candidates spread over ranks with local ones")
             token = None if rows is None else self._token(rows, arrays, _subset_payload(rows, c.num_rows))
             cands.append((c.view, token))
+        assert views.queries is not None  # FeatureViews checks its query side before it calls the group
         queries = [self._token(q, arrays, None) for q in views.queries]
         meta = {
             "candidates": cands,
@@ -424,6 +434,7 @@ class RankGroup:
             cands.append(base if rows is None else RowSubset(base, rows))
             ranges = _view_ranges(self._owned, rows) if ranges is None else ranges
         n = meta["n"]
+        assert ranges is not None  # set by the first of the candidate views (a pass has at least one)
         if "window" in meta:  # one chunk of a sweep: the owned columns within it
             a, b = meta["window"]
             ranges = _clip(ranges, a, b)
@@ -446,11 +457,13 @@ class RankGroup:
 
     def _subset_rows(self, token: int, arrays: dict[str, np.ndarray], n: int) -> np.ndarray:
         if self.is_driver:
-            return self._sent[token]
+            sent: np.ndarray = self._sent[token]
+            return sent
         held = self._held_content(token, arrays)
         if "rows" not in held:
             held["rows"] = np.setdiff1d(np.arange(n, dtype=np.int64), held["drop"]) if "drop" in held else held["keep"]
-        return held["rows"]
+        rows: np.ndarray = held["rows"]
+        return rows
 
     def _take_here(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Message:
         src = self._local[meta["view"]]
@@ -475,7 +488,8 @@ def _subset_payload(rows: np.ndarray, n: int) -> dict[str, np.ndarray]:
 
 def _clip(ranges: np.ndarray, a: int, b: int) -> np.ndarray:
     r = np.clip(ranges, a, b)
-    return r[r[:, 1] > r[:, 0]]
+    kept: np.ndarray = r[r[:, 1] > r[:, 0]]
+    return kept
 
 
 def _device(device: str | None) -> str | None:
@@ -526,8 +540,10 @@ def _reply(p: PartialScores) -> Message:
     if p.matrix is not None:
         arrays["matrix"] = p.matrix
     else:  # the query index fits int32: 4 bytes a candidate fewer on the wire
-        arrays.update(keys=p.keys, cmax=p.cand_max, cmean=p.cand_mean, carg=p.cand_argmax.astype(np.int32))  # type: ignore[union-attr]
-    return {"m": p.n_queries, "n": p.n_candidates}, arrays  # type: ignore[return-value]
+        assert p.keys is not None and p.cand_max is not None and p.cand_mean is not None  # streaming form
+        assert p.cand_argmax is not None
+        arrays.update(keys=p.keys, cmax=p.cand_max, cmean=p.cand_mean, carg=p.cand_argmax.astype(np.int32))
+    return {"m": p.n_queries, "n": p.n_candidates}, arrays
 
 
 def _partial(meta: dict[str, Any], a: dict[str, np.ndarray]) -> PartialScores:
