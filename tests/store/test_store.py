@@ -59,7 +59,6 @@ def test_store_round_trip_and_shard_ranges(tmp_path: Path) -> None:
     assert manifest["fingerprint"] == es.fingerprint and manifest["num_rows"] == 23 and manifest["dim"] == 32
 
 
-
 def test_fresh_and_reopened_store_describe_themselves_alike(tmp_path: Path) -> None:
     """A store just written and the same store opened again give the same manifest, key order
     included (it is copied into selection.json, which must not depend on whether encoding ran)."""
@@ -67,6 +66,7 @@ def test_fresh_and_reopened_store_describe_themselves_alike(tmp_path: Path) -> N
     again = FeatureStore.open(tmp_path / "s")
     assert json.dumps(fresh.manifest) == json.dumps(again.manifest)
     assert list(fresh.manifest) == sorted(fresh.manifest)
+
 
 @pytest.mark.parametrize("fail_after", [0, 1, 3])
 def test_resume_after_interrupt_gives_identical_bytes(tmp_path: Path, fail_after: int) -> None:

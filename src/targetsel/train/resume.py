@@ -18,7 +18,7 @@ the step checkpoints under ``OUT/resume`` and the epoch checkpoints its manifest
 never resumed from). The run continues from it with ``Trainer.train(resume_from_checkpoint=...)``
 when the manifest's settings equal the current ones. When the run finishes, ``OUT/resume`` is
 removed: a finished output folder holds ``checkpoint-epoch-E``, ``final/`` and the info files
-only, and a new run in it starts over, as before resuming existed.
+only, and a new run in it starts from the first step.
 
 Example:
     >>> import tempfile, pathlib
