@@ -175,3 +175,30 @@ def test_a_score_pass_is_validated_however_it_is_built() -> None:
         ScorePass.create([q, q], [c])
     with pytest.raises(InvalidDataError, match="the query set is empty"):
         ScorePass.create([InMemoryFeatures(np.zeros((0, 4), np.float32))], [c])
+
+
+def test_the_cpu_pass_runs_its_blocks_on_as_many_threads_as_blas_allows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The block pool is sized from BLAS's thread count as the caller set it, read before the pass
+    pins BLAS itself to one thread per block (read after, it was always 1: a serial pass)."""
+    import importlib
+
+    from threadpoolctl import threadpool_limits
+
+    stream = importlib.import_module("targetsel.score.stream")
+    sizes: list[int] = []
+    real = stream._BlockProducts.__init__
+
+    def spy(self: object, threads: int) -> None:
+        sizes.append(threads)
+        real(self, threads)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(stream._BlockProducts, "__init__", spy)
+    rng = np.random.default_rng(0)
+    q, x = rng.normal(size=(3, 8)).astype(np.float32), rng.normal(size=(9000, 8)).astype(np.float32)
+    with threadpool_limits(2, user_api="blas"):
+        two = score(q, x, top_k=4)
+    with threadpool_limits(1, user_api="blas"):
+        one = score(q, x, top_k=4)
+    assert sizes == [2, 1]
+    assert np.array_equal(two.topk_indices, one.topk_indices)
+    assert np.array_equal(two.topk_values, one.topk_values)

@@ -173,7 +173,8 @@ def _cpu_blocks(p: ScorePass) -> Blocks:
     wf = [np.float32(x) for x in p.weights]
     block_at = p.block_buffer()
     cand_bufs: dict[int, np.ndarray] = {}  # float32 chunk buffer per view, reused for the next chunk
-    with _torch_single_thread(), _blas_single_thread(), _BlockProducts(_blas_threads()) as products:
+    threads = _blas_threads()  # read before BLAS is limited to one thread below
+    with _torch_single_thread(), _blas_single_thread(), _BlockProducts(threads) as products:
         for start in p.chunk_starts():
             stop = min(n, start + chunk_rows)
             width = stop - start
