@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from targetsel.score import StreamingTopK, column_max_argmax, decode_keys, encode_keys
+from targetsel.score.topk import column_stats
 
 
 def stable_topk(matrix: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -76,11 +77,66 @@ def test_streaming_topk_wide_chunks_take_both_admission_paths() -> None:
         np.testing.assert_array_equal(val, ref_v)
 
 
+@pytest.fixture(params=["compiled", "numpy"])
+def column_kernel(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test with the compiled column pass (numba) and with the numpy form."""
+    import importlib
+
+    topk = importlib.import_module("targetsel.score.topk")
+    if request.param == "compiled":
+        pytest.importorskip("numba")
+    else:
+        monkeypatch.setattr(topk, "_numba_column_stats", lambda: None)
+    return str(request.param)
+
+
 @pytest.mark.parametrize("rows", [1, 2, 7, 8, 9, 64, 501])
-def test_column_max_argmax_equals_argmax_with_ties(rows: int) -> None:
+def test_column_max_argmax_equals_argmax_with_ties(rows: int, column_kernel: str) -> None:
     rng = np.random.default_rng(rows)
     for levels in (2, 5, 1000):
-        m = rng.integers(0, levels, size=(rows, 333)).astype(np.float32)
+        m = rng.integers(0, levels, size=(rows, 3333)).astype(np.float32)
+        m[0, :7] = -np.inf  # excluded candidates score -inf
+        m[:, 7] = -np.inf
         best, arg = column_max_argmax(m)
         np.testing.assert_array_equal(best, m.max(axis=0))
         np.testing.assert_array_equal(arg, m.argmax(axis=0))  # numpy: first row on ties
+
+
+def test_column_stats_flags_every_non_finite_entry() -> None:
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(0)
+    m = rng.normal(size=(37, 5000)).astype(np.float32)
+    best, arg, finite = column_stats(m)
+    assert finite and (arg == m.argmax(axis=0)).all() and (best == m[arg, np.arange(m.shape[1])]).all()
+    for bad in (np.nan, np.inf, -np.inf):
+        for q, j in ((0, 0), (36, 4999), (17, 2500)):
+            x = m.copy()
+            x[q, j] = bad
+            assert column_stats(x)[2] is False, (bad, q, j)
+    zero = np.array([[-0.0, 0.0], [0.0, -0.0]], np.float32)  # ties: the first row's value and row
+    best, arg, _ = column_stats(zero)
+    assert np.signbit(best).tolist() == [True, False] and arg.tolist() == [0, 0]
+
+
+def test_large_dense_scores_are_checked_and_ranked_alike_with_and_without_the_compiled_pass(
+    column_kernel: str,
+) -> None:
+    from targetsel.errors import InvalidDataError
+    from targetsel.score import Scores
+    from targetsel.select import get_selector
+
+    rng = np.random.default_rng(1)
+    m = rng.integers(0, 50, size=(64, 20_000)).astype(np.float32) / 7  # > 1M entries, many ties
+    s = Scores.from_matrix(m)
+    r = get_selector("doubly_greedy").rank(s, 500)
+    ref = np.argsort(-m.max(axis=0), kind="stable")[:500]
+    np.testing.assert_array_equal(r.indices, ref)
+    np.testing.assert_array_equal(r.query_index, m[:, ref].argmax(axis=0))
+    np.testing.assert_array_equal(r.scores, m.max(axis=0)[ref])
+    _, arg = Scores.from_matrix(m).candidate_max()
+    np.testing.assert_array_equal(arg, m.argmax(axis=0))
+    for bad in (np.nan, -np.inf):
+        x = m.copy()
+        x[40, 12_345] = bad
+        with pytest.raises(InvalidDataError, match="first at query 40, candidate 12345"):
+            Scores.from_matrix(x)

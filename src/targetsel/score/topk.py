@@ -7,7 +7,8 @@
   :class:`~targetsel.score.StreamingTopK` (the entries of the 64-column groups that pass a threshold);
 * :class:`StreamingTopK`: the top-``k`` of every row over column chunks that arrive in order (the
   streaming scores' lists);
-* :func:`column_max_argmax`: per-column maximum and first row reaching it.
+* :func:`column_max_argmax`: per-column maximum and first row reaching it;
+* :func:`column_stats`: the same and a finite check in one compiled pass (numba, optional).
 
 Each equals the reference definition (a stable full sort of each row, truncated to ``k``; numpy's
 ``argmax`` with its lowest-index tie rule) bit for bit.
@@ -20,7 +21,8 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -32,6 +34,8 @@ __all__ = [
     "GROUP",
     "StreamingTopK",
     "column_max_argmax",
+    "column_stats",
+    "column_stats_available",
     "dense_topk",
     "gather_groups",
     "group_max",
@@ -213,18 +217,22 @@ def _topk_groups(block: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 def column_max_argmax(matrix: np.ndarray, group: int = 8) -> tuple[np.ndarray, np.ndarray]:
     """Per-column maximum and first row reaching it, for a row-major ``(rows, cols)`` matrix.
 
-    numpy's ``argmax(axis=0)`` walks each column with a stride (slow). Instead: the maximum of each
-    run of ``group`` rows (elementwise maxima of whole rows, vectorised), the column maximum from
-    those, the first group reaching it (a short loop over groups), then the first row of that
-    group reaching it (``group`` gathers). Same answer as ``argmax(axis=0)`` (the lowest row index
-    on ties), ~2.5x faster than a running best over all rows.
+    With numba installed (``targetsel[fast]``) one compiled pass does both (:func:`column_stats`).
+    Otherwise numpy: numpy's ``argmax(axis=0)`` walks each column with a stride (slow), so instead
+    the maximum of each run of ``group`` rows (elementwise maxima of whole rows, vectorised), the
+    column maximum from those, the first group reaching it (a short loop over groups), then the
+    first row of that group reaching it (``group`` gathers). Same answer as ``argmax(axis=0)``
+    (the lowest row index on ties) either way.
 
     Example:
         >>> column_max_argmax(np.array([[1.0, 5.0], [3.0, 5.0]], dtype=np.float32))[1].tolist()
         [1, 0]
     """
-    rows, cols = matrix.shape
     matrix = np.ascontiguousarray(matrix, dtype=np.float32)
+    stats = column_stats(matrix)
+    if stats is not None:
+        return stats[0], stats[1]
+    rows, cols = matrix.shape
     n_groups = -(-rows // group)
     gmax = matrix[::group].copy()  # (n_groups, cols): row g*group, then the max with the others
     for i in range(1, group):
@@ -247,6 +255,97 @@ def column_max_argmax(matrix: np.ndarray, group: int = 8) -> tuple[np.ndarray, n
     hit0 = flat.take(base * cols + col) == best
     arg[hit0] = base[hit0]
     return best, arg
+
+
+_STATS_KERNEL: Callable[..., bool] | None = None
+_STATS_LAUNCH = threading.Lock()
+
+
+def _numba_column_stats() -> Callable[..., bool] | None:
+    """The numba-compiled column statistics kernel ``(matrix, best, arg, tile) -> all finite``, or
+    ``None`` without numba. Compiled on first use (cached on disk by numba)."""
+    global _STATS_KERNEL
+    if _STATS_KERNEL is not None:
+        return _STATS_KERNEL
+    try:
+        import numba
+    except ImportError:
+        return None
+    zero = np.float32(0.0)
+
+    @numba.njit(inline="always")
+    def update(  # pragma: no cover - compiled
+        row: np.ndarray, best: np.ndarray, arg: np.ndarray, poison: np.ndarray, i: np.int32
+    ) -> None:
+        for j in range(row.size):
+            v = row[j]
+            b = best[j]
+            poison[j] += v * zero  # NaN once any entry is NaN or infinite
+            gt = v > b  # strict: the lowest row wins ties
+            best[j] = max(b, v)
+            arg[j] = i if gt else arg[j]
+
+    @numba.njit(parallel=True, cache=True, nogil=True)
+    def kernel(matrix: np.ndarray, best: np.ndarray, arg: np.ndarray, tile: int) -> bool:  # pragma: no cover - compiled
+        rows, cols = matrix.shape
+        n_tiles = (cols + tile - 1) // tile
+        bad = np.zeros(n_tiles, np.bool_)
+        # each thread sweeps the rows over its own tile of columns: the tile's running maxima stay
+        # in cache while the rows stream past, and every entry is read once
+        for t in numba.prange(n_tiles):
+            a = t * tile
+            e = min(cols, a + tile)
+            poison = np.zeros(e - a, np.float32)
+            top = matrix[0, a:e].copy()
+            first = np.zeros(e - a, np.int32)  # int32 like the float32 lanes: the loop vectorises
+            for i in range(rows):
+                update(matrix[i, a:e], top, first, poison, np.int32(i))
+            best[a:e] = top
+            arg[a:e] = first
+            for j in range(e - a):
+                if poison[j] != zero:
+                    bad[t] = True
+        return not bad.any()
+
+    _STATS_KERNEL = kernel
+    return kernel
+
+
+def column_stats_available() -> bool:
+    """Whether :func:`column_stats` has its compiled kernel (numba is installed)."""
+    return _numba_column_stats() is not None
+
+
+def column_stats(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool] | None:
+    """``(column maxima, first row reaching each, whether every entry is finite)`` of a C-contiguous
+    float32 ``(rows, cols)`` matrix in one compiled pass, or ``None`` without numba.
+
+    The maxima are the entries at the returned rows, and the rows equal ``argmax(axis=0)`` (the
+    lowest row on ties). With a NaN or an infinity anywhere the finite flag is false (and the
+    first two are unspecified). At (500, 200K) on 2 cores: 18-21 ms, where numpy's ``max(axis=0)``
+    alone takes about 23 ms and the grouped numpy form of :func:`column_max_argmax` about 80 ms.
+
+    Example:
+        >>> out = column_stats(np.array([[1.0, 5.0], [3.0, 5.0]], dtype=np.float32))
+        >>> out is None or (out[0].tolist(), out[1].tolist(), out[2]) == ([3.0, 5.0], [1, 0], True)
+        True
+    """
+    kernel = _numba_column_stats()
+    rows, cols = matrix.shape
+    if kernel is None or rows == 0 or cols == 0:
+        return None
+    if matrix.dtype != np.float32 or not matrix.flags.c_contiguous:
+        raise ValueError("column_stats takes a C-contiguous float32 matrix")
+    import numba
+
+    best = np.empty(cols, np.float32)
+    arg = np.empty(cols, np.int64)
+    tile = max(1024, -(-cols // numba.get_num_threads()))  # measured: 1024 to one tile per thread alike
+    # one launch at a time: numba's fallback threading layer (workqueue, where neither OpenMP nor TBB
+    # is present) aborts on launches from two threads at once; each launch uses every core anyway
+    with _STATS_LAUNCH:
+        finite = bool(kernel(matrix, best, arg, tile))
+    return best, arg, finite
 
 
 class StreamingTopK:
