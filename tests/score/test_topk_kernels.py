@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -85,6 +87,7 @@ def column_kernel(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatc
     topk = importlib.import_module("targetsel.score.topk")
     if request.param == "compiled":
         pytest.importorskip("numba")
+        monkeypatch.setattr(topk, "COMPILED_MIN_ENTRIES", 0)  # every size through the kernel
     else:
         monkeypatch.setattr(topk, "_numba_column_stats", lambda: None)
     return str(request.param)
@@ -140,3 +143,25 @@ def test_large_dense_scores_are_checked_and_ranked_alike_with_and_without_the_co
         x[40, 12_345] = bad
         with pytest.raises(InvalidDataError, match="first at query 40, candidate 12345"):
             Scores.from_matrix(x)
+
+
+def test_the_compiled_kernels_load_from_numba_s_disk_cache_in_the_next_process(tmp_path: Path) -> None:
+    """Kernels built inside a function (closures) were compiled again by every process (2-5 s each);
+    module-level kernels are found in numba's cache by the next one."""
+    pytest.importorskip("numba")
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np\n"
+        "from targetsel.score.compiled import column_stats_kernel as c, popcount_scores as p\n"
+        "c(np.ones((2, 3), np.float32), np.empty(3, np.float32), np.empty(3, np.int64), 1024)\n"
+        "w = np.zeros((2, 1), np.uint64); p(w, w, 64, np.empty((2, 2), np.int32))\n"
+        "print(sum(c.stats.cache_hits.values()), sum(p.stats.cache_hits.values()))\n"
+    )
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    first = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    second = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert first.stdout.split() == ["0", "0"]  # compiled, then saved
+    assert second.stdout.split() == ["1", "1"]  # loaded

@@ -25,14 +25,11 @@ from typing import Any, ClassVar
 import numpy as np
 
 from targetsel.errors import ConfigurationError, InvalidDataError
+from targetsel.score import topk
 from targetsel.score.topk import column_max_argmax, column_stats, column_stats_available, dense_topk
 from targetsel.store.codecs import as_tensor
 
 __all__ = ["DenseScores", "Scores", "StreamingScores"]
-
-#: Matrices of at least this many entries are checked by the compiled column pass (when numba is
-#: installed), which also yields the column maxima; smaller ones by one sum (no compile on first use).
-_STATS_MIN_ENTRIES = 1 << 20
 
 
 class Scores(ABC):
@@ -77,7 +74,7 @@ class Scores(ABC):
         m = np.ascontiguousarray(m, dtype=np.float32)
         # large matrices: one compiled pass checks every entry and computes the column maxima and
         # their rows, which doubly-greedy and the pipeline's summaries read anyway (numba, optional)
-        stats = column_stats(m) if m.size >= _STATS_MIN_ENTRIES else None
+        stats = column_stats(m) if m.size >= topk.COMPILED_MIN_ENTRIES else None
         # else one reduction instead of an (M, N) boolean mask: any NaN/inf makes the sum non-finite
         # (a finite sum proves there is none; torch's reduction uses every core)
         finite = stats[2] if stats is not None else bool(np.isfinite(float(as_tensor(m).sum())))
@@ -168,7 +165,7 @@ class DenseScores(Scores):
     def candidate_best(self) -> np.ndarray:
         """Max over queries per candidate, ``(N,)``; computed once and kept (do not modify it)."""
         if self._best is None:
-            if column_stats_available():
+            if self.matrix.size >= topk.COMPILED_MIN_ENTRIES and column_stats_available():
                 return self.candidate_max()[0]  # the argmax comes with it in the same pass
             # torch's reduction over the query axis: 16-18 ms against numpy's 28-29 at (500, 200K)
             self._best = as_tensor(np.ascontiguousarray(self.matrix)).amax(dim=0).numpy()

@@ -31,6 +31,7 @@ from targetsel.settings import temp_entries
 from targetsel.store.codecs import as_tensor
 
 __all__ = [
+    "COMPILED_MIN_ENTRIES",
     "GROUP",
     "StreamingTopK",
     "column_max_argmax",
@@ -44,6 +45,11 @@ __all__ = [
 
 #: Columns per group of the group-maximum pass.
 GROUP = 64
+
+#: Matrices of at least this many entries go through the compiled column pass when numba is
+#: installed; smaller ones stay in numpy, which costs less than loading the kernel (about 1 s in a
+#: new process, from numba's cache).
+COMPILED_MIN_ENTRIES = 1 << 20
 
 
 def topk_rows(block: np.ndarray, k: int, offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -217,19 +223,20 @@ def _topk_groups(block: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 def column_max_argmax(matrix: np.ndarray, group: int = 8) -> tuple[np.ndarray, np.ndarray]:
     """Per-column maximum and first row reaching it, for a row-major ``(rows, cols)`` matrix.
 
-    With numba installed (``targetsel[fast]``) one compiled pass does both (:func:`column_stats`).
-    Otherwise numpy: numpy's ``argmax(axis=0)`` walks each column with a stride (slow), so instead
-    the maximum of each run of ``group`` rows (elementwise maxima of whole rows, vectorised), the
-    column maximum from those, the first group reaching it (a short loop over groups), then the
-    first row of that group reaching it (``group`` gathers). Same answer as ``argmax(axis=0)``
-    (the lowest row index on ties) either way.
+    With numba installed (``targetsel[fast]``) and at least :data:`COMPILED_MIN_ENTRIES` entries,
+    one compiled pass does both (:func:`column_stats`). Otherwise numpy: numpy's
+    ``argmax(axis=0)`` walks each column with a stride (slow), so instead the maximum of each run
+    of ``group`` rows (elementwise maxima of whole rows, vectorised), the column maximum from those,
+    the first group reaching it (a short loop over groups), then the first row of that group
+    reaching it (``group`` gathers). Same answer as ``argmax(axis=0)`` (the lowest row index on
+    ties) either way.
 
     Example:
         >>> column_max_argmax(np.array([[1.0, 5.0], [3.0, 5.0]], dtype=np.float32))[1].tolist()
         [1, 0]
     """
     matrix = np.ascontiguousarray(matrix, dtype=np.float32)
-    stats = column_stats(matrix)
+    stats = column_stats(matrix) if matrix.size >= COMPILED_MIN_ENTRIES else None
     if stats is not None:
         return stats[0], stats[1]
     rows, cols = matrix.shape
@@ -257,58 +264,17 @@ def column_max_argmax(matrix: np.ndarray, group: int = 8) -> tuple[np.ndarray, n
     return best, arg
 
 
-_STATS_KERNEL: Callable[..., bool] | None = None
 _STATS_LAUNCH = threading.Lock()
 
 
 def _numba_column_stats() -> Callable[..., bool] | None:
-    """The numba-compiled column statistics kernel ``(matrix, best, arg, tile) -> all finite``, or
-    ``None`` without numba. Compiled on first use (cached on disk by numba)."""
-    global _STATS_KERNEL
-    if _STATS_KERNEL is not None:
-        return _STATS_KERNEL
+    """The compiled column statistics kernel ``(matrix, best, arg, tile) -> all finite``, or ``None``
+    without numba."""
     try:
-        import numba
+        from targetsel.score.compiled import column_stats_kernel
     except ImportError:
         return None
-    zero = np.float32(0.0)
-
-    @numba.njit(inline="always")
-    def update(  # pragma: no cover - compiled
-        row: np.ndarray, best: np.ndarray, arg: np.ndarray, poison: np.ndarray, i: np.int32
-    ) -> None:
-        for j in range(row.size):
-            v = row[j]
-            b = best[j]
-            poison[j] += v * zero  # NaN once any entry is NaN or infinite
-            gt = v > b  # strict: the lowest row wins ties
-            best[j] = max(b, v)
-            arg[j] = i if gt else arg[j]
-
-    @numba.njit(parallel=True, cache=True, nogil=True)
-    def kernel(matrix: np.ndarray, best: np.ndarray, arg: np.ndarray, tile: int) -> bool:  # pragma: no cover - compiled
-        rows, cols = matrix.shape
-        n_tiles = (cols + tile - 1) // tile
-        bad = np.zeros(n_tiles, np.bool_)
-        # each thread sweeps the rows over its own tile of columns: the tile's running maxima stay
-        # in cache while the rows stream past, and every entry is read once
-        for t in numba.prange(n_tiles):
-            a = t * tile
-            e = min(cols, a + tile)
-            poison = np.zeros(e - a, np.float32)
-            top = matrix[0, a:e].copy()
-            first = np.zeros(e - a, np.int32)  # int32 like the float32 lanes: the loop vectorises
-            for i in range(rows):
-                update(matrix[i, a:e], top, first, poison, np.int32(i))
-            best[a:e] = top
-            arg[a:e] = first
-            for j in range(e - a):
-                if poison[j] != zero:
-                    bad[t] = True
-        return not bad.any()
-
-    _STATS_KERNEL = kernel
-    return kernel
+    return column_stats_kernel  # type: ignore[no-any-return,unused-ignore]  # a numba dispatcher (Any where numba has no types)
 
 
 def column_stats_available() -> bool:

@@ -1,0 +1,86 @@
+"""The package's numba-compiled kernels (``pip install "targetsel[fast]"``), in one module.
+
+Imported only where a kernel is used (:func:`targetsel.score.integer.numba_popcount`,
+:func:`targetsel.score.topk.column_stats`), so numba is never imported otherwise; importing this
+module without numba raises ``ImportError``. The kernels are module-level functions so numba's
+on-disk cache (``cache=True``) finds them in the next process: about 0.1 s to load instead of
+2-5 s to compile. Each launch uses every core (``parallel=True``).
+
+* :func:`popcount_scores`: ``dim - 2 · popcount(q XOR x)`` for packed sign bits (exact integers);
+* :func:`column_stats_kernel`: column maxima, the first row reaching each, and a finite check.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+__all__ = ["column_stats_kernel", "popcount_scores"]
+
+_M1, _M2, _M4 = np.uint64(0x5555555555555555), np.uint64(0x3333333333333333), np.uint64(0x0F0F0F0F0F0F0F0F)
+_H01, _ONE, _TWO, _FOUR, _S56 = np.uint64(0x0101010101010101), np.uint64(1), np.uint64(2), np.uint64(4), np.uint64(56)
+_ZERO = np.float32(0.0)
+
+
+@numba.njit(inline="always", cache=True)
+def _popcount(v: np.uint64) -> np.uint64:  # pragma: no cover - compiled
+    v = v - ((v >> _ONE) & _M1)  # SWAR popcount: LLVM emits the CPU's popcount instruction
+    v = (v & _M2) + ((v >> _TWO) & _M2)
+    v = (v + (v >> _FOUR)) & _M4
+    count: np.uint64 = (v * _H01) >> _S56
+    return count
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def popcount_scores(q: np.ndarray, x: np.ndarray, dim: int, out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """``out[i, j] = dim - 2 · popcount(q[i] XOR x[j])`` over uint64 words ``q (m, w)``, ``x (n, w)``."""
+    m, w = q.shape
+    n = x.shape[0]
+    # tiles of 16 candidates (16 KB at d = 8192, kept in L1 while every query passes over them):
+    # 1.8x faster than one candidate at a time at 500 queries, the same at 64
+    for t in numba.prange((n + 15) // 16):
+        for i in range(m):
+            for j in range(t * 16, min(n, t * 16 + 16)):
+                acc = np.uint64(0)
+                for k in range(w):
+                    acc += _popcount(q[i, k] ^ x[j, k])
+                out[i, j] = dim - 2 * np.int32(acc)
+
+
+@numba.njit(inline="always", cache=True)
+def _column_update(  # pragma: no cover - compiled
+    row: np.ndarray, best: np.ndarray, arg: np.ndarray, poison: np.ndarray, i: np.int32
+) -> None:
+    for j in range(row.size):
+        v = row[j]
+        b = best[j]
+        poison[j] += v * _ZERO  # NaN once any entry is NaN or infinite
+        gt = v > b  # strict: the lowest row wins ties
+        best[j] = max(b, v)  # (this form vectorises; a select of v or b does not, 3x slower)
+        arg[j] = i if gt else arg[j]
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def column_stats_kernel(  # pragma: no cover - compiled
+    matrix: np.ndarray, best: np.ndarray, arg: np.ndarray, tile: int
+) -> bool:
+    """Column maxima into ``best``, the first row reaching each into ``arg``; whether all is finite."""
+    rows, cols = matrix.shape
+    n_tiles = (cols + tile - 1) // tile
+    bad = np.zeros(n_tiles, np.bool_)
+    # each thread sweeps the rows over its own tile of columns: the tile's running maxima stay in
+    # cache while the rows stream past, and every entry is read once
+    for t in numba.prange(n_tiles):
+        a = t * tile
+        e = min(cols, a + tile)
+        poison = np.zeros(e - a, np.float32)
+        top = matrix[0, a:e].copy()
+        first = np.zeros(e - a, np.int32)  # int32 like the float32 lanes: the loop vectorises
+        for i in range(rows):
+            _column_update(matrix[i, a:e], top, first, poison, np.int32(i))
+        best[a:e] = top
+        arg[a:e] = first
+        for j in range(e - a):
+            if poison[j] != _ZERO:
+                bad[t] = True
+    return not bad.any()
