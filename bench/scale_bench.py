@@ -131,9 +131,11 @@ def worker(args: argparse.Namespace) -> None:
     # imports it, about 1.5 s here) and loading the compiled column kernel (numba, when installed)
     import torch  # noqa: F401
 
-    from targetsel.score.topk import column_max_argmax
+    import importlib
 
-    column_max_argmax(np.zeros((2, 2), np.float32))
+    column_stats = getattr(importlib.import_module("targetsel.score.topk"), "column_stats", None)
+    if column_stats is not None:  # (versions without the compiled pass have nothing to load)
+        column_stats(np.zeros((2, 2), np.float32))
     t0 = time.perf_counter()
     passes = 0
     while True:  # the same rescoring rule as targetsel.pipeline.run_selection

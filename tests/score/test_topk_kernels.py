@@ -63,12 +63,15 @@ def test_streaming_topk_equals_stable_sort(rows: int, cols: int, k: int, levels:
     np.testing.assert_array_equal(val, ref_v)
 
 
-def test_streaming_topk_wide_chunks_take_both_admission_paths() -> None:
+def test_streaming_topk_wide_chunks_take_both_admission_paths(column_kernel: str) -> None:
     # a long stream of wide chunks: early chunks admit many entries (comparison pass), later ones
-    # few (group-maximum pruning); both must give the exact result
+    # few (group-maximum pruning); both must give the exact result, and so must the compiled
+    # admission (every size goes through it under the "compiled" fixture)
     rng = np.random.default_rng(0)
     matrix = rng.standard_normal((9, 40_000)).astype(np.float32)
     matrix[:, 30_000:] = matrix[:, :10_000]  # exact duplicates of earlier scores, higher indices
+    matrix[:, 12_000:13_000] = -np.inf  # excluded candidates
+    matrix[3, 20_000:] = -np.inf
     for k in (5, 700):
         t = StreamingTopK(9, k)
         for a in range(0, matrix.shape[1], 4096):
@@ -81,16 +84,52 @@ def test_streaming_topk_wide_chunks_take_both_admission_paths() -> None:
 
 @pytest.fixture(params=["compiled", "numpy"])
 def column_kernel(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run a test with the compiled column pass (numba) and with the numpy form."""
+    """Run a test with the compiled kernels (numba) at every size, and with the numpy forms."""
     import importlib
 
     topk = importlib.import_module("targetsel.score.topk")
     if request.param == "compiled":
         pytest.importorskip("numba")
-        monkeypatch.setattr(topk, "COMPILED_MIN_ENTRIES", 0)  # every size through the kernel
+        monkeypatch.setattr(topk, "COMPILED_MIN_ENTRIES", 0)  # every size through the kernels
     else:
-        monkeypatch.setattr(topk, "_numba_column_stats", lambda: None)
+        for name in ("topk", "scores", "stream", "partial"):
+            module = importlib.import_module(f"targetsel.score.{name}")
+            monkeypatch.setattr(module, "use_compiled", lambda entries: False)
     return str(request.param)
+
+
+def test_the_compiled_kernels_are_loaded_only_for_work_that_pays_for_loading_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib
+    import sys
+
+    topk = importlib.import_module("targetsel.score.topk")
+    monkeypatch.delitem(sys.modules, "targetsel.score.compiled", raising=False)
+    assert topk.use_compiled(topk.COMPILED_MIN_ENTRIES - 1) is False
+    assert "targetsel.score.compiled" not in sys.modules  # not even imported
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        assert topk.use_compiled(topk.COMPILED_MIN_ENTRIES) is False
+        return
+    assert topk.use_compiled(topk.COMPILED_MIN_ENTRIES) is True
+    assert topk.use_compiled(1) is True  # loaded now: any size
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_streaming_topk_with_the_compiled_admission_equals_stable_sort(seed: int, column_kernel: str) -> None:
+    rng = np.random.default_rng(seed)
+    rows, cols, levels = int(rng.integers(1, 40)), int(rng.integers(1, 3000)), int(rng.integers(2, 50))
+    matrix = (rng.integers(-levels, levels, size=(rows, cols)) / levels).astype(np.float32)  # many ties
+    k, chunk = min(int(rng.integers(1, 300)), cols), int(rng.integers(1, 400))
+    t = StreamingTopK(rows, k)
+    for a in range(0, cols, chunk):
+        t.add(matrix[:, a : a + chunk], a)
+    idx, val = t.result()
+    ref_i, ref_v = stable_topk(matrix, k)
+    np.testing.assert_array_equal(idx, ref_i)
+    np.testing.assert_array_equal(val, ref_v)
 
 
 @pytest.mark.parametrize("rows", [1, 2, 7, 8, 9, 64, 501])

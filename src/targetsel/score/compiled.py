@@ -7,7 +7,9 @@ on-disk cache (``cache=True``) finds them in the next process: about 0.1 s to lo
 2-5 s to compile. Each launch uses every core (``parallel=True``).
 
 * :func:`popcount_scores`: ``dim - 2 · popcount(q XOR x)`` for packed sign bits (exact integers);
-* :func:`column_stats_kernel`: column maxima, the first row reaching each, and a finite check.
+* :func:`column_stats_kernel`: column maxima, the first row reaching each, and a finite check;
+* :func:`count_above`, :func:`gather_above`: the entries of each row above the row's threshold (the
+  streaming top-k's admission).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["column_stats_kernel", "popcount_scores"]
+__all__ = ["column_stats_kernel", "count_above", "gather_above", "popcount_scores"]
 
 _M1, _M2, _M4 = np.uint64(0x5555555555555555), np.uint64(0x3333333333333333), np.uint64(0x0F0F0F0F0F0F0F0F)
 _H01, _ONE, _TWO, _FOUR, _S56 = np.uint64(0x0101010101010101), np.uint64(1), np.uint64(2), np.uint64(4), np.uint64(56)
@@ -36,10 +38,25 @@ def popcount_scores(q: np.ndarray, x: np.ndarray, dim: int, out: np.ndarray) -> 
     """``out[i, j] = dim - 2 · popcount(q[i] XOR x[j])`` over uint64 words ``q (m, w)``, ``x (n, w)``."""
     m, w = q.shape
     n = x.shape[0]
+    m4 = m // 4 * 4
     # tiles of 16 candidates (16 KB at d = 8192, kept in L1 while every query passes over them):
-    # 1.8x faster than one candidate at a time at 500 queries, the same at 64
+    # 1.8x faster than one candidate at a time at 500 queries, the same at 64; four queries share
+    # each candidate word loaded (14% faster than one at a time at 64 queries)
     for t in numba.prange((n + 15) // 16):
-        for i in range(m):
+        for i in range(0, m4, 4):
+            for j in range(t * 16, min(n, t * 16 + 16)):
+                a0 = a1 = a2 = a3 = np.uint64(0)
+                for k in range(w):
+                    xv = x[j, k]
+                    a0 += _popcount(q[i, k] ^ xv)
+                    a1 += _popcount(q[i + 1, k] ^ xv)
+                    a2 += _popcount(q[i + 2, k] ^ xv)
+                    a3 += _popcount(q[i + 3, k] ^ xv)
+                out[i, j] = dim - 2 * np.int32(a0)
+                out[i + 1, j] = dim - 2 * np.int32(a1)
+                out[i + 2, j] = dim - 2 * np.int32(a2)
+                out[i + 3, j] = dim - 2 * np.int32(a3)
+        for i in range(m4, m):
             for j in range(t * 16, min(n, t * 16 + 16)):
                 acc = np.uint64(0)
                 for k in range(w):
@@ -84,3 +101,38 @@ def column_stats_kernel(  # pragma: no cover - compiled
             if poison[j] != _ZERO:
                 bad[t] = True
     return not bad.any()
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def count_above(block: np.ndarray, thr: np.ndarray, counts: np.ndarray) -> None:  # pragma: no cover - compiled
+    """``counts[r]`` = how many entries of row ``r`` are strictly above ``thr[r]``."""
+    rows, cols = block.shape
+    for r in numba.prange(rows):
+        t = thr[r]
+        c = 0
+        for j in range(cols):
+            c += block[r, j] > t
+        counts[r] = c
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def gather_above(  # pragma: no cover - compiled
+    block: np.ndarray,
+    thr: np.ndarray,
+    starts: np.ndarray,
+    rows_out: np.ndarray,
+    cols_out: np.ndarray,
+    vals_out: np.ndarray,
+) -> None:
+    """The entries :func:`count_above` counted, row-major: row ``r``'s from ``starts[r]`` on, columns ascending."""
+    rows, cols = block.shape
+    for r in numba.prange(rows):
+        t = thr[r]
+        p = starts[r]
+        for j in range(cols):
+            v = block[r, j]
+            if v > t:
+                rows_out[p] = r
+                cols_out[p] = j
+                vals_out[p] = v
+                p += 1

@@ -44,7 +44,7 @@ from targetsel.score.keys import decode_keys, encode_keys
 from targetsel.score.passes import BLOCK, ScorePass
 from targetsel.score.scores import DenseScores, Scores, StreamingScores
 from targetsel.score.stream import FeaturesLike, _as_sources, run_pass
-from targetsel.score.topk import StreamingTopK, column_max_argmax
+from targetsel.score.topk import StreamingTopK, column_max_argmax, use_compiled
 from targetsel.store import FeatureSource
 from targetsel.store.memory import RowReader
 
@@ -264,6 +264,7 @@ def score_rows(
         exclude=None if exclude is None else _packed_exclude(np.asarray(exclude, dtype=bool), blocks, n),
         with_mean=top_k is not None,
     )
+    use_compiled(m * n)  # (the whole pass's size: a large one loads the compiled kernels for every rank's chunks)
     topk = None if top_k is None else StreamingTopK(m, min(top_k, n_rows))
     pos = 0
     with progress(total=n_rows, desc=desc or "", unit="cand", enabled=None if desc else False) as bar:

@@ -34,7 +34,7 @@ from targetsel.score.keys import MAX_CANDIDATES
 from targetsel.score.passes import BLOCK, Blocks, ScorePass
 from targetsel.score.scores import DenseScores, Scores, StreamingScores
 from targetsel.score.similarity import normalize_rows, score_weights, unit_chunk
-from targetsel.score.topk import StreamingTopK, column_max_argmax
+from targetsel.score.topk import StreamingTopK, column_max_argmax, use_compiled
 from targetsel.store import FeatureSource, InMemoryFeatures
 
 __all__ = ["FeaturesLike", "run_pass", "score", "score_chunks", "score_provenance"]
@@ -345,6 +345,7 @@ def score(
             for _, block, _ in run_pass(replace(p, out=matrix)):
                 bar.update(block.shape[1])
         return DenseScores(m, n, matrix=matrix, provenance=provenance)
+    use_compiled(m * n)  # a pass large enough loads the compiled kernels, which each chunk then uses
     topk = StreamingTopK(m, min(top_k, n))
     cmax, cmean, cargmax = np.empty(n, np.float32), np.empty(n, np.float32), np.empty(n, np.int64)
     with progress(total=n, desc=desc, unit="cand") as bar:

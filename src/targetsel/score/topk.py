@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable, Sequence
 
@@ -36,20 +37,42 @@ __all__ = [
     "StreamingTopK",
     "column_max_argmax",
     "column_stats",
-    "column_stats_available",
     "dense_topk",
     "gather_groups",
     "group_max",
     "topk_rows",
+    "use_compiled",
 ]
 
 #: Columns per group of the group-maximum pass.
 GROUP = 64
 
-#: Matrices of at least this many entries go through the compiled column pass when numba is
-#: installed; smaller ones stay in numpy, which costs less than loading the kernel (about 1 s in a
-#: new process, from numba's cache).
-COMPILED_MIN_ENTRIES = 1 << 20
+#: Work (score entries) from which loading the compiled kernels pays off: loading them takes about
+#: 1 s in a new process (numba's import, its disk cache, its threads) and they save about 0.6 ns per
+#: entry on 2 cores (column statistics, top-k admission) against numpy.
+COMPILED_MIN_ENTRIES = 1 << 30
+
+
+def use_compiled(entries: int) -> bool:
+    """Whether to run the compiled kernels (:mod:`targetsel.score.compiled`) on work of ``entries``
+    score entries: when numba is installed and either they are loaded in this process already (any
+    size: a large pass or bit queries loaded them) or the work pays for loading them
+    (:data:`COMPILED_MIN_ENTRIES`). A scoring pass asks with its whole size first, so each chunk
+    of a large pass uses them.
+
+    Example:
+        >>> use_compiled(0) in (True, False)
+        True
+    """
+    if "targetsel.score.compiled" in sys.modules:
+        return True
+    if entries < COMPILED_MIN_ENTRIES:
+        return False
+    try:
+        import targetsel.score.compiled  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def topk_rows(block: np.ndarray, k: int, offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -223,7 +246,7 @@ def _topk_groups(block: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 def column_max_argmax(matrix: np.ndarray, group: int = 8) -> tuple[np.ndarray, np.ndarray]:
     """Per-column maximum and first row reaching it, for a row-major ``(rows, cols)`` matrix.
 
-    With numba installed (``targetsel[fast]``) and at least :data:`COMPILED_MIN_ENTRIES` entries,
+    Where :func:`use_compiled` says so (numba installed, work large enough or the kernels loaded),
     one compiled pass does both (:func:`column_stats`). Otherwise numpy: numpy's
     ``argmax(axis=0)`` walks each column with a stride (slow), so instead the maximum of each run
     of ``group`` rows (elementwise maxima of whole rows, vectorised), the column maximum from those,
@@ -236,7 +259,7 @@ def column_max_argmax(matrix: np.ndarray, group: int = 8) -> tuple[np.ndarray, n
         [1, 0]
     """
     matrix = np.ascontiguousarray(matrix, dtype=np.float32)
-    stats = column_stats(matrix) if matrix.size >= COMPILED_MIN_ENTRIES else None
+    stats = column_stats(matrix) if use_compiled(matrix.size) else None
     if stats is not None:
         return stats[0], stats[1]
     rows, cols = matrix.shape
@@ -264,7 +287,7 @@ def column_max_argmax(matrix: np.ndarray, group: int = 8) -> tuple[np.ndarray, n
     return best, arg
 
 
-_STATS_LAUNCH = threading.Lock()
+_KERNEL_LAUNCH = threading.Lock()
 
 
 def _numba_column_stats() -> Callable[..., bool] | None:
@@ -277,9 +300,27 @@ def _numba_column_stats() -> Callable[..., bool] | None:
     return column_stats_kernel  # type: ignore[no-any-return,unused-ignore]  # a numba dispatcher (Any where numba has no types)
 
 
-def column_stats_available() -> bool:
-    """Whether :func:`column_stats` has its compiled kernel (numba is installed)."""
-    return _numba_column_stats() is not None
+def _compiled_admission() -> Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]] | None:
+    """``(block, thr) -> (row, column, value)`` of the entries strictly above each row's threshold,
+    row-major (rows, then columns ascending), by two compiled passes; ``None`` without numba."""
+    try:
+        from targetsel.score.compiled import count_above, gather_above
+    except ImportError:
+        return None
+
+    def admit(block: np.ndarray, thr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        counts = np.empty(block.shape[0], np.int64)
+        thr = np.ascontiguousarray(thr, dtype=np.float32)
+        with _KERNEL_LAUNCH:
+            count_above(block, thr, counts)
+            starts = np.cumsum(counts) - counts
+            total = int(counts.sum())
+            rr, c, v = np.empty(total, np.int64), np.empty(total, np.int64), np.empty(total, np.float32)
+            if total:
+                gather_above(block, thr, starts, rr, c, v)
+        return rr, c, v
+
+    return admit
 
 
 def column_stats(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool] | None:
@@ -309,7 +350,7 @@ def column_stats(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool] | No
     tile = max(1024, -(-cols // numba.get_num_threads()))  # measured: 1024 to one tile per thread alike
     # one launch at a time: numba's fallback threading layer (workqueue, where neither OpenMP nor TBB
     # is present) aborts on launches from two threads at once; each launch uses every core anyway
-    with _STATS_LAUNCH:
+    with _KERNEL_LAUNCH:
         finite = bool(kernel(matrix, best, arg, tile))
     return best, arg, finite
 
@@ -352,30 +393,40 @@ class StreamingTopK:
             self._pending.append(encode_keys(bv[:, ::-1], bi[:, ::-1]))  # ascending
             self._merge()
             return
-        # Only groups (runs of 64 columns) whose maximum beats the row's threshold can hold an
-        # admitted entry: one cheap pass, then gather just those groups' columns.
-        gmax = group_max(block)
-        passing = gmax > self._thr[:, None]
-        n_pass = int(np.count_nonzero(passing))
-        if n_pass == 0:
-            return
-        dense = n_pass * 8 > gmax.size  # many groups pass (early chunks, large k): comparison passes
-        if dense:
-            block = np.ascontiguousarray(block)
+        admit = _compiled_admission() if use_compiled(block.size) else None
+        if admit is not None:  # compiled: one pass counts each row's entries above its threshold, one gathers them
+            block = np.ascontiguousarray(block, dtype=np.float32)
+            passing, dense = None, False
+        else:
+            # Only groups (runs of 64 columns) whose maximum beats the row's threshold can hold an
+            # admitted entry: one cheap pass, then gather just those groups' columns.
+            gmax = group_max(block)
+            passing = gmax > self._thr[:, None]
+            n_pass = int(np.count_nonzero(passing))
+            if n_pass == 0:
+                return
+            dense = n_pass * 8 > gmax.size  # many groups pass (early chunks, large k): comparison passes
+            if dense:
+                block = np.ascontiguousarray(block)
         # a slab of rows at a time bounds the temporaries whatever the chunk and k
         slab = max(1, temp_entries() // cols)
         parts = []
         for a in range(0, rows, slab):
             b = min(rows, a + slab)
             thr = self._thr[a:b]
-            if dense:  # (flat indices then divmod: numpy's 2-D nonzero is ~10x slower)
+            if admit is not None:
+                rr, c, v = admit(block[a:b], thr)
+            elif dense:  # (flat indices then divmod: numpy's 2-D nonzero is ~10x slower)
                 flat = np.flatnonzero(block[a:b] > thr[:, None])
                 rr, c = np.divmod(flat, cols)
                 v = block[a:b].reshape(-1)[flat]
             else:
+                assert passing is not None
                 rr, c, v = gather_groups(block[a:b], passing[a:b], thr, strict=True)  # rows ascending
             parts.append(self._row_keys(rr, c + offset, v, b - a))
         width = max(p.shape[1] for p in parts)
+        if width == 0:  # nothing beat a threshold
+            return
         keys = np.full((rows, width), PAD_KEY, dtype=np.int64)
         a = 0
         for part in parts:  # right-aligned: each row stays ascending, padding first
