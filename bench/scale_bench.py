@@ -128,14 +128,15 @@ def worker(args: argparse.Namespace) -> None:
 
     k = min(store.num_rows, sel.required_top_k(args.budget, args.m))
     # one-time process costs are not a pass's: torch's import (the first chunk's normalisation
-    # imports it, about 1.5 s here) and loading the compiled column kernel (numba, when installed)
-    import torch  # noqa: F401
-
+    # imports it, about 1.5 s here) and loading the compiled kernels where a pass this large loads
+    # them (numba, when installed: targetsel.score.topk.use_compiled)
     import importlib
 
-    column_stats = getattr(importlib.import_module("targetsel.score.topk"), "column_stats", None)
-    if column_stats is not None:  # (versions without the compiled pass have nothing to load)
-        column_stats(np.zeros((2, 2), np.float32))
+    import torch  # noqa: F401
+
+    use_compiled = getattr(importlib.import_module("targetsel.score.topk"), "use_compiled", None)
+    if use_compiled is not None:  # (versions without the rule have nothing to load)
+        use_compiled(store.num_rows * args.m)
     t0 = time.perf_counter()
     passes = 0
     while True:  # the same rescoring rule as targetsel.pipeline.run_selection
