@@ -204,3 +204,36 @@ def test_the_compiled_kernels_load_from_numba_s_disk_cache_in_the_next_process(t
     second = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert first.stdout.split() == ["0", "0"]  # compiled, then saved
     assert second.stdout.split() == ["1", "1"]  # loaded
+
+
+def test_the_compiled_kernels_may_be_launched_from_several_threads_on_any_threading_layer() -> None:
+    """numba's workqueue layer (where neither OpenMP nor TBB is installed) aborts the process when two
+    threads launch parallel kernels at once; every launch of ours takes one lock."""
+    pytest.importorskip("numba")
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import threading, numpy as np\n"
+        "from targetsel.score.topk import column_stats, StreamingTopK\n"
+        "import importlib; topk = importlib.import_module('targetsel.score.topk')\n"
+        "from targetsel.score.integer import numba_popcount\n"
+        "topk.COMPILED_MIN_ENTRIES = 0\n"
+        "m = np.random.default_rng(0).random((64, 50000), dtype=np.float32)\n"
+        "w = np.random.default_rng(1).integers(0, 2**63, (64, 4), dtype=np.uint64)\n"
+        "pop = numba_popcount()\n"
+        "def work():\n"
+        "    for _ in range(20):\n"
+        "        column_stats(m)\n"
+        "        pop(w, w, 256, np.empty((64, 64), np.int32))\n"
+        "        t = StreamingTopK(64, 5)\n"
+        "        t.add(m[:, :1000], 0); t.add(m[:, 1000:], 1000)\n"
+        "threads = [threading.Thread(target=work) for _ in range(3)]\n"
+        "[t.start() for t in threads]; [t.join() for t in threads]\n"
+        "import numba; print(numba.threading_layer())\n"
+    )
+    env = {**os.environ, "NUMBA_THREADING_LAYER": "workqueue"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "workqueue"

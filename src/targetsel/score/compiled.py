@@ -14,10 +14,17 @@ on-disk cache (``cache=True``) finds them in the next process: about 0.1 s to lo
 
 from __future__ import annotations
 
+import threading
+
 import numba
 import numpy as np
 
-__all__ = ["column_stats_kernel", "count_above", "gather_above", "popcount_scores"]
+__all__ = ["LAUNCH", "column_stats_kernel", "count_above", "gather_above", "popcount_scores"]
+
+#: Held around every launch of these kernels: numba's fallback threading layer (workqueue, where
+#: neither OpenMP nor TBB is present) aborts when two threads launch parallel kernels at once, and
+#: each launch uses every core anyway.
+LAUNCH = threading.Lock()
 
 _M1, _M2, _M4 = np.uint64(0x5555555555555555), np.uint64(0x3333333333333333), np.uint64(0x0F0F0F0F0F0F0F0F)
 _H01, _ONE, _TWO, _FOUR, _S56 = np.uint64(0x0101010101010101), np.uint64(1), np.uint64(2), np.uint64(4), np.uint64(56)

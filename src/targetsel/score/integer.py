@@ -117,13 +117,19 @@ def numba_popcount() -> Callable[..., None] | None:
     """The numba-compiled XOR + popcount kernel ``(q words, x words, dim, out)``, or ``None`` without numba.
 
     Loaded from numba's on-disk cache (compiled on the first use ever); tiles of candidates run in
-    parallel (:func:`targetsel.score.compiled.popcount_scores`).
+    parallel (:func:`targetsel.score.compiled.popcount_scores`), one launch at a time
+    (:data:`targetsel.score.compiled.LAUNCH`).
     """
     try:
-        from targetsel.score.compiled import popcount_scores
+        from targetsel.score.compiled import LAUNCH, popcount_scores
     except ImportError:
         return None
-    return popcount_scores  # type: ignore[no-any-return,unused-ignore]  # a numba dispatcher (Any where numba has no types)
+
+    def run(q: np.ndarray, x: np.ndarray, dim: int, out: np.ndarray) -> None:
+        with LAUNCH:
+            popcount_scores(q, x, dim, out)
+
+    return run
 
 
 def _words(packed: np.ndarray) -> np.ndarray:

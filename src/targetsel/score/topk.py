@@ -22,7 +22,6 @@ Example:
 from __future__ import annotations
 
 import sys
-import threading
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -287,31 +286,33 @@ def column_max_argmax(matrix: np.ndarray, group: int = 8) -> tuple[np.ndarray, n
     return best, arg
 
 
-_KERNEL_LAUNCH = threading.Lock()
-
-
 def _numba_column_stats() -> Callable[..., bool] | None:
-    """The compiled column statistics kernel ``(matrix, best, arg, tile) -> all finite``, or ``None``
-    without numba."""
+    """The compiled column statistics kernel ``(matrix, best, arg, tile) -> all finite``, launched
+    one at a time (:data:`targetsel.score.compiled.LAUNCH`), or ``None`` without numba."""
     try:
-        from targetsel.score.compiled import column_stats_kernel
+        from targetsel.score.compiled import LAUNCH, column_stats_kernel
     except ImportError:
         return None
-    return column_stats_kernel  # type: ignore[no-any-return,unused-ignore]  # a numba dispatcher (Any where numba has no types)
+
+    def run(matrix: np.ndarray, best: np.ndarray, arg: np.ndarray, tile: int) -> bool:
+        with LAUNCH:
+            return bool(column_stats_kernel(matrix, best, arg, tile))
+
+    return run
 
 
 def _compiled_admission() -> Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]] | None:
     """``(block, thr) -> (row, column, value)`` of the entries strictly above each row's threshold,
     row-major (rows, then columns ascending), by two compiled passes; ``None`` without numba."""
     try:
-        from targetsel.score.compiled import count_above, gather_above
+        from targetsel.score.compiled import LAUNCH, count_above, gather_above
     except ImportError:
         return None
 
     def admit(block: np.ndarray, thr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         counts = np.empty(block.shape[0], np.int64)
         thr = np.ascontiguousarray(thr, dtype=np.float32)
-        with _KERNEL_LAUNCH:
+        with LAUNCH:
             count_above(block, thr, counts)
             starts = np.cumsum(counts) - counts
             total = int(counts.sum())
@@ -348,10 +349,7 @@ def column_stats(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool] | No
     best = np.empty(cols, np.float32)
     arg = np.empty(cols, np.int64)
     tile = max(1024, -(-cols // numba.get_num_threads()))  # measured: 1024 to one tile per thread alike
-    # one launch at a time: numba's fallback threading layer (workqueue, where neither OpenMP nor TBB
-    # is present) aborts on launches from two threads at once; each launch uses every core anyway
-    with _KERNEL_LAUNCH:
-        finite = bool(kernel(matrix, best, arg, tile))
+    finite = kernel(matrix, best, arg, tile)
     return best, arg, finite
 
 
