@@ -18,6 +18,18 @@ def stable_topk(matrix: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return order, np.take_along_axis(matrix, order, axis=1)
 
 
+def assert_streams_to_stable_topk(matrix: np.ndarray, k: int, chunk: int) -> None:
+    """Feed ``matrix`` to a :class:`StreamingTopK` ``chunk`` columns at a time; its lists must equal
+    a stable sort of each row, truncated to ``k``."""
+    t = StreamingTopK(matrix.shape[0], k)
+    for a in range(0, matrix.shape[1], chunk):
+        t.add(matrix[:, a : a + chunk], a)
+    idx, val = t.result()
+    ref_i, ref_v = stable_topk(matrix, k)
+    np.testing.assert_array_equal(idx, ref_i)
+    np.testing.assert_array_equal(val, ref_v)
+
+
 finite = st.floats(allow_nan=False, allow_infinity=True, width=32)
 
 
@@ -54,13 +66,7 @@ def test_streaming_topk_equals_stable_sort(rows: int, cols: int, k: int, levels:
     rng = np.random.default_rng(seed)
     matrix = (rng.integers(-levels, levels, size=(rows, cols)) / levels).astype(np.float32)  # many ties
     k = min(k, cols)
-    t = StreamingTopK(rows, k)
-    for a in range(0, cols, chunk):
-        t.add(matrix[:, a : a + chunk], a)
-    idx, val = t.result()
-    ref_i, ref_v = stable_topk(matrix, k)
-    np.testing.assert_array_equal(idx, ref_i)
-    np.testing.assert_array_equal(val, ref_v)
+    assert_streams_to_stable_topk(matrix, k, chunk)
 
 
 def test_streaming_topk_wide_chunks_take_both_admission_paths(column_kernel: str) -> None:
@@ -123,13 +129,7 @@ def test_streaming_topk_with_the_compiled_admission_equals_stable_sort(seed: int
     rows, cols, levels = int(rng.integers(1, 40)), int(rng.integers(1, 3000)), int(rng.integers(2, 50))
     matrix = (rng.integers(-levels, levels, size=(rows, cols)) / levels).astype(np.float32)  # many ties
     k, chunk = min(int(rng.integers(1, 300)), cols), int(rng.integers(1, 400))
-    t = StreamingTopK(rows, k)
-    for a in range(0, cols, chunk):
-        t.add(matrix[:, a : a + chunk], a)
-    idx, val = t.result()
-    ref_i, ref_v = stable_topk(matrix, k)
-    np.testing.assert_array_equal(idx, ref_i)
-    np.testing.assert_array_equal(val, ref_v)
+    assert_streams_to_stable_topk(matrix, k, chunk)
 
 
 @pytest.mark.parametrize("rows", [1, 2, 7, 8, 9, 64, 501])
