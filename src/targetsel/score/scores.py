@@ -180,12 +180,10 @@ class DenseScores(Scores):
 
     def best_query(self, candidates: np.ndarray) -> np.ndarray:
         candidates = np.asarray(candidates, dtype=np.int64)
-        if self._arg is not None:
+        self.candidate_best()  # (kept: computed at most once)
+        if self._arg is not None:  # the compiled pass, or candidate_max, gave every column's query
             arg: np.ndarray = self._arg[candidates]
             return arg
-        self.candidate_best()
-        if self._arg is not None:  # (computed by the compiled pass just now)
-            return self._arg[candidates]
         assert self._best is not None and self._block_max is not None
         m, rows = self.matrix.shape[0], self._block_rows
         # the first block of rows reaching each column's maximum, then the first row in it: reads

@@ -111,8 +111,8 @@ class DoublyGreedy(Selector):
 
     def _rank(self, scores: Scores | None, budget: int, features: FeatureViews | None) -> Ranking:
         assert scores is not None
-        # the column maxima, kept by the scores (with numba, one compiled pass that also yields each
-        # column's best query; without, a torch reduction, and each pick's query from its column)
+        # the column maxima, kept by the scores (compiled: one pass that also yields each column's
+        # best query; numpy: the maxima of row blocks, and each pick's query from its block)
         best = scores.candidate_best()
         order = _rank_vector(best, budget)
         return self._ranking(order, scores.best_query(order), best[order], scores.n_candidates)
