@@ -132,6 +132,32 @@ def test_streaming_topk_with_the_compiled_admission_equals_stable_sort(seed: int
     assert_streams_to_stable_topk(matrix, k, chunk)
 
 
+@pytest.mark.parametrize("slab_entries", [1, 50, 10**9])
+def test_the_top_k_and_the_column_maxima_from_one_read_equal_their_definitions(
+    slab_entries: int, column_kernel: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # add_with_column_max: one compiled read counts each row's entries above its threshold per run
+    # of 512 columns and gathers only those runs; the gather goes a slab of rows at a time
+    import importlib
+
+    monkeypatch.setattr(importlib.import_module("targetsel.score.topk"), "temp_entries", lambda: slab_entries)
+    rng = np.random.default_rng(slab_entries)
+    matrix = (rng.integers(-40, 40, size=(23, 9000)) / 40).astype(np.float32)  # many ties
+    matrix[:, 5000:5600] = matrix[:, 100:700]  # equal scores at higher indices, across a run's edge
+    matrix[4] = -np.inf  # a row that admits nothing
+    matrix[7, 511:513] = 2.0  # the two sides of a run's edge
+    for k, chunk in ((1, 1000), (37, 1024), (600, 777)):
+        t = StreamingTopK(matrix.shape[0], k)
+        for a in range(0, matrix.shape[1], chunk):
+            best, arg = t.add_with_column_max(matrix[:, a : a + chunk], a)
+            np.testing.assert_array_equal(best, matrix[:, a : a + chunk].max(axis=0))
+            np.testing.assert_array_equal(arg, matrix[:, a : a + chunk].argmax(axis=0))
+        idx, val = t.result()
+        ref_i, ref_v = stable_topk(matrix, k)
+        np.testing.assert_array_equal(idx, ref_i)
+        np.testing.assert_array_equal(val, ref_v)
+
+
 @pytest.mark.parametrize("rows", [1, 2, 7, 8, 9, 64, 501])
 def test_column_max_argmax_equals_argmax_with_ties(rows: int, column_kernel: str) -> None:
     rng = np.random.default_rng(rows)
@@ -195,7 +221,8 @@ def test_the_compiled_kernels_load_from_numba_s_disk_cache_in_the_next_process(t
     code = (
         "import numpy as np\n"
         "from targetsel.score.compiled import column_stats_kernel as c, popcount_scores as p\n"
-        "c(np.ones((2, 3), np.float32), np.empty(3, np.float32), np.empty(3, np.int64), 1024)\n"
+        "c(np.ones((2, 3), np.float32), np.zeros(2, np.float32), np.empty(3, np.float32), np.empty(3, np.int64),"
+        " np.empty((2, 1), np.int32), 1024, 1024)\n"
         "w = np.zeros((2, 1), np.uint64); p(w, w, 64, np.empty((2, 2), np.int32))\n"
         "print(sum(c.stats.cache_hits.values()), sum(p.stats.cache_hits.values()))\n"
     )

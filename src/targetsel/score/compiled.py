@@ -7,19 +7,25 @@ on-disk cache (``cache=True``) finds them in the next process: about 0.1 s to lo
 2-5 s to compile. Each launch uses every core (``parallel=True``).
 
 * :func:`popcount_scores`: ``dim - 2 · popcount(q XOR x)`` for packed sign bits (exact integers);
-* :func:`column_stats_kernel`: column maxima, the first row reaching each, and a finite check;
-* :func:`count_above`, :func:`gather_above`: the entries of each row above the row's threshold (the
-  streaming top-k's admission).
+* :func:`column_stats_kernel`: in one read of a score block, its column maxima, the first row
+  reaching each, a finite check, and per row and run of columns how many entries beat the row's
+  threshold; :func:`gather_counted` then gathers those entries (the streaming top-k's admission).
+
+Launch them with :func:`launch`, which holds :data:`LAUNCH`.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numba
 import numpy as np
 
-__all__ = ["LAUNCH", "column_stats_kernel", "count_above", "gather_above", "popcount_scores"]
+__all__ = ["LAUNCH", "column_stats_kernel", "gather_counted", "launch", "popcount_scores"]
+
+_T = TypeVar("_T")
 
 #: Held around every launch of these kernels: numba's fallback threading layer (workqueue, where
 #: neither OpenMP nor TBB is present) aborts when two threads launch parallel kernels at once, and
@@ -73,8 +79,9 @@ def popcount_scores(q: np.ndarray, x: np.ndarray, dim: int, out: np.ndarray) -> 
 
 @numba.njit(inline="always", cache=True)
 def _column_update(  # pragma: no cover - compiled
-    row: np.ndarray, best: np.ndarray, arg: np.ndarray, poison: np.ndarray, i: np.int32
-) -> None:
+    row: np.ndarray, best: np.ndarray, arg: np.ndarray, poison: np.ndarray, i: np.int32, thr: np.float32
+) -> np.int32:
+    count = np.int32(0)  # (int32 like the float32 lanes: the loop stays vectorised, the count is free)
     for j in range(row.size):
         v = row[j]
         b = best[j]
@@ -82,13 +89,25 @@ def _column_update(  # pragma: no cover - compiled
         gt = v > b  # strict: the lowest row wins ties
         best[j] = max(b, v)  # (this form vectorises; a select of v or b does not, 3x slower)
         arg[j] = i if gt else arg[j]
+        count += np.int32(v > thr)
+    out: np.int32 = count
+    return out
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
 def column_stats_kernel(  # pragma: no cover - compiled
-    matrix: np.ndarray, best: np.ndarray, arg: np.ndarray, tile: int
+    matrix: np.ndarray,
+    thr: np.ndarray,
+    best: np.ndarray,
+    arg: np.ndarray,
+    counts: np.ndarray,
+    tile: int,
+    seg: int,
 ) -> bool:
-    """Column maxima into ``best``, the first row reaching each into ``arg``; whether all is finite."""
+    """Column maxima into ``best``, the first row reaching each into ``arg``, and into
+    ``counts[r, s]`` how many entries of row ``r`` in columns ``[s·seg, (s+1)·seg)`` are strictly
+    above ``thr[r]`` (the streaming top-k's admission); returns whether every entry is finite.
+    ``tile`` is a multiple of ``seg``."""
     rows, cols = matrix.shape
     n_tiles = (cols + tile - 1) // tile
     bad = np.zeros(n_tiles, np.bool_)
@@ -99,9 +118,15 @@ def column_stats_kernel(  # pragma: no cover - compiled
         e = min(cols, a + tile)
         poison = np.zeros(e - a, np.float32)
         top = matrix[0, a:e].copy()
-        first = np.zeros(e - a, np.int32)  # int32 like the float32 lanes: the loop vectorises
+        first = np.zeros(e - a, np.int32)
         for i in range(rows):
-            _column_update(matrix[i, a:e], top, first, poison, np.int32(i))
+            th = thr[i]
+            for s0 in range(a, e, seg):
+                s1 = min(e, s0 + seg)
+                u, w = s0 - a, s1 - a
+                counts[i, s0 // seg] = _column_update(
+                    matrix[i, s0:s1], top[u:w], first[u:w], poison[u:w], np.int32(i), th
+                )
         best[a:e] = top
         arg[a:e] = first
         for j in range(e - a):
@@ -111,35 +136,35 @@ def column_stats_kernel(  # pragma: no cover - compiled
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
-def count_above(block: np.ndarray, thr: np.ndarray, counts: np.ndarray) -> None:  # pragma: no cover - compiled
-    """``counts[r]`` = how many entries of row ``r`` are strictly above ``thr[r]``."""
-    rows, cols = block.shape
-    for r in numba.prange(rows):
-        t = thr[r]
-        c = 0
-        for j in range(cols):
-            c += block[r, j] > t
-        counts[r] = c
-
-
-@numba.njit(parallel=True, cache=True, nogil=True)
-def gather_above(  # pragma: no cover - compiled
-    block: np.ndarray,
+def gather_counted(  # pragma: no cover - compiled
+    matrix: np.ndarray,
     thr: np.ndarray,
+    counts: np.ndarray,
+    seg: int,
     starts: np.ndarray,
     rows_out: np.ndarray,
     cols_out: np.ndarray,
     vals_out: np.ndarray,
 ) -> None:
-    """The entries :func:`count_above` counted, row-major: row ``r``'s from ``starts[r]`` on, columns ascending."""
-    rows, cols = block.shape
+    """The entries :func:`column_stats_kernel` counted, row-major: row ``r``'s from ``starts[r]`` on,
+    columns ascending; only the segments with a count are read again."""
+    rows, cols = matrix.shape
     for r in numba.prange(rows):
         t = thr[r]
         p = starts[r]
-        for j in range(cols):
-            v = block[r, j]
-            if v > t:
-                rows_out[p] = r
-                cols_out[p] = j
-                vals_out[p] = v
-                p += 1
+        for s in range(counts.shape[1]):
+            if counts[r, s] == 0:
+                continue
+            for j in range(s * seg, min(cols, s * seg + seg)):
+                v = matrix[r, j]
+                if v > t:
+                    rows_out[p] = r
+                    cols_out[p] = j
+                    vals_out[p] = v
+                    p += 1
+
+
+def launch(kernel: Callable[..., _T], *args: Any) -> _T:
+    """``kernel(*args)`` holding :data:`LAUNCH` (every launch of these kernels goes through here)."""
+    with LAUNCH:
+        return kernel(*args)

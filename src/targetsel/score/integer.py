@@ -30,12 +30,14 @@ Example:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from targetsel.errors import ConfigurationError
+from targetsel.score.topk import compiled_kernels
 from targetsel.store import FeatureSource, get_codec
 from targetsel.store.codecs import sign_rows
 
@@ -118,18 +120,10 @@ def numba_popcount() -> Callable[..., None] | None:
 
     Loaded from numba's on-disk cache (compiled on the first use ever); tiles of candidates run in
     parallel (:func:`targetsel.score.compiled.popcount_scores`), one launch at a time
-    (:data:`targetsel.score.compiled.LAUNCH`).
+    (:func:`targetsel.score.compiled.launch`).
     """
-    try:
-        from targetsel.score.compiled import LAUNCH, popcount_scores
-    except ImportError:
-        return None
-
-    def run(q: np.ndarray, x: np.ndarray, dim: int, out: np.ndarray) -> None:
-        with LAUNCH:
-            popcount_scores(q, x, dim, out)
-
-    return run
+    kernels = compiled_kernels()
+    return None if kernels is None else functools.partial(kernels.launch, kernels.popcount_scores)
 
 
 def _words(packed: np.ndarray) -> np.ndarray:

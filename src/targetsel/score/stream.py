@@ -34,7 +34,7 @@ from targetsel.score.keys import MAX_CANDIDATES
 from targetsel.score.passes import BLOCK, Blocks, ScorePass
 from targetsel.score.scores import DenseScores, Scores, StreamingScores
 from targetsel.score.similarity import normalize_rows, score_weights, unit_chunk
-from targetsel.score.topk import StreamingTopK, column_max_argmax, use_compiled
+from targetsel.score.topk import StreamingTopK, use_compiled
 from targetsel.store import FeatureSource, InMemoryFeatures
 
 __all__ = ["FeaturesLike", "run_pass", "score", "score_chunks", "score_provenance"]
@@ -352,8 +352,7 @@ def score(
         for start, block, cmean_part in run_pass(replace(p, exclude=exclude, with_mean=True)):
             stop = start + block.shape[1]
             cmean[start:stop] = cmean_part
-            cmax[start:stop], cargmax[start:stop] = column_max_argmax(block)
-            topk.add(block, start)
+            cmax[start:stop], cargmax[start:stop] = topk.add_with_column_max(block, start)
             bar.update(stop - start)
     top_i, top_v = topk.result()
     return StreamingScores(m, n, top_i, top_v, cmax, cargmax, cmean, provenance=provenance)

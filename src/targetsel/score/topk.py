@@ -21,8 +21,10 @@ Example:
 
 from __future__ import annotations
 
+import importlib
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from types import ModuleType
 
 import numpy as np
 
@@ -36,6 +38,7 @@ __all__ = [
     "StreamingTopK",
     "column_max_argmax",
     "column_stats",
+    "compiled_kernels",
     "dense_topk",
     "gather_groups",
     "group_max",
@@ -286,42 +289,39 @@ def column_max_argmax(matrix: np.ndarray, group: int = 8) -> tuple[np.ndarray, n
     return best, arg
 
 
-def _numba_column_stats() -> Callable[..., bool] | None:
-    """The compiled column statistics kernel ``(matrix, best, arg, tile) -> all finite``, launched
-    one at a time (:data:`targetsel.score.compiled.LAUNCH`), or ``None`` without numba."""
+def compiled_kernels() -> ModuleType | None:
+    """:mod:`targetsel.score.compiled` (which loads it), or ``None`` without numba.
+
+    Ask :func:`use_compiled` first where loading must pay off; launch each kernel with the
+    module's ``launch`` (one launch at a time).
+    """
     try:
-        from targetsel.score.compiled import LAUNCH, column_stats_kernel
+        return importlib.import_module("targetsel.score.compiled")
     except ImportError:
         return None
 
-    def run(matrix: np.ndarray, best: np.ndarray, arg: np.ndarray, tile: int) -> bool:
-        with LAUNCH:
-            return bool(column_stats_kernel(matrix, best, arg, tile))
 
-    return run
+#: Columns per run of the compiled admission's counts: a row's run with no entry above its
+#: threshold is not read again.
+_SEG = 512
 
 
-def _compiled_admission() -> Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]] | None:
-    """``(block, thr) -> (row, column, value)`` of the entries strictly above each row's threshold,
-    row-major (rows, then columns ascending), by two compiled passes; ``None`` without numba."""
-    try:
-        from targetsel.score.compiled import LAUNCH, count_above, gather_above
-    except ImportError:
-        return None
+def _compiled_column_pass(
+    kernels: ModuleType, matrix: np.ndarray, thr: np.ndarray, seg: int | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    """``(column maxima, first row reaching each, counts (rows, runs of seg columns) above thr, finite)``
+    in one compiled read of ``matrix``; ``seg=None``: one run per thread's tile of columns."""
+    import numba
 
-    def admit(block: np.ndarray, thr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        counts = np.empty(block.shape[0], np.int64)
-        thr = np.ascontiguousarray(thr, dtype=np.float32)
-        with LAUNCH:
-            count_above(block, thr, counts)
-            starts = np.cumsum(counts) - counts
-            total = int(counts.sum())
-            rr, c, v = np.empty(total, np.int64), np.empty(total, np.int64), np.empty(total, np.float32)
-            if total:
-                gather_above(block, thr, starts, rr, c, v)
-        return rr, c, v
-
-    return admit
+    rows, cols = matrix.shape
+    tile = max(1024, -(-cols // numba.get_num_threads()))  # measured: 1024 to one tile per thread alike
+    seg = tile if seg is None else seg
+    tile = -(-tile // seg) * seg
+    best, arg = np.empty(cols, np.float32), np.empty(cols, np.int64)
+    counts = np.empty((rows, -(-cols // seg)), np.int32)
+    thr = np.ascontiguousarray(thr, dtype=np.float32)
+    finite = kernels.launch(kernels.column_stats_kernel, matrix, thr, best, arg, counts, tile, seg)
+    return best, arg, counts, bool(finite)
 
 
 def column_stats(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool] | None:
@@ -338,18 +338,14 @@ def column_stats(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool] | No
         >>> out is None or (out[0].tolist(), out[1].tolist(), out[2]) == ([3.0, 5.0], [1, 0], True)
         True
     """
-    kernel = _numba_column_stats()
     rows, cols = matrix.shape
-    if kernel is None or rows == 0 or cols == 0:
+    kernels = compiled_kernels() if rows and cols else None
+    if kernels is None:
         return None
     if matrix.dtype != np.float32 or not matrix.flags.c_contiguous:
         raise ValueError("column_stats takes a C-contiguous float32 matrix")
-    import numba
-
-    best = np.empty(cols, np.float32)
-    arg = np.empty(cols, np.int64)
-    tile = max(1024, -(-cols // numba.get_num_threads()))  # measured: 1024 to one tile per thread alike
-    finite = kernel(matrix, best, arg, tile)
+    no_threshold = np.full(rows, np.inf, np.float32)  # nothing to count: one run per tile
+    best, arg, _, finite = _compiled_column_pass(kernels, matrix, no_threshold, None)
     return best, arg, finite
 
 
@@ -385,43 +381,82 @@ class StreamingTopK:
 
     def add(self, block: np.ndarray, offset: int) -> None:
         """Offer a chunk of scores, ``(rows, cols)`` float32 for columns ``offset...``."""
+        self._add(block, offset)
+
+    def add_with_column_max(self, block: np.ndarray, offset: int) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`add`, returning the chunk's :func:`column_max_argmax` too.
+
+        With the compiled kernels (:func:`use_compiled`) one read of the chunk gives both: the
+        column pass counts each row's entries above its threshold on the way, and only the runs of
+        columns holding some are read again. (Three reads before: the column pass, a count, a gather.)
+        """
+        stats = self._add(block, offset, column_max=True)
+        assert stats is not None
+        return stats
+
+    def _add(self, block: np.ndarray, offset: int, column_max: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
         rows, cols = block.shape
         if self._keys.shape[1] < self.k:  # lists not full yet (first chunks): the chunk's own top-k
+            stats = column_max_argmax(block) if column_max else None
             bi, bv = topk_rows(block, self.k, offset=offset)
             self._pending.append(encode_keys(bv[:, ::-1], bi[:, ::-1]))  # ascending
             self._merge()
-            return
-        admit = _compiled_admission() if use_compiled(block.size) else None
-        if admit is not None:  # compiled: one pass counts each row's entries above its threshold, one gathers them
-            block = np.ascontiguousarray(block, dtype=np.float32)
-            passing, dense = None, False
-        else:
-            # Only groups (runs of 64 columns) whose maximum beats the row's threshold can hold an
-            # admitted entry: one cheap pass, then gather just those groups' columns.
-            gmax = group_max(block)
-            passing = gmax > self._thr[:, None]
-            n_pass = int(np.count_nonzero(passing))
-            if n_pass == 0:
-                return
-            dense = n_pass * 8 > gmax.size  # many groups pass (early chunks, large k): comparison passes
-            if dense:
-                block = np.ascontiguousarray(block)
+            return stats
+        kernels = compiled_kernels() if use_compiled(block.size) and rows and cols else None
+        if kernels is not None:
+            return self._add_compiled(kernels, np.ascontiguousarray(block, dtype=np.float32), offset)
+        stats = column_max_argmax(block) if column_max else None
+        # Only groups (runs of 64 columns) whose maximum beats the row's threshold can hold an
+        # admitted entry: one cheap pass, then gather just those groups' columns.
+        gmax = group_max(block)
+        passing = gmax > self._thr[:, None]
+        n_pass = int(np.count_nonzero(passing))
+        if n_pass == 0:
+            return stats
+        dense = n_pass * 8 > gmax.size  # many groups pass (early chunks, large k): comparison passes
+        if dense:
+            block = np.ascontiguousarray(block)
         # a slab of rows at a time bounds the temporaries whatever the chunk and k
         slab = max(1, temp_entries() // cols)
         parts = []
         for a in range(0, rows, slab):
             b = min(rows, a + slab)
             thr = self._thr[a:b]
-            if admit is not None:
-                rr, c, v = admit(block[a:b], thr)
-            elif dense:  # (flat indices then divmod: numpy's 2-D nonzero is ~10x slower)
+            if dense:  # (flat indices then divmod: numpy's 2-D nonzero is ~10x slower)
                 flat = np.flatnonzero(block[a:b] > thr[:, None])
                 rr, c = np.divmod(flat, cols)
                 v = block[a:b].reshape(-1)[flat]
             else:
-                assert passing is not None
                 rr, c, v = gather_groups(block[a:b], passing[a:b], thr, strict=True)  # rows ascending
             parts.append(self._row_keys(rr, c + offset, v, b - a))
+        self._push(parts, rows)
+        return stats
+
+    def _add_compiled(self, kernels: ModuleType, block: np.ndarray, offset: int) -> tuple[np.ndarray, np.ndarray]:
+        """The admission in one compiled read of ``block`` (with its column statistics), then a
+        gather of the counted entries, a slab of rows at a time (bounded temporaries)."""
+        best, arg, counts, _ = _compiled_column_pass(kernels, block, self._thr, _SEG)
+        entries = counts.sum(axis=1, dtype=np.int64)
+        if not entries.any():
+            return best, arg
+        rows, cols = block.shape
+        slab = max(1, temp_entries() // cols)  # as the numpy form: the same bound on the temporaries
+        parts = []
+        for a in range(0, rows, slab):
+            b = min(rows, a + slab)
+            n = entries[a:b]
+            starts = np.cumsum(n) - n
+            total = int(n.sum())
+            rr, c, v = np.empty(total, np.int64), np.empty(total, np.int64), np.empty(total, np.float32)
+            if total:
+                thr = np.ascontiguousarray(self._thr[a:b])
+                kernels.launch(kernels.gather_counted, block[a:b], thr, counts[a:b], _SEG, starts, rr, c, v)
+            parts.append(self._row_keys(rr, c + offset, v, b - a))
+        self._push(parts, rows)
+        return best, arg
+
+    def _push(self, parts: list[np.ndarray], rows: int) -> None:
+        """Queue the admitted keys of consecutive row slabs; merge when enough are pending."""
         width = max(p.shape[1] for p in parts)
         if width == 0:  # nothing beat a threshold
             return
