@@ -61,6 +61,16 @@ def test_code_execution_pass_fail_timeout():
     assert extract_code("```python\nunterminated") == "unterminated"
 
 
+def test_a_solution_named_check_is_run_against_its_tests_not_replaced_by_them():
+    # MBPP/56: the solution is `check(n)` and the asserts call it by name, inside the tests' own
+    # `def check(candidate)`, which used to replace the solution and then call itself
+    test = "def check(candidate):\n    assert check(70) == False\n    assert check(73) == True\n"
+    row = {"entry_point": "check", "test": test, "messages": [{"role": "user", "content": "x"}]}
+    right = "```python\ndef check(n):\n    return 2 * int(str(n)[::-1]) == n + 1\n```"
+    assert run_completion(row, right)
+    assert not run_completion(row, "```python\ndef check(n):\n    return False\n```")
+
+
 def test_loss_equals_model_loss_per_example(tiny_llama_dir):
     model, tok = load_model_and_tokenizer(str(tiny_llama_dir))
     queries = load_queries(demo_query_path("math")).select(range(5))
@@ -125,3 +135,23 @@ def test_cli_evaluate_takes_a_fetched_targets_answer_format(tiny_llama_dir, tmp_
     assert main([*argv, "--metrics", "true_metric", "-o", str(tmp_path / "e.json")]) == 2
     assert "true_metric on humaneval runs model-written code" in capsys.readouterr().err
     assert not (tmp_path / "e.json").exists()
+
+
+def test_an_answer_s_aliases_are_each_accepted_by_both_evaluators():
+    # TriviaQA rows carry the other accepted names of the answer; exact match used only the first
+    from targetsel.data import ExampleSet
+    from targetsel.evaluate.answers import gold_answers, matches_gold
+    from targetsel.evaluate.harness import AnswerScorer
+
+    def row(q: str, a: str, aliases: list[str]) -> dict[str, object]:
+        chat = [{"role": "user", "content": q}, {"role": "assistant", "content": a}]
+        return {"messages": chat, "answer": a, "aliases": aliases}
+
+    rows = [row("Who?", "John F. Kennedy", ["John F. Kennedy", "JFK"]), row("Where?", "Paris", [])]
+    golds = gold_answers(ExampleSet.from_records(rows), "exact")
+    assert golds == [["John F. Kennedy", "JFK"], "Paris"]
+    assert matches_gold("The answer is JFK.", golds[0], "exact")
+    assert matches_gold("John F. Kennedy", golds[0], "exact")
+    assert not matches_gold("The answer is Nixon.", golds[0], "exact")
+    assert AnswerScorer("exact")({"answer": golds[0]}, ["the answer is JFK"]) == {"exact_match": 1.0}
+    assert gold_answers(ExampleSet.from_records([row("Where?", "Paris", [])][:1]), "exact") == ["Paris"]

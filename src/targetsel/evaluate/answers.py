@@ -22,6 +22,7 @@ Example:
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from targetsel.errors import ConfigurationError
@@ -114,20 +115,30 @@ def is_correct(output: str, gold: str, kind: str = "exact") -> bool:
     return pred is not None and pred == normalize_answer(str(gold), kind)
 
 
-def matches_gold(output: str, gold: str | None, kind: str = "exact") -> bool:
-    """:func:`is_correct`, where a missing gold answer (``None``) never matches.
+def matches_gold(output: str, gold: str | Sequence[str] | None, kind: str = "exact") -> bool:
+    """:func:`is_correct`, where a missing gold answer (``None``) never matches and a list of gold
+    answers (an answer and its aliases, TriviaQA) matches when any of them does.
 
     The scoring rule of both evaluators (ours and the lm-eval adapter's ``local`` task).
 
     Example:
         >>> matches_gold("#### 7", "7", "number"), matches_gold("None", None, "exact")
         (True, False)
+        >>> matches_gold("The answer is JFK.", ["John F. Kennedy", "JFK"], "exact")
+        True
     """
-    return gold is not None and is_correct(output, gold, kind)
+    if gold is None:
+        return False
+    if isinstance(gold, str):
+        return is_correct(output, gold, kind)
+    return any(is_correct(output, g, kind) for g in gold)
 
 
-def gold_answers(examples: ExampleSet, kind: str) -> list[str | None]:
+def gold_answers(examples: ExampleSet, kind: str) -> list[str | list[str] | None]:
     """The gold answer of each example: its ``answer`` field, else extracted from the reference reply.
+
+    A row with an ``aliases`` list (TriviaQA's other accepted names of the answer) gives the answer
+    followed by its aliases, each accepted by :func:`matches_gold`.
 
     Args:
         examples: Chat examples (an ``answer`` column is optional).
@@ -142,12 +153,20 @@ def gold_answers(examples: ExampleSet, kind: str) -> list[str | None]:
         >>> gold_answers(ExampleSet.from_records(rows), "number")
         ['2']
     """
-    col = examples.column("answer")
-    out: list[str | None] = []
+    col, aliases = examples.column("answer"), examples.column("aliases")
+    out: list[str | list[str] | None] = []
     for i in range(len(examples)):
+        gold: str | None
         if col is not None and col[i] not in (None, ""):
-            out.append(str(col[i]))
+            gold = str(col[i])
         else:
             ref = [m["content"] for m in examples.messages(i) if m["role"] == "assistant"][-1]
-            out.append(extract_answer(ref, kind))
+            gold = extract_answer(ref, kind)
+        extra = (
+            [str(a) for a in (aliases[i] or [])]
+            if aliases is not None and isinstance(aliases[i], (list, tuple))
+            else []
+        )
+        names = list(dict.fromkeys([gold, *extra] if gold is not None else extra))
+        out.append(names if len(names) > 1 else (names[0] if names else None))
     return out

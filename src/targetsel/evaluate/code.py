@@ -47,14 +47,25 @@ def program_for(row: dict[str, Any], completion: str) -> str:
     """The program that checks one completion: solution, the problem's tests, ``check(entry_point)``.
 
     When the completion does not define the entry point itself (a body-only completion), the
-    problem's prompt (the code block of the user turn) is put before it.
+    problem's prompt (the code block of the user turn) is put before it. When the entry point is
+    itself named ``check`` (MBPP/56 and MBPP/349), the tests' ``check`` would replace the solution
+    and then call itself; the tests' function is renamed instead.
+
+    Example:
+        >>> row = {"entry_point": "check", "test": "def check(candidate):\\n    assert check(2)\\n", "messages": []}
+        >>> program_for(row, "def check(n):\\n    return n > 1\\n").splitlines()[-1]
+        'check_tests_(check)'
     """
     entry = row["entry_point"]
     code = extract_code(completion)
     if not re.search(rf"^\s*def\s+{re.escape(entry)}\s*\(", code, re.MULTILINE):
         user = next((m["content"] for m in row["messages"] if m["role"] == "user"), "")
         code = extract_code(user) + code
-    return f"{code}\n\n{row['test']}\n\ncheck({entry})\n"
+    test, runner = row["test"], "check"
+    if entry == runner:
+        runner = "check_tests_"
+        test = re.sub(r"^def\s+check\s*\(", f"def {runner}(", test, count=1, flags=re.MULTILINE)
+    return f"{code}\n\n{test}\n\n{runner}({entry})\n"
 
 
 def run_completion(row: dict[str, Any], completion: str, *, timeout: float = 10.0) -> bool:

@@ -180,7 +180,7 @@ def evaluate_loaded(
                 raise InvalidDataError(f"humaneval evaluation needs the column(s) {', '.join(missing)}")
             rows = list(data.rows())
             correct = [run_completion(r, o, timeout=cfg.code_timeout) for r, o in zip(rows, outputs, strict=True)]
-            golds: list[str | None] = [None] * len(rows)
+            golds: list[str | list[str] | None] = [None] * len(rows)
         else:
             golds = gold_answers(data, kind)
             correct = [matches_gold(o, g, kind) for o, g in zip(outputs, golds, strict=True)]

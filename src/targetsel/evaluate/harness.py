@@ -50,7 +50,8 @@ def write_local_docs(tokenizer: Any, examples: Any, path: str | os.PathLike[str]
     every turn before the last answer, with the assistant header), so both evaluators see the same
     input. The answer is :func:`targetsel.evaluate.answers.gold_answers`: the row's ``answer``
     field, else extracted from the reference reply with the answer format ``kind`` (``null`` when
-    the reply holds none; such a row never scores, as in our evaluator).
+    the reply holds none; such a row never scores, as in our evaluator), or a list: the answer and
+    its ``aliases``, any of which scores.
 
     Example:
         >>> # write_local_docs(tok, queries, "docs.jsonl", kind="number")
@@ -60,8 +61,7 @@ def write_local_docs(tokenizer: Any, examples: Any, path: str | os.PathLike[str]
     dest.parent.mkdir(parents=True, exist_ok=True)
     with open(dest, "w", encoding="utf-8") as fh:
         for i in range(len(examples)):
-            gold = None if golds[i] is None else str(golds[i])
-            row = {"prompt": prompt_text(tokenizer, examples.messages(i)), "answer": gold}
+            row = {"prompt": prompt_text(tokenizer, examples.messages(i)), "answer": golds[i]}
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
     return dest
 
