@@ -155,3 +155,44 @@ def test_an_answer_s_aliases_are_each_accepted_by_both_evaluators():
     assert not matches_gold("The answer is Nixon.", golds[0], "exact")
     assert AnswerScorer("exact")({"answer": golds[0]}, ["the answer is JFK"]) == {"exact_match": 1.0}
     assert gold_answers(ExampleSet.from_records([row("Where?", "Paris", [])][:1]), "exact") == ["Paris"]
+
+
+@pytest.mark.parametrize(
+    ("output", "gold", "correct"),
+    [
+        (r"The answer is $\frac{1}{2}$.", r"\frac{1}{2}", True),
+        (r"so $\boxed{\dfrac{3}{4}}$", r"\frac34", True),
+        (r"The answer is $\dfrac{\sqrt{3}}{2}$", r"\frac{\sqrt{3}}{2}", True),
+        (r"The answer is 0.5", r"\frac{1}{2}", True),
+        (r"The answer is 1/2.", r"\frac{1}{2}", True),
+        (r"The answer is -\frac{1}{3}", r"-\frac13", True),
+        (r"The answer is $10\text{ cm}$", "10", True),
+        (r"The answer is $90^\circ$", "90", True),
+        (r"The answer is $x = 5$", "5", True),
+        (r"The answer is $\left( 1, 2 \right)$", "(1,2)", True),
+        (r"The answer is 1,000", "1000", True),
+        (r"The answer is $\sqrt2$", r"\sqrt{2}", True),
+        (r"The answer is 5\%", "5", True),
+        (r"The answer is \text{(B)}", "(B)", True),
+        (r"The answer is $\rightarrow$", r"\rightarrow", True),  # \right only as a delimiter
+        (r"The answer is 3", "4", False),
+        (r"The answer is \frac{1}{3}", "0.33", False),
+        (r"The answer is (1,2)", "(2,1)", False),
+        (r"The answer is \frac{1}{0}", r"\frac{2}{0}", False),
+    ],
+)
+def test_latex_answers_are_compared_after_normalisation_and_numerically(output: str, gold: str, correct: bool):
+    from targetsel.evaluate.answers import matches_gold
+    from targetsel.evaluate.harness import AnswerScorer
+
+    assert is_correct(output, gold, "latex") is correct
+    assert matches_gold(output, gold, "latex") is correct
+    assert AnswerScorer("latex")({"answer": gold}, [output]) == {"exact_match": float(correct)}
+    if correct and output.count("$") and r"\frac" not in gold:
+        assert is_correct(output, gold, "exact") is False  # what the exact rule missed
+
+
+def test_the_math_target_is_scored_with_the_latex_format():
+    from targetsel.data.real import get_spec
+
+    assert get_spec("math").answer_format == "latex"

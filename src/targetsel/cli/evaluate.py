@@ -53,7 +53,7 @@ def evaluate_cmd(
     max_length: int = typer.Option(512, "--max-length", help="Token limit for losses."),
     max_new_tokens: int = typer.Option(256, "--max-new-tokens", help="Generation length."),
     batch_size: int = typer.Option(8, "--batch-size", help="Examples per forward/generate call."),
-    answer_format: str | None = typer.Option(None, "--answer-format", help="number, exact or humaneval."),
+    answer_format: str | None = typer.Option(None, "--answer-format", help="number, exact, latex or humaneval."),
     allow_code_execution: bool = typer.Option(
         False, "--allow-code-execution", help="Run generated code for humaneval (unsafe outside a sandbox)."
     ),

@@ -6,6 +6,10 @@ Answer formats:
   text; compared numerically (``1,000`` equals ``1000.0``).
 * ``exact``: the text after the last ``the answer is`` (case-insensitive), else the last
   non-empty line; compared as strings after stripping whitespace, quotes and a final period.
+* ``latex`` (MATH): the last ``\\boxed{...}``, else as ``exact``; compared after a LaTeX
+  normalisation (math delimiters, ``\\left``/``\\right``, spacing commands, ``\\dfrac``, ``\\frac12``,
+  ``\\text{...}`` wrappers and a trailing unit, degrees, percent, ``x =``, whitespace), and
+  numerically where both sides are numbers (``\\frac{1}{2}`` equals ``0.5`` and ``1/2``).
 * ``humaneval``: functional correctness, see :mod:`targetsel.evaluate.code`.
 
 This is the one answer-extraction module: our own evaluator (:mod:`targetsel.evaluate.core`) and
@@ -17,14 +21,18 @@ Example:
     True
     >>> is_correct("The answer is 2003-06-04.", "2003-06-04", "exact")
     True
+    >>> is_correct(r"So the answer is $\\dfrac{1}{2}$.", r"\\frac12", "latex")
+    True
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from targetsel.data.real.olmo import last_boxed
 from targetsel.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -40,7 +48,7 @@ __all__ = [
     "normalize_answer",
 ]
 
-ANSWER_FORMATS = ("number", "exact", "humaneval")
+ANSWER_FORMATS = ("number", "exact", "latex", "humaneval")
 
 _HASH = re.compile(r"####\s*([-+]?[\d,]*\.?\d+)")
 _NUMBER = re.compile(r"[-+]?\d[\d,]*\.?\d*|[-+]?\.\d+")
@@ -77,7 +85,11 @@ def extract_answer(text: str, kind: str = "exact") -> str | None:
         hits = _HASH.findall(text)
         cand = hits[-1] if hits else next(iter(reversed(_NUMBER.findall(text))), None)
         return None if cand is None else normalize_answer(cand, kind)
-    if kind == "exact":
+    if kind == "latex":
+        boxed = last_boxed(text)
+        if boxed is not None:
+            return normalize_answer(boxed, kind)
+    if kind in ("exact", "latex"):
         hits = _ANSWER_IS.findall(text)
         if hits:
             return normalize_answer(hits[-1].splitlines()[0], kind)
@@ -101,7 +113,56 @@ def normalize_answer(text: str, kind: str = "exact") -> str:
         except ValueError:
             return s
         return str(int(v)) if v.is_integer() else repr(v)
+    if kind == "latex":
+        return _latex_canonical(s)
     return s.strip().rstrip(".").strip().strip("\"'`").strip()
+
+
+_TEXT = re.compile(r"\\(?:text|textbf|textrm|textnormal|mathrm|mathbf|mbox)\{([^{}]*)\}")
+_UNIT = re.compile(r"^(.*\d)\s*\\(?:text|mbox|mathrm)\{\s*[A-Za-z][A-Za-z ]*\}$")
+_SPACING = re.compile(r"\\(?:left|right|displaystyle)(?![A-Za-z])|\\[!,;: ]|\$|\\[()\[\]]")
+_FRAC = re.compile(r"\\frac(?:\{([^{}]*)\}|(\w))(?:\{([^{}]*)\}|(\w))")
+
+
+def _latex_canonical(text: str) -> str:
+    """The form two LaTeX answers are compared in (see the module's ``latex`` format)."""
+    s = text.strip()
+    boxed = last_boxed(s)
+    s = s if boxed is None else boxed
+    s = _SPACING.sub("", s).strip()
+    s = _UNIT.sub(r"\1", s)  # "10 \text{ cm}" -> "10"
+    s = _TEXT.sub(r"\1", s)
+    s = re.sub(r"\^\{?\\circ\}?|\\circ|\\?%", "", s)
+    s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
+    s = _FRAC.sub(lambda m: f"\\frac{{{m[1] or m[2]}}}{{{m[3] or m[4]}}}", s)  # \frac12 -> \frac{1}{2}
+    s = re.sub(r"\\sqrt(\w)", r"\\sqrt{\1}", s)
+    s = "".join(s.split()).replace("{,}", ",").rstrip(".").strip("\"'`")
+    if re.fullmatch(r"[A-Za-z]=.+", s):  # "x=5" -> "5"
+        s = s[2:]
+    return s
+
+
+def _latex_number(s: str) -> float | None:
+    """The value of a canonical answer that is a plain number, ``a/b`` or ``\\frac{a}{b}``, else ``None``."""
+    num = r"-?(?:\d+(?:\.\d*)?|\.\d+)"
+    if re.fullmatch(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?", s):  # thousands separators
+        s = s.replace(",", "")
+    if re.fullmatch(num, s):
+        return float(s)
+    m = re.fullmatch(rf"(-?)\\frac\{{({num})\}}\{{({num})\}}|(-?)({num})/({num})", s)
+    if m is None:
+        return None
+    sign, a, b = (m[1], m[2], m[3]) if m[2] is not None else (m[4], m[5], m[6])
+    if float(b) == 0:
+        return None
+    return (-1.0 if sign else 1.0) * float(a) / float(b)
+
+
+def _latex_equal(pred: str, gold: str) -> bool:
+    if pred == gold:
+        return True
+    a, b = _latex_number(pred), _latex_number(gold)
+    return a is not None and b is not None and math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
 
 
 def is_correct(output: str, gold: str, kind: str = "exact") -> bool:
@@ -112,7 +173,11 @@ def is_correct(output: str, gold: str, kind: str = "exact") -> bool:
         True
     """
     pred = extract_answer(output, kind)
-    return pred is not None and pred == normalize_answer(str(gold), kind)
+    if pred is None:
+        return False
+    if kind == "latex":
+        return _latex_equal(pred, normalize_answer(str(gold), kind))
+    return pred == normalize_answer(str(gold), kind)
 
 
 def matches_gold(output: str, gold: str | Sequence[str] | None, kind: str = "exact") -> bool:

@@ -54,7 +54,9 @@ class EvalConfig:
     max_new_tokens: int = field(default=256, metadata={"help": "Generation length for true_metric."})
     limit: int | None = field(default=None, metadata={"help": "Use at most the first N examples for true_metric."})
     loss_limit: int | None = field(default=None, metadata={"help": "Use at most the first N examples for losses."})
-    answer_format: str | None = field(default=None, metadata={"help": "number, exact or humaneval (default by task)."})
+    answer_format: str | None = field(
+        default=None, metadata={"help": "number, exact, latex, humaneval (default by task)."}
+    )
     allow_code_execution: bool = field(default=False, metadata={"help": "Run generated code (humaneval)."})
     code_timeout: float = field(default=10.0, metadata={"help": "Seconds per humaneval program."})
     lm_eval_tasks: tuple[str, ...] = field(

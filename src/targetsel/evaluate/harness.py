@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["AnswerScorer", "local_task", "run_lm_eval", "write_local_docs"]
 
 #: Answer formats a ``local`` lm-eval task can score (humaneval needs code execution).
-LOCAL_FORMATS = ("number", "exact")
+LOCAL_FORMATS = ("number", "exact", "latex")
 
 
 def write_local_docs(tokenizer: Any, examples: Any, path: str | os.PathLike[str], *, kind: str = "exact") -> Path:
@@ -101,7 +101,7 @@ def local_task(
         answer_regex: Regex whose first group is the answer (e.g. ``#### (-?[0-9.,]+)``), compared
             by lm-eval's ``exact_match``; without it (and without ``answer_format``) the whole
             stripped generation is compared.
-        answer_format: ``number`` or ``exact``: score with :class:`AnswerScorer`, the answer
+        answer_format: ``number``, ``exact`` or ``latex``: score with :class:`AnswerScorer`, the answer
             extraction of our own evaluator (what ``lm_eval_tasks: [local]`` uses). Exclusive
             with ``answer_regex``.
         max_gen_toks: Generation length.

@@ -73,7 +73,7 @@ class DataSpec:
         options: Option name → default; the default's type is the option's type.
         choices: Allowed values of text options (option name → values).
         rows: Rows per split with the default options (shown before a fetch).
-        answer_format: The evaluators' answer format for a target (``number``, ``exact``, ``humaneval``).
+        answer_format: The evaluators' answer format for a target (``number``, ``exact``, ``latex``, ``humaneval``).
         description: One line for ``targetsel data list``.
     """
 

@@ -363,7 +363,7 @@ def _target(name: str, converter: Any, lic: str, rows: dict[str, int], fmt: str,
 
 
 _target("gsm8k", _gsm8k, "MIT", {"dev": 100, "test": 1219}, "number", "GSM8K grade-school math (dev from test)")
-_target("math", _math, "MIT", {"dev": 100, "test": 4900}, "exact", "MATH competition problems, 7 subjects")
+_target("math", _math, "MIT", {"dev": 100, "test": 4900}, "latex", "MATH competition problems, 7 subjects")
 _target(
     "humaneval", _humaneval, "MIT", {"dev": 40, "test": 124}, "humaneval", "HumanEval Python functions", dev_size=40
 )
