@@ -173,7 +173,7 @@ def test_a_cuda_device_number_beyond_the_gpus_is_refused(monkeypatch: pytest.Mon
         (["evaluate", "-m", "smollm2-135m", "--dtype", "fp8"], "--dtype must be one of"),
         (
             ["evaluate", "-m", "smollm2-135m", "--answer-format", "regex"],
-            "--answer-format must be one of number, exact or humaneval, got 'regex'",
+            "--answer-format must be one of number, exact, latex or humaneval, got 'regex'",
         ),
         (
             ["evaluate", "-m", "smollm2-135m", "--metrics", "dev_loss,bleu"],
