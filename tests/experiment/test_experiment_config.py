@@ -214,6 +214,7 @@ def test_config_models_keep_the_attribute_api_and_parse_number_text():
         "output",
         "store_dir",
         "keep_models",
+        "decontaminate",
     ]
     assert list(cfg.to_dict()["tasks"][0]) == ["name", "query", "test", "answer_format"]
 

@@ -11,11 +11,9 @@ import pytest
 import yaml
 
 from targetsel.cli import main
-from targetsel.decontaminate import DecontaminationSettings
 from targetsel.errors import ConfigurationError
 from targetsel.experiment import DONE_FILE, ExperimentConfig, build_grid, load_config, run_experiment
 from targetsel.experiment.cells import _Runner
-from targetsel.experiment.taskdata import DECONTAMINATION
 from targetsel.pipeline import run_selection
 from targetsel.report import read_results
 from targetsel.represent import LexicalRepresentation
@@ -151,7 +149,7 @@ def test_selection_equals_run_selection_with_the_same_mix(mixture_run, tmp_path)
             method="round_robin",
             budgets=[budget],
             evaluation=tests,
-            decontaminate=DecontaminationSettings(**DECONTAMINATION),
+            decontaminate=cfg.decontaminate.settings(),  # (the default: on, 13-grams)
         )
         sel = json.loads(
             (out / "cells" / "mixture" / "lexical-rr" / f"b{budget}-s0" / "selection" / "selection.json").read_text()
@@ -161,7 +159,8 @@ def test_selection_equals_run_selection_with_the_same_mix(mixture_run, tmp_path)
     # the pool rows overlapping any task's query or test items (the union) are out of every subset
     removed = {json.loads(x)["pool_id"] for x in (out / "contamination-mixture.jsonl").read_text().splitlines()}
     assert removed == {runner.pool.ids[int(i)] for i in ref.contamination.removed}
-    alone = [{runner.pool.ids[int(i)] for i in p.contamination(tmp_path).removed} for p in parts]
+    found = [p.contamination(tmp_path) for p in parts]
+    alone = [{runner.pool.ids[int(i)] for i in f.removed} for f in found if f is not None]
     assert all(a and a < removed for a in alone) and set.union(*alone) == removed
     for key in ("random/b10-s0", "lexical-rr/b10-s0"):
         sel = json.loads((out / "cells" / "mixture" / key / "selection" / "selection.json").read_text())
@@ -228,3 +227,32 @@ def test_bad_mixture_settings_exit_2_in_the_cli(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "mixture.mix" in err and "'code'" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_decontamination_can_be_tuned_or_switched_off_in_the_config(mixture_run, tmp_path):
+    cfg = mixture_run[0]
+    raw = mixture_config(Path(cfg.model))
+
+    def runner(name: str, budget: int, setting: object = None) -> _Runner:
+        conf = {**raw, "budgets": [budget], **({} if setting is None else {"decontaminate": setting})}
+        return _Runner(ExperimentConfig.from_dict(conf), tmp_path / name, redo=False, hook=None, quiet=True)
+
+    def random_picks(r: _Runner) -> set[int]:
+        cell = next(c for c in build_grid(r.config) if c.method == "Random")
+        return set(r.subset(cell)[0].indices.tolist())
+
+    probe = runner("probe", 10)
+    union = probe.data(next(c for c in build_grid(probe.config) if c.targets)).contamination(tmp_path / "probe")
+    assert union is not None and union.removed.size > 0
+    n_pool, n_clean = union.n_pool, len(union.clean_indices)
+    on, off = runner("on", n_clean), runner("off", n_pool, False)
+    assert off.task_data("math").contamination(tmp_path / "off") is None
+    assert not (tmp_path / "off" / "contamination-math.jsonl").exists()
+    assert random_picks(off) == set(range(n_pool))  # off: the random baseline draws from every row
+    assert random_picks(on) == set(union.clean_indices.tolist())  # on (the default): the clean rows only
+    # each setting is its own cell: the settings are part of every cell's digest
+    same = {"on": runner("on", 10), "off": runner("off", 10, False), "longer": runner("longer", 10, {"ngram": 20})}
+    digests = [{r.digest(c) for c in build_grid(r.config)} for r in same.values()]
+    assert all(a.isdisjoint(b) for i, a in enumerate(digests) for b in digests[i + 1 :])
+    with pytest.raises(ConfigurationError, match="decontaminate: unknown key"):
+        ExperimentConfig.from_dict({**raw, "decontaminate": {"ngarm": 8}})

@@ -20,7 +20,7 @@ from targetsel.data import ExampleSet, load_examples
 from targetsel.errors import ArtifactMismatchError, ConfigurationError
 from targetsel.experiment.config import AlgorithmSpec, ExperimentConfig, RepresentationSpec
 from targetsel.experiment.grid import Cell, safe_name
-from targetsel.experiment.taskdata import DECONTAMINATION, MixtureData, TaskData
+from targetsel.experiment.taskdata import MixtureData, TaskData
 from targetsel.experiment.warmup import less_warmup
 from targetsel.hashing import content_key, settings_digest
 from targetsel.report.tables import SHARE_METRIC
@@ -77,7 +77,7 @@ class _Runner:
     def task_data(self, name: str) -> TaskData:
         if name not in self._tasks:
             task = next(t for t in self.config.tasks if t.name == name)
-            self._tasks[name] = TaskData(task, self.pool)
+            self._tasks[name] = TaskData(task, self.pool, self.config.decontaminate.settings())
         return self._tasks[name]
 
     def data(self, cell: Cell) -> TaskData:
@@ -123,7 +123,7 @@ class _Runner:
             "model": cfg.model,
             "task": task_part,
             "evaluate": eval_part,
-            "decontaminate": DECONTAMINATION,
+            "decontaminate": cfg.decontaminate.describe(),
         }
         if cell.experiment != "zero_shot":
             parts.update(
@@ -160,7 +160,8 @@ class _Runner:
             key: Any = ("random", cell.seed)
             if key not in data.rankings:
                 budget = self.config.quantile.per_bin if self.config.grid == "quantile" else max(self.config.budgets)
-                clean = data.contamination(self.output).clean_indices
+                found = data.contamination(self.output)
+                clean = np.arange(len(pool)) if found is None else found.clean_indices
                 dummy = Scores.from_matrix(np.zeros((1, len(clean)), dtype=np.float32))
                 r = get_selector("random", seed=int(cell.seed or 0)).rank(dummy, budget)
                 r = Ranking(clean[r.indices], r.query_index, r.scores, r.method, r.params, len(pool), r.extra)
@@ -174,6 +175,7 @@ class _Runner:
             alg = self.config.algorithms[cell.algorithm]
             key = ("budget", cell.representation, cell.algorithm)
             if key not in data.rankings:
+                found = data.contamination(self.output)
                 res = run_selection(
                     pool,
                     data.queries,
@@ -183,7 +185,7 @@ class _Runner:
                     method_params=alg.params,
                     budgets=[max(self.config.budgets)],
                     store_dir=self.store_dir,
-                    decontaminate=data.contamination(self.output),
+                    decontaminate=False if found is None else found,
                 )
                 data.rankings[key] = (res.ranking, dict(res.scores.provenance))
             ranking, prov = data.rankings[key]
@@ -191,15 +193,16 @@ class _Runner:
         q = self.config.quantile
         key = ("quantile", cell.representation)
         if key not in data.rankings:
+            found = data.contamination(self.output)
             res = run_selection(
                 pool,
                 data.dev,
                 rep,
                 method="quantiles",
                 method_params={"q": q.bins, "n": q.per_bin, "focus": q.focus},
-                budgets=[len(data.contamination(self.output).clean_indices)],
+                budgets=[len(pool) if found is None else len(found.clean_indices)],
                 store_dir=self.store_dir,
-                decontaminate=data.contamination(self.output),
+                decontaminate=False if found is None else found,
             )
             data.rankings[key] = (res.ranking, dict(res.scores.provenance))
         ranking, prov = data.rankings[key]

@@ -28,6 +28,7 @@ from pydantic import Field, Strict, ValidationInfo, field_validator, model_valid
 from targetsel.errors import ConfigurationError, MissingArtifactError
 from targetsel.experiment.specs import (
     AlgorithmSpec,
+    DecontaminateSpec,
     DiagnoseSpec,
     MixtureSpec,
     QuantileSpec,
@@ -124,6 +125,8 @@ class ExperimentConfig(Section):
         output: Output folder (relative to the config; the CLI's ``--output`` wins).
         store_dir: Feature-store cache (default ``<output>/stores``).
         keep_models: Keep trained adapters/models in the cell folders (else delete after evaluation).
+        decontaminate: :class:`DecontaminateSpec`: the n-gram test that removes each task's
+            leaked rows from the pool (default on, 13-grams); ``false`` turns it off.
 
     Example:
         >>> ExperimentConfig.from_dict({"model": "m", "pool": "demo", "tasks": ["math"], "representations": ["embed"],
@@ -152,6 +155,7 @@ class ExperimentConfig(Section):
     output: str | None = None
     store_dir: str | None = None
     keep_models: Flag = True
+    decontaminate: DecontaminateSpec = Field(default_factory=DecontaminateSpec)
 
     @classmethod
     def from_dict(cls, data: Any, *, base: str | os.PathLike[str] | None = None) -> ExperimentConfig:

@@ -22,6 +22,7 @@ from targetsel.errors import ConfigurationError, TargetselError
 from targetsel.params import (
     FieldError,
     Flag,
+    NonNegativeInt,
     PositiveInt,
     Section,
     base_folder,
@@ -33,12 +34,14 @@ from targetsel.params import (
 )
 
 if TYPE_CHECKING:
+    from targetsel.decontaminate import DecontaminationSettings
     from targetsel.registry import Registry
     from targetsel.represent.base import Representation
     from targetsel.select.mixture import MixSettings
 
 __all__ = [
     "AlgorithmSpec",
+    "DecontaminateSpec",
     "DiagnoseSpec",
     "MixtureSpec",
     "QuantileSpec",
@@ -381,6 +384,50 @@ class MixtureSpec(Section):
         from targetsel.select.mixture import MixSettings
 
         return MixSettings.parse(self.mix)
+
+
+class DecontaminateSpec(Section):
+    """How every task's pool is decontaminated: the pool rows whose word n-grams overlap the task's
+    query or test items (:mod:`targetsel.decontaminate`) are left out of every cell of the task,
+    random included. ``decontaminate: false`` keeps them (e.g. to measure what leaking does).
+
+    Example:
+        >>> DecontaminateSpec.parse(False).settings() is None, DecontaminateSpec.parse({"ngram": 8}).settings().ngram
+        (True, 8)
+    """
+
+    _none_is_default = True
+    enabled: Flag = True
+    ngram: PositiveInt = 13
+    min_words: NonNegativeInt = 8
+    template_items: NonNegativeInt = 5
+    answers: Flag = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _switch(cls, data: Any) -> Any:
+        return {"enabled": data} if isinstance(data, bool) else data
+
+    def settings(self) -> DecontaminationSettings | None:
+        """The n-gram test's settings, ``None`` when off."""
+        from targetsel.decontaminate import DecontaminationSettings
+
+        if not self.enabled:
+            return None
+        return DecontaminationSettings(
+            ngram=self.ngram, min_words=self.min_words, template_items=self.template_items, answers=self.answers
+        )
+
+    def describe(self) -> dict[str, Any] | bool:
+        """What a cell's digest records (``False`` when off)."""
+        if not self.enabled:
+            return False
+        return {
+            "ngram": self.ngram,
+            "min_words": self.min_words,
+            "template_items": self.template_items,
+            "answers": self.answers,
+        }
 
 
 class DiagnoseSpec(Section):

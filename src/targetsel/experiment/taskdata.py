@@ -25,7 +25,7 @@ from typing import Any
 
 from targetsel.atomic import atomic_write_text
 from targetsel.data import ExampleSet, load_examples
-from targetsel.decontaminate import Contamination
+from targetsel.decontaminate import Contamination, DecontaminationSettings
 from targetsel.experiment.config import TaskSpec
 from targetsel.export.layout import contamination_file
 from targetsel.select.base import Ranking
@@ -33,17 +33,15 @@ from targetsel.select.mixture import MixSettings
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DECONTAMINATION", "MixtureData", "TaskData"]
-
-#: Decontamination of every cell's pool (the default n-gram test); part of each cell's digest.
-DECONTAMINATION: dict[str, Any] = {"ngram": 13, "min_words": 8, "template_items": 5, "answers": True}
+__all__ = ["MixtureData", "TaskData"]
 
 
 class TaskData:
     """Pool, query and test sets of one task, loaded once, and the rankings computed on them.
 
     The pool rows that overlap the task's query or test items are found once
-    (:mod:`targetsel.decontaminate`) and left out of every selection of the task, random included.
+    (:mod:`targetsel.decontaminate`, with the experiment's ``decontaminate`` settings) and left out
+    of every selection of the task, random included; with decontamination off nothing is removed.
 
     Attributes:
         name: The task's name (``contamination-<name>.jsonl``).
@@ -53,8 +51,9 @@ class TaskData:
 
     mix: MixSettings | None = None
 
-    def __init__(self, task: TaskSpec, pool: ExampleSet) -> None:
+    def __init__(self, task: TaskSpec, pool: ExampleSet, settings: DecontaminationSettings | None) -> None:
         self.task = task
+        self.settings = settings
         self.name = task.name
         self.pool = pool
         assert task.query is not None  # a task of an experiment always has its query set
@@ -73,17 +72,16 @@ class TaskData:
         """The sets whose items are removed from the pool: ``("query", dev)`` and the test split."""
         return [("query", self.dev)] + ([(str(self.task.test), self.test)] if self.test is not None else [])
 
-    def contamination(self, output: Path) -> Contamination:
-        """The contamination, found on first use and written to ``output/contamination-<name>.jsonl``."""
-        from targetsel.decontaminate import DecontaminationSettings
+    def contamination(self, output: Path) -> Contamination | None:
+        """The contamination, found on first use and written to ``output/contamination-<name>.jsonl``;
+        ``None`` with decontamination off."""
         from targetsel.decontaminate.ngram import find_ngram_contamination
 
+        if self.settings is None:
+            return None
         if self._contamination is None:
             found = find_ngram_contamination(
-                self.pool,
-                self.evaluation_sets(),
-                DecontaminationSettings(**DECONTAMINATION),
-                desc=f"decontaminate {self.name}",
+                self.pool, self.evaluation_sets(), self.settings, desc=f"decontaminate {self.name}"
             )
             safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.name)
             output.mkdir(parents=True, exist_ok=True)
@@ -104,6 +102,7 @@ class MixtureData(TaskData):
 
     def __init__(self, parts: list[TaskData], mix: MixSettings) -> None:
         self.name = "mixture"
+        self.settings = parts[0].settings
         self.pool = parts[0].pool
         self.parts = list(parts)
         self.mix = mix
