@@ -10,7 +10,7 @@ Example:
     >>> from targetsel.experiment.config import TaskSpec
     >>> from targetsel.select.mixture import MixSettings
     >>> pool = ExampleSet.from_records([{"prompt": "What is 2 + 2?", "completion": "4"}])
-    >>> parts = [TaskData(TaskSpec.parse(name), pool) for name in ("math", "dates")]
+    >>> parts = [TaskData(TaskSpec.parse(name), pool, DecontaminationSettings()) for name in ("math", "dates")]
     >>> mixed = MixtureData(parts, MixSettings.parse("equal"))
     >>> list(mixed.queries), mixed.mix.kind
     (['math', 'dates'], 'equal')
