@@ -256,3 +256,5 @@ def test_decontamination_can_be_tuned_or_switched_off_in_the_config(mixture_run,
     assert all(a.isdisjoint(b) for i, a in enumerate(digests) for b in digests[i + 1 :])
     with pytest.raises(ConfigurationError, match="decontaminate: unknown key"):
         ExperimentConfig.from_dict({**raw, "decontaminate": {"ngarm": 8}})
+    with pytest.raises(ConfigurationError, match="decontaminate must be true, false or a mapping"):
+        ExperimentConfig.from_dict({**raw, "decontaminate": "maybe"})

@@ -406,7 +406,11 @@ class DecontaminateSpec(Section):
     @model_validator(mode="before")
     @classmethod
     def _switch(cls, data: Any) -> Any:
-        return {"enabled": data} if isinstance(data, bool) else data
+        if isinstance(data, bool):
+            return {"enabled": data}
+        if data is not None and not isinstance(data, dict):
+            raise ValueError(f"must be true, false or a mapping of n-gram settings, got {data!r}")
+        return data
 
     def settings(self) -> DecontaminationSettings | None:
         """The n-gram test's settings, ``None`` when off."""
