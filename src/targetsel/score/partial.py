@@ -44,7 +44,7 @@ from targetsel.score.keys import decode_keys, encode_keys
 from targetsel.score.passes import BLOCK, ScorePass
 from targetsel.score.scores import DenseScores, Scores, StreamingScores
 from targetsel.score.stream import FeaturesLike, _as_sources, run_pass
-from targetsel.score.topk import StreamingTopK, column_max_argmax, use_compiled
+from targetsel.score.topk import StreamingTopK, use_compiled
 from targetsel.store import FeatureSource
 from targetsel.store.memory import RowReader
 
@@ -276,8 +276,8 @@ def score_rows(
                     out.matrix[:, pos : pos + width] = cols  # type: ignore[index]  # dense form: matrix set above
                 else:
                     cols = np.ascontiguousarray(cols)
-                    topk.add(cols, p)
-                    out.cand_max[pos : pos + width], out.cand_argmax[pos : pos + width] = column_max_argmax(cols)  # type: ignore[index]  # streaming form: set above
+                    best, arg = topk.add_with_column_max(cols, p)  # one read of the chunk for both
+                    out.cand_max[pos : pos + width], out.cand_argmax[pos : pos + width] = best, arg  # type: ignore[index]  # streaming form: set above
                     out.cand_mean[pos : pos + width] = mean[lo - start : hi - start]  # type: ignore[index]  # (as above)
                 pos += width
                 bar.update(width)
