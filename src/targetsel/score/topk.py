@@ -68,13 +68,7 @@ def use_compiled(entries: int) -> bool:
     """
     if "targetsel.score.compiled" in sys.modules:
         return True
-    if entries < COMPILED_MIN_ENTRIES:
-        return False
-    try:
-        import targetsel.score.compiled  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return entries >= COMPILED_MIN_ENTRIES and compiled_kernels() is not None
 
 
 def topk_rows(block: np.ndarray, k: int, offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
