@@ -227,11 +227,8 @@ def gold_answers(examples: ExampleSet, kind: str) -> list[str | list[str] | None
         else:
             ref = [m["content"] for m in examples.messages(i) if m["role"] == "assistant"][-1]
             gold = extract_answer(ref, kind)
-        extra = (
-            [str(a) for a in (aliases[i] or [])]
-            if aliases is not None and isinstance(aliases[i], (list, tuple))
-            else []
-        )
+        listed = aliases[i] if aliases is not None else None
+        extra = [str(a) for a in listed] if isinstance(listed, (list, tuple)) else []
         names = list(dict.fromkeys([gold, *extra] if gold is not None else extra))
         out.append(names if len(names) > 1 else (names[0] if names else None))
     return out
