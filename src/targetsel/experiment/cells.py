@@ -160,8 +160,7 @@ class _Runner:
             key: Any = ("random", cell.seed)
             if key not in data.rankings:
                 budget = self.config.quantile.per_bin if self.config.grid == "quantile" else max(self.config.budgets)
-                found = data.contamination(self.output)
-                clean = np.arange(len(pool)) if found is None else found.clean_indices
+                clean = data.eligible(self.output)
                 dummy = Scores.from_matrix(np.zeros((1, len(clean)), dtype=np.float32))
                 r = get_selector("random", seed=int(cell.seed or 0)).rank(dummy, budget)
                 r = Ranking(clean[r.indices], r.query_index, r.scores, r.method, r.params, len(pool), r.extra)
@@ -200,7 +199,7 @@ class _Runner:
                 rep,
                 method="quantiles",
                 method_params={"q": q.bins, "n": q.per_bin, "focus": q.focus},
-                budgets=[len(pool) if found is None else len(found.clean_indices)],
+                budgets=[len(data.eligible(self.output))],
                 store_dir=self.store_dir,
                 decontaminate=False if found is None else found,
             )

@@ -23,6 +23,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from targetsel.atomic import atomic_write_text
 from targetsel.data import ExampleSet, load_examples
 from targetsel.decontaminate import Contamination, DecontaminationSettings
@@ -89,6 +91,11 @@ class TaskData:
             logger.info("task %s: %s", self.name, found.summary())
             self._contamination = found
         return self._contamination
+
+    def eligible(self, output: Path) -> np.ndarray:
+        """The pool rows a selection of this data may pick: the clean ones, or all with decontamination off."""
+        found = self.contamination(output)
+        return np.arange(len(self.pool)) if found is None else found.clean_indices
 
 
 class MixtureData(TaskData):
