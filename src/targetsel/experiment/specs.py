@@ -418,20 +418,13 @@ class DecontaminateSpec(Section):
 
         if not self.enabled:
             return None
-        return DecontaminationSettings(
-            ngram=self.ngram, min_words=self.min_words, template_items=self.template_items, answers=self.answers
-        )
+        return DecontaminationSettings(**self.model_dump(exclude={"enabled"}))
 
     def describe(self) -> dict[str, Any] | bool:
         """What a cell's digest records (``False`` when off)."""
         if not self.enabled:
             return False
-        return {
-            "ngram": self.ngram,
-            "min_words": self.min_words,
-            "template_items": self.template_items,
-            "answers": self.answers,
-        }
+        return self.model_dump(exclude={"enabled"})
 
 
 class DiagnoseSpec(Section):
